@@ -1,0 +1,199 @@
+import Synchronization
+
+/// A TCP connection on an ``EventLoop``: the ``ByteStream`` that HTTP (and TLS) run over.
+///
+/// Reads and writes never block a thread. Each first tries the non-blocking system call; only
+/// when the kernel has nothing (EAGAIN) does the task suspend until the loop sees the socket
+/// ready. A task started with `Task(executorPreference: connection.loop)` resumes on the
+/// loop's own thread with no hop (see the theory of operation in EventLoop.swift).
+///
+/// Every operation takes an optional deadline; by default it uses the connection's
+/// ``readTimeout`` / ``writeTimeout`` (none unless set).
+public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
+    let fd: Int32
+    /// The loop that watches this socket.
+    public let loop: EventLoop
+    public let localAddress: SocketAddress
+    public let remoteAddress: SocketAddress
+    private let isClosed = Atomic<Bool>(false)
+    private let timeouts: Mutex<(read: Duration?, write: Duration?)>
+
+    init(fd: Int32, loop: EventLoop, localAddress: SocketAddress, remoteAddress: SocketAddress) {
+        self.fd = fd
+        self.loop = loop
+        self.localAddress = localAddress
+        self.remoteAddress = remoteAddress
+        self.timeouts = Mutex((nil, nil))
+    }
+
+    /// Moves a blocking-API connection onto `loop`; the ``TCPConnection`` must not be used after.
+    public convenience init(adopting connection: TCPConnection, on loop: EventLoop = EventLoopGroup.shared.next()) {
+        let fd = connection.releaseDescriptor()
+        self.init(fd: fd, loop: loop, localAddress: connection.localAddress, remoteAddress: connection.remoteAddress)
+    }
+
+    deinit {
+        if !isClosed.load(ordering: .acquiring) {
+            let fd = fd
+            loop.forget(fd) { _ = Platform.close(fd) }
+        }
+    }
+
+    public var description: String { "TCP \(localAddress) ⇄ \(remoteAddress) on \(loop.name)" }
+
+    /// The default time limit of each read (nil: none). A read that waits longer throws
+    /// ``SocketError/timedOut(operation:target:limit:)``.
+    public var readTimeout: Duration? {
+        get { timeouts.withLock { $0.read } }
+        set { timeouts.withLock { $0.read = newValue } }
+    }
+
+    /// The default time limit of each write (nil: none).
+    public var writeTimeout: Duration? {
+        get { timeouts.withLock { $0.write } }
+        set { timeouts.withLock { $0.write = newValue } }
+    }
+
+    // MARK: Connecting
+
+    /// Connects to `address` without blocking a thread; `timeout` bounds the handshake.
+    public static func connect(
+        to address: SocketAddress, timeout: Duration? = nil, on loop: EventLoop = EventLoopGroup.shared.next()
+    ) async throws -> AsyncTCPConnection {
+        let deadline = Deadline.after(timeout)
+        let fd = try SocketCalls.openStreamSocket(family: address.protocolFamily, target: address.description)
+        do {
+            if try !SocketCalls.startConnect(fd, to: address) {
+                try await loop.waitUntilReady(
+                    fd, for: .writable, deadline: deadline, operation: "connect", target: address.description)
+                try SocketCalls.finishConnect(fd, to: address)
+            }
+            return AsyncTCPConnection(
+                fd: fd, loop: loop, localAddress: try SocketCalls.localAddress(fd), remoteAddress: address)
+        } catch {
+            loop.forget(fd) { _ = Platform.close(fd) }
+            throw error
+        }
+    }
+
+    /// Resolves `host` and tries its addresses in order until one answers within `timeout`.
+    public static func connect(
+        host: String, port: UInt16, timeout: Duration? = nil, on loop: EventLoop = EventLoopGroup.shared.next()
+    ) async throws -> AsyncTCPConnection {
+        let deadline = Deadline.after(timeout)
+        var lastError: any Error = SocketError.hostNotFound(host: host, code: 0, message: "no address")
+        for address in try SocketAddress.resolve(host: host, port: port) {
+            let left: Duration? = deadline.instant.map { $0 - .now }
+            if let left, left <= .zero {
+                throw SocketError.timedOut(operation: "connect", target: "\(host):\(port)", limit: deadline.limit)
+            }
+            do {
+                return try await connect(to: address, timeout: left, on: loop)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    // MARK: ByteStream
+
+    public func read(into buffer: inout [UInt8], maxBytes: Int) async throws -> ReadResult {
+        try await read(into: &buffer, maxBytes: maxBytes, deadline: .after(readTimeout))
+    }
+
+    /// Appends 1…`maxBytes` bytes, or returns `.endOfStream`; waits at most until `deadline`.
+    public func read(into buffer: inout [UInt8], maxBytes: Int, deadline: Deadline) async throws -> ReadResult {
+        let target = remoteAddress.description
+        while true {
+            try checkOpen("read")
+            var transfer = Transfer.wouldBlock
+            _ = try buffer.appendBytes(upTo: maxBytes) { raw throws(SocketError) in
+                transfer = try SocketCalls.recv(fd, into: raw, target: target)
+                if case .bytes(let n) = transfer { return n }
+                return 0
+            }
+            switch transfer {
+            case .bytes(let n): return .bytes(n)
+            case .endOfStream: return .endOfStream
+            case .wouldBlock:
+                try await loop.waitUntilReady(fd, for: .readable, deadline: deadline, operation: "read", target: target)
+            }
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(bytes, deadline: .after(writeTimeout))
+    }
+
+    /// Writes every byte, suspending while the kernel's send buffer is full.
+    public func write(_ bytes: [UInt8], deadline: Deadline) async throws {
+        let target = remoteAddress.description
+        var offset = 0
+        while offset < bytes.count {
+            try checkOpen("write")
+            let transfer = try bytes.withUnsafeBytes { raw throws(SocketError) in
+                try SocketCalls.send(fd, UnsafeRawBufferPointer(rebasing: raw[offset...]), target: target)
+            }
+            switch transfer {
+            case .bytes(let n): offset += n
+            case .endOfStream, .wouldBlock:
+                try await loop.waitUntilReady(fd, for: .writable, deadline: deadline, operation: "write", target: target)
+            }
+        }
+    }
+
+    public func shutdownWrite() async throws {
+        try shutdown(.write)
+    }
+
+    /// Half- or full shutdown without releasing the descriptor (see ``ShutdownDirection``).
+    public func shutdown(_ direction: ShutdownDirection) throws(SocketError) {
+        try checkOpen("shutdown")
+        try SocketCalls.shutdown(fd, direction, target: remoteAddress.description)
+    }
+
+    /// Closes the socket once its loop has stopped watching it; tasks waiting on it fail with
+    /// ``SocketError/closed(operation:)``. Safe to call more than once.
+    public func close() async {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let (fd, loop) = (fd, loop)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.forget(fd) {
+                _ = Platform.close(fd)
+                done.resume()
+            }
+        }
+    }
+
+    /// Sends a RST instead of a FIN (see ``TCPConnection/abort()``).
+    public func abort() async {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let (fd, loop) = (fd, loop)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.forget(fd) {
+                SocketCalls.setLingerZero(fd)
+                _ = Platform.close(fd)
+                done.resume()
+            }
+        }
+    }
+
+    // MARK: Options
+
+    /// TCP_NODELAY (see ``TCPConnection/setNoDelay(_:)``).
+    public func setNoDelay(_ on: Bool = true) throws(SocketError) {
+        try checkOpen("setNoDelay")
+        try SocketCalls.setNoDelay(fd, on)
+    }
+
+    /// TCP keep-alive probes, or none with `nil`.
+    public func setKeepAlive(_ options: KeepAlive?) throws(SocketError) {
+        try checkOpen("setKeepAlive")
+        try SocketCalls.setKeepAlive(fd, options)
+    }
+
+    private func checkOpen(_ operation: String) throws(SocketError) {
+        if isClosed.load(ordering: .acquiring) { throw .closed(operation: operation) }
+    }
+}

@@ -1,0 +1,105 @@
+import Synchronization
+
+/// Which addresses a listener given only a port accepts connections on.
+public enum ListenFamily: Hashable, Sendable {
+    /// One IPv6 socket with `IPV6_V6ONLY` off: accepts IPv6 and IPv4 (as `::ffff:a.b.c.d`).
+    case dualStack
+    /// IPv4 only (`0.0.0.0`).
+    case ipv4
+    /// IPv6 only (`::`, `IPV6_V6ONLY` on).
+    case ipv6
+}
+
+/// A listening TCP socket with a blocking `accept`: socket → bind → listen, as in every
+/// sockets textbook. ``AsyncTCPListener`` is the readiness-loop counterpart.
+///
+/// ```swift
+/// let listener = try TCPListener(host: "127.0.0.1", port: 0)   // port 0: the kernel picks one
+/// print("listening on \(listener.localAddress)")                // e.g. 127.0.0.1:41234
+/// let connection = try listener.accept()
+/// ```
+public final class TCPListener: Sendable, CustomStringConvertible {
+    let fd: Int32
+    private let isClosed = Atomic<Bool>(false)
+    /// The bound address; with port 0 requested, this carries the port the kernel chose.
+    public let localAddress: SocketAddress
+
+    /// Binds exactly `address` and listens.
+    ///
+    /// - Parameters:
+    ///   - backlog: how many completed handshakes the kernel queues before `accept` takes them.
+    ///   - reuseAddress: `SO_REUSEADDR`, so a restarted server can bind while old connections
+    ///     linger in TIME_WAIT.
+    ///   - ipv6Only: for an IPv6 address, whether to refuse IPv4-mapped peers (`nil`: system default).
+    public init(bindingTo address: SocketAddress, backlog: Int32 = 128, reuseAddress: Bool = true, ipv6Only: Bool? = nil)
+        throws(SocketError)
+    {
+        fd = try SocketCalls.listen(on: address, backlog: backlog, reuseAddress: reuseAddress, ipv6Only: ipv6Only)
+        do throws(SocketError) {
+            localAddress = try SocketCalls.localAddress(fd)
+        } catch {
+            _ = Platform.close(fd)
+            throw error
+        }
+    }
+
+    /// Listens on `port` of `host` (a name or numeric address, resolved with getaddrinfo; the
+    /// first address is used), or — with `host` nil — on every address of `family`.
+    public convenience init(
+        host: String? = nil, port: UInt16, family: ListenFamily = .dualStack, backlog: Int32 = 128,
+        reuseAddress: Bool = true
+    ) throws(SocketError) {
+        let address: SocketAddress
+        var ipv6Only: Bool?
+        if let host {
+            let wanted: SocketAddress.Family? =
+                switch family {
+                case .dualStack: nil
+                case .ipv4: .ipv4
+                case .ipv6: .ipv6
+                }
+            address = try SocketAddress.resolve(host: host, port: port, family: wanted)[0]
+            if address.family == .ipv6 { ipv6Only = family == .ipv6 }
+        } else {
+            switch family {
+            case .dualStack: address = .ipv6Any(port: port); ipv6Only = false
+            case .ipv4: address = .ipv4Any(port: port)
+            case .ipv6: address = .ipv6Any(port: port); ipv6Only = true
+            }
+        }
+        try self.init(bindingTo: address, backlog: backlog, reuseAddress: reuseAddress, ipv6Only: ipv6Only)
+    }
+
+    deinit {
+        if !isClosed.load(ordering: .acquiring) { _ = Platform.close(fd) }
+    }
+
+    public var description: String { "TCP listener on \(localAddress)" }
+
+    /// Waits for the next client and returns the connection, with both addresses filled in.
+    public func accept(deadline: Deadline = .never) throws(SocketError) -> TCPConnection {
+        if isClosed.load(ordering: .acquiring) { throw .closed(operation: "accept") }
+        while true {
+            if let (client, remote) = try SocketCalls.accept(fd, target: localAddress.description) {
+                do throws(SocketError) {
+                    return TCPConnection(fd: client, localAddress: try SocketCalls.localAddress(client), remoteAddress: remote)
+                } catch {
+                    _ = Platform.close(client)
+                    throw error
+                }
+            }
+            try SocketCalls.waitBlocking(
+                fd, for: .readable, deadline: deadline, operation: "accept", target: localAddress.description)
+        }
+    }
+
+    /// Stops listening. Clients not yet accepted are reset. Safe to call more than once.
+    public func close() {
+        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) { _ = Platform.close(fd) }
+    }
+
+    func releaseDescriptor() -> Int32 {
+        precondition(!isClosed.exchange(true, ordering: .acquiringAndReleasing), "listener already closed")
+        return fd
+    }
+}
