@@ -15,7 +15,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     public let loop: EventLoop
     public let localAddress: SocketAddress
     public let remoteAddress: SocketAddress
-    private let isClosed = Atomic<Bool>(false)
+    private let closedFlag = ClosedFlag()
+    private let operations = Atomic<UInt>(0)
     private let timeouts: Mutex<(read: Duration?, write: Duration?)>
 
     init(fd: Int32, loop: EventLoop, localAddress: SocketAddress, remoteAddress: SocketAddress) {
@@ -33,7 +34,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     }
 
     deinit {
-        if !isClosed.load(ordering: .acquiring) {
+        if !closedFlag.isSet {
             let fd = fd
             loop.forget(fd) { _ = Platform.close(fd) }
         }
@@ -65,7 +66,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
         do {
             if try !SocketCalls.startConnect(fd, to: address) {
                 try await loop.waitUntilReady(
-                    fd, for: .writable, deadline: deadline, operation: "connect", target: address.description)
+                    fd, for: .writable, deadline: deadline, operation: "connect", target: address.description,
+                    isClosed: { false })
                 try SocketCalls.finishConnect(fd, to: address)
             }
             return AsyncTCPConnection(
@@ -82,7 +84,9 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     ) async throws -> AsyncTCPConnection {
         let deadline = Deadline.after(timeout)
         var lastError: any Error = SocketError.hostNotFound(host: host, code: 0, message: "no address")
-        for address in try SocketAddress.resolve(host: host, port: port) {
+        // getaddrinfo blocks; keep it off the loop thread this task may be pinned to.
+        let addresses = try await Task.detached { try SocketAddress.resolve(host: host, port: port) }.value
+        for address in addresses {
             let left: Duration? = deadline.instant.map { $0 - .now }
             if let left, left <= .zero {
                 throw SocketError.timedOut(operation: "connect", target: "\(host):\(port)", limit: deadline.limit)
@@ -104,6 +108,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
 
     /// Appends 1…`maxBytes` bytes, or returns `.endOfStream`; waits at most until `deadline`.
     public func read(into buffer: inout [UInt8], maxBytes: Int, deadline: Deadline) async throws -> ReadResult {
+        precondition(maxBytes > 0, "read(into:maxBytes:) needs room for at least one byte")
+        try await yieldIfBusy()
         let target = remoteAddress.description
         while true {
             try checkOpen("read")
@@ -117,7 +123,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
             case .bytes(let n): return .bytes(n)
             case .endOfStream: return .endOfStream
             case .wouldBlock:
-                try await loop.waitUntilReady(fd, for: .readable, deadline: deadline, operation: "read", target: target)
+                try await loop.waitUntilReady(
+                    fd, for: .readable, deadline: deadline, operation: "read", target: target, isClosed: closedFlag.check)
             }
         }
     }
@@ -128,6 +135,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
 
     /// Writes every byte, suspending while the kernel's send buffer is full.
     public func write(_ bytes: [UInt8], deadline: Deadline) async throws {
+        try await yieldIfBusy()
         let target = remoteAddress.description
         var offset = 0
         while offset < bytes.count {
@@ -138,7 +146,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
             switch transfer {
             case .bytes(let n): offset += n
             case .endOfStream, .wouldBlock:
-                try await loop.waitUntilReady(fd, for: .writable, deadline: deadline, operation: "write", target: target)
+                try await loop.waitUntilReady(
+                    fd, for: .writable, deadline: deadline, operation: "write", target: target, isClosed: closedFlag.check)
             }
         }
     }
@@ -156,7 +165,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     /// Closes the socket once its loop has stopped watching it; tasks waiting on it fail with
     /// ``SocketError/closed(operation:)``. Safe to call more than once.
     public func close() async {
-        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard closedFlag.set() else { return }
         let (fd, loop) = (fd, loop)
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.forget(fd) {
@@ -168,7 +177,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
 
     /// Sends a RST instead of a FIN (see ``TCPConnection/abort()``).
     public func abort() async {
-        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard closedFlag.set() else { return }
         let (fd, loop) = (fd, loop)
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.forget(fd) {
@@ -193,7 +202,14 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
         try SocketCalls.setKeepAlive(fd, options)
     }
 
+    /// A connection whose reads and writes never hit EAGAIN never suspends, and a task pinned
+    /// to the loop would then keep every other connection on that loop waiting. Every 16th
+    /// operation yields, which lets the loop run one round of other work.
+    private func yieldIfBusy() async throws {
+        if operations.add(1, ordering: .relaxed).newValue % 16 == 0 { await Task.yield() }
+    }
+
     private func checkOpen(_ operation: String) throws(SocketError) {
-        if isClosed.load(ordering: .acquiring) { throw .closed(operation: operation) }
+        if closedFlag.isSet { throw .closed(operation: operation) }
     }
 }

@@ -19,7 +19,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     public let group: EventLoopGroup
     /// The loop that watches the listening socket itself.
     public let loop: EventLoop
-    private let isClosed = Atomic<Bool>(false)
+    private let closedFlag = ClosedFlag()
 
     /// Moves a bound blocking listener onto the loops of `group`.
     public init(adopting listener: TCPListener, group: EventLoopGroup = .shared) {
@@ -39,7 +39,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     }
 
     deinit {
-        if !isClosed.load(ordering: .acquiring) {
+        if !closedFlag.isSet {
             let fd = fd
             loop.forget(fd) { _ = Platform.close(fd) }
         }
@@ -51,7 +51,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     public func accept(deadline: Deadline = .never) async throws -> AsyncTCPConnection {
         let target = localAddress.description
         while true {
-            if isClosed.load(ordering: .acquiring) { throw SocketError.closed(operation: "accept") }
+            if closedFlag.isSet { throw SocketError.closed(operation: "accept") }
             if let (client, remote) = try SocketCalls.accept(fd, target: target) {
                 let local: SocketAddress
                 do {
@@ -62,7 +62,8 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
                 }
                 return AsyncTCPConnection(fd: client, loop: group.next(), localAddress: local, remoteAddress: remote)
             }
-            try await loop.waitUntilReady(fd, for: .readable, deadline: deadline, operation: "accept", target: target)
+            try await loop.waitUntilReady(
+                fd, for: .readable, deadline: deadline, operation: "accept", target: target, isClosed: closedFlag.check)
         }
     }
 
@@ -70,8 +71,9 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     /// running `handler` for each in a child task pinned to the connection's loop, and closing
     /// the connection when the handler returns. Returns after every handler has finished.
     ///
-    /// A handler's error ends only its own connection. Out of file descriptors (EMFILE), the
-    /// loop pauses 10 ms and tries again rather than spinning or giving up.
+    /// A handler's error ends only its own connection. Out of file descriptors or memory
+    /// (EMFILE, ENFILE, ENOBUFS, ENOMEM), the loop pauses 10 ms and tries again rather than
+    /// spinning or giving up; any other accept error ends `serve` by throwing it.
     public func serve(_ handler: @escaping @Sendable (AsyncTCPConnection) async throws -> Void) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             while true {
@@ -80,7 +82,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
                     connection = try await accept()
                 } catch SocketError.closed {
                     return
-                } catch SocketError.tooManyOpenFiles {
+                } catch let error as SocketError where error.isResourceExhaustion {
                     try await Task.sleep(for: .milliseconds(10))
                     continue
                 }
@@ -94,7 +96,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
 
     /// Stops listening; a pending ``accept(deadline:)`` or ``serve(_:)`` ends. Safe to call twice.
     public func close() async {
-        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard closedFlag.set() else { return }
         let (fd, loop) = (fd, loop)
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.forget(fd) {

@@ -28,7 +28,14 @@
 // Waking: `wakePending` makes many submissions in a burst cost one `wakeup` write; the loop
 // clears it before draining the queue, so a submission that lands after the drain wakes the
 // next wait.
+//
+// Shutting down: the loop thread marks the queue `stopped` under its lock and hands what is
+// left to `afterStop`, a serial queue that from then on plays the loop's part for the state of
+// rule 1: it fails every waiter with `closed`, and later submissions go there too (task jobs go
+// to the global executor). So a connection closed after its loop stopped still releases its
+// descriptor, and nothing waits forever on a loop that no longer runs.
 
+import Dispatch
 import Synchronization
 
 /// One thread that waits on many sockets at once and runs the tasks pinned to it.
@@ -38,7 +45,9 @@ import Synchronization
 public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringConvertible {
     // Safe from any thread:
     private let selector: any Selector
-    private let queue = Mutex<[Work]>([])
+    private let queue = Mutex(Queue())
+    /// Runs loop work after the thread has stopped (see "Shutting down" above).
+    private let afterStop: DispatchQueue
     private let wakePending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let threadID = Atomic<UInt>(0)
@@ -49,8 +58,6 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
     // Loop thread only (rule 1):
     private var waiters: [Int32: Waiters] = [:]
     private var timers = TimerHeap()
-    /// Waiter ids whose cancellation reached the loop before the waiter itself did.
-    private var cancelledEarly: Set<UInt64> = []
     private var draining: [Work] = []
 
     private enum Work {
@@ -58,10 +65,24 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
         case closure(@Sendable () -> Void)
     }
 
+    private struct Queue {
+        var work: [Work] = []
+        var stopped = false
+    }
+
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<Void, any Error>
         let timer: UInt64?
+        /// "read", "write", "accept" or "connect": what a `closed` error will name.
+        let operation: String
+    }
+
+    /// Where one wait is, shared by the task's cancellation handler and the loop, so a
+    /// cancellation that arrives before the loop registered the wait is not lost.
+    private final class WaitProgress: Sendable {
+        enum Phase { case submitted, registered, cancelledEarly }
+        let phase = Mutex(Phase.submitted)
     }
 
     private struct Waiters {
@@ -92,8 +113,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
     init(name: String, selector: any Selector) {
         self.name = name
         self.selector = selector
+        self.afterStop = DispatchQueue(label: "\(name)-stopped")
         let thread = Platform.startThread(name: name) { [self] in run() }
         threadHandle.withLock { $0 = JoinHandle(thread: thread) }
+    }
+
+    deinit {
+        selector.close()
     }
 
     public var description: String { "EventLoop(\(name))" }
@@ -116,10 +142,30 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
     }
 
     private func submit(_ work: Work) {
-        queue.withLock { $0.append(work) }
+        let accepted = queue.withLock { queue -> Bool in
+            if queue.stopped { return false }
+            queue.work.append(work)
+            return true
+        }
+        guard accepted else {
+            afterStop.async { [self] in perform(work) }
+            return
+        }
         if inEventLoop { return }
         if !wakePending.exchange(true, ordering: .acquiringAndReleasing) { selector.wakeup() }
     }
+
+    private func perform(_ work: Work) {
+        switch work {
+        case .job(let job):
+            // After a stop, a task that preferred this loop runs on the global executor instead.
+            job.runSynchronously(on: isStopped ? globalConcurrentExecutor.asUnownedTaskExecutor() : asUnownedTaskExecutor())
+        case .closure(let body):
+            body()
+        }
+    }
+
+    private var isStopped: Bool { queue.withLock { $0.stopped } }
 
     /// Runs `work` now if on the loop thread, else queues it.
     private func onLoop(_ work: @escaping @Sendable () -> Void) {
@@ -150,19 +196,29 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
 
     /// Suspends the calling task until `fd` is ready for `interest`, the deadline passes
     /// (throws ``SocketError/timedOut(operation:target:limit:)``), the task is cancelled
-    /// (throws `CancellationError`) or the descriptor is forgotten (throws ``SocketError/closed(operation:)``).
+    /// (throws `CancellationError`), the descriptor is forgotten or `isClosed` says it was
+    /// closed, or the loop stops (all three throw ``SocketError/closed(operation:)``).
     ///
     /// Call it after the non-blocking system call said EAGAIN, then retry the call.
     func waitUntilReady(
-        _ fd: Int32, for interest: Interest, deadline: Deadline, operation: String, target: String
+        _ fd: Int32, for interest: Interest, deadline: Deadline, operation: String, target: String,
+        isClosed: @escaping @Sendable () -> Bool
     ) async throws {
         let id = nextID.add(1, ordering: .relaxed).oldValue
+        let progress = WaitProgress()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 onLoop { [self] in
-                    if cancelledEarly.remove(id) != nil {
-                        continuation.resume(throwing: CancellationError())
-                        return
+                    let cancelled = progress.phase.withLock { phase -> Bool in
+                        if phase == .cancelledEarly { return true }
+                        phase = .registered
+                        return false
+                    }
+                    if cancelled { return continuation.resume(throwing: CancellationError()) }
+                    // Checked here, on the loop, after any `forget` queued by a close: a wait that
+                    // races with close() can never register on a closed (or reused) descriptor.
+                    if isClosed() || isStopped {
+                        return continuation.resume(throwing: SocketError.closed(operation: operation))
                     }
                     var timer: UInt64?
                     if let due = deadline.instant {
@@ -174,7 +230,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
                                 throwing: SocketError.timedOut(operation: operation, target: target, limit: deadline.limit))
                         }
                     }
-                    let waiter = Waiter(id: id, continuation: continuation, timer: timer)
+                    let waiter = Waiter(id: id, continuation: continuation, timer: timer, operation: operation)
                     var entry = waiters[fd] ?? Waiters()
                     if interest.contains(.readable) { entry.read.append(waiter) } else { entry.write.append(waiter) }
                     waiters[fd] = entry
@@ -186,9 +242,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
                 }
             }
         } onCancel: {
-            onLoop { [self] in
-                if !resumeWaiter(id: id, fd: fd, throwing: CancellationError()) { cancelledEarly.insert(id) }
+            let registered = progress.phase.withLock { phase -> Bool in
+                if phase == .registered { return true }
+                phase = .cancelledEarly
+                return false
             }
+            // If the waiter was already resumed, resumeWaiter finds nothing: no bookkeeping left.
+            if registered { onLoop { [self] in resumeWaiter(id: id, fd: fd, throwing: CancellationError()) } }
         }
     }
 
@@ -200,7 +260,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
             if let entry = waiters.removeValue(forKey: fd) {
                 for waiter in entry.read + entry.write {
                     if let timer = waiter.timer { timers.cancel(timer) }
-                    waiter.continuation.resume(throwing: SocketError.closed(operation: "wait for readiness"))
+                    waiter.continuation.resume(throwing: SocketError.closed(operation: waiter.operation))
                 }
             }
             andThen()
@@ -254,11 +314,11 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
         while true {
             wakePending.store(false, ordering: .releasing)
             runQueuedWork()
-            if stopRequested.load(ordering: .acquiring) && queue.withLock({ $0.isEmpty }) { break }
+            if stopRequested.load(ordering: .acquiring) && queue.withLock({ $0.work.isEmpty }) { break }
 
             let now = ContinuousClock.now
             var timeout: Int32 = -1
-            if !queue.withLock({ $0.isEmpty }) {
+            if !queue.withLock({ $0.work.isEmpty }) {
                 timeout = 0
             } else if let due = timers.nextDue {
                 timeout = due <= now ? 0 : Deadline(instant: due, limit: .zero).remainingMilliseconds
@@ -272,33 +332,39 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
             }
             for action in timers.takeDue(now: .now) { action() }
         }
-        // Fail whoever still waits: nobody will ever wake them now.
-        for (fd, _) in waiters { forget(fd) {} }
-        runQueuedWork()
-        selector.close()
+        // Hand the loop's state to `afterStop` under the queue lock, so whatever was queued runs
+        // before anything submitted later, and never concurrently with it.
+        queue.withLock { queue in
+            queue.stopped = true
+            let leftover = queue.work
+            queue.work.removeAll()
+            afterStop.async { [self] in
+                for work in leftover { perform(work) }
+                for (fd, _) in waiters { forget(fd) {} }
+                timers = TimerHeap()
+            }
+        }
+        threadID.store(0, ordering: .releasing)
     }
 
     private func runQueuedWork() {
-        queue.withLock { swap(&$0, &draining) }
-        for work in draining {
-            switch work {
-            case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
-            case .closure(let body): body()
-            }
-        }
+        queue.withLock { swap(&$0.work, &draining) }
+        for work in draining { perform(work) }
         draining.removeAll(keepingCapacity: true)
     }
 
     /// Stops the loop after it has run what is queued, and waits for its thread to end.
-    /// Tasks still waiting on its sockets fail with ``SocketError/closed(operation:)``.
-    /// Must not be called from the loop's own thread.
+    /// Tasks still waiting on its sockets fail with ``SocketError/closed(operation:)``; tasks
+    /// that preferred the loop continue on the global executor; later calls to `execute` run
+    /// on a serial fallback queue and `schedule`d closures never run. Blocks the caller while
+    /// the thread finishes; must not be called from the loop's own thread (it would wait for
+    /// itself). Calling it again does nothing.
     public func shutdown() {
         precondition(!inEventLoop, "EventLoop.shutdown() called on the loop's own thread")
+        guard let handle = threadHandle.withLock({ h -> JoinHandle? in defer { h = nil }; return h }) else { return }
         stopRequested.store(true, ordering: .releasing)
         selector.wakeup()
-        if let handle = threadHandle.withLock({ h -> JoinHandle? in defer { h = nil }; return h }) {
-            Platform.join(handle.thread)
-        }
+        Platform.join(handle.thread)
     }
 }
 
@@ -334,6 +400,12 @@ struct TimerHeap {
 
     mutating func cancel(_ id: UInt64) {
         pending.remove(id)
+        // Most timers guard waits that finish early; drop the dead entries in bulk once they
+        // outnumber the live ones, so a busy server's heap stays the size of its live timers.
+        if heap.count > 1024 && pending.count * 2 < heap.count {
+            heap.removeAll { !pending.contains($0.id) }
+            for start in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(from: start) }
+        }
     }
 
     /// Removes and returns the actions of every live timer due at `now`, earliest first.
@@ -350,7 +422,11 @@ struct TimerHeap {
     private mutating func popTop() {
         heap.swapAt(0, heap.count - 1)
         heap.removeLast()
-        var parent = 0
+        siftDown(from: 0)
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1, right = left + 1
             var smallest = parent

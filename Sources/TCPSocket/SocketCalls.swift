@@ -30,13 +30,15 @@ enum SocketCalls {
         return fd
     }
 
+    /// - Precondition: `buffer` is not empty (a zero-byte read cannot tell data from EOF).
     static func recv(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, target: String) throws(SocketError)
         -> Transfer
     {
+        precondition(!buffer.isEmpty, "a read needs room for at least one byte")
         while true {
             let n = Platform.recv(fd, buffer.baseAddress, buffer.count)
             if n > 0 { return .bytes(n) }
-            if n == 0 { return buffer.isEmpty ? .bytes(0) : .endOfStream }
+            if n == 0 { return .endOfStream }
             let code = Platform.errno
             if code == EINTR { continue }
             if Platform.isWouldBlock(code) { return .wouldBlock }
@@ -75,7 +77,9 @@ enum SocketCalls {
             }
             let code = Platform.errno
             // ECONNABORTED: the client gave up while queued; it is gone, so look at the next one.
-            if code == EINTR || code == ECONNABORTED { continue }
+            // accept(2) on Linux also passes on pending network errors of the new connection
+            // (EPROTO, ENETDOWN, EHOSTUNREACH …) and says to treat them like EAGAIN: retry.
+            if code == EINTR || Platform.isTransientAcceptError(code) { continue }
             if Platform.isWouldBlock(code) { return nil }
             throw failure("accept", target, code)
         }

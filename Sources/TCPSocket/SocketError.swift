@@ -83,6 +83,15 @@ public enum SocketError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// True for running out of descriptors or kernel memory: conditions that pass.
+    public var isResourceExhaustion: Bool {
+        switch self {
+        case .tooManyOpenFiles: return true
+        case .system(let failure): return Platform.isOutOfMemory(failure.errno)
+        default: return false
+        }
+    }
+
     /// The system call behind this error, when a system call failed.
     public var systemCall: SystemCallFailure? {
         switch self {

@@ -81,6 +81,8 @@ public final class TCPConnection: Sendable, CustomStringConvertible {
 
     /// Reads at most `buffer.count` bytes into `buffer`, waiting until some arrive, the peer
     /// ends the stream, or the deadline passes.
+    ///
+    /// - Precondition: `buffer` is not empty.
     public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline = .never) throws(SocketError)
         -> ReadResult
     {
@@ -97,7 +99,6 @@ public final class TCPConnection: Sendable, CustomStringConvertible {
     }
 
     /// Appends up to `maxBytes` bytes to `buffer`; see ``read(into:deadline:)-(UnsafeMutableRawBufferPointer,_)``.
-    @discardableResult
     public func read(into buffer: inout [UInt8], maxBytes: Int = 65536, deadline: Deadline = .never)
         throws(SocketError) -> ReadResult
     {

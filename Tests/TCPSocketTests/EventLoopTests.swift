@@ -31,14 +31,13 @@ struct EventLoopTests {
         defer { loop.shutdown() }
         let fired = Mutex<[String]>([])
         let start = ContinuousClock.now
-        let cancelled = loop.schedule(after: .milliseconds(20)) { fired.withLock { $0.append("cancelled") } }
+        loop.schedule(after: .milliseconds(60)) { fired.withLock { $0.append("cancelled") } }.cancel()
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.schedule(after: .milliseconds(90)) {
                 fired.withLock { $0.append("late") }
                 done.resume()
             }
             loop.schedule(after: .milliseconds(30)) { fired.withLock { $0.append("early") } }
-            cancelled.cancel()
         }
         #expect(fired.withLock { $0 } == ["early", "late"])
         #expect(ContinuousClock.now - start >= .milliseconds(90))
@@ -55,7 +54,7 @@ struct EventLoopTests {
             _ = try await a.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(5)))
             return (before, a.loop.inEventLoop, buffer)
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try await Task.sleep(for: .milliseconds(100))  // the reader is parked in its wait by now
         try await b.write([1, 2, 3])
         let (before, after, bytes) = try await reader.value
         #expect(before && after)
@@ -91,8 +90,22 @@ struct EventLoopTests {
         }
         try await Task.sleep(for: .milliseconds(50))
         await BackgroundThreadVoid { loop.shutdown() }.wait()
-        await #expect(throws: SocketError.self) { _ = try await reader.value }
+        await #expect(throws: SocketError.closed(operation: "read")) { _ = try await reader.value }
+        // The loop is gone, but closing still releases the descriptor instead of hanging.
+        // (The peer reading end-of-stream proves the descriptor was really closed.)
+        await a.close()
+        #expect(try y.read(deadline: .after(.seconds(5))) == nil)
+        // And a read on a connection whose loop stopped fails at once rather than waiting forever.
+        let (p, q) = try SocketPair.makeConnections()
+        let orphan = AsyncTCPConnection(adopting: p, on: loop)
+        var buffer: [UInt8] = []
+        await #expect(throws: SocketError.closed(operation: "read")) {
+            _ = try await orphan.read(into: &buffer, maxBytes: 1)
+        }
+        await orphan.close()
+        q.close()
         y.close()
+        loop.shutdown()  // a second shutdown is harmless
     }
 }
 

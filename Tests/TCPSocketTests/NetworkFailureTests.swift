@@ -169,7 +169,9 @@ struct NetworkFailureTests {
         let (a, b) = try SocketPair.makeStreams()
         a.readTimeout = .milliseconds(50)
         var buffer: [UInt8] = []
-        await #expect(throws: SocketError.self) { _ = try await a.read(into: &buffer, maxBytes: 1) }
+        await #expect(throws: SocketError.timedOut(operation: "read", target: "0.0.0.0:0", limit: .milliseconds(50))) {
+            _ = try await a.read(into: &buffer, maxBytes: 1)
+        }
         await a.close()
         await b.close()
     }
@@ -197,7 +199,7 @@ struct NetworkFailureTests {
         }
         try await Task.sleep(for: .milliseconds(50))
         await a.close()
-        await #expect(throws: SocketError.self) { _ = try await reader.value }
+        await #expect(throws: SocketError.closed(operation: "read")) { _ = try await reader.value }
         await b.close()
     }
 }

@@ -44,18 +44,21 @@ struct ScaleTests {
                 try client.shutdown(.write)
                 return sent
             }
-            var received = Checksum()
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            readLoop: while true {
-                let result = try buffer.withUnsafeMutableBytes { raw in
-                    try client.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<Int.random(in: 1...raw.count, using: &sizes)]),
-                                    deadline: .after(.seconds(60)))
-                }
-                switch result {
-                case .bytes(let n): buffer.withUnsafeBytes { received.add(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
-                case .endOfStream: break readLoop
+            let reader = BackgroundThread { [sizes] () -> Checksum in
+                var sizes = sizes
+                var received = Checksum()
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let result = try buffer.withUnsafeMutableBytes { raw in
+                        let room = Int.random(in: 1...raw.count, using: &sizes)
+                        return try client.read(
+                            into: UnsafeMutableRawBufferPointer(rebasing: raw[..<room]), deadline: .after(.seconds(60)))
+                    }
+                    guard case .bytes(let n) = result else { return received }
+                    buffer.withUnsafeBytes { received.add(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
                 }
             }
+            let received = try await reader.value()
             let sent = try await writer.value()
             #expect(sent.count == total, "seed \(seed)")
             #expect(received == sent, "seed \(seed): sent \(sent), received \(received)")
@@ -140,7 +143,8 @@ struct ScaleTests {
         }
         #expect(open.load(ordering: .relaxed) == count)
         let threadsHolding = threadCount()
-        #expect(threadsHolding - threadsBefore < 16, "threads before \(threadsBefore), holding \(threadsHolding)")
+        // A thread per connection would mean 10,000 more; other suites running meanwhile add a few.
+        #expect(threadsHolding - threadsBefore < 200, "threads before \(threadsBefore), holding \(threadsHolding)")
         python.send("ping")
         let answer = try await python.readLine()
         #expect(answer == "echoed \(count)")

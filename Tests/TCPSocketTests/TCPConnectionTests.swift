@@ -142,7 +142,9 @@ struct TCPConnectionTests {
     @Test("accept with a deadline and no client times out")
     func acceptTimeout() throws {
         let listener = try TCPListener(host: "127.0.0.1", port: 0)
-        #expect(throws: SocketError.self) { try listener.accept(deadline: .after(.milliseconds(50))) }
+        #expect(throws: SocketError.timedOut(operation: "accept", target: listener.localAddress.description, limit: .milliseconds(50))) {
+            try listener.accept(deadline: .after(.milliseconds(50)))
+        }
         listener.close()
         #expect(throws: SocketError.closed(operation: "accept")) { try listener.accept() }
     }

@@ -46,8 +46,10 @@ final class EpollSelector: Selector {
 
     func arm(_ fd: Int32, for interest: Interest) throws(SocketError) {
         var event = epoll_event()
-        event.events = EPOLLONESHOT.rawValue | EPOLLRDHUP.rawValue
-        if interest.contains(.readable) { event.events |= EPOLLIN.rawValue }
+        event.events = EPOLLONESHOT.rawValue
+        // RDHUP (peer sent FIN) is reported as "readable", so ask for it only for readers: a
+        // writer armed with it would be woken, re-armed and woken again without end.
+        if interest.contains(.readable) { event.events |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
         if interest.contains(.writable) { event.events |= EPOLLOUT.rawValue }
         event.data.fd = fd
         // MOD first: after the first arm a descriptor stays registered (disabled) until forgotten.

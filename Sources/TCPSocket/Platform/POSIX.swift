@@ -63,6 +63,18 @@ extension Platform {
 
     static func isWouldBlock(_ code: Int32) -> Bool { code == EAGAIN || code == EWOULDBLOCK }
 
+    static func isOutOfMemory(_ code: Int32) -> Bool { code == ENOBUFS || code == ENOMEM }
+
+    /// Errors accept(2) reports about one queued connection rather than about the listener.
+    static func isTransientAcceptError(_ code: Int32) -> Bool {
+        switch code {
+        case ECONNABORTED, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// A number that identifies the calling OS thread (for "am I on the loop's thread?").
     static func currentThreadID() -> UInt {
         #if canImport(Darwin)
