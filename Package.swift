@@ -2,7 +2,7 @@
 //
 // NetLab: a from-scratch network stack that carries an online payment.
 // One target per layer; dependencies point down (see docs/ARCHITECTURE.md).
-// Targets arrive with the issue that fills them: today TCPSocket and the CLI.
+// Targets arrive with the issue that fills them: today TCPSocket, HTTPParser and the CLI.
 import PackageDescription
 
 let package = Package(
@@ -10,10 +10,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TCPSocket", targets: ["TCPSocket"]),
+        .library(name: "HTTPParser", targets: ["HTTPParser"]),
+        .library(name: "NetLabConformance", targets: ["NetLabConformance"]),
         .executable(name: "netlab", targets: ["NetLabCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // System headers Swift's Glibc module lacks (epoll, eventfd).
@@ -21,16 +24,31 @@ let package = Package(
         // Layer 1: POSIX TCP sockets, the ByteStream seam and the readiness loop.
         .target(name: "TCPSocket", dependencies: ["CSystem"]),
 
+        // Layer 2: sans-IO HTTP/1.1 parser and serializer (no sockets, no Foundation).
+        .target(name: "HTTPParser"),
+
+        // The conformance suites every implementation of a layer must pass: the reference in
+        // Tests/, a student's in exercises/. Written once, here.
+        .target(name: "NetLabConformance", dependencies: ["HTTPParser"]),
+
         // The `netlab` command: a thin front over the libraries.
         .executableTarget(
             name: "NetLabCLI",
             dependencies: [
                 "TCPSocket",
+                "HTTPParser",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
+        .testTarget(
+            name: "HTTPParserTests",
+            dependencies: [
+                "HTTPParser", "NetLabConformance",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,150 @@
+/// What a head's fields say about framing and the connection, read in one pass over the
+/// fields: Content-Length, Transfer-Encoding, Connection, Expect, Upgrade (RFC 9112 §6, §9;
+/// RFC 9110 §7.6.1, §7.8, §10.1.1). Errors name the field's offset.
+struct FramingFacts {
+    var contentLength: UInt64?
+    var contentLengthOffset = 0
+    /// Transfer-Encoding was present (in any number of fields).
+    var hasTransferEncoding = false
+    var transferEncodingOffset = 0
+    /// The last transfer coding is chunked, and chunked appears exactly once.
+    var chunkedLast = false
+    var chunkedCount = 0
+    /// A coding other than chunked appeared.
+    var otherCoding = false
+    var connectionClose = false
+    var connectionKeepAlive = false
+    var upgradeRequested = false
+    var hasUpgradeField = false
+    var expectsContinue = false
+
+    init(_ fields: HTTPFields, base: Int, kind: HTTPMessageParser.Kind, version: HTTPVersion) throws(HTTPParseError) {
+        try fields.storage.withUnsafeBufferPointer { storage throws(HTTPParseError) in
+            for entry in fields.entries {
+                let name = UnsafeBufferPointer(rebasing: storage[entry.name])
+                let value = UnsafeBufferPointer(rebasing: storage[entry.value])
+                let offset = base + entry.value.lowerBound
+                switch name.count {
+                case 14 where Grammar.equalsLowercase(name, "content-length"):
+                    guard contentLength == nil else { throw .duplicateContentLength(offset: base + entry.name.lowerBound) }
+                    contentLength = try Self.parseContentLength(value, offset: offset)
+                    contentLengthOffset = base + entry.name.lowerBound
+                case 17 where Grammar.equalsLowercase(name, "transfer-encoding"):
+                    if !hasTransferEncoding { transferEncodingOffset = base + entry.name.lowerBound }
+                    hasTransferEncoding = true
+                    try readTransferCodings(value, offset: offset)
+                case 10 where Grammar.equalsLowercase(name, "connection"):
+                    Self.forEachListElement(value) { option in
+                        if Grammar.equalsLowercase(option, "close") { connectionClose = true }
+                        if Grammar.equalsLowercase(option, "keep-alive") { connectionKeepAlive = true }
+                        if Grammar.equalsLowercase(option, "upgrade") { upgradeRequested = true }
+                    }
+                case 6 where Grammar.equalsLowercase(name, "expect"):
+                    if Grammar.equalsLowercase(value, "100-continue") { expectsContinue = true }
+                case 7 where Grammar.equalsLowercase(name, "upgrade"):
+                    hasUpgradeField = true
+                default:
+                    break
+                }
+            }
+        }
+        if hasTransferEncoding {
+            // RFC 9112 §6.1: "A server or client that receives an HTTP/1.0 message containing a
+            // Transfer-Encoding header field MUST treat the message as if the framing is faulty".
+            if version == .http1_0 { throw .transferEncodingInHTTP10(offset: transferEncodingOffset) }
+            // RFC 9112 §6.3 item 3: both present "ought to be handled as an error" — the
+            // classic request-smuggling setup.
+            if contentLength != nil {
+                throw .contentLengthWithTransferEncoding(offset: max(transferEncodingOffset, contentLengthOffset))
+            }
+        }
+    }
+
+    /// RFC 9112 §6.3 for requests: chunked must be the last coding (400 otherwise); codings
+    /// other than chunked are not implemented (501); no framing field means no body.
+    func requestFraming(limits: HTTPLimits) throws(HTTPParseError) -> HTTPBodyFraming {
+        if hasTransferEncoding {
+            guard chunkedLast && chunkedCount == 1 else {
+                throw .transferEncodingNotChunkedLast(offset: transferEncodingOffset)
+            }
+            guard !otherCoding else { throw .unsupportedTransferCoding(offset: transferEncodingOffset) }
+            return .chunked
+        }
+        return try lengthFraming(limits: limits) ?? HTTPBodyFraming.none
+    }
+
+    /// RFC 9112 §6.3 for responses that may have a body: chunked last → chunked; another
+    /// Transfer-Encoding → read until close (item 4); Content-Length; else until close (item 8).
+    func responseFraming(limits: HTTPLimits) throws(HTTPParseError) -> HTTPBodyFraming {
+        if hasTransferEncoding { return chunkedLast && chunkedCount == 1 ? .chunked : .untilClose }
+        return try lengthFraming(limits: limits) ?? .untilClose
+    }
+
+    private func lengthFraming(limits: HTTPLimits) throws(HTTPParseError) -> HTTPBodyFraming? {
+        guard let contentLength else { return nil }
+        if contentLength > UInt64(limits.maxBodySize) {
+            throw .bodyTooLarge(limit: limits.maxBodySize, offset: contentLengthOffset)
+        }
+        return contentLength == 0 ? HTTPBodyFraming.none : .length(contentLength)
+    }
+
+    /// RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
+    func keepAlive(version: HTTPVersion) -> Bool {
+        if connectionClose { return false }
+        return version.minor >= 1 || connectionKeepAlive
+    }
+
+    /// `Content-Length = 1*DIGIT` (RFC 9110 §8.6): no sign, no spaces inside, no list, and it
+    /// must fit in 64 bits.
+    static func parseContentLength(_ value: UnsafeBufferPointer<UInt8>, offset: Int) throws(HTTPParseError) -> UInt64 {
+        guard !value.isEmpty else { throw .invalidContentLength(offset: offset) }
+        var result: UInt64 = 0
+        for (i, byte) in value.enumerated() {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
+                throw .invalidContentLength(offset: offset + i)
+            }
+            let (times10, o1) = result.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !o1 && !o2 else { throw .invalidContentLength(offset: offset + i) }
+            result = sum
+        }
+        return result
+    }
+
+    /// `Transfer-Encoding = #transfer-coding`, `transfer-coding = token *( OWS ";" OWS
+    /// transfer-parameter )` (RFC 9112 §6.1, RFC 9110 §10.1.4). Parameters are ignored.
+    private mutating func readTransferCodings(_ value: UnsafeBufferPointer<UInt8>, offset: Int) throws(HTTPParseError) {
+        var malformed = false
+        Self.forEachListElement(value) { element in
+            // The coding is the token before any ";" parameters.
+            var end = 0
+            while end < element.count && Grammar.tchar[Int(element[end])] { end += 1 }
+            let coding = UnsafeBufferPointer(rebasing: element[..<end])
+            if coding.isEmpty { malformed = true }
+            if chunkedCount > 0 { chunkedLast = false }
+            if Grammar.equalsLowercase(coding, "chunked") {
+                chunkedCount += 1
+                chunkedLast = true
+            } else {
+                otherCoding = true
+                chunkedLast = false
+            }
+        }
+        if malformed { throw .transferEncodingNotChunkedLast(offset: offset) }
+    }
+
+    /// Calls `body` with each non-empty element of a comma-separated list, OWS trimmed
+    /// (RFC 9110 §5.6.1: recipients accept and ignore empty elements).
+    static func forEachListElement(_ value: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
+            var a = start, b = end
+            while a < b && Grammar.isOWS(value[a]) { a += 1 }
+            while b > a && Grammar.isOWS(value[b - 1]) { b -= 1 }
+            if a < b { body(UnsafeBufferPointer(rebasing: value[a..<b])) }
+            start = end + 1
+        }
+    }
+}

@@ -1,0 +1,257 @@
+/// The byte-level state machine for a message head (start line + field lines, RFC 9112 §2.1)
+/// and for trailer sections (field lines only, §7.1.2).
+///
+/// It is resumable at any byte: ``scan(_:upTo:)`` walks from where the last call stopped and
+/// returns the head's length once the empty line that ends it has arrived, or nil for "need
+/// more". It records positions *relative to the head's first byte*, so the parser may move the
+/// head within its buffer between calls. Every byte is looked at once; each phase runs a tight
+/// loop over the bytes its rule allows, and every rule is checked as bytes arrive, so a bad
+/// byte is reported at its offset even if the head never completes.
+struct HeadScanner {
+    enum Phase: UInt8 {
+        case method, target, requestVersion, statusVersion, statusCode, reason, startLineLF
+        case fieldLineStart, fieldName, valueStart, value, fieldLineLF, headEndLF
+    }
+
+    /// What a head scan may accept beyond the strict grammar.
+    struct Rules {
+        var allowBareLF: Bool
+        var allowObsoleteLineFolding: Bool
+        var maxRequestLineLength: Int
+        var maxHeadSize: Int
+        var maxFieldCount: Int
+    }
+
+    /// `HTTP-name = %s"HTTP"` and its slash (RFC 9112 §2.3), case-sensitive.
+    static let httpName: StaticString = "HTTP/"
+
+    private(set) var phase: Phase
+    /// Bytes of the head scanned so far.
+    private(set) var scanned = 0
+
+    // Positions relative to the head's first byte.
+    private(set) var methodEnd = 0
+    private(set) var targetStart = 0
+    private(set) var targetEnd = 0
+    private(set) var versionStart = 0
+    private(set) var statusCodeStart = 0
+    private(set) var reasonStart = 0
+    private(set) var reasonEnd = 0
+    private(set) var fields: [HTTPFields.Entry] = []
+    /// True when an obs-fold was accepted: the CR LF inside values must become SP on copy.
+    private(set) var foldedValues = false
+    private var nameStart = 0
+    private var nameEnd = 0
+    private var valueStart = 0
+    private var valueEnd = 0
+
+    /// A scanner for a request head, a response head, or a trailer section.
+    init(startingWith phase: Phase) {
+        self.phase = phase
+        fields.reserveCapacity(16)
+    }
+
+    /// Scans `head` (which starts at the head's first byte; `base` is the stream offset of that
+    /// byte, for error offsets). Returns the head length once complete, else nil.
+    mutating func scan(_ head: UnsafeBufferPointer<UInt8>, base: Int, rules: Rules) throws(HTTPParseError) -> Int? {
+        let p = head.baseAddress!
+        let end = min(head.count, rules.maxHeadSize)
+        let tchar = Grammar.tcharTable
+        let valueByte = Grammar.fieldValueTable
+        let targetByte = Grammar.targetTable
+        var i = scanned
+        defer { scanned = i }
+
+        while i < end {
+            switch phase {
+            case .method:
+                while i < end && tchar[Int(p[i])] { i += 1 }
+                try checkRequestLine(i, base, rules)
+                guard i < end else { break }
+                guard p[i] == Grammar.sp, i > 0 else { throw .invalidMethod(offset: base + i) }
+                methodEnd = i
+                i += 1
+                targetStart = i
+                phase = .target
+
+            case .target:
+                while i < end && targetByte[Int(p[i])] { i += 1 }
+                try checkRequestLine(i, base, rules)
+                guard i < end else { break }
+                guard p[i] == Grammar.sp, i > targetStart else { throw .invalidRequestTarget(offset: base + i) }
+                targetEnd = i
+                i += 1
+                versionStart = i
+                phase = .requestVersion
+
+            case .requestVersion, .statusVersion:
+                // "HTTP/" DIGIT "." DIGIT, then CR (request) or SP (response).
+                let k = i - versionStart
+                let byte = p[i]
+                switch k {
+                case 0..<5:
+                    guard byte == HeadScanner.httpName.utf8Start[k] else { throw .invalidVersion(offset: base + i) }
+                case 5, 7:
+                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
+                        throw .invalidVersion(offset: base + i)
+                    }
+                case 6:
+                    guard byte == UInt8(ascii: ".") else { throw .invalidVersion(offset: base + i) }
+                default:
+                    if phase == .statusVersion {
+                        guard byte == Grammar.sp else { throw .invalidVersion(offset: base + i) }
+                        i += 1
+                        statusCodeStart = i
+                        phase = .statusCode
+                        continue
+                    }
+                    try checkRequestLine(i, base, rules)
+                    if byte == Grammar.cr {
+                        phase = .startLineLF
+                    } else if byte == Grammar.lf && rules.allowBareLF {
+                        phase = .fieldLineStart
+                    } else {
+                        throw byte == Grammar.lf ? .bareLF(offset: base + i) : .invalidVersion(offset: base + i)
+                    }
+                }
+                i += 1
+
+            case .statusCode:
+                let k = i - statusCodeStart
+                let byte = p[i]
+                if k < 3 {
+                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
+                        throw .invalidStatusCode(offset: base + i)
+                    }
+                    i += 1
+                } else if byte == Grammar.sp {
+                    i += 1
+                    reasonStart = i
+                    reasonEnd = i
+                    phase = .reason
+                } else if byte == Grammar.cr {
+                    // "HTTP/1.1 200\r\n": the SP before an empty reason-phrase is missing. RFC 9112
+                    // §4 requires it, but clients SHOULD ignore the reason and many servers omit
+                    // it; accepting this costs no ambiguity.
+                    reasonStart = i
+                    reasonEnd = i
+                    i += 1
+                    phase = .startLineLF
+                } else {
+                    throw .invalidStatusCode(offset: base + i)
+                }
+
+            case .reason:
+                while i < end && valueByte[Int(p[i])] { i += 1 }
+                guard i < end else { break }
+                reasonEnd = i
+                let byte = p[i]
+                if byte == Grammar.cr {
+                    phase = .startLineLF
+                } else if byte == Grammar.lf && rules.allowBareLF {
+                    phase = .fieldLineStart
+                } else {
+                    throw byte == Grammar.lf ? .bareLF(offset: base + i) : .invalidReasonPhrase(offset: base + i)
+                }
+                i += 1
+
+            case .startLineLF, .fieldLineLF:
+                guard p[i] == Grammar.lf else { throw .bareCR(offset: base + i - 1) }
+                if phase == .fieldLineLF { try endField(i, base, rules) }
+                i += 1
+                phase = .fieldLineStart
+
+            case .fieldLineStart:
+                let byte = p[i]
+                if tchar[Int(byte)] {
+                    nameStart = i
+                    phase = .fieldName
+                } else if byte == Grammar.cr {
+                    i += 1
+                    phase = .headEndLF
+                } else if byte == Grammar.lf {
+                    guard rules.allowBareLF else { throw .bareLF(offset: base + i) }
+                    return i + 1
+                } else if Grammar.isOWS(byte) {
+                    // RFC 9112 §5.2 obs-fold; right after the start line, §2.2 whitespace.
+                    guard rules.allowObsoleteLineFolding, let last = fields.popLast() else {
+                        throw .obsoleteLineFolding(offset: base + i)
+                    }
+                    nameStart = last.name.lowerBound
+                    nameEnd = last.name.upperBound
+                    valueStart = last.value.lowerBound
+                    valueEnd = last.value.upperBound
+                    if valueStart == valueEnd { valueStart = i }  // an empty value gets the folded text
+                    foldedValues = true
+                    phase = .value
+                } else {
+                    throw .invalidFieldName(offset: base + i)
+                }
+
+            case .fieldName:
+                while i < end && tchar[Int(p[i])] { i += 1 }
+                guard i < end else { break }
+                let byte = p[i]
+                if byte == Grammar.colon {
+                    nameEnd = i
+                    i += 1
+                    phase = .valueStart
+                } else if Grammar.isOWS(byte) {
+                    throw .whitespaceBeforeColon(offset: base + i)
+                } else {
+                    throw .invalidFieldName(offset: base + i)
+                }
+
+            case .valueStart:
+                while i < end && Grammar.isOWS(p[i]) { i += 1 }
+                guard i < end else { break }
+                valueStart = i
+                valueEnd = i
+                phase = .value
+
+            case .value:
+                // field-content; OWS at the end is not part of the value (RFC 9110 §5.5).
+                while i < end {
+                    let byte = p[i]
+                    guard valueByte[Int(byte)] else { break }
+                    i += 1
+                    if byte > Grammar.sp { valueEnd = i }
+                }
+                guard i < end else { break }
+                let byte = p[i]
+                if byte == Grammar.cr {
+                    phase = .fieldLineLF
+                    i += 1
+                } else if byte == Grammar.lf && rules.allowBareLF {
+                    try endField(i, base, rules)
+                    i += 1
+                    phase = .fieldLineStart
+                } else {
+                    throw byte == Grammar.lf
+                        ? .bareLF(offset: base + i) : .invalidFieldValue(byte: byte, offset: base + i)
+                }
+
+            case .headEndLF:
+                guard p[i] == Grammar.lf else { throw .bareCR(offset: base + i - 1) }
+                return i + 1
+            }
+        }
+        if end == rules.maxHeadSize && head.count >= end {
+            throw .headTooLarge(limit: rules.maxHeadSize, offset: base + end)
+        }
+        return nil
+    }
+
+    private mutating func endField(_ i: Int, _ base: Int, _ rules: Rules) throws(HTTPParseError) {
+        guard fields.count < rules.maxFieldCount else {
+            throw .tooManyFields(limit: rules.maxFieldCount, offset: base + i)
+        }
+        fields.append(HTTPFields.Entry(name: nameStart..<nameEnd, value: valueStart..<valueEnd))
+    }
+
+    private func checkRequestLine(_ i: Int, _ base: Int, _ rules: Rules) throws(HTTPParseError) {
+        if i > rules.maxRequestLineLength {
+            throw .requestLineTooLong(limit: rules.maxRequestLineLength, offset: base + rules.maxRequestLineLength)
+        }
+    }
+}

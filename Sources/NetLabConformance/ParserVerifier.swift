@@ -1,0 +1,211 @@
+import HTTPParser
+
+/// How a parser under test is configured for one vector.
+public struct ParserConfiguration: Hashable, Sendable {
+    public var kind: HTTPMessageParser.Kind
+    public var limits: HTTPLimits
+    public var options: HTTPParserOptions
+
+    public init(kind: HTTPMessageParser.Kind, limits: HTTPLimits = HTTPLimits(), options: HTTPParserOptions = []) {
+        self.kind = kind
+        self.limits = limits
+        self.options = options
+    }
+}
+
+/// What a parser must produce for a vector: these events, then (optionally) this error.
+public struct ParserOutcome: Hashable, Sendable, CustomStringConvertible {
+    public var events: [HTTPEvent]
+    public var error: HTTPParseError?
+
+    public init(events: [HTTPEvent], error: HTTPParseError? = nil) {
+        self.events = EventRendering.normalized(events)
+        self.error = error
+    }
+
+    public var description: String {
+        var lines = events.enumerated().map { "  \($0.offset + 1). \(EventRendering.describe($0.element))" }
+        if let error { lines.append("  then error: \(error)") }
+        return lines.isEmpty ? "  (no events)" : lines.joined(separator: "\n")
+    }
+}
+
+/// One parser test vector, named like a line of a specification.
+public struct ParserVector: Sendable {
+    public var name: String
+    public var configuration: ParserConfiguration
+    public var input: [UInt8]
+    /// For response parsing: the methods of the requests the responses answer, in order.
+    public var requestMethods: [HTTPMethod]
+    /// Whether the peer closes after sending `input` (ends close-delimited bodies).
+    public var endOfStream: Bool
+    public var expected: ParserOutcome
+
+    public init(
+        _ name: String, _ configuration: ParserConfiguration, input: String, requestMethods: [HTTPMethod] = [],
+        endOfStream: Bool = false, expect expected: ParserOutcome
+    ) {
+        self.init(
+            name, configuration, bytes: Array(input.utf8), requestMethods: requestMethods, endOfStream: endOfStream,
+            expect: expected)
+    }
+
+    public init(
+        _ name: String, _ configuration: ParserConfiguration, bytes: [UInt8], requestMethods: [HTTPMethod] = [],
+        endOfStream: Bool = false, expect expected: ParserOutcome
+    ) {
+        self.name = name
+        self.configuration = configuration
+        self.input = bytes
+        self.requestMethods = requestMethods
+        self.endOfStream = endOfStream
+        self.expected = expected
+    }
+}
+
+/// A mismatch, with everything needed to understand it without opening the test file.
+public struct VerificationFailure: Error, Sendable, CustomStringConvertible {
+    public var vector: String
+    public var strategy: String
+    public var input: [UInt8]
+    public var expected: ParserOutcome
+    public var actual: ParserOutcome
+
+    public var description: String {
+        var text = """
+            ✘ \(vector) — fed \(strategy)
+            input: \(EventRendering.escaped(input))
+            expected:
+            \(expected)
+            got:
+            \(actual)
+            """
+        let offset = actual.error?.offset ?? expected.error?.offset
+        if let offset { text += "\n" + EventRendering.caret(input, at: offset) }
+        return text
+    }
+}
+
+/// Runs a parser over a vector in every way input can arrive, and checks that each way gives
+/// the expected events and error: whole, one byte at a time, at seeded random split points,
+/// and pipelined after another message (which also checks that error offsets count from the
+/// start of the stream). Works with any ``HTTPMessageParsing`` type: the reference, or yours.
+public struct ParserVerifier<Parser: HTTPMessageParsing>: Sendable {
+    public typealias Factory = @Sendable (ParserConfiguration) -> Parser
+
+    let makeParser: Factory
+    /// Seed of the random splits; printed with every failure so a run can be replayed.
+    public let seed: UInt64
+    /// How many random splittings each vector gets.
+    public var randomSplits = 16
+
+    public init(seed: UInt64 = 0x4E65_744C_6162, makeParser: @escaping Factory) {
+        self.seed = seed
+        self.makeParser = makeParser
+    }
+
+    /// Every way of feeding `vector`; returns the mismatches (empty when the parser passes).
+    public func verify(_ vector: ParserVector) -> [VerificationFailure] {
+        var failures: [VerificationFailure] = []
+        var random = SplitMix64(seed: seed ^ UInt64(truncatingIfNeeded: vector.name.utf8.reduce(5381) { $0 &* 33 &+ Int($1) }))
+        var strategies: [(String, [Int])] = [("whole", []), ("one byte at a time", Array(1..<max(vector.input.count, 1)))]
+        for _ in 0..<randomSplits where vector.input.count > 1 {
+            let cuts = Set((0..<Int.random(in: 1...min(8, vector.input.count - 1), using: &random)).map { _ in
+                Int.random(in: 1..<vector.input.count, using: &random)
+            }).sorted()
+            strategies.append(("split at \(cuts) (seed \(seed))", cuts))
+        }
+        for (strategy, cuts) in strategies {
+            let actual = run(vector, input: vector.input, cuts: cuts, methods: vector.requestMethods)
+            if actual != vector.expected {
+                failures.append(VerificationFailure(
+                    vector: vector.name, strategy: strategy, input: vector.input, expected: vector.expected, actual: actual))
+                break  // one failing strategy says enough; whole/byte-by-byte come first
+            }
+        }
+        if failures.isEmpty, let pipelined = pipelined(vector) {
+            let actual = run(vector, input: pipelined.input, cuts: [], methods: pipelined.methods)
+            if actual != pipelined.expected {
+                failures.append(VerificationFailure(
+                    vector: vector.name, strategy: "pipelined after another message", input: pipelined.input,
+                    expected: pipelined.expected, actual: actual))
+            }
+        }
+        return failures
+    }
+
+    /// The vector preceded by a complete, keep-alive message in the same buffer.
+    private func pipelined(_ vector: ParserVector) -> (input: [UInt8], methods: [HTTPMethod], expected: ParserOutcome)? {
+        let prefix: String
+        let prefixEvents: [HTTPEvent]
+        let parsed: ParserOutcome
+        switch vector.configuration.kind {
+        case .requests:
+            prefix = "GET /first HTTP/1.1\r\nHost: a\r\n\r\n"
+        case .responses:
+            prefix = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        }
+        var probe = makeParser(vector.configuration)
+        probe.receive(Array(prefix.utf8))
+        parsed = Self.drain(&probe)
+        guard parsed.error == nil else { return nil }
+        prefixEvents = parsed.events
+        var expected = vector.expected
+        expected.events = EventRendering.normalized(prefixEvents + expected.events)
+        if let error = expected.error { expected.error = error.shifted(by: prefix.utf8.count) }
+        let methods = vector.configuration.kind == .responses ? [HTTPMethod.get] + vector.requestMethods : []
+        return (Array(prefix.utf8) + vector.input, methods, expected)
+    }
+
+    /// Feeds `input` cut at `cuts`, then end-of-stream if the vector says so.
+    func run(_ vector: ParserVector, input: [UInt8], cuts: [Int], methods: [HTTPMethod]) -> ParserOutcome {
+        var parser = makeParser(vector.configuration)
+        for method in methods { parser.expectResponse(to: method) }
+        var events: [HTTPEvent] = []
+        var start = 0
+        for end in cuts + [input.count] where end > start || (end == input.count && start == 0) {
+            parser.receive(input[start..<end])
+            start = end
+            let step = Self.drain(&parser)
+            events += step.events
+            if let error = step.error { return ParserOutcome(events: events, error: error) }
+        }
+        if vector.endOfStream {
+            parser.receiveEndOfStream()
+            let step = Self.drain(&parser)
+            events += step.events
+            if let error = step.error { return ParserOutcome(events: events, error: error) }
+        }
+        return ParserOutcome(events: events)
+    }
+
+    /// Pulls events until the parser needs more input (or fails). Caps the count so a parser
+    /// stuck in a loop fails the test instead of hanging it.
+    static func drain(_ parser: inout Parser) -> ParserOutcome {
+        var events: [HTTPEvent] = []
+        do {
+            while let event = try parser.nextEvent() {
+                events.append(event)
+                if events.count > 100_000 {
+                    return ParserOutcome(events: events, error: nil)
+                }
+            }
+        } catch {
+            return ParserOutcome(events: events, error: error)
+        }
+        return ParserOutcome(events: events)
+    }
+}
+
+/// SplitMix64: small, seeded, good enough to pick split points.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
