@@ -18,45 +18,46 @@ struct FramingFacts {
     var hasUpgradeField = false
     var expectsContinue = false
 
-    init(_ fields: HTTPFields, base: Int, kind: HTTPMessageParser.Kind, version: HTTPVersion) throws(HTTPParseError) {
-        try fields.storage.withUnsafeBufferPointer { storage throws(HTTPParseError) in
-            for entry in fields.entries {
-                let name = UnsafeBufferPointer(rebasing: storage[entry.name])
-                let value = UnsafeBufferPointer(rebasing: storage[entry.value])
-                let offset = base + entry.value.lowerBound
-                switch name.count {
-                case 14 where Grammar.equalsLowercase(name, "content-length"):
-                    guard contentLength == nil else { throw .duplicateContentLength(offset: base + entry.name.lowerBound) }
-                    contentLength = try Self.parseContentLength(value, offset: offset)
-                    contentLengthOffset = base + entry.name.lowerBound
-                case 17 where Grammar.equalsLowercase(name, "transfer-encoding"):
-                    if !hasTransferEncoding { transferEncodingOffset = base + entry.name.lowerBound }
-                    hasTransferEncoding = true
-                    try readTransferCodings(value, offset: offset)
-                case 10 where Grammar.equalsLowercase(name, "connection"):
-                    Self.forEachListElement(value) { option in
-                        if Grammar.equalsLowercase(option, "close") { connectionClose = true }
-                        if Grammar.equalsLowercase(option, "keep-alive") { connectionKeepAlive = true }
-                        if Grammar.equalsLowercase(option, "upgrade") { upgradeRequested = true }
-                    }
-                case 6 where Grammar.equalsLowercase(name, "expect"):
-                    if Grammar.equalsLowercase(value, "100-continue") { expectsContinue = true }
-                case 7 where Grammar.equalsLowercase(name, "upgrade"):
-                    hasUpgradeField = true
-                default:
-                    break
-                }
+    /// Takes one field line into account, as soon as it has been scanned, so a framing error
+    /// is reported at the field that causes it even if the head never completes.
+    /// `nameOffset`/`valueOffset` are stream offsets for errors.
+    mutating func observe(
+        name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, nameOffset: Int, valueOffset: Int
+    ) throws(HTTPParseError) {
+        switch name.count {
+        case 14 where Grammar.equalsLowercase(name, "content-length"):
+            guard contentLength == nil else { throw .duplicateContentLength(offset: nameOffset) }
+            // RFC 9112 §6.3 item 3: both present "ought to be handled as an error" — the classic
+            // request-smuggling setup.
+            if hasTransferEncoding { throw .contentLengthWithTransferEncoding(offset: nameOffset) }
+            contentLength = try Self.parseContentLength(value, offset: valueOffset)
+            contentLengthOffset = nameOffset
+        case 17 where Grammar.equalsLowercase(name, "transfer-encoding"):
+            if contentLength != nil { throw .contentLengthWithTransferEncoding(offset: nameOffset) }
+            if !hasTransferEncoding { transferEncodingOffset = nameOffset }
+            hasTransferEncoding = true
+            try readTransferCodings(value, offset: valueOffset)
+        case 10 where Grammar.equalsLowercase(name, "connection"):
+            Self.forEachListElement(value) { option in
+                if Grammar.equalsLowercase(option, "close") { connectionClose = true }
+                if Grammar.equalsLowercase(option, "keep-alive") { connectionKeepAlive = true }
+                if Grammar.equalsLowercase(option, "upgrade") { upgradeRequested = true }
             }
+        case 6 where Grammar.equalsLowercase(name, "expect"):
+            if Grammar.equalsLowercase(value, "100-continue") { expectsContinue = true }
+        case 7 where Grammar.equalsLowercase(name, "upgrade"):
+            hasUpgradeField = true
+        default:
+            break
         }
-        if hasTransferEncoding {
-            // RFC 9112 §6.1: "A server or client that receives an HTTP/1.0 message containing a
-            // Transfer-Encoding header field MUST treat the message as if the framing is faulty".
-            if version == .http1_0 { throw .transferEncodingInHTTP10(offset: transferEncodingOffset) }
-            // RFC 9112 §6.3 item 3: both present "ought to be handled as an error" — the
-            // classic request-smuggling setup.
-            if contentLength != nil {
-                throw .contentLengthWithTransferEncoding(offset: max(transferEncodingOffset, contentLengthOffset))
-            }
+    }
+
+    /// The checks that need the whole head.
+    func finish(version: HTTPVersion) throws(HTTPParseError) {
+        // RFC 9112 §6.1: "A server or client that receives an HTTP/1.0 message containing a
+        // Transfer-Encoding header field MUST treat the message as if the framing is faulty".
+        if hasTransferEncoding && version == .http1_0 {
+            throw .transferEncodingInHTTP10(offset: transferEncodingOffset)
         }
     }
 

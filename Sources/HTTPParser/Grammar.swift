@@ -31,10 +31,11 @@ enum Grammar {
         byte == 0x09 || byte == 0x20 || (0x21...0x7E).contains(byte) || byte >= 0x80
     }
 
-    /// RFC 9112 §3.2 request-target: the forms are built from URI characters (RFC 3986), so no
-    /// SP, no CTL, no DEL. NetLab also lets obs-text (0x80-0xFF) through, as browsers send raw
-    /// UTF-8 in paths and most servers accept it; the target is handed on unchanged.
-    static let targetByte: [Bool] = table { byte in (0x21...0x7E).contains(byte) || byte >= 0x80 }
+    /// RFC 9112 §3.2 request-target: every form is built from URI characters (RFC 3986 §2), all
+    /// visible ASCII, so no SP, no CTL, no DEL and no raw bytes above 0x7F (a client sends
+    /// non-ASCII percent-encoded). Which visible characters may appear where is the URI's
+    /// business, not the framing's; the target is handed on unchanged.
+    static let targetByte: [Bool] = table { byte in (0x21...0x7E).contains(byte) }
 
     /// RFC 9112 §4: `reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )`.
     static let reasonByte: [Bool] = fieldValueByte

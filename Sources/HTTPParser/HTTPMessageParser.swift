@@ -333,8 +333,7 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
         let storage = fields.storage
         let versionAt = scanner.versionStart
         let version = HTTPVersion(major: storage[versionAt + 5] - 0x30, minor: storage[versionAt + 7] - 0x30)
-        if version.major != 1 { throw .unsupportedVersion(version, offset: base + headStart + versionAt) }
-        let facts = try FramingFacts(fields, base: base + headStart, kind: kind, version: version)
+        let facts = try scanner.finishedFraming(fields, base: base + headStart, version: version)
 
         bodyBytes = 0
         switch kind {
@@ -342,7 +341,8 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
             let method = HTTPMethod(bytes: storage[0..<scanner.methodEnd])
             let target = String(decoding: storage[scanner.targetStart..<scanner.targetEnd], as: UTF8.self)
             var head = HTTPRequestHead(method: method, target: target, version: version, fields: fields)
-            head.framing = try facts.requestFraming(limits: limits)
+            // RFC 9110 §9.3.6: "A CONNECT request message does not have content."
+            head.framing = method == .connect ? .none : try facts.requestFraming(limits: limits)
             head.keepAlive = facts.keepAlive(version: version)
             head.expectsContinue = facts.expectsContinue
             let upgrade = method == .connect || (facts.upgradeRequested && facts.hasUpgradeField)

@@ -40,6 +40,9 @@ struct HeadScanner {
     private(set) var fields: [HTTPFields.Entry] = []
     /// True when an obs-fold was accepted: the CR LF inside values must become SP on copy.
     private(set) var foldedValues = false
+    /// What the field lines say about framing, updated as each line ends (heads only).
+    private(set) var framing = FramingFacts()
+    private let observesFraming: Bool
     private var nameStart = 0
     private var nameEnd = 0
     private var valueStart = 0
@@ -48,6 +51,8 @@ struct HeadScanner {
     /// A scanner for a request head, a response head, or a trailer section.
     init(startingWith phase: Phase) {
         self.phase = phase
+        // Trailers never decide framing (RFC 9112 §7.1.2): only heads are observed.
+        observesFraming = phase != .fieldLineStart
         fields.reserveCapacity(16)
     }
 
@@ -94,6 +99,11 @@ struct HeadScanner {
                 case 5, 7:
                     guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
                         throw .invalidVersion(offset: base + i)
+                    }
+                    // Only HTTP/1.x is spoken here (RFC 9110 §6.2): say so as soon as it is known.
+                    if k == 7 && p[i - 2] != UInt8(ascii: "1") {
+                        let version = HTTPVersion(major: p[i - 2] - 0x30, minor: byte - 0x30)
+                        throw .unsupportedVersion(version, offset: base + versionStart)
                     }
                 case 6:
                     guard byte == UInt8(ascii: ".") else { throw .invalidVersion(offset: base + i) }
@@ -157,7 +167,7 @@ struct HeadScanner {
 
             case .startLineLF, .fieldLineLF:
                 guard p[i] == Grammar.lf else { throw .bareCR(offset: base + i - 1) }
-                if phase == .fieldLineLF { try endField(i, base, rules) }
+                if phase == .fieldLineLF { try endField(p, i, base, rules) }
                 i += 1
                 phase = .fieldLineStart
 
@@ -223,7 +233,7 @@ struct HeadScanner {
                     phase = .fieldLineLF
                     i += 1
                 } else if byte == Grammar.lf && rules.allowBareLF {
-                    try endField(i, base, rules)
+                    try endField(p, i, base, rules)
                     i += 1
                     phase = .fieldLineStart
                 } else {
@@ -242,9 +252,15 @@ struct HeadScanner {
         return nil
     }
 
-    private mutating func endField(_ i: Int, _ base: Int, _ rules: Rules) throws(HTTPParseError) {
+    private mutating func endField(_ p: UnsafePointer<UInt8>, _ i: Int, _ base: Int, _ rules: Rules) throws(HTTPParseError) {
         guard fields.count < rules.maxFieldCount else {
             throw .tooManyFields(limit: rules.maxFieldCount, offset: base + i)
+        }
+        if observesFraming && !foldedValues {
+            try framing.observe(
+                name: UnsafeBufferPointer(start: p + nameStart, count: nameEnd - nameStart),
+                value: UnsafeBufferPointer(start: p + valueStart, count: valueEnd - valueStart),
+                nameOffset: base + nameStart, valueOffset: base + valueStart)
         }
         fields.append(HTTPFields.Entry(name: nameStart..<nameEnd, value: valueStart..<valueEnd))
     }
@@ -253,5 +269,26 @@ struct HeadScanner {
         if i > rules.maxRequestLineLength {
             throw .requestLineTooLong(limit: rules.maxRequestLineLength, offset: base + rules.maxRequestLineLength)
         }
+    }
+}
+
+extension HeadScanner {
+    /// The framing facts of the completed head. With obs-fold accepted, values were only final
+    /// once the folds were replaced, so the fields are observed now from the copied storage.
+    func finishedFraming(_ fields: HTTPFields, base: Int, version: HTTPVersion) throws(HTTPParseError) -> FramingFacts {
+        var facts = framing
+        if foldedValues {
+            facts = FramingFacts()
+            try fields.storage.withUnsafeBufferPointer { storage throws(HTTPParseError) in
+                for entry in fields.entries {
+                    try facts.observe(
+                        name: UnsafeBufferPointer(rebasing: storage[entry.name]),
+                        value: UnsafeBufferPointer(rebasing: storage[entry.value]),
+                        nameOffset: base + entry.name.lowerBound, valueOffset: base + entry.value.lowerBound)
+                }
+            }
+        }
+        try facts.finish(version: version)
+        return facts
     }
 }

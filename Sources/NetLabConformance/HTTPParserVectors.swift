@@ -23,9 +23,9 @@ public enum HTTPParserVectors {
             "GET / HTTP/1.1\r\nHost:   x  \t\r\nX-Empty:\r\nX-Inner: a  b\r\n\r\n",
             [head(.get, "/", ["Host": "x", "X-Empty": "", "X-Inner": "a  b"]), .endOfMessage]),
         .request(
-            "obs-text (bytes 0x80-0xFF) is allowed in a value and in the target",
-            "GET /caf\u{e9} HTTP/1.1\r\nX-Name: Jos\u{e9}\r\n\r\n",
-            [head(.get, "/caf\u{e9}", ["X-Name": "Jos\u{e9}"]), .endOfMessage]),
+            "obs-text (bytes 0x80-0xFF) is allowed in a field value",
+            "GET /caf%C3%A9 HTTP/1.1\r\nX-Name: Jos\u{e9}\r\n\r\n",
+            [head(.get, "/caf%C3%A9", ["X-Name": "Jos\u{e9}"]), .endOfMessage]),
         .request(
             "a POST with a Content-Length body",
             "POST /v2/charge HTTP/1.1\r\nHost: gw\r\nContent-Length: 11\r\n\r\n{\"a\":\"b\"}\r\n",
@@ -83,6 +83,10 @@ public enum HTTPParserVectors {
             "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
             [head(.put, "/f", ["Expect": "100-continue", "Content-Length": "2"], framing: .length(2), expectsContinue: true),
              .body(ArraySlice("hi".utf8)), .endOfMessage]),
+        .request(
+            "a CONNECT request has no content, whatever its Content-Length (RFC 9110 §9.3.6)",
+            "CONNECT gw:443 HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+            [head(.connect, "gw:443", ["Content-Length": "2"]), .endOfMessage, .upgrade(remaining: Array("ab".utf8))]),
         .request(
             "CONNECT stops HTTP parsing and hands back the tunnel's bytes",
             "CONNECT gw.example:443 HTTP/1.1\r\nHost: gw.example:443\r\n\r\n\u{16}\u{03}\u{01}hello",
@@ -228,7 +232,7 @@ public enum HTTPParserVectors {
             before: [chunkedHead]) { .chunkExtensionTooLong(limit: 1024, offset: $0.at(";") + 1024) },
         .rejected("a version that is not HTTP/d.d", "GET / HTTP/1.1x\r\n\r\n") { .invalidVersion(offset: $0.at("x\r")) },
         .rejected("a lowercase http version", "GET / http/1.1\r\n\r\n") { .invalidVersion(offset: $0.at("http")) },
-        .rejected("HTTP/2.0 in a request-line is 505", "GET / HTTP/2.0\r\n\r\n") {
+        .rejected("HTTP/2.0 in a request-line is 505, known as soon as the version is read", "GET / HTTP/2.0") {
             .unsupportedVersion(HTTPVersion(major: 2, minor: 0), offset: $0.at("HTTP/2"))
         },
         .rejected("a request-line without a version (HTTP/0.9)", "GET /\r\n\r\n") { .invalidRequestTarget(offset: $0.at("\r\n")) },
@@ -237,6 +241,9 @@ public enum HTTPParserVectors {
         },
         .rejected("a control byte in the request-target", "GET /a\u{1}b HTTP/1.1\r\n\r\n") {
             .invalidRequestTarget(offset: $0.at("\u{1}"))
+        },
+        .rejected("a raw non-ASCII byte in the request-target (RFC 3986 wants it percent-encoded)", "GET /caf\u{e9} HTTP/1.1\r\n\r\n") {
+            .invalidRequestTarget(offset: $0.at("\u{e9}"))
         },
         .rejected("a method with a non-token byte", "G(ET / HTTP/1.1\r\n\r\n") { .invalidMethod(offset: $0.at("(")) },
         .rejected("an empty method", " / HTTP/1.1\r\n\r\n") { _ in .invalidMethod(offset: 0) },
