@@ -9,11 +9,12 @@ struct NetLabCommand: AsyncParsableCommand {
         commandName: "netlab",
         abstract: "A from-scratch network stack that carries an online payment, layer by layer.",
         discussion: """
-            Today the TCP layer runs: `netlab demo` walks through one TCP conversation and shows
-            what each system call does; `netlab serve echo` and `netlab resolve` are tools for lab 1.
-            HTTP, TLS and the payment flow arrive with their layers.
+            Today the TCP layer and the HTTP parser run: `netlab demo` walks through one TCP
+            conversation and shows what each system call does; `netlab serve echo` and
+            `netlab resolve` are tools for lab 1; `netlab parse` runs the HTTP/1.1 parser on raw bytes.
+            The HTTP server, TLS and the payment flow arrive with their layers.
             """,
-        subcommands: [Demo.self, Serve.self, Resolve.self]
+        subcommands: [Demo.self, Serve.self, Resolve.self, Parse.self]
     )
 }
 

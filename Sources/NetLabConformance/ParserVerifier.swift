@@ -19,12 +19,12 @@ public struct ParserOutcome: Hashable, Sendable, CustomStringConvertible {
     public var error: HTTPParseError?
 
     public init(events: [HTTPEvent], error: HTTPParseError? = nil) {
-        self.events = EventRendering.normalized(events)
+        self.events = HTTPEventRendering.normalized(events)
         self.error = error
     }
 
     public var description: String {
-        var lines = events.enumerated().map { "  \($0.offset + 1). \(EventRendering.describe($0.element))" }
+        var lines = events.enumerated().map { "  \($0.offset + 1). \(HTTPEventRendering.describe($0.element))" }
         if let error { lines.append("  then error: \(error)") }
         return lines.isEmpty ? "  (no events)" : lines.joined(separator: "\n")
     }
@@ -74,14 +74,14 @@ public struct VerificationFailure: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = """
             ✘ \(vector) — fed \(strategy)
-            input: \(EventRendering.escaped(input))
+            input: \(HTTPEventRendering.escaped(input))
             expected:
             \(expected)
             got:
             \(actual)
             """
         let offset = actual.error?.offset ?? expected.error?.offset
-        if let offset { text += "\n" + EventRendering.caret(input, at: offset) }
+        if let offset { text += "\n" + HTTPEventRendering.caret(input, at: offset) }
         return text
     }
 }
@@ -151,7 +151,7 @@ public struct ParserVerifier<Parser: HTTPMessageParsing>: Sendable {
         guard parsed.error == nil else { return nil }
         prefixEvents = parsed.events
         var expected = vector.expected
-        expected.events = EventRendering.normalized(prefixEvents + expected.events)
+        expected.events = HTTPEventRendering.normalized(prefixEvents + expected.events)
         if let error = expected.error { expected.error = error.shifted(by: prefix.utf8.count) }
         let methods = vector.configuration.kind == .responses ? [HTTPMethod.get] + vector.requestMethods : []
         return (Array(prefix.utf8) + vector.input, methods, expected)

@@ -223,7 +223,7 @@ enum LLHTTPCorpus {
             let offset = testCase.error?.offset ?? 0
             let rest = Array(testCase.input[offset...])
             if observed.upgradeRemaining != rest {
-                return "expected an upgrade handing back \(EventRendering.escaped(rest)), got \(observed.upgradeRemaining.map { EventRendering.escaped($0) } ?? "none")"
+                return "expected an upgrade handing back \(HTTPEventRendering.escaped(rest)), got \(observed.upgradeRemaining.map { HTTPEventRendering.escaped($0) } ?? "none")"
             }
         default:
             return "unknown outcome \(testCase.outcome)"

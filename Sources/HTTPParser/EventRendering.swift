@@ -1,8 +1,7 @@
-import HTTPParser
-
-/// How the conformance suites print bytes and events: escaped so CR, LF and other invisible
-/// bytes show, with a caret under the byte an error points at.
-public enum EventRendering {
+/// How NetLab prints bytes and parser events (in `netlab parse`, the conformance suites and
+/// the labs): escaped so CR, LF and other invisible bytes show, with a caret under the byte an
+/// error points at.
+public enum HTTPEventRendering {
     /// Merges adjacent body pieces and adjacent upgrade remainders, so the events of one input
     /// compare equal however the input was split.
     public static func normalized(_ events: [HTTPEvent]) -> [HTTPEvent] {
