@@ -165,6 +165,12 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
 
     public mutating func receive(_ bytes: some Collection<UInt8>) {
         compact()
+        // Nothing buffered: share the caller's array instead of copying it (copy-on-write
+        // keeps the caller's later changes out of the parser).
+        if buffer.isEmpty, let array = bytes as? [UInt8] {
+            buffer = array
+            return
+        }
         buffer.append(contentsOf: bytes)
     }
 

@@ -80,6 +80,7 @@ struct HeadScanner {
                 phase = .target
 
             case .target:
+                i = Self.skipWords(p, from: i, to: end, while: Self.allTargetBytes)
                 while i < end && targetByte[Int(p[i])] { i += 1 }
                 try checkRequestLine(i, base, rules)
                 guard i < end else { break }
@@ -220,14 +221,12 @@ struct HeadScanner {
                 phase = .value
 
             case .value:
-                // field-content; OWS at the end is not part of the value (RFC 9110 §5.5).
-                while i < end {
-                    let byte = p[i]
-                    guard valueByte[Int(byte)] else { break }
-                    i += 1
-                    if byte > Grammar.sp { valueEnd = i }
-                }
+                // field-content: scan to the first byte a value cannot hold (normally the CR),
+                // eight bytes at a time while no byte in the word needs a closer look.
+                i = Self.skipWords(p, from: i, to: end, while: Self.allPlainValueBytes)
+                while i < end && valueByte[Int(p[i])] { i += 1 }
                 guard i < end else { break }
+                valueEnd = trimmedValueEnd(p, i)
                 let byte = p[i]
                 if byte == Grammar.cr {
                     phase = .fieldLineLF
@@ -250,6 +249,58 @@ struct HeadScanner {
             throw .headTooLarge(limit: rules.maxHeadSize, offset: base + end)
         }
         return nil
+    }
+
+    // MARK: Eight bytes at a time (SWAR)
+    //
+    // The long runs in a head are values and targets. These tests look at a whole 64-bit word:
+    // when they say "all plain", all eight bytes are allowed and the scan jumps past them; when
+    // they do not, the byte loop after them decides byte by byte (so a false alarm only costs
+    // speed, never correctness). Byte b < k shows as a set high bit in (x - k·0x01…) & ~x.
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// Advances over whole words for which `plain` holds.
+    @inline(__always)
+    static func skipWords(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, while plain: (UInt64) -> Bool) -> Int {
+        var i = start
+        while i + 8 <= end {
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            guard plain(word) else { break }
+            i += 8
+        }
+        return i
+    }
+
+    /// Every byte is 0x20-0x7E or ≥ 0x80 — no control byte, no DEL (HTAB takes the slow path).
+    @inline(__always)
+    static func allPlainValueBytes(_ x: UInt64) -> Bool {
+        let belowSpace = (x &- 0x20 &* ones) & ~x & highBits
+        let y = x ^ (0x7F &* ones)  // DEL becomes zero
+        let del = (y &- ones) & ~y & highBits
+        return belowSpace | del == 0
+    }
+
+    /// Every byte is 0x21-0x7E (visible ASCII).
+    @inline(__always)
+    static func allTargetBytes(_ x: UInt64) -> Bool {
+        guard x & highBits == 0 else { return false }
+        let belowBang = (x &- 0x21 &* ones) & ~x & highBits
+        let delOrAbove = (x &+ ones) & highBits  // no carries between bytes: all are < 0x80
+        return belowBang | delOrAbove == 0
+    }
+
+    /// Where the value ending before `i` really ends: OWS at the end is not part of it
+    /// (RFC 9110 §5.5), nor is a trailing obs-fold that held only whitespace.
+    private func trimmedValueEnd(_ p: UnsafePointer<UInt8>, _ i: Int) -> Int {
+        var end = i
+        while end > valueStart {
+            let byte = p[end - 1]
+            guard Grammar.isOWS(byte) || (foldedValues && (byte == Grammar.cr || byte == Grammar.lf)) else { break }
+            end -= 1
+        }
+        return end
     }
 
     private mutating func endField(_ p: UnsafePointer<UInt8>, _ i: Int, _ base: Int, _ rules: Rules) throws(HTTPParseError) {

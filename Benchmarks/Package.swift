@@ -1,0 +1,21 @@
+// swift-tools-version: 6.1
+// NetLab's benchmarks, kept out of the main package so `swift test` never builds them.
+// Each executable prints JSON lines in the format of the peer harnesses it is compared with
+// (see run-http-parse.sh and docs/PERFORMANCE.md).
+import PackageDescription
+
+let package = Package(
+    name: "NetLabBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "NetLab", path: ".."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "http-parse-netlab",
+            dependencies: [.product(name: "HTTPParser", package: "NetLab")],
+            path: "Sources/http-parse-netlab"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
