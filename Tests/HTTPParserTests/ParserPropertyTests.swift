@@ -56,6 +56,28 @@ struct ParserPropertyTests {
         }
     }
 
+    @Test("a serialized request parses the same at every single split point")
+    func everySplitPoint() async {
+        await propertyCheck(count: 40, input: Self.method, Self.fields, Self.body.map { Array($0.prefix(120)) }, Gen.bool) {
+            method, fields, body, chunked in
+            var head = HTTPRequestHead(method: method, target: "/every", fields: Self.makeFields(fields))
+            if chunked { try? head.fields.append(name: "Transfer-Encoding", value: "chunked") }
+            guard let bytes = try? HTTPSerializer.request(head, body: body) else {
+                Issue.record("serializer refused a valid message")
+                return
+            }
+            let whole = Self.parse(bytes, kind: .requests, cuts: [])
+            #expect(whole.error == nil && whole.events.last == .endOfMessage, "\(whole)")
+            for point in 1..<bytes.count {
+                let split = Self.parse(bytes, kind: .requests, cuts: [point])
+                if split != whole {
+                    Issue.record("split at byte \(point) gives \(split), whole gives \(whole)")
+                    return
+                }
+            }
+        }
+    }
+
     @Test("parse(serialize(response)) == response, chunked or not, for any split")
     func responseRoundTrip() async {
         await propertyCheck(count: 300, input: Gen.int(in: 200...599), Self.fields, Self.body, Gen.bool, Self.cuts) {
