@@ -30,12 +30,15 @@ struct ChunkLineScanner {
     private var size: UInt64 = 0
     private var digits = 0
     private var extensionLength = 0
+    private var extensionBytesInMessage = 0
+    /// Most hex digits in a chunk-size, leading zeros included.
+    static let maxSizeDigits = 32
     /// Data bytes of the current chunk not yet handed out (maintained by the parser).
     var dataRemaining: UInt64 = 0
 
     /// Scans from the start of `bytes`; `base` is the stream offset of its first byte.
     mutating func scan(
-        _ bytes: UnsafeBufferPointer<UInt8>, base: Int, allowBareLF: Bool, maxExtensionLength: Int
+        _ bytes: UnsafeBufferPointer<UInt8>, base: Int, allowBareLF: Bool, limits: HTTPLimits
     ) throws(HTTPParseError) -> (consumed: Int, result: Result) {
         let tchar = Grammar.tcharTable
         var i = 0
@@ -49,6 +52,8 @@ struct ChunkLineScanner {
                     guard size >> 60 == 0 else { throw .chunkSizeOverflow(offset: offset) }
                     size = size << 4 | UInt64(digit)
                     digits += 1
+                    // Leading zeros do not grow the value; cap them so a size line stays short.
+                    guard digits <= Self.maxSizeDigits else { throw .invalidChunkSize(offset: offset) }
                 } else {
                     guard digits > 0 else { throw .invalidChunkSize(offset: offset) }
                     switch byte {
@@ -124,8 +129,12 @@ struct ChunkLineScanner {
             }
             if phase.isExtension {
                 extensionLength += 1
-                if extensionLength > maxExtensionLength {
-                    throw .chunkExtensionTooLong(limit: maxExtensionLength, offset: offset)
+                extensionBytesInMessage += 1
+                if extensionLength > limits.maxChunkExtensionLength {
+                    throw .chunkExtensionTooLong(limit: limits.maxChunkExtensionLength, offset: offset)
+                }
+                if extensionBytesInMessage > limits.maxChunkExtensionBytesPerMessage {
+                    throw .chunkExtensionTooLong(limit: limits.maxChunkExtensionBytesPerMessage, offset: offset)
                 }
             }
             i += 1

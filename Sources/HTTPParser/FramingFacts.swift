@@ -112,18 +112,19 @@ struct FramingFacts {
         return result
     }
 
-    /// `Transfer-Encoding = #transfer-coding`, `transfer-coding = token *( OWS ";" OWS
-    /// transfer-parameter )` (RFC 9112 §6.1, RFC 9110 §10.1.4). Parameters are ignored.
+    /// `Transfer-Encoding = #transfer-coding` (RFC 9112 §6.1) with
+    ///
+    ///     transfer-coding    = token *( OWS ";" OWS transfer-parameter )
+    ///     transfer-parameter = token BWS "=" BWS ( token / quoted-string )
+    ///
+    /// (RFC 9110 §10.1.4), read strictly: anything left over after a coding, a comma inside a
+    /// quoted string, or a parameter on chunked (which defines none) makes the field invalid
+    /// rather than letting the first token through — "chunked x" is not chunked, it is an error,
+    /// because another reader may well see no chunked at all.
     private mutating func readTransferCodings(_ value: UnsafeBufferPointer<UInt8>, offset: Int) throws(HTTPParseError) {
-        var malformed = false
-        Self.forEachListElement(value) { element in
-            // The coding is the token before any ";" parameters.
-            var end = 0
-            while end < element.count && Grammar.tchar[Int(element[end])] { end += 1 }
-            let coding = UnsafeBufferPointer(rebasing: element[..<end])
-            if coding.isEmpty { malformed = true }
+        try Self.forEachTransferCoding(value, offset: offset) { isChunked in
             if chunkedCount > 0 { chunkedLast = false }
-            if Grammar.equalsLowercase(coding, "chunked") {
+            if isChunked {
                 chunkedCount += 1
                 chunkedLast = true
             } else {
@@ -131,7 +132,87 @@ struct FramingFacts {
                 chunkedLast = false
             }
         }
-        if malformed { throw .transferEncodingNotChunkedLast(offset: offset) }
+    }
+
+    /// Calls `body` with "is it chunked?" for each coding in a Transfer-Encoding value, in order.
+    static func forEachTransferCoding(
+        _ value: UnsafeBufferPointer<UInt8>, offset: Int, _ body: (Bool) -> Void
+    ) throws(HTTPParseError) {
+        enum Phase { case beforeCoding, coding, afterCoding, parameterStart, parameterName, afterParameterName,
+            valueStart, token, quoted, quotedPair }
+        var phase = Phase.beforeCoding
+        var codingStart = 0
+        var isChunked = false
+        let tchar = Grammar.tcharTable
+        for (i, byte) in value.enumerated() {
+            let ows = Grammar.isOWS(byte)
+            switch phase {
+            case .beforeCoding:
+                // Empty list elements are allowed and ignored (RFC 9110 §5.6.1).
+                if ows || byte == UInt8(ascii: ",") { continue }
+                guard tchar[Int(byte)] else { throw .invalidTransferEncoding(offset: offset + i) }
+                codingStart = i
+                phase = .coding
+            case .coding:
+                if tchar[Int(byte)] { continue }
+                isChunked = Grammar.equalsLowercase(UnsafeBufferPointer(rebasing: value[codingStart..<i]), "chunked")
+                body(isChunked)
+                phase = .afterCoding
+                fallthrough
+            case .afterCoding, .token:
+                if phase == .token && tchar[Int(byte)] { continue }
+                if ows {
+                    phase = .afterCoding
+                } else if byte == UInt8(ascii: ",") {
+                    phase = .beforeCoding
+                } else if byte == UInt8(ascii: ";") && !isChunked {
+                    phase = .parameterStart
+                } else {
+                    throw .invalidTransferEncoding(offset: offset + i)
+                }
+            case .parameterStart:
+                if ows { continue }
+                guard tchar[Int(byte)] else { throw .invalidTransferEncoding(offset: offset + i) }
+                phase = .parameterName
+            case .parameterName, .afterParameterName:
+                if phase == .parameterName && tchar[Int(byte)] { continue }
+                if ows {
+                    phase = .afterParameterName
+                } else if byte == UInt8(ascii: "=") {
+                    phase = .valueStart
+                } else {
+                    throw .invalidTransferEncoding(offset: offset + i)
+                }
+            case .valueStart:
+                if ows { continue }
+                if byte == UInt8(ascii: "\"") {
+                    phase = .quoted
+                } else if tchar[Int(byte)] {
+                    phase = .token
+                } else {
+                    throw .invalidTransferEncoding(offset: offset + i)
+                }
+            case .quoted:
+                if byte == UInt8(ascii: "\"") {
+                    phase = .afterCoding
+                } else if byte == UInt8(ascii: "\\") {
+                    phase = .quotedPair
+                } else if !Grammar.qdtext[Int(byte)] {
+                    throw .invalidTransferEncoding(offset: offset + i)
+                }
+            case .quotedPair:
+                guard Grammar.fieldValueByte[Int(byte)] else { throw .invalidTransferEncoding(offset: offset + i) }
+                phase = .quoted
+            }
+        }
+        switch phase {
+        case .beforeCoding, .afterCoding, .token:
+            break
+        case .coding:
+            body(Grammar.equalsLowercase(UnsafeBufferPointer(rebasing: value[codingStart...]), "chunked"))
+        case .parameterStart, .parameterName, .afterParameterName, .valueStart, .quoted, .quotedPair:
+            throw .invalidTransferEncoding(offset: offset + value.count)
+        }
     }
 
     /// Calls `body` with each non-empty element of a comma-separated list, OWS trimmed

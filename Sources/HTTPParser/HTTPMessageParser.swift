@@ -45,8 +45,20 @@ public struct HTTPLimits: Hashable, Sendable {
     public var maxBodySize = 16 * 1024 * 1024
     /// Longest run of chunk extensions on one chunk line (400); CVE-2024-22019 was their absence.
     public var maxChunkExtensionLength = 1024
+    /// Most chunk-extension bytes in one message, all chunk lines together (400): without it,
+    /// tiny chunks with long extensions make a client send a kilobyte per body byte.
+    public var maxChunkExtensionBytesPerMessage = 16 * 1024
+    /// Most empty lines (CRLF) skipped before a request-line (400; RFC 9112 §2.2 asks for at least one).
+    public var maxLeadingEmptyLines = 16
 
     public init() {}
+
+    /// Default limits except the body, which may be any size (for checks that do not read one).
+    static var unlimitedBody: HTTPLimits {
+        var limits = HTTPLimits()
+        limits.maxBodySize = .max
+        return limits
+    }
 }
 
 /// Leniencies, all off by default. Each accepts input RFC 9112 lets a recipient accept, at a
@@ -143,6 +155,10 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
     private var bodyBytes: UInt64 = 0
     private var afterMessage = AfterMessage.nextMessage
     private var endOfStream = false
+    /// Empty lines skipped before the current request-line.
+    private var emptyLines = 0
+    /// In `.upgraded`: bytes before this index were already handed out with `.upgrade`.
+    private var upgradeDelivered = 0
     private var methodsAwaitingResponse: [HTTPMethod] = []
     private var nextMethodIndex = 0
     private let rules: HeadScanner.Rules
@@ -182,6 +198,15 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
         methodsAwaitingResponse.append(method)
     }
 
+    /// After a request's `.upgrade` event: the server declines to switch protocols (RFC 9110
+    /// §7.8 lets it ignore Upgrade), so the bytes after the request are parsed as HTTP again.
+    /// Does nothing in any other state. (Declining a CONNECT means answering with a non-2xx and
+    /// closing; the parser simply goes on.)
+    public mutating func declineUpgrade() {
+        guard case .upgraded = state else { return }
+        state = .idle
+    }
+
     /// Drops consumed bytes from the front of the buffer when that is cheap relative to the
     /// buffer's size (all of it, or at least half and 4 KiB).
     private mutating func compact() {
@@ -190,6 +215,8 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
         case .head, .trailers: keepFrom = headStart
         default: keepFrom = position
         }
+        // (In `.upgraded` nothing is consumed, so everything stays for a possible declineUpgrade;
+        // `upgradeDelivered` moves with the rest.)
         guard keepFrom > 0, keepFrom == buffer.count || (keepFrom >= 4096 && keepFrom * 2 >= buffer.count) else {
             return
         }
@@ -201,6 +228,7 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
         base += keepFrom
         position -= keepFrom
         headStart -= keepFrom
+        upgradeDelivered = max(0, upgradeDelivered - keepFrom)
     }
 
     // MARK: Events
@@ -247,12 +275,14 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
             case .untilClose:
                 let available = buffer.count - position
                 if available > 0 {
-                    bodyBytes += UInt64(available)
-                    if bodyBytes > UInt64(limits.maxBodySize) {
-                        throw .bodyTooLarge(limit: limits.maxBodySize, offset: base + position)
-                    }
-                    let piece = buffer[position...]
-                    position = buffer.count
+                    // Hand out what fits; the error names the first byte past the limit,
+                    // wherever the input was split.
+                    let room = UInt64(limits.maxBodySize) - bodyBytes
+                    guard room > 0 else { throw .bodyTooLarge(limit: limits.maxBodySize, offset: base + position) }
+                    let n = Int(min(UInt64(available), room))
+                    bodyBytes += UInt64(n)
+                    let piece = buffer[position..<(position + n)]
+                    position += n
                     return .body(piece)
                 }
                 guard endOfStream else { return nil }
@@ -272,12 +302,17 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
                 }
                 return .endOfMessage
 
-            case .upgradePending, .upgraded:
-                if case .upgraded = state, position == buffer.count { return nil }
+            case .upgradePending:
+                // The bytes stay in the buffer (unconsumed) until the caller accepts the switch
+                // by using them, or calls declineUpgrade() to parse them as HTTP after all.
                 state = .upgraded
-                let remaining = Array(buffer[position...])
-                position = buffer.count
-                return .upgrade(remaining: remaining)
+                upgradeDelivered = buffer.count
+                return .upgrade(remaining: Array(buffer[position...]))
+
+            case .upgraded:
+                guard upgradeDelivered < buffer.count else { return nil }
+                defer { upgradeDelivered = buffer.count }
+                return .upgrade(remaining: Array(buffer[upgradeDelivered...]))
 
             case .closed:
                 guard position == buffer.count else { throw .dataAfterClose(offset: base + position) }
@@ -294,22 +329,34 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
     }
 
     /// RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) received before the
-    /// request-line. Returns true when a start line's first byte is next.
+    /// request-line. Clients meet the same after a body some servers end with an extra CRLF, so
+    /// responses get the same treatment (a bounded number of lines). Returns true when a start
+    /// line's first byte is next.
     private mutating func skipEmptyLines() throws(HTTPParseError) -> Bool {
         while position < buffer.count {
             switch buffer[position] {
             case Grammar.cr:
                 guard position + 1 < buffer.count else { return false }
                 guard buffer[position + 1] == Grammar.lf else { throw .bareCR(offset: base + position) }
+                try countEmptyLine()
                 position += 2
             case Grammar.lf:
                 guard options.contains(.allowBareLF) else { throw .bareLF(offset: base + position) }
+                try countEmptyLine()
                 position += 1
             default:
+                emptyLines = 0
                 return true
             }
         }
         return false
+    }
+
+    private mutating func countEmptyLine() throws(HTTPParseError) {
+        emptyLines += 1
+        if emptyLines > limits.maxLeadingEmptyLines {
+            throw .tooManyEmptyLines(limit: limits.maxLeadingEmptyLines, offset: base + position)
+        }
     }
 
     private mutating func scanHead() throws(HTTPParseError) -> Int? {
@@ -347,11 +394,16 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
             let method = HTTPMethod(bytes: storage[0..<scanner.methodEnd])
             let target = String(decoding: storage[scanner.targetStart..<scanner.targetEnd], as: UTF8.self)
             var head = HTTPRequestHead(method: method, target: target, version: version, fields: fields)
-            // RFC 9110 §9.3.6: "A CONNECT request message does not have content."
+            // RFC 9110 §9.3.6: "A CONNECT request message does not have content." One that
+            // announces some anyway is refused: readers would disagree where the tunnel starts.
+            if method == .connect, facts.contentLength != nil || facts.hasTransferEncoding {
+                throw .framingOnConnect(offset: max(facts.contentLengthOffset, facts.transferEncodingOffset))
+            }
             head.framing = method == .connect ? .none : try facts.requestFraming(limits: limits)
             head.keepAlive = facts.keepAlive(version: version)
             head.expectsContinue = facts.expectsContinue
-            let upgrade = method == .connect || (facts.upgradeRequested && facts.hasUpgradeField)
+            // RFC 9110 §7.8: a server MUST ignore Upgrade in an HTTP/1.0 request.
+            let upgrade = method == .connect || (facts.upgradeRequested && facts.hasUpgradeField && version.minor >= 1)
             afterMessage = upgrade ? .upgrade : head.keepAlive ? .nextMessage : .close
             enterBody(head.framing)
             return .requestHead(head)
@@ -411,22 +463,22 @@ public struct HTTPMessageParser: HTTPMessageParsing, Sendable {
                 chunk.dataRemaining -= UInt64(n)
                 return piece
             }
-            let (start, offset, allowBareLF, maxExtension) =
-                (position, base + position, options.contains(.allowBareLF), limits.maxChunkExtensionLength)
+            let (start, offset, allowBareLF, limits) = (position, base + position, options.contains(.allowBareLF), limits)
             let outcome = try buffer.withUnsafeBufferPointer { all throws(HTTPParseError) in
                 try chunk.scan(
-                    UnsafeBufferPointer(rebasing: all[start...]), base: offset, allowBareLF: allowBareLF,
-                    maxExtensionLength: maxExtension)
+                    UnsafeBufferPointer(rebasing: all[start...]), base: offset, allowBareLF: allowBareLF, limits: limits)
             }
             position += outcome.consumed
             switch outcome.result {
             case .needMore:
                 return nil
             case .dataFollows(let size):
-                bodyBytes += size
-                if bodyBytes > UInt64(limits.maxBodySize) {
+                // bodyBytes never exceeds the limit, so this subtraction cannot underflow and the
+                // comparison cannot overflow (a 16-hex-digit size is close to UInt64.max).
+                guard size <= UInt64(limits.maxBodySize) - bodyBytes else {
                     throw .bodyTooLarge(limit: limits.maxBodySize, offset: base + position)
                 }
+                bodyBytes += size
                 chunk.dataRemaining = size
             case .lastChunk:
                 headStart = position

@@ -48,6 +48,14 @@ public enum HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A request whose Transfer-Encoding does not end in chunked (RFC 9112 §6.3 item 4), or that
     /// applies chunked twice (RFC 9112 §6.1).
     case transferEncodingNotChunkedLast(offset: Int)
+    /// A Transfer-Encoding value that is not a list of `coding *( ";" name=value )`, or that gives
+    /// chunked a parameter (RFC 9112 §6.1, RFC 9110 §10.1.4).
+    case invalidTransferEncoding(offset: Int)
+    /// A CONNECT request with Content-Length or Transfer-Encoding: CONNECT has no content
+    /// (RFC 9110 §9.3.6), so such a message means two readers may disagree where the tunnel starts.
+    case framingOnConnect(offset: Int)
+    /// More empty lines before a request-line than the parser skips (RFC 9112 §2.2).
+    case tooManyEmptyLines(limit: Int, offset: Int)
     /// A request transfer coding this parser cannot decode, e.g. gzip (RFC 9112 §6.1; answer 501).
     case unsupportedTransferCoding(offset: Int)
     /// Transfer-Encoding in an HTTP/1.0 message: faulty framing (RFC 9112 §6.1).
@@ -83,6 +91,7 @@ public enum HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
             .headTooLarge(_, let o), .tooManyFields(_, let o), .contentLengthWithTransferEncoding(let o),
             .duplicateContentLength(let o), .invalidContentLength(let o), .transferEncodingNotChunkedLast(let o),
             .unsupportedTransferCoding(let o), .transferEncodingInHTTP10(let o), .bodyTooLarge(_, let o),
+            .invalidTransferEncoding(let o), .framingOnConnect(let o), .tooManyEmptyLines(_, let o),
             .invalidChunkSize(let o), .chunkSizeOverflow(let o), .invalidChunkExtension(let o),
             .chunkExtensionTooLong(_, let o), .missingCRLFAfterChunk(let o), .dataAfterClose(let o),
             .incompleteMessage(let o):
@@ -115,6 +124,9 @@ public enum HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidContentLength: return .invalidContentLength(offset: o)
         case .transferEncodingNotChunkedLast: return .transferEncodingNotChunkedLast(offset: o)
         case .unsupportedTransferCoding: return .unsupportedTransferCoding(offset: o)
+        case .invalidTransferEncoding: return .invalidTransferEncoding(offset: o)
+        case .framingOnConnect: return .framingOnConnect(offset: o)
+        case .tooManyEmptyLines(let limit, _): return .tooManyEmptyLines(limit: limit, offset: o)
         case .transferEncodingInHTTP10: return .transferEncodingInHTTP10(offset: o)
         case .bodyTooLarge(let limit, _): return .bodyTooLarge(limit: limit, offset: o)
         case .invalidChunkSize: return .invalidChunkSize(offset: o)
@@ -157,7 +169,9 @@ public enum HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .contentLengthWithTransferEncoding: "RFC 9112 §6.1"
         case .duplicateContentLength, .invalidContentLength: "RFC 9112 §6.3"
         case .transferEncodingNotChunkedLast: "RFC 9112 §6.3"
-        case .unsupportedTransferCoding, .transferEncodingInHTTP10: "RFC 9112 §6.1"
+        case .unsupportedTransferCoding, .transferEncodingInHTTP10, .invalidTransferEncoding: "RFC 9112 §6.1"
+        case .framingOnConnect: "RFC 9110 §9.3.6"
+        case .tooManyEmptyLines: "RFC 9112 §2.2"
         case .bodyTooLarge: "RFC 9110 §15.5.14"
         case .invalidChunkSize, .chunkSizeOverflow, .missingCRLFAfterChunk: "RFC 9112 §7.1"
         case .invalidChunkExtension, .chunkExtensionTooLong: "RFC 9112 §7.1.1"
@@ -189,6 +203,9 @@ public enum HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidContentLength: "Content-Length is not a decimal number that fits in 64 bits"
         case .transferEncodingNotChunkedLast: "Transfer-Encoding of a request must end with chunked, once"
         case .unsupportedTransferCoding: "a transfer coding other than chunked"
+        case .invalidTransferEncoding: "malformed Transfer-Encoding (or a parameter on chunked)"
+        case .framingOnConnect: "a CONNECT request with Content-Length or Transfer-Encoding"
+        case .tooManyEmptyLines(let limit, _): "more than \(limit) empty lines before the request-line"
         case .transferEncodingInHTTP10: "Transfer-Encoding in an HTTP/1.0 message"
         case .bodyTooLarge(let limit, _): "the body is larger than \(limit) bytes"
         case .invalidChunkSize: "the chunk-size is not hexadecimal digits"

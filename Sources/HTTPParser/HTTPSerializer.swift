@@ -7,8 +7,12 @@ public enum HTTPSerializeError: Error, Hashable, Sendable, CustomStringConvertib
     case invalidStatusCode(Int)
     /// The reason phrase holds a control byte (RFC 9112 §4).
     case invalidReasonPhrase(String)
-    /// Both Content-Length and Transfer-Encoding, or two Content-Lengths (RFC 9112 §6.1, §6.3).
+    /// Framing fields the parser would reject: Content-Length with Transfer-Encoding, two
+    /// Content-Lengths, a malformed one, or a request Transfer-Encoding other than a single
+    /// final chunked (RFC 9112 §6.1, §6.3).
     case conflictingFraming
+    /// A version other than HTTP/1.0-1.9: NetLab speaks HTTP/1.x only.
+    case unsupportedVersion(HTTPVersion)
     /// The body does not match the framing the fields announce.
     case bodyDoesNotMatchFraming(String)
 
@@ -17,7 +21,8 @@ public enum HTTPSerializeError: Error, Hashable, Sendable, CustomStringConvertib
         case .invalidRequestTarget(let t): "request-target \"\(t)\" is empty or holds SP/CTL (RFC 9112 §3.2)"
         case .invalidStatusCode(let s): "status code \(s) is not three digits (RFC 9112 §4)"
         case .invalidReasonPhrase(let r): "reason phrase \"\(r)\" holds a control byte (RFC 9112 §4)"
-        case .conflictingFraming: "Content-Length with Transfer-Encoding, or two Content-Lengths (RFC 9112 §6.3)"
+        case .conflictingFraming: "framing fields a parser would reject: CL with TE, two CLs, or a request TE not ending in one chunked (RFC 9112 §6)"
+        case .unsupportedVersion(let v): "\(v) is not HTTP/1.x"
         case .bodyDoesNotMatchFraming(let why): why
         }
     }
@@ -36,7 +41,8 @@ public enum HTTPSerializer {
         guard !target.isEmpty, target.allSatisfy({ Grammar.targetByte[Int($0)] }) else {
             throw .invalidRequestTarget(head.target)
         }
-        try checkFraming(head.fields)
+        try checkFraming(head.fields, request: true)
+        try checkVersion(head.version)
         out.append(contentsOf: head.method.rawValue.utf8)
         out.append(Grammar.sp)
         out.append(contentsOf: target)
@@ -53,7 +59,8 @@ public enum HTTPSerializer {
         guard head.reason.utf8.allSatisfy({ Grammar.reasonByte[Int($0)] }) else {
             throw .invalidReasonPhrase(head.reason)
         }
-        try checkFraming(head.fields)
+        try checkFraming(head.fields, request: false)
+        try checkVersion(head.version)
         appendVersion(head.version, into: &out)
         out.append(Grammar.sp)
         appendDecimal(head.status, into: &out)
@@ -89,7 +96,7 @@ public enum HTTPSerializer {
     public static func request(_ head: HTTPRequestHead, body: [UInt8] = []) throws(HTTPSerializeError) -> [UInt8] {
         var head = head
         var out: [UInt8] = []
-        try frame(&head.fields, body: body, mayOmitEmpty: true)
+        try frame(&head.fields, body: body, mayOmitEmpty: true, request: true)
         try writeHead(head, into: &out)
         appendBody(body, chunked: isChunked(head.fields), into: &out)
         return out
@@ -103,9 +110,15 @@ public enum HTTPSerializer {
         let bodiless = (100..<200).contains(head.status) || head.status == 204 || head.status == 304
         if bodiless {
             guard body.isEmpty else { throw .bodyDoesNotMatchFraming("a \(head.status) response has no body") }
-        } else {
-            try frame(&head.fields, body: body, mayOmitEmpty: false)
+            // RFC 9110 §8.6, RFC 9112 §6.1: 1xx and 204 must not carry framing fields (a 304 may
+            // repeat those of the 200 it stands for, but never has a body either).
+            if head.status != 304, head.fields.contains("Content-Length") || head.fields.contains("Transfer-Encoding") {
+                throw .bodyDoesNotMatchFraming("a \(head.status) response carries no Content-Length or Transfer-Encoding")
+            }
+            try writeHead(head, into: &out)
+            return out
         }
+        try frame(&head.fields, body: body, mayOmitEmpty: false, request: false)
         try writeHead(head, into: &out)
         appendBody(body, chunked: isChunked(head.fields), into: &out)
         return out
@@ -113,8 +126,10 @@ public enum HTTPSerializer {
 
     // MARK: Helpers
 
-    private static func frame(_ fields: inout HTTPFields, body: [UInt8], mayOmitEmpty: Bool) throws(HTTPSerializeError) {
-        try checkFraming(fields)
+    private static func frame(_ fields: inout HTTPFields, body: [UInt8], mayOmitEmpty: Bool, request: Bool)
+        throws(HTTPSerializeError)
+    {
+        try checkFraming(fields, request: request)
         if isChunked(fields) { return }
         if let declared = fields["Content-Length"] {
             guard declared == String(body.count) else {
@@ -136,22 +151,44 @@ public enum HTTPSerializer {
         }
     }
 
+    /// Whether the fields frame the body with chunked as the final coding — decided by the
+    /// parser's own rules, so both sides agree.
     private static func isChunked(_ fields: HTTPFields) -> Bool {
-        fields.values(of: "Transfer-Encoding").last.map {
-            $0.split(separator: ",").last?.trimmingWhitespace.lowercased() == "chunked"
-        } ?? false
+        (try? framingFacts(fields))?.chunkedLast ?? false
     }
 
-    private static func checkFraming(_ fields: HTTPFields) throws(HTTPSerializeError) {
-        let lengths = fields.values(of: "Content-Length").count
-        if lengths > 1 || (lengths == 1 && fields.contains("Transfer-Encoding")) { throw .conflictingFraming }
+    /// Reads the framing fields exactly as the parser would, so nothing is sent that the
+    /// parser (or any strict peer) would frame differently or reject.
+    private static func checkFraming(_ fields: HTTPFields, request: Bool) throws(HTTPSerializeError) {
+        do throws(HTTPParseError) {
+            let facts = try framingFacts(fields)
+            if request { _ = try facts.requestFraming(limits: HTTPLimits.unlimitedBody) }
+        } catch {
+            throw .conflictingFraming
+        }
+    }
+
+    private static func framingFacts(_ fields: HTTPFields) throws(HTTPParseError) -> FramingFacts {
+        var facts = FramingFacts()
+        try fields.storage.withUnsafeBufferPointer { storage throws(HTTPParseError) in
+            for entry in fields.entries {
+                try facts.observe(
+                    name: UnsafeBufferPointer(rebasing: storage[entry.name]),
+                    value: UnsafeBufferPointer(rebasing: storage[entry.value]), nameOffset: 0, valueOffset: 0)
+            }
+        }
+        return facts
+    }
+
+    private static func checkVersion(_ version: HTTPVersion) throws(HTTPSerializeError) {
+        guard version.major == 1, version.minor <= 9 else { throw .unsupportedVersion(version) }
     }
 
     private static func appendVersion(_ version: HTTPVersion, into out: inout [UInt8]) {
         out.append(contentsOf: "HTTP/".utf8)
-        out.append(UInt8(ascii: "0") + version.major % 10)
+        out.append(UInt8(ascii: "0") + version.major)
         out.append(UInt8(ascii: "."))
-        out.append(UInt8(ascii: "0") + version.minor % 10)
+        out.append(UInt8(ascii: "0") + version.minor)
     }
 
     private static func appendDecimal(_ value: Int, into out: inout [UInt8]) {
@@ -169,14 +206,5 @@ public enum HTTPSerializer {
         }
         out.append(Grammar.cr)
         out.append(Grammar.lf)
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingWhitespace: Substring {
-        var s = self
-        while let first = s.first, first == " " || first == "\t" { s = s.dropFirst() }
-        while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
-        return s
     }
 }

@@ -131,9 +131,9 @@ struct HeadScanner {
                 let k = i - statusCodeStart
                 let byte = p[i]
                 if k < 3 {
-                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
-                        throw .invalidStatusCode(offset: base + i)
-                    }
+                    // status-code = 3DIGIT, 100-999: the first digit is never 0.
+                    let lowest = k == 0 ? UInt8(ascii: "1") : UInt8(ascii: "0")
+                    guard (lowest...UInt8(ascii: "9")).contains(byte) else { throw .invalidStatusCode(offset: base + i) }
                     i += 1
                 } else if byte == Grammar.sp {
                     i += 1
@@ -192,9 +192,9 @@ struct HeadScanner {
                     nameEnd = last.name.upperBound
                     valueStart = last.value.lowerBound
                     valueEnd = last.value.upperBound
-                    if valueStart == valueEnd { valueStart = i }  // an empty value gets the folded text
                     foldedValues = true
-                    phase = .value
+                    // An empty value takes the folded text as its start (after its whitespace).
+                    phase = valueStart == valueEnd ? .valueStart : .value
                 } else {
                     throw .invalidFieldName(offset: base + i)
                 }

@@ -84,10 +84,6 @@ public enum HTTPParserVectors {
             [head(.put, "/f", ["Expect": "100-continue", "Content-Length": "2"], framing: .length(2), expectsContinue: true),
              .body(ArraySlice("hi".utf8)), .endOfMessage]),
         .request(
-            "a CONNECT request has no content, whatever its Content-Length (RFC 9110 §9.3.6)",
-            "CONNECT gw:443 HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
-            [head(.connect, "gw:443", ["Content-Length": "2"]), .endOfMessage, .upgrade(remaining: Array("ab".utf8))]),
-        .request(
             "CONNECT stops HTTP parsing and hands back the tunnel's bytes",
             "CONNECT gw.example:443 HTTP/1.1\r\nHost: gw.example:443\r\n\r\n\u{16}\u{03}\u{01}hello",
             [head(.connect, "gw.example:443", ["Host": "gw.example:443"]), .endOfMessage,
@@ -97,6 +93,11 @@ public enum HTTPParserVectors {
             "GET /chat HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\u{01}\u{05}hello",
             [head(.get, "/chat", ["Connection": "Upgrade", "Upgrade": "websocket"]), .endOfMessage,
              .upgrade(remaining: [0x01, 0x05] + Array("hello".utf8))]),
+        .request(
+            "Upgrade in an HTTP/1.0 request is ignored (RFC 9110 §7.8)",
+            "GET / HTTP/1.0\r\nConnection: Upgrade, keep-alive\r\nUpgrade: websocket\r\n\r\nGET /2 HTTP/1.0\r\n\r\n",
+            [head(.get, "/", ["Connection": "Upgrade, keep-alive", "Upgrade": "websocket"], version: .http1_0, keepAlive: true),
+             .endOfMessage, head(.get, "/2", version: .http1_0, keepAlive: false), .endOfMessage]),
         .request(
             "an Upgrade field without Connection: upgrade is just a field",
             "GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", [head(.get, "/", ["Upgrade": "websocket"]), .endOfMessage]),
@@ -157,6 +158,39 @@ public enum HTTPParserVectors {
             "a transfer coding NetLab cannot decode is 501",
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
         ) { .unsupportedTransferCoding(offset: $0.at("Transfer-Encoding")) },
+        .rejected(
+            "a CONNECT request announcing content (it has none, RFC 9110 §9.3.6)",
+            "CONNECT gw:443 HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"
+        ) { .framingOnConnect(offset: $0.at("Content-Length")) },
+        .rejected("Transfer-Encoding with text after the coding", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked x\r\n\r\n") {
+            .invalidTransferEncoding(offset: $0.at(" x", 1))
+        },
+        .rejected("a parameter on chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked;q=1\r\n\r\n") {
+            .invalidTransferEncoding(offset: $0.at(";q"))
+        },
+        .rejected(
+            "a comma inside a quoted transfer-parameter does not start a coding",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip;p=\"a,chunked\"\r\n\r\n"
+        ) { .transferEncodingNotChunkedLast(offset: $0.at("Transfer-Encoding")) },
+        .rejected(
+            "a chunk-size with more than 32 digits (leading zeros included)",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + String(repeating: "0", count: 40) + "1\r\n",
+            before: [chunkedHead]
+        ) { .invalidChunkSize(offset: $0.at("000") + 32) },
+        .rejected(
+            "a chunk-size that overflows after earlier chunks is 413, not a crash",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\r\nffffffffffffffff\r\n",
+            before: [chunkedHead, .body(ArraySlice("A".utf8))]
+        ) { .bodyTooLarge(limit: 16 << 20, offset: $0.at("ffff", 18)) },
+        .rejected(
+            "chunk extensions adding up to more than the per-message limit",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + String(repeating: "1;" + String(repeating: "e", count: 1000) + "\r\nx\r\n", count: 17),
+            before: [chunkedHead] + Array(repeating: HTTPEvent.body(ArraySlice("x".utf8)), count: 16)
+        ) { .chunkExtensionTooLong(limit: 16 * 1024, offset: $0.at("1;", occurrence: 17) + 16 * 1024 - 16 * 1001 + 1) },
+        .rejected("more empty lines before a request than the limit", String(repeating: "\r\n", count: 17) + "GET / HTTP/1.1\r\n\r\n") {
+            .tooManyEmptyLines(limit: 16, offset: $0.at("\r\n", occurrence: 17))
+        },
         .rejected("Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") {
             .transferEncodingInHTTP10(offset: $0.at("Transfer-Encoding"))
         },
@@ -326,6 +360,11 @@ public enum HTTPParserVectors {
             "a 2xx to CONNECT opens a tunnel", "HTTP/1.1 200 Connection Established\r\n\r\ntunnel", methods: [.connect],
             [response(200, "Connection Established"), .endOfMessage, .upgrade(remaining: Array("tunnel".utf8))]),
         .response(
+            "a body over the limit is cut at the first byte past it, however the input is split",
+            "HTTP/1.1 200 OK\r\n\r\nabcdefgh", endOfStream: true,
+            [response(200, "OK", framing: .untilClose, keepAlive: false), .body(ArraySlice("abcd".utf8))],
+            error: .bodyTooLarge(limit: 4, offset: 23), limits: { $0.maxBodySize = 4 }),
+        .response(
             "a status-line with an empty reason-phrase", "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n",
             [response(404, "", ["Content-Length": "0"]), .endOfMessage]),
         .response(
@@ -341,6 +380,10 @@ public enum HTTPParserVectors {
             "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx",
             [response(200, "OK", ["Connection": "keep-alive", "Content-Length": "1"], version: .http1_0, framing: .length(1),
                       keepAlive: true), .body(ArraySlice("x".utf8)), .endOfMessage]),
+        .responseRejected("a status code below 100", "HTTP/1.1 099 Odd\r\n\r\n") { .invalidStatusCode(offset: $0.at("099")) },
+        .response(
+            "a 304 with Transfer-Encoding has no body", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+            [response(304, "Not Modified", ["Transfer-Encoding": "chunked"]), .endOfMessage]),
         .responseRejected("a two-digit status code", "HTTP/1.1 20 OK\r\n\r\n") { .invalidStatusCode(offset: $0.at(" OK")) },
         .responseRejected("a control byte in the reason-phrase", "HTTP/1.1 200 O\u{1}K\r\n\r\n") {
             .invalidReasonPhrase(offset: $0.at("\u{1}"))
@@ -445,11 +488,14 @@ extension ParserVector {
     }
 
     static func response(
-        _ name: String, _ input: String, methods: [HTTPMethod] = [], endOfStream: Bool = false, _ events: [HTTPEvent]
+        _ name: String, _ input: String, methods: [HTTPMethod] = [], endOfStream: Bool = false, _ events: [HTTPEvent],
+        error: HTTPParseError? = nil, limits change: (inout HTTPLimits) -> Void = { _ in }
     ) -> ParserVector {
-        ParserVector(
-            name, HTTPParserVectors.responseConfiguration, input: input, requestMethods: methods, endOfStream: endOfStream,
-            expect: ParserOutcome(events: events))
+        var configuration = HTTPParserVectors.responseConfiguration
+        change(&configuration.limits)
+        return ParserVector(
+            name, configuration, input: input, requestMethods: methods, endOfStream: endOfStream,
+            expect: ParserOutcome(events: events, error: error))
     }
 
     static func rejected(

@@ -77,3 +77,35 @@ struct ParserBehaviourTests {
         #expect(limits.maxChunkExtensionLength == 1024)
     }
 }
+
+@Suite("HTTPMessageParser upgrades")
+struct ParserUpgradeTests {
+    @Test("a declined Upgrade goes back to parsing HTTP (curl's h2c probe, then a pipelined request)")
+    func declinedUpgrade() throws {
+        var parser = HTTPMessageParser(parsing: .requests)
+        parser.receive("GET / HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAA\r\n\r\nGET /next HTTP/1.1\r\n\r\n")
+        var events: [HTTPEvent] = []
+        while let event = try parser.nextEvent() { events.append(event) }
+        #expect(events.count == 3)
+        #expect(events.last == .upgrade(remaining: Array("GET /next HTTP/1.1\r\n\r\n".utf8)))
+        parser.declineUpgrade()
+        guard case .requestHead(let next)? = try parser.nextEvent() else {
+            Issue.record("the pipelined request did not come out after declineUpgrade")
+            return
+        }
+        #expect(next.target == "/next")
+        #expect(try parser.nextEvent() == .endOfMessage)
+    }
+
+    @Test("bytes arriving after an accepted upgrade are handed out once each")
+    func laterBytes() throws {
+        var parser = HTTPMessageParser(parsing: .requests)
+        parser.receive("CONNECT h:1 HTTP/1.1\r\n\r\nab")
+        var events: [HTTPEvent] = []
+        while let event = try parser.nextEvent() { events.append(event) }
+        #expect(events.last == .upgrade(remaining: Array("ab".utf8)))
+        parser.receive("cd")
+        #expect(try parser.nextEvent() == .upgrade(remaining: Array("cd".utf8)))
+        #expect(try parser.nextEvent() == nil)
+    }
+}

@@ -139,3 +139,31 @@ struct HTTPParseErrorTests {
         #expect(HTTPParseError.invalidFieldValue(byte: 0, offset: 3).shifted(by: 10) == .invalidFieldValue(byte: 0, offset: 13))
     }
 }
+
+@Suite("HTTPSerializer framing refusals")
+struct SerializerFramingTests {
+    @Test("a 304 may repeat Transfer-Encoding but gets no body bytes (no stray last-chunk)")
+    func notModifiedWithTransferEncoding() throws {
+        let head = HTTPResponseHead(status: 304, fields: HTTPFields(["Transfer-Encoding": "chunked"]))
+        let bytes = try HTTPSerializer.response(head)
+        #expect(String(decoding: bytes, as: UTF8.self) == "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n")
+    }
+
+    @Test("a 204 with Content-Length is refused")
+    func noContentWithLength() {
+        let head = HTTPResponseHead(status: 204, fields: HTTPFields(["Content-Length": "0"]))
+        #expect(throws: HTTPSerializeError.self) { try HTTPSerializer.response(head) }
+    }
+
+    @Test("versions other than HTTP/1.x are refused", arguments: [HTTPVersion(major: 2, minor: 0), HTTPVersion(major: 0, minor: 9), HTTPVersion(major: 1, minor: 10)])
+    func versions(version: HTTPVersion) {
+        let head = HTTPRequestHead(method: .get, target: "/", version: version)
+        #expect(throws: HTTPSerializeError.unsupportedVersion(version)) { try HTTPSerializer.request(head) }
+    }
+
+    @Test("request transfer codings the parser would reject are refused", arguments: ["gzip, chunked", "chunked, chunked", "chunked x", "gzip"])
+    func requestCodings(value: String) {
+        let head = HTTPRequestHead(method: .post, target: "/", fields: HTTPFields(["Transfer-Encoding": value]))
+        #expect(throws: HTTPSerializeError.conflictingFraming) { try HTTPSerializer.request(head, body: [1]) }
+    }
+}
