@@ -7,8 +7,8 @@ import Synchronization
 /// ready. A task started with `Task(executorPreference: connection.loop)` resumes on the
 /// loop's own thread with no hop (see the theory of operation in EventLoop.swift).
 ///
-/// Every operation takes an optional deadline; by default it uses the connection's
-/// ``readTimeout`` / ``writeTimeout`` (none unless set).
+/// Every read and write takes a ``Deadline`` (the ``ByteStream`` conveniences without one wait
+/// as long as it takes).
 public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     let fd: Int32
     /// The loop that watches this socket.
@@ -17,14 +17,12 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     public let remoteAddress: SocketAddress
     private let closedFlag = ClosedFlag()
     private let operations = Atomic<UInt>(0)
-    private let timeouts: Mutex<(read: Duration?, write: Duration?)>
 
     init(fd: Int32, loop: EventLoop, localAddress: SocketAddress, remoteAddress: SocketAddress) {
         self.fd = fd
         self.loop = loop
         self.localAddress = localAddress
         self.remoteAddress = remoteAddress
-        self.timeouts = Mutex((nil, nil))
     }
 
     /// Moves a blocking-API connection onto `loop`; the ``TCPConnection`` must not be used after.
@@ -41,19 +39,6 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     }
 
     public var description: String { "TCP \(localAddress) ⇄ \(remoteAddress) on \(loop.name)" }
-
-    /// The default time limit of each read (nil: none). A read that waits longer throws
-    /// ``SocketError/timedOut(operation:target:limit:)``.
-    public var readTimeout: Duration? {
-        get { timeouts.withLock { $0.read } }
-        set { timeouts.withLock { $0.read = newValue } }
-    }
-
-    /// The default time limit of each write (nil: none).
-    public var writeTimeout: Duration? {
-        get { timeouts.withLock { $0.write } }
-        set { timeouts.withLock { $0.write = newValue } }
-    }
 
     // MARK: Connecting
 
@@ -102,10 +87,6 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
 
     // MARK: ByteStream
 
-    public func read(into buffer: inout [UInt8], maxBytes: Int) async throws -> ReadResult {
-        try await read(into: &buffer, maxBytes: maxBytes, deadline: .after(readTimeout))
-    }
-
     /// Appends 1…`maxBytes` bytes, or returns `.endOfStream`; waits at most until `deadline`.
     public func read(into buffer: inout [UInt8], maxBytes: Int, deadline: Deadline) async throws -> ReadResult {
         precondition(maxBytes > 0, "read(into:maxBytes:) needs room for at least one byte")
@@ -127,10 +108,6 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
                     fd, for: .readable, deadline: deadline, operation: "read", target: target, isClosed: closedFlag.check)
             }
         }
-    }
-
-    public func write(_ bytes: [UInt8]) async throws {
-        try await write(bytes, deadline: .after(writeTimeout))
     }
 
     /// Writes every byte, suspending while the kernel's send buffer is full.

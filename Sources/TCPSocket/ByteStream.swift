@@ -41,11 +41,12 @@ public struct KeepAlive: Hashable, Sendable {
 /// A student's own transport conforms to this protocol and drops in.
 ///
 /// Contract:
-/// - ``read(into:maxBytes:)`` appends 1…`maxBytes` bytes to `buffer` and returns
+/// - ``read(into:maxBytes:deadline:)`` appends 1…`maxBytes` bytes to `buffer` and returns
 ///   `.bytes(n)`, or returns `.endOfStream` (appending nothing) once the peer has finished.
-///   It waits until at least one byte or the end is there. After `.endOfStream` every further
-///   read returns `.endOfStream`.
-/// - ``write(_:)`` returns once every byte has been handed to the layer below (not
+///   It waits until at least one byte or the end is there, or until the deadline passes
+///   (then it throws a timeout error and the stream stays usable). After `.endOfStream`
+///   every further read returns `.endOfStream`.
+/// - ``write(_:deadline:)`` returns once every byte has been handed to the layer below (not
 ///   necessarily received by the peer). Bytes written are delivered in order, exactly once.
 /// - ``shutdownWrite()`` sends end-of-stream to the peer; reading still works.
 /// - ``close()`` releases the stream; it may be called more than once. Any other call after
@@ -54,24 +55,34 @@ public struct KeepAlive: Hashable, Sendable {
 ///   concurrent reads, or two concurrent writes, interleave unpredictably.
 /// Errors are thrown as the layer's own error type (``SocketError`` for TCP).
 public protocol ByteStream: Sendable {
-    func read(into buffer: inout [UInt8], maxBytes: Int) async throws -> ReadResult
-    func write(_ bytes: [UInt8]) async throws
+    func read(into buffer: inout [UInt8], maxBytes: Int, deadline: Deadline) async throws -> ReadResult
+    func write(_ bytes: [UInt8], deadline: Deadline) async throws
     func shutdownWrite() async throws
     func close() async
 }
 
 extension ByteStream {
+    /// A read that waits as long as it takes.
+    public func read(into buffer: inout [UInt8], maxBytes: Int) async throws -> ReadResult {
+        try await read(into: &buffer, maxBytes: maxBytes, deadline: .never)
+    }
+
+    /// A write that waits as long as it takes.
+    public func write(_ bytes: [UInt8]) async throws {
+        try await write(bytes, deadline: .never)
+    }
+
     /// Writes the UTF-8 bytes of `text`.
     public func write(_ text: String) async throws {
         try await write(Array(text.utf8))
     }
 
     /// Reads exactly `count` bytes, or throws ``SocketError/unexpectedEndOfStream(expected:received:)``.
-    public func readExactly(_ count: Int) async throws -> [UInt8] {
+    public func readExactly(_ count: Int, deadline: Deadline = .never) async throws -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(count)
         while buffer.count < count {
-            if case .endOfStream = try await read(into: &buffer, maxBytes: count - buffer.count) {
+            if case .endOfStream = try await read(into: &buffer, maxBytes: count - buffer.count, deadline: deadline) {
                 throw SocketError.unexpectedEndOfStream(expected: count, received: buffer.count)
             }
         }
@@ -79,10 +90,12 @@ extension ByteStream {
     }
 
     /// Reads until the peer ends the stream (or `limit` bytes have arrived, whichever is first).
-    public func readToEnd(limit: Int = 16 << 20) async throws -> [UInt8] {
+    public func readToEnd(limit: Int = 16 << 20, deadline: Deadline = .never) async throws -> [UInt8] {
         var buffer: [UInt8] = []
         while buffer.count < limit {
-            if case .endOfStream = try await read(into: &buffer, maxBytes: min(65536, limit - buffer.count)) {
+            if case .endOfStream = try await read(
+                into: &buffer, maxBytes: min(65536, limit - buffer.count), deadline: deadline)
+            {
                 break
             }
         }

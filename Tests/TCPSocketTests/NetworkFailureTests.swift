@@ -164,14 +164,15 @@ struct NetworkFailureTests {
         await b.close()
     }
 
-    @Test("readTimeout is the default deadline of ByteStream reads")
-    func readTimeoutProperty() async throws {
+    @Test("the ByteStream conveniences without a deadline wait; with one they time out")
+    func byteStreamDeadline() async throws {
         let (a, b) = try SocketPair.makeStreams()
-        a.readTimeout = .milliseconds(50)
-        var buffer: [UInt8] = []
+        let stream: any ByteStream = a
         await #expect(throws: SocketError.timedOut(operation: "read", target: "0.0.0.0:0", limit: .milliseconds(50))) {
-            _ = try await a.read(into: &buffer, maxBytes: 1)
+            _ = try await stream.readExactly(1, deadline: .after(.milliseconds(50)))
         }
+        try await b.write("x")
+        #expect(try await stream.readExactly(1) == Array("x".utf8))
         await a.close()
         await b.close()
     }
