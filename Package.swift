@@ -2,7 +2,8 @@
 //
 // NetLab: a from-scratch network stack that carries an online payment.
 // One target per layer; dependencies point down (see docs/ARCHITECTURE.md).
-// Targets arrive with the issue that fills them: today TCPSocket, HTTPParser and the CLI.
+// Targets arrive with the issue that fills them: today TCPSocket, HTTPParser, NetLab (HTTP
+// server and client) and the CLI.
 import PackageDescription
 
 let package = Package(
@@ -12,6 +13,7 @@ let package = Package(
         .library(name: "TCPSocket", targets: ["TCPSocket"]),
         .library(name: "HTTPParser", targets: ["HTTPParser"]),
         .library(name: "NetLabConformance", targets: ["NetLabConformance"]),
+        .library(name: "NetLab", targets: ["NetLab"]),
         .executable(name: "netlab", targets: ["NetLabCLI"]),
     ],
     dependencies: [
@@ -31,17 +33,22 @@ let package = Package(
         // Tests/, a student's in exercises/. Written once, here.
         .target(name: "NetLabConformance", dependencies: ["HTTPParser"]),
 
+        // The assembled stack: HTTP server and client over any ByteStream.
+        .target(name: "NetLab", dependencies: ["TCPSocket", "HTTPParser"]),
+
         // The `netlab` command: a thin front over the libraries.
         .executableTarget(
             name: "NetLabCLI",
             dependencies: [
                 "TCPSocket",
                 "HTTPParser",
+                "NetLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
+        .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser"]),
         .testTarget(
             name: "HTTPParserTests",
             dependencies: [

@@ -17,6 +17,11 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
         Deadline(instant: .now + duration, limit: duration)
     }
 
+    /// A deadline at `instant`; `limit` is the budget it stands for (reported in timeout errors).
+    public static func at(_ instant: ContinuousClock.Instant, limit: Duration) -> Deadline {
+        Deadline(instant: instant, limit: limit)
+    }
+
     /// `after(duration)` when a duration is given, ``never`` for `nil`.
     public static func after(_ duration: Duration?) -> Deadline {
         duration.map { after($0) } ?? .never

@@ -1,0 +1,360 @@
+import Foundation
+import HTTPParser
+import Synchronization
+import TCPSocket
+
+/// What can go wrong in the HTTP client, besides the ``SocketError``s of the connection itself.
+public enum HTTPClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The URL cannot be used, and why.
+    case invalidURL(String, reason: String)
+    /// The request cannot be written as valid HTTP/1.1 (the serializer said why).
+    case invalidRequest(String)
+    /// The server's bytes are not valid HTTP/1.1.
+    case invalidResponse(HTTPParseError)
+    /// The server closed the connection before a complete response.
+    case connectionClosedBeforeResponse
+    /// The whole exchange did not finish within the request timeout.
+    case timedOut(url: String, limit: Duration)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url, let reason): "invalid URL \(url): \(reason)"
+        case .invalidRequest(let why): "cannot send the request: \(why)"
+        case .invalidResponse(let error): "invalid response: \(error)"
+        case .connectionClosedBeforeResponse: "the server closed the connection before a complete response"
+        case .timedOut(let url, let limit): "\(url) did not answer within \(limit)"
+        }
+    }
+}
+
+/// A request to send.
+public struct HTTPClientRequest: Sendable {
+    public var method: HTTPMethod
+    public var url: HTTPURL
+    public var fields: HTTPFields
+    public var body: [UInt8]
+    /// Send the body with chunked framing instead of Content-Length.
+    public var chunked: Bool
+
+    public init(method: HTTPMethod = .get, url: HTTPURL, fields: HTTPFields = HTTPFields(), body: [UInt8] = [], chunked: Bool = false) {
+        self.method = method
+        self.url = url
+        self.fields = fields
+        self.body = body
+        self.chunked = chunked
+    }
+
+    /// Adds `Authorization: Basic base64(user:password)` (RFC 7617), as Midtrans' API expects
+    /// with the server key as user and an empty password.
+    public mutating func basicAuthorization(user: String, password: String = "") {
+        let token = Data("\(user):\(password)".utf8).base64EncodedString()
+        fields.removeAll(named: "Authorization")
+        try? fields.append(name: "Authorization", value: "Basic \(token)")
+    }
+
+    /// Sets a JSON body (with Content-Type) encoded from `value`.
+    public mutating func setJSONBody(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        body = Array(try encoder.encode(value))
+        fields.removeAll(named: "Content-Type")
+        try? fields.append(name: "Content-Type", value: "application/json")
+    }
+}
+
+/// A complete response.
+public struct HTTPClientResponse: Sendable {
+    public var head: HTTPResponseHead
+    public var body: [UInt8]
+    public var trailers: HTTPFields
+
+    public var status: Int { head.status }
+    public var fields: HTTPFields { head.fields }
+    public var text: String { String(decoding: body, as: UTF8.self) }
+
+    public func decodeJSON<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(body))
+    }
+}
+
+/// What the client did, step by step, for `netlab get -v` and for tests that look inside.
+public enum HTTPClientTraceEvent: Sendable {
+    case resolved(host: String, addresses: [SocketAddress])
+    case connected(local: SocketAddress, remote: SocketAddress, after: Duration)
+    case reusedConnection(remote: String)
+    case sent([UInt8])
+    case receivedHead(HTTPResponseHead)
+    case retrying(reason: String)
+}
+
+/// Settings of an ``HTTPClient``.
+public struct HTTPClientConfiguration: Sendable {
+    /// Limit for the TCP handshake (per address tried).
+    public var connectTimeout: Duration = .seconds(10)
+    /// Limit for a whole exchange: connect, send, and the complete response.
+    public var requestTimeout: Duration = .seconds(30)
+    /// Idle keep-alive connections kept per host:port.
+    public var maxIdleConnectionsPerHost = 8
+    /// An idle connection older than this is closed rather than reused (servers close idle
+    /// connections too; NetLab's server after 60 s).
+    public var idleConnectionLifetime: Duration = .seconds(30)
+    /// Response parsing limits (the body limit is the largest response accepted).
+    public var limits: HTTPLimits = {
+        var limits = HTTPLimits()
+        limits.maxBodySize = 64 << 20
+        return limits
+    }()
+    /// The User-Agent field sent (nil: none).
+    public var userAgent: String? = "NetLab"
+
+    public init() {}
+}
+
+/// An HTTP/1.1 client on NetLab's own layers, with a small keep-alive pool per host.
+///
+/// ```swift
+/// let client = HTTPClient()
+/// let response = try await client.get("http://127.0.0.1:8080/hello")
+/// print(response.status, response.text)
+/// await client.shutdown()
+/// ```
+///
+/// Every wait has a deadline (``HTTPClientConfiguration/requestTimeout``): a stalled server gives
+/// ``HTTPClientError/timedOut(url:limit:)``, never a hang. A pooled connection that the server
+/// closed meanwhile is detected on use; idempotent requests are then retried once on a new one.
+public final class HTTPClient: Sendable {
+    /// Opens the byte stream to a URL's host (TCP by default; the TLS layer passes its own).
+    public typealias Connector = @Sendable (HTTPURL, Deadline, HTTPClient) async throws -> any ByteStream
+
+    public let configuration: HTTPClientConfiguration
+    private let connector: Connector?
+    private let trace: (@Sendable (HTTPClientTraceEvent) -> Void)?
+    private let group: EventLoopGroup
+
+    private struct PooledConnection {
+        let stream: any ByteStream
+        let since: ContinuousClock.Instant
+    }
+
+    private let pool = Mutex<[String: [PooledConnection]]>([:])
+
+    public init(
+        configuration: HTTPClientConfiguration = HTTPClientConfiguration(), group: EventLoopGroup = .shared,
+        connector: Connector? = nil, trace: (@Sendable (HTTPClientTraceEvent) -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.connector = connector
+        self.trace = trace
+    }
+
+    // MARK: Conveniences
+
+    public func get(_ url: String, fields: HTTPFields = HTTPFields()) async throws -> HTTPClientResponse {
+        try await execute(HTTPClientRequest(method: .get, url: try HTTPURL(url), fields: fields))
+    }
+
+    public func post(_ url: String, body: [UInt8], fields: HTTPFields = HTTPFields()) async throws -> HTTPClientResponse {
+        try await execute(HTTPClientRequest(method: .post, url: try HTTPURL(url), fields: fields, body: body))
+    }
+
+    /// POSTs `value` as JSON and decodes the JSON answer.
+    public func postJSON<Response: Decodable>(
+        _ url: String, _ value: some Encodable, as: Response.Type = Response.self
+    ) async throws -> (HTTPClientResponse, Response) {
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(url))
+        try request.setJSONBody(value)
+        let response = try await execute(request)
+        return (response, try response.decodeJSON(Response.self))
+    }
+
+    // MARK: Exchanges
+
+    /// Sends `request` and returns the complete response.
+    public func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        let deadline = Deadline.after(configuration.requestTimeout)
+        let bytes = try serialize(request)
+        let key = "\(request.url.scheme.rawValue)://\(request.url.hostField)"
+        if let pooled = checkOut(key) {
+            trace?(.reusedConnection(remote: key))
+            do {
+                let (response, reusable) = try await exchange(on: pooled, bytes: bytes, request: request, deadline: deadline)
+                checkIn(pooled, key: key, reusable: reusable)
+                return response
+            } catch let error where Self.isStaleConnection(error) && Self.isIdempotent(request.method) {
+                await pooled.close()
+                trace?(.retrying(reason: "the pooled connection was closed by the server: \(error)"))
+            } catch {
+                await pooled.close()
+                throw error
+            }
+        }
+        let stream = try await connect(request.url, deadline: deadline)
+        do {
+            let (response, reusable) = try await exchange(on: stream, bytes: bytes, request: request, deadline: deadline)
+            checkIn(stream, key: key, reusable: reusable)
+            return response
+        } catch {
+            await stream.close()
+            throw error
+        }
+    }
+
+    /// Closes every pooled connection.
+    public func shutdown() async {
+        let all = pool.withLock { pool -> [PooledConnection] in
+            defer { pool.removeAll() }
+            return pool.values.flatMap { $0 }
+        }
+        for connection in all { await connection.stream.close() }
+    }
+
+    /// The number of idle pooled connections (for tests and `netlab get -v`).
+    public var idleConnectionCount: Int { pool.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+
+    private func serialize(_ request: HTTPClientRequest) throws -> [UInt8] {
+        var head = HTTPRequestHead(method: request.method, target: request.url.target, fields: request.fields)
+        if !head.fields.contains("Host") { try? head.fields.append(name: "Host", value: request.url.hostField) }
+        if let userAgent = configuration.userAgent, !head.fields.contains("User-Agent") {
+            try? head.fields.append(name: "User-Agent", value: userAgent)
+        }
+        if request.chunked && !head.fields.contains("Transfer-Encoding") {
+            try? head.fields.append(name: "Transfer-Encoding", value: "chunked")
+        }
+        do {
+            return try HTTPSerializer.request(head, body: request.body)
+        } catch {
+            throw HTTPClientError.invalidRequest(error.description)
+        }
+    }
+
+    /// The default connector: resolve, then TCP to each address in turn.
+    public func connectTCP(_ url: HTTPURL, deadline: Deadline) async throws -> any ByteStream {
+        let host = url.host
+        let port = url.port
+        let addresses = try await Task.detached { try SocketAddress.resolve(host: host, port: port) }.value
+        trace?(.resolved(host: url.host, addresses: addresses))
+        var lastError: any Error = SocketError.hostNotFound(host: url.host, code: 0, message: "no address")
+        for address in addresses {
+            let start = ContinuousClock.now
+            do {
+                let left = deadline.instant.map { min($0 - .now, configuration.connectTimeout) } ?? configuration.connectTimeout
+                let connection = try await AsyncTCPConnection.connect(to: address, timeout: left, on: group.next())
+                try? connection.setNoDelay()
+                trace?(.connected(local: connection.localAddress, remote: address, after: .now - start))
+                return connection
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    private func connect(_ url: HTTPURL, deadline: Deadline) async throws -> any ByteStream {
+        if let connector { return try await connector(url, deadline, self) }
+        guard url.scheme == .http else {
+            throw HTTPClientError.invalidURL(url.description, reason: "https needs the TLS layer's connector")
+        }
+        return try await connectTCP(url, deadline: deadline)
+    }
+
+    /// Writes the request and reads one complete response. Returns whether the connection may
+    /// carry another exchange.
+    private func exchange(on stream: any ByteStream, bytes: [UInt8], request: HTTPClientRequest, deadline: Deadline)
+        async throws -> (HTTPClientResponse, Bool)
+    {
+        do {
+            try await stream.write(bytes, deadline: deadline)
+            trace?(.sent(bytes))
+            var parser = HTTPMessageParser(parsing: .responses, limits: configuration.limits)
+            parser.expectResponse(to: request.method)
+            var input: [UInt8] = []
+            var head: HTTPResponseHead?
+            var body: [UInt8] = []
+            var trailers = HTTPFields()
+            var receivedAny = false
+            while true {
+                while let event = try parser.nextEvent() {
+                    switch event {
+                    case .responseHead(let h):
+                        trace?(.receivedHead(h))
+                        head = h
+                    case .body(let piece):
+                        body.append(contentsOf: piece)
+                    case .trailers(let fields):
+                        trailers = fields
+                    case .endOfMessage:
+                        guard let final = head else { continue }
+                        // 1xx responses are interim: the final one follows (RFC 9110 §15.2).
+                        if (100..<200).contains(final.status) && final.status != 101 {
+                            head = nil
+                            continue
+                        }
+                        let reusable = final.keepAlive && parser.bufferedByteCount == 0
+                        return (HTTPClientResponse(head: final, body: body, trailers: trailers), reusable)
+                    case .requestHead, .upgrade:
+                        throw HTTPClientError.connectionClosedBeforeResponse
+                    }
+                }
+                input.removeAll(keepingCapacity: true)
+                switch try await stream.read(into: &input, maxBytes: 64 * 1024, deadline: deadline) {
+                case .bytes:
+                    receivedAny = true
+                    parser.receive(input[...])
+                case .endOfStream:
+                    if !receivedAny { throw HTTPClientError.connectionClosedBeforeResponse }
+                    parser.receiveEndOfStream()
+                }
+            }
+        } catch let error as HTTPParseError {
+            if case .incompleteMessage = error { throw HTTPClientError.connectionClosedBeforeResponse }
+            throw HTTPClientError.invalidResponse(error)
+        } catch SocketError.timedOut {
+            throw HTTPClientError.timedOut(url: request.url.description, limit: deadline.limit)
+        }
+    }
+
+    // MARK: Pool
+
+    private func checkOut(_ key: String) -> (any ByteStream)? {
+        let now = ContinuousClock.now
+        var expired: [PooledConnection] = []
+        let found = pool.withLock { pool -> (any ByteStream)? in
+            while var list = pool[key], let last = list.popLast() {
+                pool[key] = list.isEmpty ? nil : list
+                if now - last.since < configuration.idleConnectionLifetime { return last.stream }
+                expired.append(last)
+            }
+            return nil
+        }
+        if !expired.isEmpty {
+            Task { for connection in expired { await connection.stream.close() } }
+        }
+        return found
+    }
+
+    private func checkIn(_ stream: any ByteStream, key: String, reusable: Bool) {
+        let kept = reusable && pool.withLock { pool -> Bool in
+            var list = pool[key] ?? []
+            guard list.count < configuration.maxIdleConnectionsPerHost else { return false }
+            list.append(PooledConnection(stream: stream, since: .now))
+            pool[key] = list
+            return true
+        }
+        if !kept { Task { await stream.close() } }
+    }
+
+    /// A reused connection that the server had closed fails like this before any response byte.
+    private static func isStaleConnection(_ error: any Error) -> Bool {
+        if case HTTPClientError.connectionClosedBeforeResponse = error { return true }
+        switch error as? SocketError {
+        case .connectionReset?, .brokenPipe?: return true
+        default: return false
+        }
+    }
+
+    /// RFC 9110 §9.2.2: safe to send twice.
+    private static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        [.get, .head, .put, .delete, .options, .trace].contains(method)
+    }
+}

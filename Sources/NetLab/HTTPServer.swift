@@ -1,0 +1,178 @@
+import Foundation
+import HTTPParser
+import Synchronization
+import TCPSocket
+
+/// Settings of an ``HTTPServer``. Every wait has a limit; the defaults suit a lab and the
+/// payment flow's services.
+public struct HTTPServerConfiguration: Sendable {
+    /// From the first byte of a request until its head is complete (slowloris guard). 408.
+    public var headerTimeout: Duration = .seconds(10)
+    /// How long a keep-alive connection may wait for its next request before it is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// The longest wait for the next piece of a request body. 408.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// The longest wait for the client to take a response's bytes.
+    public var writeTimeout: Duration = .seconds(30)
+    /// Parser limits: request-line (414), head (431), fields (431), body (413).
+    public var limits = HTTPLimits()
+    /// The `Server` field sent with every response (nil: none).
+    public var serverName: String? = "NetLab"
+    /// Where one line per request goes (method, target, status, body bytes, duration); nil: off.
+    public var accessLog: (@Sendable (String) -> Void)?
+
+    public init() {}
+}
+
+/// An HTTP/1.1 server on NetLab's own layers: HTTPParser over any ``ByteStream``
+/// (TCP today, TLS with the next layer), on the readiness loop.
+///
+/// ```swift
+/// var router = Router()
+/// router.get("/hello") { _ in .text("Hello, World!") }
+/// let server = HTTPServer(router: router)
+/// let address = try await server.start(host: "127.0.0.1", port: 0)
+/// …
+/// await server.shutdown()
+/// ```
+///
+/// Each connection is one task pinned to its event loop (see EventLoop.swift): it reads what is
+/// there, parses every pipelined request in the buffer, answers them in order and writes all the
+/// answers with one write. Keep-alive, HTTP/1.0, `Connection: close`, `Expect: 100-continue`
+/// and chunked streaming responses are handled here; malformed requests get the parser's status
+/// (400, 413, 414, 431, 501, 505) and the connection is closed.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    let router: Router
+
+    private struct State {
+        var listener: AsyncTCPListener?
+        var acceptTask: Task<Void, Never>?
+        var draining = false
+        var nextConnectionID = 0
+        var connections: [Int: OpenConnection] = [:]
+    }
+
+    /// What the server knows of a connection, for graceful shutdown.
+    final class OpenConnection: Sendable {
+        let stream: any ByteStream
+        /// True while it waits for a new request with nothing buffered: safe to close.
+        let idle = Atomic<Bool>(true)
+
+        init(stream: any ByteStream) { self.stream = stream }
+    }
+
+    private let state = Mutex(State())
+
+    public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(), router: Router) {
+        self.configuration = configuration
+        self.router = router
+    }
+
+    /// Binds, listens and starts accepting; returns the address bound (port 0 picks one).
+    public func start(host: String? = "127.0.0.1", port: UInt16, group: EventLoopGroup = .shared) async throws
+        -> SocketAddress
+    {
+        let listener = try AsyncTCPListener(host: host, port: port, backlog: 1024, group: group)
+        let task = Task {
+            do {
+                try await listener.serve { [self] connection in
+                    try? connection.setNoDelay()
+                    await serve(connection, remoteAddress: connection.remoteAddress)
+                }
+            } catch {
+                configuration.accessLog?("server: accept loop ended: \(error)")
+            }
+        }
+        state.withLock {
+            $0.listener = listener
+            $0.acceptTask = task
+        }
+        return listener.localAddress
+    }
+
+    /// The address `start` bound, while running.
+    public var localAddress: SocketAddress? { state.withLock { $0.listener?.localAddress } }
+
+    /// Serves one connection until it closes: the whole HTTP/1.1 conversation over `stream`.
+    /// `start` calls this for each TCP connection; tests call it on a socketpair, and the TLS
+    /// layer on a ``ByteStream`` that decrypts.
+    public func serve(_ stream: some ByteStream, remoteAddress: SocketAddress? = nil) async {
+        let open = OpenConnection(stream: stream)
+        let id: Int? = state.withLock { state in
+            guard !state.draining else { return nil }
+            state.nextConnectionID += 1
+            state.connections[state.nextConnectionID] = open
+            return state.nextConnectionID
+        }
+        guard let id else {
+            await stream.close()
+            return
+        }
+        var connection = HTTPServerConnection(server: self, stream: stream, remoteAddress: remoteAddress, open: open)
+        await connection.run()
+        await stream.close()
+        _ = state.withLock { $0.connections.removeValue(forKey: id) }
+    }
+
+    /// True once ``shutdown(gracePeriod:)`` has begun: connections finish their request and close.
+    var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Graceful shutdown: stop accepting, close idle keep-alive connections, let requests in
+    /// flight finish (their responses say `Connection: close`) for up to `gracePeriod`, then
+    /// close whatever is left.
+    public func shutdown(gracePeriod: Duration = .seconds(5)) async {
+        let (listener, acceptTask) = state.withLock { state -> (AsyncTCPListener?, Task<Void, Never>?) in
+            state.draining = true
+            defer {
+                state.listener = nil
+                state.acceptTask = nil
+            }
+            return (state.listener, state.acceptTask)
+        }
+        await listener?.close()
+        let deadline = ContinuousClock.now + gracePeriod
+        while true {
+            let open = state.withLock { Array($0.connections.values) }
+            if open.isEmpty { break }
+            let forced = ContinuousClock.now >= deadline
+            for connection in open where forced || connection.idle.load(ordering: .acquiring) {
+                await connection.stream.close()
+            }
+            if forced { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        acceptTask?.cancel()
+        await acceptTask?.value
+    }
+
+    /// Routes and runs the handler; every failure becomes a response.
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        var request = request
+        switch router.match(method: request.method, path: request.path) {
+        case .notFound:
+            return Self.errorResponse(HTTPError(status: 404))
+        case .methodNotAllowed(let allowed):
+            var fields = HTTPFields()
+            try? fields.append(name: "Allow", value: allowed.map(\.rawValue).joined(separator: ", "))
+            return Self.errorResponse(HTTPError(status: 405, fields: fields))
+        case .handler(let handler, let parameters):
+            request.pathParameters = parameters
+            do {
+                return try await handler(request)
+            } catch let error as HTTPError {
+                return Self.errorResponse(error)
+            } catch {
+                // The handler's failure is the server's (500); its details stay in the log.
+                configuration.accessLog?("handler error for \(request.method) \(request.target): \(error)")
+                return Self.errorResponse(HTTPError(status: 500))
+            }
+        }
+    }
+
+    static func errorResponse(_ error: HTTPError) -> HTTPResponse {
+        var response = HTTPResponse.text(error.message + "\n", status: error.status)
+        for (name, value) in error.fields { try? response.fields.append(name: name, value: value) }
+        return response
+    }
+}

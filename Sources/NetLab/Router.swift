@@ -1,0 +1,90 @@
+import Foundation
+import HTTPParser
+
+/// Routes requests by method and path. A pattern is a path whose segments may be `{name}`
+/// parameters: `/v2/{id}/status` matches `/v2/order-1/status` with `id = "order-1"`.
+/// Literal segments win over parameters; the first route added wins among equals.
+///
+/// No route for the path answers 404; a route for the path but not the method answers 405
+/// with an `Allow` field (RFC 9110 §15.5.6).
+public struct Router: Sendable {
+    struct Route: Sendable {
+        let method: HTTPMethod
+        let segments: [Segment]
+        let handler: HTTPHandler
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    /// Adds a route. - Precondition: `pattern` starts with "/".
+    public mutating func add(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping HTTPHandler) {
+        precondition(pattern.hasPrefix("/"), "route patterns start with /: \(pattern)")
+        let segments = Self.segments(of: pattern).map { part -> Segment in
+            if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
+            return .literal(String(part))
+        }
+        routes.append(Route(method: method, segments: segments, handler: handler))
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.get, pattern, handler) }
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.post, pattern, handler) }
+    public mutating func put(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.put, pattern, handler) }
+    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.delete, pattern, handler) }
+
+    /// What routing decided for a request.
+    public enum Match: Sendable {
+        case handler(HTTPHandler, parameters: [String: String])
+        case notFound
+        case methodNotAllowed(allowed: [HTTPMethod])
+    }
+
+    public func match(method: HTTPMethod, path: String) -> Match {
+        let parts = Self.segments(of: path)
+        var best: (route: Route, parameters: [String: String], literals: Int)?
+        var allowed: [HTTPMethod] = []
+        for route in routes {
+            guard let (parameters, literals) = Self.bind(route.segments, to: parts) else { continue }
+            // HEAD is answered by the GET route (RFC 9110 §9.3.2), the server drops the body.
+            let methodMatches = route.method == method || (method == .head && route.method == .get)
+            if !methodMatches {
+                if !allowed.contains(route.method) { allowed.append(route.method) }
+                continue
+            }
+            if best == nil || literals > best!.literals { best = (route, parameters, literals) }
+        }
+        if let best { return .handler(best.route.handler, parameters: best.parameters) }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+    }
+
+    private static func bind(_ pattern: [Segment], to parts: [Substring]) -> ([String: String], Int)? {
+        guard pattern.count == parts.count else { return nil }
+        var parameters: [String: String] = [:]
+        var literals = 0
+        for (segment, part) in zip(pattern, parts) {
+            switch segment {
+            case .literal(let text):
+                guard text == part else { return nil }
+                literals += 1
+            case .parameter(let name):
+                guard !part.isEmpty else { return nil }
+                parameters[name] = String(part).removingPercentEncodingOrSelf
+            }
+        }
+        return (parameters, literals)
+    }
+
+    private static func segments(of path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
+    }
+}
+
+extension String {
+    var removingPercentEncodingOrSelf: String { removingPercentEncoding ?? self }
+}
