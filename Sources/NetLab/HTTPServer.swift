@@ -74,14 +74,16 @@ public final class HTTPServer: Sendable {
         -> SocketAddress
     {
         let listener = try AsyncTCPListener(host: host, port: port, backlog: 1024, group: group)
-        let task = Task {
+        // The accept loop runs on the listener's own event loop, like the connections: the
+        // server never needs a thread of the global pool to make progress.
+        let task = Task(executorPreference: listener.loop) {
             do {
                 try await listener.serve { [self] connection in
                     try? connection.setNoDelay()
                     await serve(connection, remoteAddress: connection.remoteAddress)
                 }
             } catch {
-                configuration.accessLog?("server: accept loop ended: \(error)")
+                self.configuration.accessLog?("server: accept loop ended: \(error)")
             }
         }
         state.withLock {

@@ -110,8 +110,18 @@ func openDescriptors() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
 }
 
-/// Runs a command (from PATH) and returns its exit status and standard output and error.
-func run(_ command: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, error: String) {
+/// Runs a command (from PATH) on its own thread — never on the cooperative pool, which the
+/// server under test needs — and returns its exit status, standard output and error.
+func run(_ command: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String, error: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try runBlocking(command, arguments, input: input) })
+        }
+        thread.start()
+    }
+}
+
+func runBlocking(_ command: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [command] + arguments
@@ -119,22 +129,26 @@ func run(_ command: String, _ arguments: [String], input: String? = nil) throws 
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    if let input {
-        let inPipe = Pipe()
-        process.standardInput = inPipe
-        try process.run()
-        inPipe.fileHandleForWriting.write(Data(input.utf8))
-        try inPipe.fileHandleForWriting.close()
-    } else {
-        try process.run()
+    let inPipe = Pipe()
+    process.standardInput = inPipe
+    try process.run()
+    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+    try inPipe.fileHandleForWriting.close()
+    // Read both pipes concurrently so neither can fill up and stall the child.
+    nonisolated(unsafe) var errData = Data()
+    let errDone = DispatchSemaphore(value: 0)
+    let errReader = Thread {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.signal()
     }
+    errReader.start()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    errDone.wait()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
 /// Whether a command exists on PATH.
 func commandExists(_ name: String) -> Bool {
-    (try? run("sh", ["-c", "command -v \(name)"]).status) == 0
+    (try? runBlocking("sh", ["-c", "command -v \(name)"]).status) == 0
 }
