@@ -1,0 +1,165 @@
+import Foundation
+import HTTPParser
+import NetLab
+import TCPSocket
+import Testing
+
+/// Clients that misbehave, on loopback. The server answers them correctly, keeps serving
+/// everyone else, and leaks no descriptors. Serialized so descriptor counts are not disturbed
+/// by the other tests of this suite.
+@Suite("Hostile clients", .serialized)
+struct HostileClientTests {
+    static var quickTimeouts: HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration()
+        configuration.headerTimeout = .milliseconds(300)
+        configuration.bodyTimeout = .milliseconds(300)
+        configuration.idleTimeout = .seconds(5)
+        return configuration
+    }
+
+    /// Sends `raw` on a fresh connection and reads until the server closes (or 5 s pass).
+    static func sendAndReadAll(_ address: SocketAddress, _ raw: [UInt8], drip: Duration? = nil) async throws -> String {
+        let connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
+        defer { Task { await connection.close() } }
+        do {
+            if let drip {
+                for byte in raw {
+                    try await connection.write([byte])
+                    try await Task.sleep(for: drip)
+                }
+            } else {
+                try await connection.write(raw)
+            }
+        } catch {
+            // The server may close on us mid-drip; what it said is what counts.
+        }
+        var reply: [UInt8] = []
+        while case .bytes = try await connection.read(into: &reply, maxBytes: 65536, deadline: .after(.seconds(5))) {}
+        return String(decoding: reply, as: UTF8.self)
+    }
+
+    @Test("request smuggling attempts (CL.TE, TE.CL, duplicate CL) get 400 and the connection closes")
+    func smuggling() async throws {
+        try await withServer { _, address in
+            for attack in [
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n",
+                "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n",
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n",
+                "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked x\r\n\r\n0\r\n\r\n",
+            ] {
+                let reply = try await Self.sendAndReadAll(address, Array(attack.utf8))
+                #expect(reply.hasPrefix("HTTP/1.1 400 "), "\(attack.debugDescription) → \(reply)")
+                #expect(!reply.contains("Hello, World!"), "a smuggled request was answered")
+            }
+        }
+    }
+
+    @Test("an oversized head gets 431 and a close")
+    func oversizedHead() async throws {
+        try await withServer { _, address in
+            let raw = "GET /hello HTTP/1.1\r\nHost: t\r\n" + String(repeating: "X-Filler: 0123456789\r\n", count: 2000) + "\r\n"
+            let reply = try await Self.sendAndReadAll(address, Array(raw.utf8))
+            #expect(reply.hasPrefix("HTTP/1.1 431 "))
+        }
+    }
+
+    @Test("slowloris: a head dripped too slowly gets 408 at the header timeout")
+    func slowloris() async throws {
+        try await withServer(configuration: Self.quickTimeouts) { _, address in
+            let start = ContinuousClock.now
+            let reply = try await Self.sendAndReadAll(
+                address, Array("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: dripping\r\n\r\n".utf8), drip: .milliseconds(50))
+            #expect(reply.hasPrefix("HTTP/1.1 408 "))
+            #expect(ContinuousClock.now - start < .seconds(3))
+        }
+    }
+
+    @Test("a half-sent body gets 408 at the body timeout")
+    func halfSentBody() async throws {
+        try await withServer(configuration: Self.quickTimeouts) { _, address in
+            let reply = try await Self.sendAndReadAll(address, Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly some".utf8))
+            #expect(reply.hasPrefix("HTTP/1.1 408 "))
+        }
+    }
+
+    @Test("abrupt resets mid-request do not disturb other clients")
+    func resets() async throws {
+        try await withServer { _, address in
+            for _ in 0..<50 {
+                let connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
+                try await connection.write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\npartial")
+                await connection.abort()
+            }
+            let client = HTTPClient()
+            let response = try await client.get("http://127.0.0.1:\(address.port)/hello")
+            #expect(response.text == "Hello, World!")
+            await client.shutdown()
+        }
+    }
+
+    @Test("1,000 pipelined requests over TCP are all answered, in order")
+    func pipelinedOverTCP() async throws {
+        try await withServer { _, address in
+            var raw = ""
+            for i in 0..<1000 { raw += "GET /v2/\(i)/status HTTP/1.1\r\nHost: t\r\n\r\n" }
+            raw += "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            let reply = try await Self.sendAndReadAll(address, Array(raw.utf8))
+            var parser = HTTPMessageParser(parsing: .responses)
+            parser.receive(reply)
+            var bodies: [String] = []
+            while let event = try parser.nextEvent() {
+                if case .body(let bytes) = event { bodies.append(String(decoding: bytes, as: UTF8.self)) }
+            }
+            #expect(bodies == (0..<1000).map { "status of \($0)" } + ["Hello, World!"])
+        }
+    }
+
+    @Test("after all of the above, no descriptor is leaked")
+    func noLeaks() async throws {
+        let before = openDescriptors()
+        try await withServer(configuration: Self.quickTimeouts) { _, address in
+            for raw in [
+                "GET / HTTP/1.1\r\nHost : t\r\n\r\n",
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab",
+                "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            ] {
+                _ = try await Self.sendAndReadAll(address, Array(raw.utf8))
+            }
+            for _ in 0..<20 {
+                let connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
+                await connection.abort()
+            }
+            let client = HTTPClient()
+            for _ in 0..<20 { _ = try await client.get("http://127.0.0.1:\(address.port)/hello") }
+            await client.shutdown()
+        }
+        // Closing is asynchronous on the loops; give them a moment, then count.
+        var after = openDescriptors()
+        for _ in 0..<50 where after > before {
+            try await Task.sleep(for: .milliseconds(20))
+            after = openDescriptors()
+        }
+        #expect(after <= before, "descriptors before \(before), after \(after)")
+    }
+
+    @Test("graceful shutdown: stop accepting, finish the request in flight, close idle connections")
+    func gracefulShutdown() async throws {
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0)
+        let idle = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
+        let client = HTTPClient()
+        let slow = Task { try await client.get("http://127.0.0.1:\(address.port)/slow") }
+        try await Task.sleep(for: .milliseconds(100))
+        await server.shutdown(gracePeriod: .seconds(5))
+        let response = try await slow.value
+        #expect(response.text == "finally")
+        #expect(response.fields["Connection"] == "close")
+        var buffer: [UInt8] = []
+        #expect(try await idle.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(2))) == .endOfStream)
+        await #expect(throws: SocketError.self) {
+            _ = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(2))
+        }
+        await idle.close()
+        await client.shutdown()
+    }
+}
