@@ -20,6 +20,8 @@ public struct Router: Sendable {
     }
 
     private var routes: [Route] = []
+    /// Answers requests no route's path matches (instead of 404), e.g. a static-file handler.
+    public var fallback: HTTPHandler?
 
     public init() {}
 
@@ -60,6 +62,7 @@ public struct Router: Sendable {
             if best == nil || literals > best!.literals { best = (route, parameters, literals) }
         }
         if let best { return .handler(best.route.handler, parameters: best.parameters) }
+        if allowed.isEmpty, let fallback { return .handler(fallback, parameters: [:]) }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
 

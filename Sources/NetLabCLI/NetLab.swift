@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TCPSocket
 
 /// `netlab`: the command-line front of the stack. All logic lives in the libraries; each
@@ -9,12 +10,13 @@ struct NetLabCommand: AsyncParsableCommand {
         commandName: "netlab",
         abstract: "A from-scratch network stack that carries an online payment, layer by layer.",
         discussion: """
-            Today the TCP layer and the HTTP parser run: `netlab demo` walks through one TCP
-            conversation and shows what each system call does; `netlab serve echo` and
-            `netlab resolve` are tools for lab 1; `netlab parse` runs the HTTP/1.1 parser on raw bytes.
-            The HTTP server, TLS and the payment flow arrive with their layers.
+            Today TCP and HTTP run: `netlab demo` walks through one TCP conversation and shows what
+            each system call does; `netlab serve echo` and `netlab resolve` are tools for lab 1;
+            `netlab parse` runs the HTTP/1.1 parser on raw bytes; `netlab serve http` and
+            `netlab get` are an HTTP server and client on NetLab's stack. TLS and the payment flow
+            arrive with their layers.
             """,
-        subcommands: [Demo.self, Serve.self, Resolve.self, Parse.self]
+        subcommands: [Demo.self, Serve.self, Get.self, Resolve.self, Parse.self]
     )
 }
 
@@ -41,7 +43,7 @@ struct Resolve: ParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a NetLab server.", subcommands: [Echo.self])
+        abstract: "Run a NetLab server.", subcommands: [HTTP.self, Echo.self])
 
     struct Echo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -58,11 +60,11 @@ struct Serve: AsyncParsableCommand {
 
         func run() async throws {
             let listener = try AsyncTCPListener(host: host, port: port)
-            print("echo server listening on \(listener.localAddress) with \(listener.group.loops.count) event loops")
-            print("try: nc \(listener.localAddress.family == .ipv6 ? "::1" : "127.0.0.1") \(listener.localAddress.port)")
+            say("echo server listening on \(listener.localAddress) with \(listener.group.loops.count) event loops")
+            say("try: nc \(listener.localAddress.family == .ipv6 ? "::1" : "127.0.0.1") \(listener.localAddress.port)")
             let verbose = verbose
             try await listener.serve { connection in
-                if verbose { print("+ \(connection.remoteAddress)") }
+                if verbose { say("+ \(connection.remoteAddress)") }
                 var buffer: [UInt8] = []
                 var total = 0
                 while case .bytes(let n) = try await connection.read(into: &buffer, maxBytes: 65536) {
@@ -70,7 +72,7 @@ struct Serve: AsyncParsableCommand {
                     buffer.removeAll(keepingCapacity: true)
                     total += n
                 }
-                if verbose { print("- \(connection.remoteAddress) (\(total) bytes echoed)") }
+                if verbose { say("- \(connection.remoteAddress) (\(total) bytes echoed)") }
             }
         }
     }
