@@ -16,6 +16,11 @@ let package = Package(
             dependencies: [.product(name: "HTTPParser", package: "NetLab")],
             path: "Sources/http-parse-netlab"
         ),
+        .executableTarget(
+            name: "http-hello-netlab",
+            dependencies: [.product(name: "NetLab", package: "NetLab")],
+            path: "Sources/http-hello-netlab"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
