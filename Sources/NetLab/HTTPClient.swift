@@ -82,7 +82,9 @@ public enum HTTPClientTraceEvent: Sendable {
     case resolved(host: String, addresses: [SocketAddress])
     case connected(local: SocketAddress, remote: SocketAddress, after: Duration)
     case reusedConnection(remote: String)
-    case sent([UInt8])
+    /// The request head as sent, with credentials (Authorization, Proxy-Authorization,
+    /// Cookie) replaced by "[redacted]", and the body's length.
+    case sent(head: String, bodyLength: Int)
     case receivedHead(HTTPResponseHead)
     case retrying(reason: String)
 }
@@ -265,7 +267,7 @@ public final class HTTPClient: Sendable {
     {
         do {
             try await stream.write(bytes, deadline: deadline)
-            trace?(.sent(bytes))
+            if let trace { trace(.sent(head: Self.redactedHead(request, bytes), bodyLength: request.body.count)) }
             var parser = HTTPMessageParser(parsing: .responses, limits: configuration.limits)
             parser.expectResponse(to: request.method)
             var input: [UInt8] = []
@@ -290,7 +292,10 @@ public final class HTTPClient: Sendable {
                             head = nil
                             continue
                         }
-                        let reusable = final.keepAlive && parser.bufferedByteCount == 0
+                        // After a 101 or a 2xx to CONNECT the connection speaks another protocol
+                        // (or reaches another host): never hand it to the next request.
+                        let switched = final.status == 101 || (request.method == .connect && (200..<300).contains(final.status))
+                        let reusable = final.keepAlive && parser.bufferedByteCount == 0 && !switched
                         return (HTTPClientResponse(head: final, body: body, trailers: trailers), reusable)
                     case .requestHead, .upgrade:
                         throw HTTPClientError.connectionClosedBeforeResponse
@@ -342,6 +347,18 @@ public final class HTTPClient: Sendable {
             return true
         }
         if !kept { Task { await stream.close() } }
+    }
+
+    /// The head part of `bytes` as text, with credential fields redacted: traces end up in
+    /// logs and terminals, and a Midtrans server key must not.
+    static func redactedHead(_ request: HTTPClientRequest, _ bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let head = text.components(separatedBy: "\r\n\r\n").first ?? text
+        return head.split(separator: "\r\n", omittingEmptySubsequences: false).map { line -> String in
+            guard let colon = line.firstIndex(of: ":") else { return String(line) }
+            let name = line[..<colon].lowercased()
+            return ["authorization", "proxy-authorization", "cookie"].contains(name) ? "\(line[..<colon]): [redacted]" : String(line)
+        }.joined(separator: "\r\n")
     }
 
     /// A reused connection that the server had closed fails like this before any response byte.

@@ -55,9 +55,13 @@ public struct HTTPRequest: Sendable {
 
     static func split(_ target: String) -> (path: String, query: String?) {
         var rest = Substring(target)
-        if let scheme = rest.range(of: "://") {  // absolute-form: drop scheme and authority
+        // absolute-form (RFC 9112 §3.2.2) never starts with "/": drop its scheme and authority.
+        // (A "://" later in an origin-form target, e.g. in its query, is just data.)
+        if !rest.hasPrefix("/"), let scheme = rest.range(of: "://") {
             rest = rest[scheme.upperBound...]
-            rest = rest.firstIndex(of: "/").map { rest[$0...] } ?? "/"
+            let pathStart = rest.firstIndex { $0 == "/" || $0 == "?" }
+            rest = pathStart.map { rest[$0...] } ?? "/"
+            if rest.hasPrefix("?") { rest = "/" + rest }
         }
         guard let mark = rest.firstIndex(of: "?") else { return (String(rest), nil) }
         return (String(rest[..<mark]), String(rest[rest.index(after: mark)...]))

@@ -10,9 +10,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var headerTimeout: Duration = .seconds(10)
     /// How long a keep-alive connection may wait for its next request before it is closed.
     public var idleTimeout: Duration = .seconds(60)
-    /// The longest wait for the next piece of a request body. 408.
-    public var bodyTimeout: Duration = .seconds(30)
-    /// The longest wait for the client to take a response's bytes.
+    /// From the end of a request's head until its whole body has arrived. 408.
+    public var bodyTimeout: Duration = .seconds(60)
+    /// The longest wait for the client to take each piece (≤ 256 KiB) of a response.
     public var writeTimeout: Duration = .seconds(30)
     /// Parser limits: request-line (414), head (431), fields (431), body (413).
     public var limits = HTTPLimits()
@@ -53,13 +53,33 @@ public final class HTTPServer: Sendable {
         var connections: [Int: OpenConnection] = [:]
     }
 
-    /// What the server knows of a connection, for graceful shutdown.
+    /// What the server knows of a connection, for graceful shutdown: busy (a request is in
+    /// flight), idle (waiting for a new request with nothing buffered) or closing. The
+    /// connection and `shutdown` change it only by compare-and-swap, so a request that arrives
+    /// just as shutdown closes an idle connection is either served completely or not at all.
     final class OpenConnection: Sendable {
+        private static let busy: UInt8 = 0, idle: UInt8 = 1, closing: UInt8 = 2
         let stream: any ByteStream
-        /// True while it waits for a new request with nothing buffered: safe to close.
-        let idle = Atomic<Bool>(true)
+        private let state = Atomic<UInt8>(OpenConnection.busy)
 
         init(stream: any ByteStream) { self.stream = stream }
+
+        /// busy → idle, before waiting for the next request; false if shutdown claimed it.
+        func becomeIdle() -> Bool {
+            state.compareExchange(expected: Self.busy, desired: Self.idle, ordering: .acquiringAndReleasing).exchanged
+        }
+
+        /// idle → busy, when bytes of a new request arrived; false if shutdown claimed it first.
+        func becomeBusy() -> Bool {
+            state.compareExchange(expected: Self.idle, desired: Self.busy, ordering: .acquiringAndReleasing).exchanged
+        }
+
+        /// idle → closing (graceful), or anything → closing (forced). True when the caller
+        /// should close the stream.
+        func claimForClosing(force: Bool) -> Bool {
+            if force { return state.exchange(Self.closing, ordering: .acquiringAndReleasing) != Self.closing }
+            return state.compareExchange(expected: Self.idle, desired: Self.closing, ordering: .acquiringAndReleasing).exchanged
+        }
     }
 
     private let state = Mutex(State())
@@ -73,6 +93,9 @@ public final class HTTPServer: Sendable {
     public func start(host: String? = "127.0.0.1", port: UInt16, group: EventLoopGroup = .shared) async throws
         -> SocketAddress
     {
+        if state.withLock({ $0.listener != nil || $0.draining }) {
+            throw HTTPError(status: 500, message: "this server was already started (or shut down); make a new one")
+        }
         let listener = try AsyncTCPListener(host: host, port: port, backlog: 1024, group: group)
         // The accept loop runs on the listener's own event loop, like the connections: the
         // server never needs a thread of the global pool to make progress.
@@ -138,14 +161,15 @@ public final class HTTPServer: Sendable {
             let open = state.withLock { Array($0.connections.values) }
             if open.isEmpty { break }
             let forced = ContinuousClock.now >= deadline
-            for connection in open where forced || connection.idle.load(ordering: .acquiring) {
+            for connection in open where connection.claimForClosing(force: forced) {
                 await connection.stream.close()
             }
             if forced { break }
             try? await Task.sleep(for: .milliseconds(10))
         }
+        // Connection tasks end on their own now that their streams are closed; a handler that
+        // ignores cancellation must not hold shutdown beyond its grace period.
         acceptTask?.cancel()
-        await acceptTask?.value
     }
 
     /// Routes and runs the handler; every failure becomes a response.

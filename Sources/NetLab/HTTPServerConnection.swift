@@ -1,20 +1,29 @@
-import Synchronization
 import HTTPParser
+import Synchronization
 import TCPSocket
 
 /// One server-side HTTP/1.1 conversation over a ``ByteStream``.
 ///
-/// The loop: take every event the parser has (answering each complete request in order and
-/// appending the response bytes to `output`), write `output` with one write, then read more —
-/// with the deadline that fits where the conversation is:
+/// The loop: take the parser's events (answering each complete request in order and appending
+/// the response bytes to `output`) until the parser needs more bytes or `output` holds more
+/// than ``outputHighWater``, write `output`, then — only when the parser has nothing left —
+/// read more, with the deadline that fits where the conversation is:
 ///
 /// | waiting for | deadline | when it passes |
 /// |---|---|---|
 /// | the first byte of the next request | `idleTimeout` | close quietly |
-/// | the rest of a head | `headerTimeout` from its first byte | 408, close |
-/// | more of a body | `bodyTimeout` per read | 408, close |
-/// | the client to take our bytes | `writeTimeout` per write | close |
+/// | the rest of a head | `headerTimeout` from the head's first byte | 408, close |
+/// | the rest of a body | `bodyTimeout` from the end of the head | 408, close |
+/// | the client to take our bytes | `writeTimeout` per piece of at most 256 KiB | close |
+///
+/// A client that pipelines requests but never reads gets at most `outputHighWater` bytes of
+/// answers buffered; the rest waits in the socket and the parser, bounded by their limits.
 struct HTTPServerConnection<Stream: ByteStream> {
+    /// Answers are written once this many bytes are pending, before more requests are parsed.
+    static var outputHighWater: Int { 64 * 1024 }
+    /// The most bytes handed to one write (each write has its own deadline).
+    static var writePiece: Int { 256 * 1024 }
+
     let server: HTTPServer
     let stream: Stream
     let remoteAddress: SocketAddress?
@@ -26,10 +35,18 @@ struct HTTPServerConnection<Stream: ByteStream> {
     private var output: [UInt8] = []
     /// The request whose head has arrived and whose body is being collected.
     private var current: (head: HTTPRequestHead, body: [UInt8], started: ContinuousClock.Instant)?
-    /// When the first byte of a request not yet complete arrived (for the header timeout).
+    /// When the first byte of a head not yet complete arrived (for the header timeout).
     private var headStartedAt: ContinuousClock.Instant?
+    /// When the head of `current` ended (for the body timeout).
+    private var bodyStartedAt: ContinuousClock.Instant?
     private var closeAfterFlush = false
     private var peerFinished = false
+    /// The parser may hold more events (handling stopped at the output high-water mark).
+    private var eventsPending = false
+    private var lastMethod: HTTPMethod?
+
+    /// A streamed body failed after its head was sent: the only honest end is to cut the connection.
+    private struct StreamFailed: Error {}
 
     init(server: HTTPServer, stream: Stream, remoteAddress: SocketAddress?, open: HTTPServer.OpenConnection) {
         self.server = server
@@ -43,29 +60,46 @@ struct HTTPServerConnection<Stream: ByteStream> {
 
     mutating func run() async {
         while true {
-            await handleEvents()
+            let streamFailed = await handleEvents()
+            if streamFailed {
+                await abortStream()
+                return
+            }
             guard await flush() else { return }
-            if closeAfterFlush || peerFinished { return }
+            if closeAfterFlush { return }
+            if eventsPending { continue }
+            if peerFinished { return }
             guard await readMore() else { return }
         }
     }
 
     // MARK: Events
 
-    private mutating func handleEvents() async {
+    /// Handles events until the parser needs bytes or the output is full. Returns true when a
+    /// streamed response broke off midway.
+    private mutating func handleEvents() async -> Bool {
+        eventsPending = false
         do {
-            while !closeAfterFlush, let event = try parser.nextEvent() {
+            while !closeAfterFlush {
+                if output.count >= Self.outputHighWater {
+                    eventsPending = true
+                    return false
+                }
+                guard let event = try parser.nextEvent() else { return false }
                 switch event {
                 case .requestHead(let head):
-                    open.idle.store(false, ordering: .releasing)
                     current = (head, [], headStartedAt ?? .now)
                     headStartedAt = nil
+                    bodyStartedAt = .now
                     if let problem = Self.hostProblem(head) {
                         emitError(HTTPError(status: 400, message: problem), closing: true)
-                        return
+                        return false
                     }
-                    // RFC 9110 §10.1.1: the client waits for a 100 before sending the body.
-                    if head.expectsContinue && head.framing != .none && parser.bufferedByteCount == 0 {
+                    // RFC 9110 §10.1.1: an HTTP/1.1 client waits for a 100 before sending the body
+                    // (an HTTP/1.0 client's expectation must be ignored).
+                    if head.expectsContinue && head.version.minor >= 1 && head.framing != .none
+                        && parser.bufferedByteCount == 0
+                    {
                         output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
                     }
                 case .body(let bytes):
@@ -75,23 +109,24 @@ struct HTTPServerConnection<Stream: ByteStream> {
                 case .endOfMessage:
                     guard let request = current else { continue }
                     current = nil
+                    bodyStartedAt = nil
+                    // Bytes of the next request already here start its header clock now.
+                    headStartedAt = parser.bufferedByteCount > 0 ? .now : nil
                     try await answer(request)
                 case .upgrade:
-                    // NetLab's server speaks only HTTP/1.1: a CONNECT was answered (404/405) and
-                    // the tunnel bytes that follow are not HTTP, so close; an Upgrade is declined
-                    // and the connection goes on as HTTP/1.1 (RFC 9110 §7.8).
+                    // NetLab's server speaks only HTTP/1.1: a CONNECT was answered (and its
+                    // response said Connection: close), so the tunnel bytes are not read; an
+                    // Upgrade is declined and the connection goes on as HTTP/1.1 (RFC 9110 §7.8).
                     if case .connect? = lastMethod { closeAfterFlush = true } else { parser.declineUpgrade() }
                 }
             }
         } catch let error as HTTPParseError {
             emitError(HTTPError(status: error.status, message: error.description), closing: true)
         } catch {
-            // A streamed body failed midway: the framing is broken, so the connection must end.
-            closeAfterFlush = true
+            return true
         }
+        return false
     }
-
-    private var lastMethod: HTTPMethod?
 
     /// RFC 9112 §3.2: an HTTP/1.1 request must carry exactly one Host.
     static func hostProblem(_ head: HTTPRequestHead) -> String? {
@@ -106,8 +141,14 @@ struct HTTPServerConnection<Stream: ByteStream> {
     {
         lastMethod = pending.head.method
         let request = HTTPRequest(head: pending.head, body: pending.body, remoteAddress: remoteAddress)
-        let response = await server.respond(to: request)
-        let keepAlive = pending.head.keepAlive && !server.isDraining
+        var response = await server.respond(to: request)
+        if (100..<200).contains(response.status) {
+            // Interim answers are the server's business (100-continue above); a handler's 1xx
+            // would leave the request without its final response.
+            response = HTTPServer.errorResponse(HTTPError(status: 500))
+        }
+        // A CONNECT is never tunnelled here, and the bytes after it are not HTTP: close after it.
+        let keepAlive = pending.head.keepAlive && !server.isDraining && pending.head.method != .connect
         let sent = try await emit(response, for: pending.head, keepAlive: keepAlive)
         if let log = configuration.accessLog {
             let elapsed = ContinuousClock.now - pending.started
@@ -115,67 +156,75 @@ struct HTTPServerConnection<Stream: ByteStream> {
             log("\(remoteAddress?.description ?? "-") \"\(pending.head.method) \(pending.head.target) \(pending.head.version)\" \(response.status) \(sent) \(micros)µs")
         }
         if !keepAlive { closeAfterFlush = true }
-        if parser.bufferedByteCount == 0 { open.idle.store(true, ordering: .releasing) }
     }
 
     /// Appends (or, for streams, writes) the response; returns the number of body bytes sent.
     private mutating func emit(_ response: HTTPResponse, for request: HTTPRequestHead, keepAlive: Bool) async throws -> Int {
         var head = HTTPResponseHead(status: response.status, reason: response.reason, fields: response.fields)
-        let bodiless = (100..<200).contains(response.status) || response.status == 204 || response.status == 304
+        let bodiless = response.status == 204 || response.status == 304
         let isHead = request.method == .head
         if let serverName = configuration.serverName, !head.fields.contains("Server") {
             try? head.fields.append(name: "Server", value: serverName)
         }
         if !head.fields.contains("Date") { try? head.fields.append(name: "Date", value: HTTPDate.now) }
         head.fields.removeAll(named: "Connection")
-        if !keepAlive {
+        head.fields.removeAll(named: "Content-Length")
+        head.fields.removeAll(named: "Transfer-Encoding")
+        var closing = !keepAlive
+        var streaming: (@Sendable (HTTPBodyWriter) async throws -> Void)?
+        var body: [UInt8] = []
+        switch response.body {
+        case .bytes(let bytes):
+            body = bytes
+            if !bodiless { try? head.fields.append(name: "Content-Length", value: String(bytes.count)) }
+        case .stream(let produce):
+            if !bodiless {
+                streaming = produce
+                // HTTP/1.1 gets chunked; HTTP/1.0 has no chunked, so the body ends with the connection.
+                if request.version.minor >= 1 {
+                    try? head.fields.append(name: "Transfer-Encoding", value: "chunked")
+                } else {
+                    closing = true
+                }
+            }
+        }
+        if closing {
             try? head.fields.append(name: "Connection", value: "close")
         } else if request.version.minor == 0 {
             try? head.fields.append(name: "Connection", value: "keep-alive")
         }
-
-        switch response.body {
-        case .bytes(let body):
-            head.fields.removeAll(named: "Content-Length")
-            head.fields.removeAll(named: "Transfer-Encoding")
-            if !bodiless { try? head.fields.append(name: "Content-Length", value: String(body.count)) }
-            do {
-                try HTTPSerializer.writeHead(head, into: &output)
-            } catch {
-                output.removeAll(keepingCapacity: true)
-                return emitError(HTTPError(status: 500), closing: true)
-            }
-            if !isHead && !bodiless { output.append(contentsOf: body) }
-            return isHead || bodiless ? 0 : body.count
-
-        case .stream(let produce):
-            // HTTP/1.1 gets chunked; HTTP/1.0 has no chunked, so the body ends with the connection.
-            let chunked = request.version.minor >= 1
-            head.fields.removeAll(named: "Content-Length")
-            head.fields.removeAll(named: "Transfer-Encoding")
-            if chunked {
-                try? head.fields.append(name: "Transfer-Encoding", value: "chunked")
-            } else if keepAlive {
-                head.fields.removeAll(named: "Connection")
-                try? head.fields.append(name: "Connection", value: "close")
-                closeAfterFlush = true
-            }
-            try HTTPSerializer.writeHead(head, into: &output)
-            if isHead || bodiless { return 0 }
-            let pending = output
-            output.removeAll(keepingCapacity: true)
-            try await stream.write(pending, deadline: .after(configuration.writeTimeout))
-            let counter = ByteCounter()
-            let writer = HTTPBodyWriter { [stream, configuration] piece in
-                var bytes: [UInt8] = []
-                if chunked { HTTPSerializer.writeChunk(piece, into: &bytes) } else { bytes = piece }
-                counter.add(piece.count)
-                try await stream.write(bytes, deadline: .after(configuration.writeTimeout))
-            }
-            try await produce(writer)
-            if chunked { HTTPSerializer.writeLastChunk(into: &output) }
-            return counter.total
+        // Serialize into a scratch buffer first: if the handler's head is invalid, the answers
+        // already queued for earlier pipelined requests must stay.
+        var serialized: [UInt8] = []
+        do {
+            try HTTPSerializer.writeHead(head, into: &serialized)
+        } catch {
+            return emitError(HTTPError(status: 500), closing: true)
         }
+        output.append(contentsOf: serialized)
+        if closing { closeAfterFlush = true }
+        if isHead || bodiless { return 0 }
+        guard let produce = streaming else {
+            output.append(contentsOf: body)
+            return body.count
+        }
+        guard await flush() else { throw StreamFailed() }
+        let chunked = request.version.minor >= 1
+        let counter = ByteCounter()
+        let writer = HTTPBodyWriter { [stream, configuration] piece in
+            var bytes: [UInt8] = []
+            if chunked { HTTPSerializer.writeChunk(piece, into: &bytes) } else { bytes = piece }
+            counter.add(piece.count)
+            try await stream.write(bytes, deadline: .after(configuration.writeTimeout))
+        }
+        do {
+            try await produce(writer)
+        } catch {
+            configuration.accessLog?("streamed response to \(request.method) \(request.target) failed: \(error)")
+            throw StreamFailed()
+        }
+        if chunked { HTTPSerializer.writeLastChunk(into: &output) }
+        return counter.total
     }
 
     @discardableResult
@@ -195,16 +244,32 @@ struct HTTPServerConnection<Stream: ByteStream> {
 
     // MARK: I/O
 
-    /// Writes what is pending; false when the connection is gone.
+    /// Writes what is pending, in pieces each with its own deadline; false when the
+    /// connection is gone.
     private mutating func flush() async -> Bool {
         guard !output.isEmpty else { return true }
         do {
-            try await stream.write(output, deadline: .after(configuration.writeTimeout))
-            output.removeAll(keepingCapacity: true)
+            if output.count <= Self.writePiece {
+                try await stream.write(output, deadline: .after(configuration.writeTimeout))
+            } else {
+                var offset = 0
+                while offset < output.count {
+                    let end = min(offset + Self.writePiece, output.count)
+                    try await stream.write(Array(output[offset..<end]), deadline: .after(configuration.writeTimeout))
+                    offset = end
+                }
+            }
+            output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
             return true
         } catch {
             return false
         }
+    }
+
+    /// Ends a connection whose response broke off: a reset where the stream can send one, so
+    /// the client cannot mistake a truncated close-delimited body for a complete one.
+    private func abortStream() async {
+        if let tcp = stream as? AsyncTCPConnection { await tcp.abort() } else { await stream.close() }
     }
 
     /// Reads more bytes into the parser; false when the conversation is over.
@@ -212,20 +277,26 @@ struct HTTPServerConnection<Stream: ByteStream> {
         let deadline: Deadline
         let waitingForRequest = current == nil && parser.bufferedByteCount == 0
         if current != nil {
-            deadline = .after(configuration.bodyTimeout)
-        } else if let started = headStartedAt {
+            deadline = .at((bodyStartedAt ?? .now) + configuration.bodyTimeout, limit: configuration.bodyTimeout)
+        } else if !waitingForRequest {
+            let started = headStartedAt ?? .now
+            headStartedAt = started
             deadline = .at(started + configuration.headerTimeout, limit: configuration.headerTimeout)
         } else {
-            if server.isDraining { return false }
+            // Idle between requests: the only moment a graceful shutdown may close us.
+            guard open.becomeIdle() else { return false }
             deadline = .after(configuration.idleTimeout)
         }
         do {
-            switch try await stream.read(into: &input, maxBytes: 64 * 1024, deadline: deadline) {
+            let result = try await stream.read(into: &input, maxBytes: 64 * 1024, deadline: deadline)
+            if waitingForRequest {
+                // Lost the race with shutdown: it closed (or is closing) this connection, so these
+                // bytes are not served — their handler must not run.
+                guard open.becomeBusy() else { return false }
+            }
+            switch result {
             case .bytes:
-                if waitingForRequest {
-                    open.idle.store(false, ordering: .releasing)
-                    headStartedAt = .now
-                }
+                if waitingForRequest { headStartedAt = .now }
                 parser.receive(input[...])
                 input.removeAll(keepingCapacity: true)
             case .endOfStream:

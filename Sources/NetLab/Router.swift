@@ -76,8 +76,11 @@ public struct Router: Sendable {
                 guard text == part else { return nil }
                 literals += 1
             case .parameter(let name):
-                guard !part.isEmpty else { return nil }
-                parameters[name] = String(part).removingPercentEncodingOrSelf
+                // Decoded, a parameter may not smuggle in a path separator or NUL
+                // ("..%2F..%2Fetc" must not reach a handler as "../../etc").
+                let value = String(part).removingPercentEncodingOrSelf
+                guard !value.isEmpty, !value.contains("/"), !value.contains("\0") else { return nil }
+                parameters[name] = value
             }
         }
         return (parameters, literals)

@@ -3,14 +3,17 @@ import HTTPParser
 
 /// Serves the files under a directory for GET and HEAD: `netlab serve http --root DIR`.
 ///
-/// A request path is percent-decoded and split into segments; `..`, `.` and empty segments
-/// (and any segment holding `/` or NUL after decoding) are refused with 404, so nothing outside
-/// the root can be named. A directory answers with its `index.html`, or else a listing.
+/// A request path is percent-decoded and split into segments; `..`, `.`, hidden names (`.git`,
+/// `.env`) and any segment holding `/` or NUL after decoding are refused with 404, and the file's
+/// real path (symbolic links resolved) must still lie under the root's, so nothing outside the
+/// root can be reached. A directory answers with its `index.html`, or else a listing. Files over
+/// 1 MiB are streamed in 64 KiB pieces rather than read whole. (File reads are plain blocking
+/// reads on the connection's thread: fine for a lab's files, not for a CDN.)
 public struct StaticFiles: Sendable {
     public let root: URL
 
     public init(root: String) {
-        self.root = URL(fileURLWithPath: root, isDirectory: true).standardizedFileURL
+        self.root = URL(fileURLWithPath: root, isDirectory: true).standardizedFileURL.resolvingSymlinksInPath()
     }
 
     /// The handler to install as a router's fallback.
@@ -21,11 +24,14 @@ public struct StaticFiles: Sendable {
             }
             var file = root
             for raw in request.path.split(separator: "/", omittingEmptySubsequences: true) {
-                guard let segment = String(raw).removingPercentEncoding, segment != ".", segment != "..",
+                guard let segment = String(raw).removingPercentEncoding, !segment.hasPrefix("."),
                     !segment.contains("/"), !segment.contains("\0")
                 else { throw HTTPError(status: 404) }
                 file.appendPathComponent(segment)
             }
+            // A symbolic link under the root must not lead out of it.
+            let real = file.resolvingSymlinksInPath().path
+            guard real == root.path || real.hasPrefix(root.path + "/") else { throw HTTPError(status: 404) }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory) else {
                 throw HTTPError(status: 404)
@@ -47,8 +53,21 @@ public struct StaticFiles: Sendable {
     }
 
     static func fileResponse(_ file: URL) throws -> HTTPResponse {
+        let fields = HTTPFields(["Content-Type": contentType(file.pathExtension)])
+        let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        if size > 1 << 20 {
+            guard FileManager.default.isReadableFile(atPath: file.path) else { throw HTTPError(status: 403) }
+            let path = file.path
+            return .stream(fields: fields) { writer in
+                guard let handle = FileHandle(forReadingAtPath: path) else { return }
+                defer { try? handle.close() }
+                while let piece = try handle.read(upToCount: 64 * 1024), !piece.isEmpty {
+                    try await writer.write(Array(piece))
+                }
+            }
+        }
         guard let data = FileManager.default.contents(atPath: file.path) else { throw HTTPError(status: 403) }
-        return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": contentType(file.pathExtension)]), body: .bytes(Array(data)))
+        return HTTPResponse(status: 200, fields: fields, body: .bytes(Array(data)))
     }
 
     static func contentType(_ pathExtension: String) -> String {

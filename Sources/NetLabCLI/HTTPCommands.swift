@@ -116,11 +116,11 @@ struct Get: AsyncParsableCommand {
             err("* [tcp] reusing the keep-alive connection to \(remote)")
         case .retrying(let reason):
             err("* [http] retrying on a new connection: \(reason)")
-        case .sent(let bytes):
-            err("* [http] sent \(bytes.count) bytes:")
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false) {
-                err("> \(line)")
-            }
+        case .sent(let head, let bodyLength):
+            err("* [http] sent the request (credentials redacted):")
+            for line in head.split(separator: "\r\n", omittingEmptySubsequences: false) { err("> \(line)") }
+            err(">")
+            if bodyLength > 0 { err("> [\(bodyLength) body bytes]") }
         case .receivedHead(let head):
             err("< \(head.version) \(head.status) \(head.reason)")
             for (name, value) in head.fields { err("< \(name): \(value)") }

@@ -77,7 +77,7 @@ func converse(
     if !closed {
         // Did the server close after the last response? Look briefly.
         buffer.removeAll()
-        if let result = try? await client.read(into: &buffer, maxBytes: 1, deadline: .after(.milliseconds(150))),
+        if let result = try? await client.read(into: &buffer, maxBytes: 1, deadline: .after(.seconds(1))),
             result == .endOfStream
         {
             closed = true
@@ -108,6 +108,14 @@ func withServer<R>(
 /// Open file descriptors of this process (entries of /proc/self/fd).
 func openDescriptors() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
+
+/// Runs blocking code (the blocking socket API, a peer written in it) on a thread of its own,
+/// never on the cooperative pool: two blocked pool threads would stall every async test.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }
 
 /// Runs a command (from PATH) on its own thread — never on the cooperative pool, which the
