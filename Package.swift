@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TCPSocket", targets: ["TCPSocket"]),
         .library(name: "HTTPParser", targets: ["HTTPParser"]),
         .library(name: "NetLabConformance", targets: ["NetLabConformance"]),
+        .library(name: "TLSWrapper", targets: ["TLSWrapper"]),
         .library(name: "NetLab", targets: ["NetLab"]),
         .executable(name: "netlab", targets: ["NetLabCLI"]),
     ],
@@ -33,6 +34,12 @@ let package = Package(
         // Tests/, a student's in exercises/. Written once, here.
         .target(name: "NetLabConformance", dependencies: ["HTTPParser"]),
 
+        // Layer 3: TLS over the system OpenSSL (libssl-dev), through memory BIOs.
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
+        .target(name: "TLSWrapper", dependencies: ["TCPSocket", "COpenSSL", "CTLSShim"]),
+
         // The assembled stack: HTTP server and client over any ByteStream.
         .target(name: "NetLab", dependencies: ["TCPSocket", "HTTPParser"]),
 
@@ -49,6 +56,7 @@ let package = Package(
 
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser"]),
+        .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket"]),
         .testTarget(
             name: "HTTPParserTests",
             dependencies: [

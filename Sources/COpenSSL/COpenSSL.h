@@ -1,0 +1,10 @@
+// The system OpenSSL 3 (libssl-dev), as one Swift module.
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/pem.h>
+#include <openssl/bn.h>
+#include <openssl/rand.h>

@@ -1,0 +1,174 @@
+internal import COpenSSL
+internal import CTLSShim
+import Foundation
+import Synchronization
+
+/// How TLS is set up for one role. Verification is on unless ``certificateVerification`` is
+/// set to the loudly named ``CertificateVerification/noneDangerous``.
+public struct TLSConfiguration: Sendable {
+    public enum Role: Sendable { case client, server }
+
+    /// What the client checks about the server's certificate (or the server about clients').
+    public enum CertificateVerification: Sendable {
+        /// The chain must lead to a trusted root, and (client side) the certificate must name
+        /// the host connected to. The default.
+        case fullVerification
+        /// Accept any certificate from anyone. Only for demonstrating what it costs: a
+        /// man in the middle then reads and changes everything.
+        case noneDangerous
+    }
+
+    public var role: Role
+    /// Trusted roots: a PEM file of CA certificates; nil uses the system store.
+    public var trustRootsFile: String?
+    public var certificateVerification: CertificateVerification = .fullVerification
+    /// Our certificate chain (PEM, leaf first) and private key (PEM): required for servers,
+    /// optional for clients (mutual TLS).
+    public var certificateChainFile: String?
+    public var privateKeyFile: String?
+    /// Server: demand a client certificate signed by the trust roots (mutual TLS).
+    public var requireClientCertificate = false
+    /// ALPN protocols, in preference order.
+    public var applicationProtocols: [String] = ["http/1.1"]
+    /// Lowest TLS version accepted: 1.2 (0x0303) by default; 1.3 is preferred when both speak it.
+    public var minimumVersion: TLSVersion = .tls1_2
+    /// Where NSS key-log lines go (for Wireshark). Defaults to the file named by SSLKEYLOGFILE.
+    public var keyLog: (@Sendable (String) -> Void)? = TLSConfiguration.keyLogFromEnvironment()
+
+    public static func client(trustRootsFile: String? = nil) -> TLSConfiguration {
+        TLSConfiguration(role: .client, trustRootsFile: trustRootsFile)
+    }
+
+    public static func server(certificateChainFile: String, privateKeyFile: String) -> TLSConfiguration {
+        var configuration = TLSConfiguration(role: .server)
+        configuration.certificateChainFile = certificateChainFile
+        configuration.privateKeyFile = privateKeyFile
+        return configuration
+    }
+
+    public init(role: Role, trustRootsFile: String? = nil) {
+        self.role = role
+        self.trustRootsFile = trustRootsFile
+    }
+
+    /// Appends key-log lines to the file SSLKEYLOGFILE names, when it is set.
+    static func keyLogFromEnvironment() -> (@Sendable (String) -> Void)? {
+        guard let path = ProcessInfo.processInfo.environment["SSLKEYLOGFILE"], !path.isEmpty else { return nil }
+        return { line in
+            // One write per line with O_APPEND: lines from parallel connections never interleave.
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            guard fd >= 0 else { return }
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+    }
+}
+
+/// A TLS protocol version.
+public struct TLSVersion: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+    public static let tls1_2 = TLSVersion(rawValue: Int32(TLS1_2_VERSION))
+    public static let tls1_3 = TLSVersion(rawValue: Int32(TLS1_3_VERSION))
+    public var description: String { rawValue == TLS1_3_VERSION ? "TLSv1.3" : rawValue == TLS1_2_VERSION ? "TLSv1.2" : "0x\(String(rawValue, radix: 16))" }
+}
+
+/// A configured `SSL_CTX`: immutable after init, so connections may be made from it on any
+/// thread (OpenSSL allows concurrent `SSL_new` on a configured context).
+public final class TLSContext: @unchecked Sendable {
+    let ctx: OpaquePointer
+    public let configuration: TLSConfiguration
+    /// ALPN protocols in wire format (length-prefixed), kept alive for the select callback.
+    let alpnWire: [UInt8]
+
+    public init(_ configuration: TLSConfiguration) throws(TLSError) {
+        self.configuration = configuration
+        alpnWire = configuration.applicationProtocols.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+        ERR_clear_error()
+        guard let ctx = SSL_CTX_new(configuration.role == .client ? TLS_client_method() : TLS_server_method()) else {
+            throw .configuration("SSL_CTX_new failed: \(TLSError.drainErrorQueue())")
+        }
+        self.ctx = ctx
+        // Everything that decides outcomes is set here, not left to the distribution's config.
+        _ = CTLSShim_SSL_CTX_set_min_proto_version(ctx, configuration.minimumVersion.rawValue)
+        _ = CTLSShim_SSL_CTX_set_max_proto_version(ctx, Int32(TLS1_3_VERSION))
+        _ = SSL_CTX_set_options(ctx, CTLSShim_SSL_OP_NO_RENEGOTIATION() | CTLSShim_SSL_OP_NO_COMPRESSION())
+
+        if let chain = configuration.certificateChainFile {
+            guard SSL_CTX_use_certificate_chain_file(ctx, chain) == 1 else {
+                throw .configuration("cannot use certificate chain \(chain): \(TLSError.drainErrorQueue())")
+            }
+            guard let key = configuration.privateKeyFile, SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 else {
+                throw .configuration("cannot use private key \(configuration.privateKeyFile ?? "(none)"): \(TLSError.drainErrorQueue())")
+            }
+            guard SSL_CTX_check_private_key(ctx) == 1 else {
+                throw .configuration("the private key does not match the certificate: \(TLSError.drainErrorQueue())")
+            }
+        } else if configuration.role == .server {
+            throw .configuration("a TLS server needs certificateChainFile and privateKeyFile")
+        }
+
+        switch configuration.certificateVerification {
+        case .fullVerification:
+            if let roots = configuration.trustRootsFile {
+                guard SSL_CTX_load_verify_locations(ctx, roots, nil) == 1 else {
+                    throw .configuration("cannot load trust roots \(roots): \(TLSError.drainErrorQueue())")
+                }
+            } else {
+                _ = SSL_CTX_set_default_verify_paths(ctx)
+            }
+            if configuration.role == .client {
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+            } else if configuration.requireClientCertificate {
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+            }
+        case .noneDangerous:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+        }
+
+        if !alpnWire.isEmpty {
+            if configuration.role == .client {
+                // Returns 0 on success (unlike most OpenSSL calls).
+                guard alpnWire.withUnsafeBufferPointer({ SSL_CTX_set_alpn_protos(ctx, $0.baseAddress, UInt32($0.count)) }) == 0 else {
+                    throw .configuration("SSL_CTX_set_alpn_protos failed")
+                }
+            } else {
+                SSL_CTX_set_alpn_select_cb(ctx, alpnSelect, Unmanaged.passUnretained(self).toOpaque())
+            }
+        }
+        if configuration.keyLog != nil {
+            _ = SSL_CTX_set_ex_data(ctx, TLSContext.exDataIndex, Unmanaged.passUnretained(self).toOpaque())
+            SSL_CTX_set_keylog_callback(ctx, keyLogLine)
+        }
+    }
+
+    deinit {
+        SSL_CTX_free(ctx)
+    }
+
+    /// The ex_data slot where an SSL_CTX finds its Swift context (for the key-log callback).
+    static let exDataIndex: Int32 = CTLSShim_SSL_CTX_get_ex_new_index()
+}
+
+/// ALPN on the server: the first of our protocols the client offers, or a fatal
+/// no_application_protocol alert (RFC 7301 §3.2) when there is none.
+private func alpnSelect(
+    _ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outlen: UnsafeMutablePointer<UInt8>?,
+    _ input: UnsafePointer<UInt8>?, _ inlen: UInt32, _ arg: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let arg, let out, let outlen, let input else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+    let context = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue()
+    let chosen = context.alpnWire.withUnsafeBufferPointer { server in
+        CTLSShim_select_alpn(out, outlen, server.baseAddress, UInt32(server.count), input, inlen)
+    }
+    return chosen == 1 ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL
+}
+
+/// Key log: OpenSSL hands one NSS key-log line per secret.
+private func keyLogLine(_ ssl: OpaquePointer?, _ line: UnsafePointer<CChar>?) {
+    guard let ssl, let line, let ctx = SSL_get_SSL_CTX(ssl),
+        let raw = SSL_CTX_get_ex_data(ctx, TLSContext.exDataIndex)
+    else { return }
+    let context = Unmanaged<TLSContext>.fromOpaque(raw).takeUnretainedValue()
+    context.configuration.keyLog?(String(cString: line))
+}

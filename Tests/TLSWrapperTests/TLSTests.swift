@@ -1,0 +1,242 @@
+import Foundation
+import Synchronization
+import TCPSocket
+import Testing
+
+@testable import TLSWrapper
+
+/// A lab CA and certificates in a fresh temporary directory.
+final class Fixtures: Sendable {
+    let directory: String
+    let ca: LabCertificateAuthority
+    let server: LabCertificateAuthority.Issued
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-tls-\(UUID().uuidString)").path
+        ca = try LabCertificateAuthority(directory: directory)
+        server = try ca.issue(name: "localhost")
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    func serverContext(_ issued: LabCertificateAuthority.Issued? = nil, change: (inout TLSConfiguration) -> Void = { _ in }) throws -> TLSContext {
+        let leaf = issued ?? server
+        var configuration = TLSConfiguration.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath)
+        configuration.keyLog = nil
+        change(&configuration)
+        return try TLSContext(configuration)
+    }
+
+    func clientContext(change: (inout TLSConfiguration) -> Void = { _ in }) throws -> TLSContext {
+        var configuration = TLSConfiguration.client(trustRootsFile: ca.certificatePath)
+        configuration.keyLog = nil
+        change(&configuration)
+        return try TLSContext(configuration)
+    }
+}
+
+/// Runs a TLS server over one end of a socketpair and a client over the other.
+func handshakePair(
+    server serverContext: TLSContext, client clientContext: TLSContext, serverName: String?
+) async throws -> (client: TLSStream, server: Task<TLSStream, any Error>) {
+    let (a, b) = try SocketPair.makeStreams()
+    let server = Task { try await TLSStream.accept(over: b, context: serverContext, deadline: .after(.seconds(5))) }
+    do {
+        let client = try await TLSStream.connect(over: a, context: clientContext, serverName: serverName, deadline: .after(.seconds(5)))
+        return (client, server)
+    } catch {
+        await a.close()
+        _ = try? await server.value
+        await b.close()
+        throw error
+    }
+}
+
+@Suite("Lab certificate authority")
+struct LabCATests {
+    @Test("a CA and a leaf are made in-process, keys 0600, reused when present")
+    func createAndReuse() throws {
+        let fixtures = try Fixtures()
+        let attributes = try FileManager.default.attributesOfItem(atPath: fixtures.ca.privateKeyPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let leafKey = try FileManager.default.attributesOfItem(atPath: fixtures.server.privateKeyPath)
+        #expect((leafKey[.posixPermissions] as? Int) == 0o600)
+        let before = try Data(contentsOf: URL(fileURLWithPath: fixtures.ca.certificatePath))
+        let again = try LabCertificateAuthority(directory: fixtures.directory)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: again.certificatePath)) == before)
+        let summary = try LabCertificateAuthority.summary(ofCertificateAt: fixtures.server.certificatePath)
+        #expect(summary.subject.contains("CN=localhost"))
+        #expect(summary.issuer.contains("CN=NetLab Lab CA"))
+        #expect(summary.subjectAlternativeNames == ["DNS:localhost", "IP:127.0.0.1", "IP:::1"])
+    }
+
+    @Test("openssl verify -x509_strict accepts the lab's certificates", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+    func strictVerify() throws {
+        let fixtures = try Fixtures()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["verify", "-x509_strict", "-CAfile", fixtures.ca.certificatePath, fixtures.server.certificatePath]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(output)")
+    }
+}
+
+@Suite("TLSStream")
+struct TLSStreamTests {
+    @Test("handshake, ALPN, SNI, data both ways, and a clean close_notify")
+    func roundTrip() async throws {
+        let fixtures = try Fixtures()
+        let (client, serverTask) = try await handshakePair(
+            server: try fixtures.serverContext(), client: try fixtures.clientContext(), serverName: "localhost")
+        let server = try await serverTask.value
+        #expect(client.facts.version == "TLSv1.3")
+        #expect(client.facts.applicationProtocol == "http/1.1")
+        #expect(server.facts.serverName == "localhost")
+        #expect(client.facts.peerCertificate?.subject.contains("CN=localhost") == true)
+        try await client.write("card 4811 1111 1111 1114")
+        #expect(try await server.readExactly(24, deadline: .after(.seconds(5))) == Array("card 4811 1111 1111 1114".utf8))
+        let big = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
+        async let sent: Void = server.write(big, deadline: .after(.seconds(10)))
+        #expect(try await client.readExactly(big.count, deadline: .after(.seconds(10))) == big)
+        try await sent
+        await client.close()
+        var buffer: [UInt8] = []
+        #expect(try await server.read(into: &buffer, maxBytes: 100, deadline: .after(.seconds(5))) == .endOfStream)
+        await server.close()
+    }
+
+    @Test("an IP address is checked against the certificate's IP SANs")
+    func ipAddress() async throws {
+        let fixtures = try Fixtures()
+        let (client, serverTask) = try await handshakePair(
+            server: try fixtures.serverContext(), client: try fixtures.clientContext(), serverName: "127.0.0.1")
+        #expect(client.facts.peerCertificate != nil)
+        let server = try await serverTask.value
+        await client.close()
+        await server.close()
+    }
+
+    @Test("a certificate for another name is refused: hostnameMismatch")
+    func wrongHost() async throws {
+        let fixtures = try Fixtures()
+        await #expect {
+            _ = try await handshakePair(server: try fixtures.serverContext(), client: try fixtures.clientContext(), serverName: "gateway.test")
+        } throws: { error in
+            if case .hostnameMismatch(let expected, _) = error as? TLSError { return expected == "gateway.test" }
+            return false
+        }
+    }
+
+    @Test("a CA the client does not trust is refused: unknownCertificateAuthority")
+    func unknownCA() async throws {
+        let fixtures = try Fixtures()
+        let other = try Fixtures()
+        await #expect {
+            _ = try await handshakePair(server: try fixtures.serverContext(), client: try other.clientContext(), serverName: "localhost")
+        } throws: { error in
+            if case .unknownCertificateAuthority = error as? TLSError { return true }
+            return false
+        }
+    }
+
+    @Test("expired and not-yet-valid certificates are refused with their own errors")
+    func validity() async throws {
+        let fixtures = try Fixtures()
+        let expired = try fixtures.ca.issue(name: "expired", extraNames: ["localhost"], validFromDays: -30, validDays: 10)
+        let future = try fixtures.ca.issue(name: "future", extraNames: ["localhost"], validFromDays: 10, validDays: 10)
+        await #expect {
+            _ = try await handshakePair(server: try fixtures.serverContext(expired), client: try fixtures.clientContext(), serverName: "localhost")
+        } throws: { error in
+            if case .certificateExpired = error as? TLSError { return true }
+            return false
+        }
+        await #expect {
+            _ = try await handshakePair(server: try fixtures.serverContext(future), client: try fixtures.clientContext(), serverName: "localhost")
+        } throws: { error in
+            if case .certificateNotYetValid = error as? TLSError { return true }
+            return false
+        }
+    }
+
+    @Test("turning verification off (the loud option) accepts anyone — which is the danger")
+    func verificationOff() async throws {
+        let fixtures = try Fixtures()
+        let stranger = try Fixtures()
+        let client = try stranger.clientContext { $0.certificateVerification = .noneDangerous }
+        let (stream, serverTask) = try await handshakePair(server: try fixtures.serverContext(), client: client, serverName: "anything.test")
+        let server = try await serverTask.value
+        await stream.close()
+        await server.close()
+    }
+
+    @Test("a peer that drops TCP without close_notify is reported as truncation, not end of stream")
+    func truncation() async throws {
+        let fixtures = try Fixtures()
+        let (client, serverTask) = try await handshakePair(
+            server: try fixtures.serverContext(), client: try fixtures.clientContext(), serverName: "localhost")
+        let server = try await serverTask.value
+        try await server.write("partial")
+        await server.underlying.close()  // the transport goes away without a close_notify
+        #expect(try await client.readExactly(7, deadline: .after(.seconds(5))) == Array("partial".utf8))
+        var buffer: [UInt8] = []
+        await #expect(throws: TLSError.closedWithoutCloseNotify) {
+            _ = try await client.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(5)))
+        }
+        await client.close()
+    }
+
+    @Test("mutual TLS: a client without a certificate is refused; with one it is accepted")
+    func mutualTLS() async throws {
+        let fixtures = try Fixtures()
+        let clientLeaf = try fixtures.ca.issue(name: "merchant.test", extraNames: [])
+        let server = try fixtures.serverContext { $0.trustRootsFile = fixtures.ca.certificatePath; $0.requireClientCertificate = true }
+        // TLS 1.3: the refusal reaches the client on its first read, not in its handshake.
+        let anonymous = try await handshakePair(server: server, client: try fixtures.clientContext(), serverName: "localhost")
+        var buffer: [UInt8] = []
+        await #expect(throws: TLSError.self) {
+            _ = try await anonymous.client.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(5)))
+        }
+        _ = try? await anonymous.server.value
+        await anonymous.client.close()
+        let withCertificate = try fixtures.clientContext {
+            $0.certificateChainFile = clientLeaf.certificatePath
+            $0.privateKeyFile = clientLeaf.privateKeyPath
+        }
+        let (client, serverTask) = try await handshakePair(server: server, client: withCertificate, serverName: "localhost")
+        let accepted = try await serverTask.value
+        #expect(accepted.facts.peerCertificate?.subject.contains("CN=merchant.test") == true)
+        await client.close()
+        await accepted.close()
+    }
+
+    @Test("key logging writes NSS key-log lines (what Wireshark reads)")
+    func keyLog() async throws {
+        let fixtures = try Fixtures()
+        let lines = Mutex<[String]>([])
+        let client = try fixtures.clientContext { configuration in
+            configuration.keyLog = { line in lines.withLock { $0.append(line) } }
+        }
+        let (stream, serverTask) = try await handshakePair(server: try fixtures.serverContext(), client: client, serverName: "localhost")
+        let labels = Set(lines.withLock { $0 }.compactMap { $0.split(separator: " ").first.map(String.init) })
+        #expect(labels.contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET"))
+        #expect(labels.contains("CLIENT_TRAFFIC_SECRET_0"))
+        let server = try await serverTask.value
+        await stream.close()
+        await server.close()
+    }
+
+    @Test("a server needs a certificate and key that match")
+    func configurationErrors() throws {
+        let fixtures = try Fixtures()
+        let other = try fixtures.ca.issue(name: "other.test", extraNames: [])
+        #expect(throws: TLSError.self) { _ = try TLSContext(TLSConfiguration(role: .server)) }
+        #expect(throws: TLSError.self) {
+            _ = try TLSContext(.server(certificateChainFile: fixtures.server.certificatePath, privateKeyFile: other.privateKeyPath))
+        }
+    }
+}
