@@ -2,8 +2,8 @@
 //
 // NetLab: a from-scratch network stack that carries an online payment.
 // One target per layer; dependencies point down (see docs/ARCHITECTURE.md).
-// Targets arrive with the issue that fills them: today TCPSocket, HTTPParser, NetLab (HTTP
-// server and client) and the CLI.
+// Targets arrive with the issue that fills them: today TCPSocket, HTTPParser, TLSWrapper,
+// NetLab (HTTP(S) server and client) and the CLI.
 import PackageDescription
 
 let package = Package(
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "TLSWrapper", dependencies: ["TCPSocket", "COpenSSL", "CTLSShim"]),
 
         // The assembled stack: HTTP server and client over any ByteStream.
-        .target(name: "NetLab", dependencies: ["TCPSocket", "HTTPParser"]),
+        .target(name: "NetLab", dependencies: ["TCPSocket", "HTTPParser", "TLSWrapper"]),
 
         // The `netlab` command: a thin front over the libraries.
         .executableTarget(
@@ -49,13 +49,14 @@ let package = Package(
             dependencies: [
                 "TCPSocket",
                 "HTTPParser",
+                "TLSWrapper",
                 "NetLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
-        .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser"]),
+        .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper"]),
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket"]),
         .testTarget(
             name: "HTTPParserTests",

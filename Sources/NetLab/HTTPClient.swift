@@ -2,6 +2,7 @@ import Foundation
 import HTTPParser
 import Synchronization
 import TCPSocket
+import TLSWrapper
 
 /// What can go wrong in the HTTP client, besides the ``SocketError``s of the connection itself.
 public enum HTTPClientError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -87,6 +88,8 @@ public enum HTTPClientTraceEvent: Sendable {
     case sent(head: String, bodyLength: Int)
     case receivedHead(HTTPResponseHead)
     case retrying(reason: String)
+    /// The TLS handshake finished: version, cipher suite, ALPN, the server's certificate.
+    case tlsEstablished(TLSConnectionFacts)
 }
 
 /// Settings of an ``HTTPClient``.
@@ -108,6 +111,9 @@ public struct HTTPClientConfiguration: Sendable {
     }()
     /// The User-Agent field sent (nil: none).
     public var userAgent: String? = "NetLab"
+    /// TLS for https:// URLs: whose certificates to trust and how. nil: the system's trust
+    /// store with full verification (certificate chain and host name).
+    public var tls: TLSContext?
 
     public init() {}
 }
@@ -254,10 +260,17 @@ public final class HTTPClient: Sendable {
 
     private func connect(_ url: HTTPURL, deadline: Deadline) async throws -> any ByteStream {
         if let connector { return try await connector(url, deadline, self) }
-        guard url.scheme == .http else {
-            throw HTTPClientError.invalidURL(url.description, reason: "https needs the TLS layer's connector")
+        let tcp = try await connectTCP(url, deadline: deadline)
+        guard url.scheme == .https else { return tcp }
+        do {
+            let context = try configuration.tls ?? TLSContext(.client())
+            let secure = try await TLSStream.connect(over: tcp, context: context, serverName: url.host, deadline: deadline)
+            trace?(.tlsEstablished(secure.facts))
+            return secure
+        } catch {
+            await tcp.close()
+            throw error
         }
-        return try await connectTCP(url, deadline: deadline)
     }
 
     /// Writes the request and reads one complete response. Returns whether the connection may

@@ -2,6 +2,7 @@ import Foundation
 import HTTPParser
 import Synchronization
 import TCPSocket
+import TLSWrapper
 
 /// Settings of an ``HTTPServer``. Every wait has a limit; the defaults suit a lab and the
 /// payment flow's services.
@@ -90,9 +91,11 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds, listens and starts accepting; returns the address bound (port 0 picks one).
-    public func start(host: String? = "127.0.0.1", port: UInt16, group: EventLoopGroup = .shared) async throws
-        -> SocketAddress
-    {
+    /// With `tls`, every connection first completes a TLS handshake (within `headerTimeout`):
+    /// HTTPS, the same server code over a ``TLSStream``.
+    public func start(
+        host: String? = "127.0.0.1", port: UInt16, tls: TLSContext? = nil, group: EventLoopGroup = .shared
+    ) async throws -> SocketAddress {
         if state.withLock({ $0.listener != nil || $0.draining }) {
             throw HTTPError(status: 500, message: "this server was already started (or shut down); make a new one")
         }
@@ -103,7 +106,18 @@ public final class HTTPServer: Sendable {
             do {
                 try await listener.serve { [self] connection in
                     try? connection.setNoDelay()
-                    await serve(connection, remoteAddress: connection.remoteAddress)
+                    guard let tls else {
+                        await serve(connection, remoteAddress: connection.remoteAddress)
+                        return
+                    }
+                    do {
+                        let secure = try await TLSStream.accept(
+                            over: connection, context: tls, deadline: .after(configuration.headerTimeout))
+                        await serve(secure, remoteAddress: connection.remoteAddress)
+                    } catch {
+                        configuration.accessLog?("\(connection.remoteAddress) TLS handshake failed: \(error)")
+                        await connection.close()
+                    }
                 }
             } catch {
                 self.configuration.accessLog?("server: accept loop ended: \(error)")

@@ -44,6 +44,8 @@ struct HTTPServerConnection<Stream: ByteStream> {
     /// The parser may hold more events (handling stopped at the output high-water mark).
     private var eventsPending = false
     private var lastMethod: HTTPMethod?
+    /// An error answer goes out while the client may still be sending: drain before closing.
+    private var lingerBeforeClose = false
 
     /// A streamed body failed after its head was sent: the only honest end is to cut the connection.
     private struct StreamFailed: Error {}
@@ -66,7 +68,10 @@ struct HTTPServerConnection<Stream: ByteStream> {
                 return
             }
             guard await flush() else { return }
-            if closeAfterFlush { return }
+            if closeAfterFlush {
+                if lingerBeforeClose { await linger() }
+                return
+            }
             if eventsPending { continue }
             if peerFinished { return }
             guard await readMore() else { return }
@@ -238,8 +243,28 @@ struct HTTPServerConnection<Stream: ByteStream> {
                 HTTPResponseHead(status: response.status, fields: response.fields), body: body)
         else { return 0 }
         output.append(contentsOf: bytes)
-        if closing { closeAfterFlush = true }
+        if closing {
+            closeAfterFlush = true
+            lingerBeforeClose = true
+        }
         return body.count
+    }
+
+    /// A "lingering close" (as Apache calls it): after an error answer, send our FIN, then read
+    /// and discard what the client still sends, for at most a second and 256 KiB. Closing a
+    /// socket with unread input makes the kernel send a RST, and a RST can destroy the error
+    /// answer before the client has read it.
+    private mutating func linger() async {
+        try? await stream.shutdownWrite()
+        let deadline = Deadline.after(.seconds(1))
+        var discarded = 0
+        while discarded < 256 * 1024 {
+            input.removeAll(keepingCapacity: true)
+            guard let result = try? await stream.read(into: &input, maxBytes: 16 * 1024, deadline: deadline),
+                case .bytes(let n) = result
+            else { return }
+            discarded += n
+        }
     }
 
     // MARK: I/O
@@ -309,7 +334,7 @@ struct HTTPServerConnection<Stream: ByteStream> {
         } catch SocketError.timedOut {
             if waitingForRequest { return false }
             emitError(HTTPError(status: 408, message: "the request did not arrive in time"), closing: true)
-            _ = await flush()
+            if await flush() { await linger() }
             return false
         } catch {
             return false

@@ -3,6 +3,7 @@ import Foundation
 import HTTPParser
 import NetLab
 import TCPSocket
+import TLSWrapper
 
 extension Serve {
     struct HTTP: AsyncParsableCommand {
@@ -27,6 +28,12 @@ extension Serve {
         @Flag(help: "Print an access-log line per request.")
         var accessLog = false
 
+        @Flag(help: "Serve HTTPS with a certificate from the lab CA in --certs (created if absent).")
+        var tls = false
+
+        @Option(help: "The lab CA's directory (see `netlab certs`).")
+        var certs = "certs"
+
         func run() async throws {
             var router = Router()
             LabRoutes.install(into: &router)
@@ -37,8 +44,15 @@ extension Serve {
             var configuration = HTTPServerConfiguration()
             if accessLog { configuration.accessLog = { say($0) } }
             let server = HTTPServer(configuration: configuration, router: router)
-            let address = try await server.start(host: host, port: port)
-            say("HTTP server listening on \(address)" + (root.map { ", serving files from \($0)" } ?? ""))
+            var context: TLSContext?
+            if tls {
+                let ca = try LabCertificateAuthority(directory: certs)
+                let leaf = try ca.issue(name: "localhost")
+                context = try TLSContext(.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath))
+                say("TLS certificate \(leaf.certificatePath), issued by the lab CA \(ca.certificatePath)")
+            }
+            let address = try await server.start(host: host, port: port, tls: context)
+            say("HTTP\(tls ? "S" : "") server listening on \(address)" + (root.map { ", serving files from \($0)" } ?? ""))
             // Run until interrupted.
             while true { try await Task.sleep(for: .seconds(3600)) }
         }
@@ -73,6 +87,12 @@ struct Get: AsyncParsableCommand {
     @Option(help: "Give up after this many seconds.")
     var timeout: Double = 30
 
+    @Option(help: "Trust the CA certificates in this PEM file (e.g. certs/ca.pem) instead of the system's.")
+    var cacert: String?
+
+    @Flag(help: "DANGER: accept any TLS certificate. Anyone on the path can then read and change the exchange.")
+    var insecure = false
+
     func run() async throws {
         let url: HTTPURL
         do { url = try HTTPURL(self.url) } catch { throw ValidationError(error.description) }
@@ -88,6 +108,14 @@ struct Get: AsyncParsableCommand {
         }
         var configuration = HTTPClientConfiguration()
         configuration.requestTimeout = .milliseconds(Int64(timeout * 1000))
+        if url.scheme == .https {
+            var tls = TLSConfiguration.client(trustRootsFile: cacert)
+            if insecure {
+                tls.certificateVerification = .noneDangerous
+                FileHandle.standardError.write(Data("WARNING: certificate verification is OFF (--insecure): this connection is open to a man in the middle\n".utf8))
+            }
+            configuration.tls = try TLSContext(tls)
+        }
         let verbose = verbose
         let client = HTTPClient(configuration: configuration, trace: { event in
             guard verbose else { return }
@@ -121,6 +149,12 @@ struct Get: AsyncParsableCommand {
             for line in head.split(separator: "\r\n", omittingEmptySubsequences: false) { err("> \(line)") }
             err(">")
             if bodyLength > 0 { err("> [\(bodyLength) body bytes]") }
+        case .tlsEstablished(let facts):
+            err("* [tls] \(facts.version) \(facts.cipherSuite), ALPN \(facts.applicationProtocol ?? "-")")
+            if let peer = facts.peerCertificate {
+                err("* [tls] server certificate: \(peer.subject), issued by \(peer.issuer)")
+                err("* [tls]   names \(peer.subjectAlternativeNames.joined(separator: ", ")); valid \(peer.notBefore) – \(peer.notAfter)")
+            }
         case .receivedHead(let head):
             err("< \(head.version) \(head.status) \(head.reason)")
             for (name, value) in head.fields { err("< \(name): \(value)") }

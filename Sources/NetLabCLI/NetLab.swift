@@ -13,10 +13,10 @@ struct NetLabCommand: AsyncParsableCommand {
             Today TCP and HTTP run: `netlab demo` walks through one TCP conversation and shows what
             each system call does; `netlab serve echo` and `netlab resolve` are tools for lab 1;
             `netlab parse` runs the HTTP/1.1 parser on raw bytes; `netlab serve http` and
-            `netlab get` are an HTTP server and client on NetLab's stack. TLS and the payment flow
-            arrive with their layers.
+            `netlab get` are an HTTP(S) server and client on NetLab's stack, and `netlab certs` makes
+            the lab's certificates. The payment flow arrives with its layer.
             """,
-        subcommands: [Demo.self, Serve.self, Get.self, Resolve.self, Parse.self]
+        subcommands: [Demo.self, Serve.self, Get.self, Certs.self, Resolve.self, Parse.self]
     )
 }
 

@@ -1,0 +1,122 @@
+import Foundation
+import NetLab
+import Synchronization
+import TCPSocket
+import TLSWrapper
+import Testing
+
+/// HTTP over TLS: the same server and client, with a TLSStream under them.
+@Suite("HTTPS")
+struct HTTPSTests {
+    final class LabPKI: Sendable {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-https-\(UUID().uuidString)").path
+        let ca: LabCertificateAuthority
+        let leaf: LabCertificateAuthority.Issued
+        init() throws {
+            ca = try LabCertificateAuthority(directory: directory)
+            leaf = try ca.issue(name: "localhost")
+        }
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+        func serverContext() throws -> TLSContext {
+            var configuration = TLSConfiguration.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath)
+            configuration.keyLog = nil
+            return try TLSContext(configuration)
+        }
+
+        func client(trace: (@Sendable (HTTPClientTraceEvent) -> Void)? = nil) throws -> HTTPClient {
+            var configuration = HTTPClientConfiguration()
+            configuration.tls = try TLSContext(.client(trustRootsFile: ca.certificatePath))
+            return HTTPClient(configuration: configuration, trace: trace)
+        }
+    }
+
+    @Test("HTTPClient ⇄ HTTPServer over TLS: verified, ALPN http/1.1, keep-alive reused")
+    func clientServer() async throws {
+        let pki = try LabPKI()
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let handshakes = Mutex<[TLSConnectionFacts]>([])
+        let client = try pki.client(trace: { event in
+            if case .tlsEstablished(let facts) = event { handshakes.withLock { $0.append(facts) } }
+        })
+        let base = "https://localhost:\(address.port)"
+        #expect(try await client.get(base + "/hello").text == "Hello, World!")
+        #expect(try await client.post(base + "/echo", body: Array("over TLS".utf8)).text == "over TLS")
+        let facts = handshakes.withLock { $0 }
+        #expect(facts.count == 1, "the second request reused the TLS connection")
+        #expect(facts.first?.applicationProtocol == "http/1.1")
+        #expect(facts.first?.peerCertificate?.subject.contains("CN=localhost") == true)
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("a client that does not trust the server's CA refuses to talk")
+    func untrusted() async throws {
+        let pki = try LabPKI()
+        let stranger = try LabPKI()
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let client = try stranger.client()
+        await #expect {
+            _ = try await client.get("https://localhost:\(address.port)/hello")
+        } throws: { error in
+            if case .unknownCertificateAuthority = error as? TLSError { return true }
+            return false
+        }
+        await client.shutdown()
+        await server.shutdown()
+    }
+
+    @Test("curl --cacert talks to the HTTPS server", .enabled(if: commandExists("curl")))
+    func curl() async throws {
+        let pki = try LabPKI()
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let url = "https://localhost:\(address.port)/hello"
+        let result = try await run("curl", ["-sv", "--max-time", "10", "--cacert", pki.ca.certificatePath, url, url])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output == "Hello, World!Hello, World!")
+        #expect(result.error.contains("SSL certificate verify ok"), "\(result.error)")
+        await server.shutdown()
+    }
+
+    @Test("openssl s_client verifies the server and gets an answer", .enabled(if: commandExists("openssl")))
+    func opensslClient() async throws {
+        let pki = try LabPKI()
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let result = try await run(
+            "openssl",
+            ["s_client", "-connect", "127.0.0.1:\(address.port)", "-servername", "localhost", "-CAfile", pki.ca.certificatePath,
+             "-verify_return_error", "-verify_hostname", "localhost", "-alpn", "http/1.1", "-ign_eof"],
+            input: "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(result.output.contains("Verification: OK"), "\(result.output)\n\(result.error)")
+        #expect(result.output.contains("ALPN protocol: http/1.1"))
+        #expect(result.output.contains("Hello, World!"))
+        await server.shutdown()
+    }
+
+    @Test("the client verifies and talks to openssl s_server", .enabled(if: commandExists("openssl")))
+    func opensslServer() async throws {
+        let pki = try LabPKI()
+        let port = try TCPListener(host: "127.0.0.1", port: 0).localAddress.port  // a free port (closed again)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.leaf.certificatePath,
+                             "-key", pki.leaf.privateKeyPath, "-www", "-naccept", "1", "-alpn", "http/1.1"]
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        defer { process.terminate() }
+        let client = try pki.client()
+        var response: HTTPClientResponse?
+        for _ in 0..<50 where response == nil {  // until s_server listens
+            response = try? await client.get("https://localhost:\(port)/")
+            if response == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(response?.status == 200)
+        #expect(response?.text.contains("Ciphers supported in s_server binary") == true)
+        await client.shutdown()
+    }
+}
