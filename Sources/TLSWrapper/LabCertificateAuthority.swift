@@ -86,6 +86,36 @@ public final class LabCertificateAuthority: @unchecked Sendable {
         return issued
     }
 
+    /// Makes a deliberately broken certificate for tests and demonstrations of what
+    /// verification catches: self-signed (no CA), or without any subjectAltName.
+    public enum Defect: Sendable {
+        case selfSigned
+        case noSubjectAlternativeName
+    }
+
+    /// Issues a certificate for `name` with `defect` (always new files, `name` + ".bad").
+    public func issueDefective(name: String, defect: Defect) throws(TLSError) -> Issued {
+        let issued = Issued(
+            name: name, certificatePath: directory + "/\(name).bad.pem", privateKeyPath: directory + "/\(name).bad.key")
+        let leafKey = try Self.generateKey()
+        defer { EVP_PKEY_free(leafKey) }
+        let leaf: OpaquePointer
+        switch defect {
+        case .selfSigned:
+            leaf = try Self.makeCertificate(
+                commonName: name, key: leafKey, issuer: nil, issuerKey: leafKey, alternativeNames: [name], isCA: false,
+                validFrom: -1, validDays: 30)
+        case .noSubjectAlternativeName:
+            leaf = try Self.makeCertificate(
+                commonName: name, key: leafKey, issuer: certificate, issuerKey: key, alternativeNames: [], isCA: false,
+                validFrom: -1, validDays: 30)
+        }
+        defer { X509_free(leaf) }
+        try Self.write(Self.pem(certificate: leaf), to: issued.certificatePath, mode: 0o644)
+        try Self.write(Self.pem(key: leafKey), to: issued.privateKeyPath, mode: 0o600)
+        return issued
+    }
+
     /// Details of a certificate file, for `netlab certs show`.
     public static func summary(ofCertificateAt path: String) throws(TLSError) -> CertificateSummary {
         let certificate = try readCertificate(path)
@@ -135,11 +165,14 @@ public final class LabCertificateAuthority: @unchecked Sendable {
         } else {
             extensions += [
                 (NID_basic_constraints, "critical,CA:FALSE"), (NID_key_usage, "critical,digitalSignature"),
-                (NID_ext_key_usage, "serverAuth,clientAuth"), (NID_authority_key_identifier, "keyid:always"),
-                (NID_subject_alt_name, alternativeNames.map { name in
-                    TLSEngine.isIPAddress(name) ? "IP:\(name)" : "DNS:\(name)"
-                }.joined(separator: ",")),
+                (NID_ext_key_usage, "serverAuth,clientAuth"),
             ]
+            if issuer != nil { extensions.append((NID_authority_key_identifier, "keyid:always")) }
+            if !alternativeNames.isEmpty {
+                extensions.append((NID_subject_alt_name, alternativeNames.map { name in
+                    TLSEngine.isIPAddress(name) ? "IP:\(name)" : "DNS:\(name)"
+                }.joined(separator: ",")))
+            }
         }
         var v3 = X509V3_CTX()
         X509V3_set_ctx(&v3, issuer ?? x, x, nil, nil, 0)

@@ -107,8 +107,13 @@ struct HTTPSTests {
                              "-key", pki.leaf.privateKeyPath, "-www", "-naccept", "1", "-alpn", "http/1.1"]
         process.standardOutput = Pipe()
         process.standardError = Pipe()
+        let input = Pipe()  // s_server quits when its standard input ends: keep it open
+        process.standardInput = input
         try process.run()
-        defer { process.terminate() }
+        defer {
+            process.terminate()
+            try? input.fileHandleForWriting.close()
+        }
         let client = try pki.client()
         var response: HTTPClientResponse?
         for _ in 0..<50 where response == nil {  // until s_server listens
@@ -118,5 +123,26 @@ struct HTTPSTests {
         #expect(response?.status == 200)
         #expect(response?.text.contains("Ciphers supported in s_server binary") == true)
         await client.shutdown()
+    }
+}
+
+@Suite("HTTPS with Python")
+struct HTTPSPythonTests {
+    @Test("Python's ssl + http.client verify and talk to the HTTPS server", .enabled(if: commandExists("python3")))
+    func pythonClient() async throws {
+        let pki = try HTTPSTests.LabPKI()
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let script = """
+            import http.client, ssl, sys
+            context = ssl.create_default_context(cafile=sys.argv[2])
+            c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=context, timeout=10)
+            c.request("GET", "/hello"); r = c.getresponse(); body = r.read()
+            print(r.status, body.decode(), c.sock.version(), c.sock.selected_alpn_protocol())
+            """
+        let result = try await run("python3", ["-c", script, String(address.port), pki.ca.certificatePath])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.hasPrefix("200 Hello, World! TLSv1.3"), "\(result.output)")
+        await server.shutdown()
     }
 }

@@ -240,3 +240,115 @@ struct TLSStreamTests {
         }
     }
 }
+
+@Suite("TLSEngine in memory")
+struct TLSEngineTests {
+    /// Moves ciphertext between two engines until neither has anything to say.
+    static func pump(_ a: TLSEngine, _ b: TLSEngine) {
+        for _ in 0..<20 {
+            let ab = a.takeForNetwork()
+            let ba = b.takeForNetwork()
+            if ab.isEmpty && ba.isEmpty { return }
+            b.receiveFromNetwork(ab)
+            a.receiveFromNetwork(ba)
+            _ = try? a.handshake()
+            _ = try? b.handshake()
+        }
+    }
+
+    @Test("two engines handshake and exchange records with no socket at all")
+    func engineToEngine() throws {
+        let fixtures = try Fixtures()
+        let client = try TLSEngine(context: try fixtures.clientContext(), serverName: "localhost")
+        let server = try TLSEngine(context: try fixtures.serverContext())
+        #expect(try client.handshake() == .needsInput)
+        Self.pump(client, server)
+        #expect(try client.handshake() == .complete)
+        #expect(try server.handshake() == .complete)
+        try client.write(Array("hello over memory BIOs".utf8))
+        let record = client.takeForNetwork()
+        #expect(!record.isEmpty)
+        #expect(!String(decoding: record, as: UTF8.self).contains("hello"), "the record is ciphertext")
+        server.receiveFromNetwork(record)
+        var plaintext: [UInt8] = []
+        #expect(try server.read(into: &plaintext, maxBytes: 100) == .bytes(22))
+        #expect(String(decoding: plaintext, as: UTF8.self) == "hello over memory BIOs")
+        client.shutdown()
+        server.receiveFromNetwork(client.takeForNetwork())
+        plaintext.removeAll()
+        #expect(try server.read(into: &plaintext, maxBytes: 100) == .closed)
+    }
+}
+
+/// badssl.com's idea with the lab CA: one broken certificate per failure, each with its own error.
+@Suite("Certificate matrix")
+struct CertificateMatrixTests {
+    static func failure(server: TLSContext, client: TLSContext, name: String = "localhost") async -> TLSError? {
+        do {
+            let (stream, serverTask) = try await handshakePair(server: server, client: client, serverName: name)
+            _ = try? await serverTask.value
+            await stream.close()
+            return nil
+        } catch {
+            return error as? TLSError
+        }
+    }
+
+    @Test("self-signed leaf → selfSignedCertificate")
+    func selfSigned() async throws {
+        let fixtures = try Fixtures()
+        let bad = try fixtures.ca.issueDefective(name: "localhost", defect: .selfSigned)
+        let error = await Self.failure(server: try fixtures.serverContext(bad), client: try fixtures.clientContext())
+        guard case .selfSignedCertificate? = error else { Issue.record("got \(String(describing: error))"); return }
+    }
+
+    @Test("no subjectAltName (only a CN) → hostnameMismatch: names come from SANs only")
+    func missingSAN() async throws {
+        let fixtures = try Fixtures()
+        let bad = try fixtures.ca.issueDefective(name: "localhost", defect: .noSubjectAlternativeName)
+        let error = await Self.failure(server: try fixtures.serverContext(bad), client: try fixtures.clientContext())
+        guard case .hostnameMismatch? = error else { Issue.record("got \(String(describing: error))"); return }
+    }
+
+    @Test("the good certificate succeeds")
+    func good() async throws {
+        let fixtures = try Fixtures()
+        #expect(await Self.failure(server: try fixtures.serverContext(), client: try fixtures.clientContext()) == nil)
+    }
+
+    @Test("a server that offers only TLS 1.1 → protocolVersionTooOld", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+    func oldProtocol() async throws {
+        let fixtures = try Fixtures()
+        let port = try TCPListener(host: "127.0.0.1", port: 0).localAddress.port
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", fixtures.server.certificatePath,
+                             "-key", fixtures.server.privateKeyPath, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-naccept", "1"]
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        let input = Pipe()  // s_server quits when its standard input ends: keep it open
+        process.standardInput = input
+        try process.run()
+        defer {
+            process.terminate()
+            try? input.fileHandleForWriting.close()
+        }
+        var result: TLSError?
+        for _ in 0..<50 {
+            do {
+                let tcp = try await AsyncTCPConnection.connect(to: .ipv4Loopback(port: port), timeout: .seconds(2))
+                do {
+                    let stream = try await TLSStream.connect(over: tcp, context: try fixtures.clientContext(), serverName: "localhost")
+                    await stream.close()
+                } catch {
+                    result = error as? TLSError
+                    await tcp.close()
+                }
+                break
+            } catch {
+                try await Task.sleep(for: .milliseconds(100))  // s_server not listening yet
+            }
+        }
+        guard case .protocolVersionTooOld? = result else { Issue.record("got \(String(describing: result))"); return }
+    }
+}
