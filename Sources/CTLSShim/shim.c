@@ -12,6 +12,9 @@ int CTLSShim_SSL_CTX_get_ex_new_index(void) { return SSL_CTX_get_ex_new_index(0,
 int CTLSShim_GENERAL_NAMES_count(const GENERAL_NAMES *names) { return sk_GENERAL_NAME_num(names); }
 const GENERAL_NAME *CTLSShim_GENERAL_NAMES_value(const GENERAL_NAMES *names, int index) { return sk_GENERAL_NAME_value(names, index); }
 void CTLSShim_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }
+long CTLSShim_SSL_CTX_set_session_cache_mode_client(SSL_CTX *ctx) {
+    return SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+}
 
 int CTLSShim_select_alpn(const unsigned char **out, unsigned char *outlen, const unsigned char *server,
                          unsigned int serverlen, const unsigned char *client, unsigned int clientlen) {

@@ -80,6 +80,13 @@ public final class TLSContext: @unchecked Sendable {
     public let configuration: TLSConfiguration
     /// ALPN protocols in wire format (length-prefixed), kept alive for the select callback.
     let alpnWire: [UInt8]
+    /// Client side: the last session each server name gave us, for resumption (an `SSL_SESSION*`
+    /// we hold one reference to).
+    let sessions = Mutex<[String: SessionReference]>([:])
+
+    struct SessionReference: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
 
     public init(_ configuration: TLSConfiguration) throws(TLSError) {
         self.configuration = configuration
@@ -136,14 +143,34 @@ public final class TLSContext: @unchecked Sendable {
                 SSL_CTX_set_alpn_select_cb(ctx, alpnSelect, Unmanaged.passUnretained(self).toOpaque())
             }
         }
+        _ = SSL_CTX_set_ex_data(ctx, TLSContext.exDataIndex, Unmanaged.passUnretained(self).toOpaque())
         if configuration.keyLog != nil {
-            _ = SSL_CTX_set_ex_data(ctx, TLSContext.exDataIndex, Unmanaged.passUnretained(self).toOpaque())
             SSL_CTX_set_keylog_callback(ctx, keyLogLine)
+        }
+        if configuration.role == .client {
+            // Session resumption: keep each server's newest session (TLS 1.3 sends tickets after
+            // the handshake) and offer it on the next connection to that name.
+            _ = CTLSShim_SSL_CTX_set_session_cache_mode_client(ctx)
+            SSL_CTX_sess_set_new_cb(ctx, newSession)
         }
     }
 
     deinit {
+        for session in sessions.withLock({ Array($0.values) }) { SSL_SESSION_free(session.pointer) }
         SSL_CTX_free(ctx)
+    }
+
+    /// Stores `session` (taking the reference OpenSSL hands over) as the newest for `name`.
+    func remember(_ session: OpaquePointer, for name: String) {
+        let old = sessions.withLock { $0.updateValue(SessionReference(pointer: session), forKey: name) }
+        if let old { SSL_SESSION_free(old.pointer) }
+    }
+
+    /// Puts the remembered session for `name` on `ssl`, if there is one.
+    func offerSession(for name: String, on ssl: OpaquePointer) {
+        sessions.withLock { sessions in
+            if let session = sessions[name] { _ = SSL_set_session(ssl, session.pointer) }
+        }
     }
 
     /// The ex_data slot where an SSL_CTX finds its Swift context (for the key-log callback).
@@ -162,6 +189,17 @@ private func alpnSelect(
         CTLSShim_select_alpn(out, outlen, server.baseAddress, UInt32(server.count), input, inlen)
     }
     return chosen == 1 ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL
+}
+
+/// A new session (a TLS 1.3 ticket, or a TLS 1.2 session) for the client's cache. Returning 1
+/// keeps the reference OpenSSL passed.
+private func newSession(_ ssl: OpaquePointer?, _ session: OpaquePointer?) -> Int32 {
+    guard let ssl, let session, let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
+        let ctx = SSL_get_SSL_CTX(ssl), let raw = SSL_CTX_get_ex_data(ctx, TLSContext.exDataIndex)
+    else { return 0 }
+    let context = Unmanaged<TLSContext>.fromOpaque(raw).takeUnretainedValue()
+    context.remember(session, for: String(cString: name))
+    return 1
 }
 
 /// Key log: OpenSSL hands one NSS key-log line per secret.

@@ -74,6 +74,7 @@ public final class TLSEngine {
                     }
                 } else {
                     _ = CTLSShim_SSL_set_tlsext_host_name(ssl, host)
+                    context.offerSession(for: host, on: ssl)
                     // Names only from subjectAltName; a CN is never taken for a name (RFC 6125).
                     SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT))
                     guard SSL_set1_host(ssl, host) == 1 else { throw .configuration("cannot set expected host \(host)") }

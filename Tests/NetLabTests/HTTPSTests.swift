@@ -146,3 +146,24 @@ struct HTTPSPythonTests {
         await server.shutdown()
     }
 }
+
+@Suite("TLS session resumption")
+struct ResumptionTests {
+    @Test("the second connection to a server resumes the first one's session")
+    func resumed() async throws {
+        let pki = try HTTPSTests.LabPKI()
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let handshakes = Mutex<[Bool]>([])
+        var configuration = HTTPClientConfiguration()
+        configuration.tls = try TLSContext(.client(trustRootsFile: pki.ca.certificatePath))
+        configuration.maxIdleConnectionsPerHost = 0  // a new connection (and handshake) per request
+        let client = HTTPClient(configuration: configuration, trace: { event in
+            if case .tlsEstablished(let facts) = event { handshakes.withLock { $0.append(facts.resumed) } }
+        })
+        for _ in 0..<3 { #expect(try await client.get("https://localhost:\(address.port)/hello").status == 200) }
+        #expect(handshakes.withLock { $0 } == [false, true, true])
+        await client.shutdown()
+        await server.shutdown()
+    }
+}

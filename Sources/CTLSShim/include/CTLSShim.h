@@ -16,6 +16,7 @@ int CTLSShim_SSL_CTX_get_ex_new_index(void);
 int CTLSShim_GENERAL_NAMES_count(const GENERAL_NAMES *names);
 const GENERAL_NAME *CTLSShim_GENERAL_NAMES_value(const GENERAL_NAMES *names, int index);
 void CTLSShim_OPENSSL_free(void *pointer);
+long CTLSShim_SSL_CTX_set_session_cache_mode_client(SSL_CTX *ctx);
 /// ALPN select callback helper: picks the first of `server` (wire format) that `client` offers;
 /// on success points *out into the client's list (which outlives the callback).
 int CTLSShim_select_alpn(const unsigned char **out, unsigned char *outlen, const unsigned char *server,
