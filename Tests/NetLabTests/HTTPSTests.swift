@@ -167,3 +167,44 @@ struct ResumptionTests {
         await server.shutdown()
     }
 }
+
+@Suite("Wiretap")
+struct WiretapTests {
+    static let card = "4811111111111114"
+
+    /// A client whose connections pass a TCP-level tap (and TLS above it for https URLs).
+    static func tappedClient(_ tap: Wiretap, tls: TLSContext?) -> HTTPClient {
+        HTTPClient(connector: { url, deadline, client in
+            let tcp = try await client.connectTCP(url, deadline: deadline)
+            let tapped = tap.tapping(tcp)
+            guard url.scheme == .https, let tls else { return tapped }
+            return try await TLSStream.connect(over: tapped, context: tls, serverName: url.host, deadline: deadline)
+        })
+    }
+
+    @Test("with TLS on, the card number never appears on the TCP tap; with TLS off it does")
+    func secretOnTheWire() async throws {
+        let pki = try HTTPSTests.LabPKI()
+        let body = Array("{\"card_number\":\"\(Self.card)\",\"cvv\":\"123\"}".utf8)
+
+        let secure = HTTPServer(router: testRouter())
+        let secureAddress = try await secure.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let encryptedTap = Wiretap(layer: "tcp")
+        let tlsClient = Self.tappedClient(encryptedTap, tls: try TLSContext(.client(trustRootsFile: pki.ca.certificatePath)))
+        let echoed = try await tlsClient.post("https://localhost:\(secureAddress.port)/echo", body: body)
+        #expect(echoed.body == body, "the server did get the card number")
+        #expect(!encryptedTap.records.isEmpty)
+        #expect(!encryptedTap.saw(Self.card), "the card number crossed TCP in clear despite TLS")
+        await tlsClient.shutdown()
+        await secure.shutdown()
+
+        let plain = HTTPServer(router: testRouter())
+        let plainAddress = try await plain.start(host: "127.0.0.1", port: 0)
+        let clearTap = Wiretap(layer: "tcp")
+        let plainClient = Self.tappedClient(clearTap, tls: nil)
+        _ = try await plainClient.post("http://127.0.0.1:\(plainAddress.port)/echo", body: body)
+        #expect(clearTap.saw(Self.card), "without TLS anyone on the path reads the card number")
+        await plainClient.shutdown()
+        await plain.shutdown()
+    }
+}
