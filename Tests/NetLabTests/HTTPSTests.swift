@@ -208,3 +208,61 @@ struct WiretapTests {
         await plain.shutdown()
     }
 }
+
+@Suite("Key log and a real capture", .serialized)
+struct KeyLogCaptureTests {
+    @Test("the key log written during an exchange lets tshark decrypt its capture", .enabled(if: commandExists("tshark") && commandExists("dumpcap")))
+    func tsharkDecrypts() async throws {
+        let pki = try HTTPSTests.LabPKI()
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let capture = pki.directory + "/capture.pcap"
+        let keyLogPath = pki.directory + "/keys.log"
+
+        // dumpcap (tshark's capture engine) on loopback, only this test's port; wait until it
+        // really captures. -a duration: a capture that is never stopped still ends by itself.
+        let tshark = Process()
+        tshark.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tshark.arguments = ["dumpcap", "-q", "-i", "lo", "-f", "tcp port \(address.port)", "-a", "duration:60", "-w", capture]
+        let status = Pipe()
+        tshark.standardError = status
+        tshark.standardOutput = Pipe()
+        try tshark.run()
+        let started = try await onThread { () -> Bool in
+            var seen = ""
+            while !seen.contains("Capture started") && !seen.contains("Capturing on") {
+                let data = status.fileHandleForReading.availableData
+                if data.isEmpty { return false }
+                seen += String(decoding: data, as: UTF8.self)
+            }
+            return true
+        }
+        try #require(started, "tshark did not start capturing")
+        try await Task.sleep(for: .milliseconds(300))
+
+        let lines = Mutex<[String]>([])
+        var tls = TLSConfiguration.client(trustRootsFile: pki.ca.certificatePath)
+        tls.keyLog = { line in lines.withLock { $0.append(line) } }
+        var configuration = HTTPClientConfiguration()
+        configuration.tls = try TLSContext(tls)
+        let client = HTTPClient(configuration: configuration)
+        let secret = "order-\(UUID().uuidString)"
+        _ = try await client.post("https://localhost:\(address.port)/echo", body: Array(secret.utf8))
+        await client.shutdown()
+        await server.shutdown()
+        try await Task.sleep(for: .milliseconds(500))
+        // SIGINT makes dumpcap finish the file; poll rather than waitUntilExit, which spins here.
+        kill(tshark.processIdentifier, SIGINT)
+        for _ in 0..<100 where tshark.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        if tshark.isRunning { kill(tshark.processIdentifier, SIGKILL) }
+        try Data((lines.withLock { $0 }.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: keyLogPath))
+
+        let decrypted = try await run("tshark", [
+            "-r", capture, "-o", "tls.keylog_file:\(keyLogPath)", "-d", "tcp.port==\(address.port),tls", "-Y", "http",
+            "-T", "fields", "-e", "http.file_data",
+        ])
+        #expect(decrypted.output.contains(secret), "tshark could not decrypt with the key log:\n\(decrypted.output)\n\(decrypted.error)")
+        let opaque = try await run("tshark", ["-r", capture, "-d", "tcp.port==\(address.port),tls", "-Y", "http", "-T", "fields", "-e", "http.file_data"])
+        #expect(!opaque.output.contains(secret), "the capture was readable without the key log")
+    }
+}
