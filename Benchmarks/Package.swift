@@ -21,6 +21,13 @@ let package = Package(
             dependencies: [.product(name: "NetLab", package: "NetLab")],
             path: "Sources/http-hello-netlab"
         ),
+        .executableTarget(
+            name: "tls-bench-netlab",
+            dependencies: [
+                .product(name: "TLSWrapper", package: "NetLab"), .product(name: "TCPSocket", package: "NetLab"),
+            ],
+            path: "Sources/tls-bench-netlab"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

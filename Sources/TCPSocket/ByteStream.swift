@@ -108,8 +108,9 @@ extension Array where Element == UInt8 {
     /// memory and returns how many bytes it wrote. Only those bytes are kept.
     ///
     /// An empty array is filled in place (no copy); otherwise the bytes land in a temporary
-    /// buffer and are appended with one copy. Nothing is zero-filled first.
-    mutating func appendBytes<E: Error>(
+    /// buffer and are appended with one copy. Nothing is zero-filled first. Layers above use it
+    /// to implement ``ByteStream/read(into:maxBytes:deadline:)``.
+    public mutating func appendBytes<E: Error>(
         upTo maxBytes: Int, _ fill: (UnsafeMutableRawBufferPointer) throws(E) -> Int
     ) throws(E) -> Int {
         var failure: E?

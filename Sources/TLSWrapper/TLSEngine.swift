@@ -136,14 +136,12 @@ public final class TLSEngine {
         if failed { throw .closed }
         ERR_clear_error()
         var code: Int32 = 0
-        var readCount = 0
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: maxBytes))
-        buffer.withUnsafeMutableBytes { raw in
-            let rc = SSL_read(ssl, raw.baseAddress! + start, Int32(clamping: maxBytes))
-            if rc > 0 { readCount = Int(rc) } else { code = SSL_get_error(ssl, rc) }
+        let readCount = buffer.appendBytes(upTo: maxBytes) { raw in
+            let rc = SSL_read(ssl, raw.baseAddress, Int32(clamping: raw.count))
+            if rc > 0 { return Int(rc) }
+            code = SSL_get_error(ssl, rc)
+            return 0
         }
-        buffer.removeLast(maxBytes - readCount)
         if readCount > 0 { return .bytes(readCount) }
         switch code {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
