@@ -240,7 +240,7 @@ public final class HTTPClient: Sendable {
     public func connectTCP(_ url: HTTPURL, deadline: Deadline) async throws -> any ByteStream {
         let host = url.host
         let port = url.port
-        let addresses = try await Task.detached { try SocketAddress.resolve(host: host, port: port) }.value
+        let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
         trace?(.resolved(host: url.host, addresses: addresses))
         var lastError: any Error = SocketError.hostNotFound(host: url.host, code: 0, message: "no address")
         for address in addresses {

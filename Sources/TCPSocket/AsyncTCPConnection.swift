@@ -70,7 +70,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
         let deadline = Deadline.after(timeout)
         var lastError: any Error = SocketError.hostNotFound(host: host, code: 0, message: "no address")
         // getaddrinfo blocks; keep it off the loop thread this task may be pinned to.
-        let addresses = try await Task.detached { try SocketAddress.resolve(host: host, port: port) }.value
+        let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
         for address in addresses {
             let left: Duration? = deadline.instant.map { $0 - .now }
             if let left, left <= .zero {

@@ -70,6 +70,21 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         try lookup(host: host, port: port, family: family, numericOnly: false, passive: false)
     }
 
+    /// ``resolve(host:port:family:)`` without blocking the calling task's thread: a numeric host
+    /// is parsed on the spot; a name is looked up (getaddrinfo blocks) on a thread of its own,
+    /// never on an event loop or the cooperative pool that other tasks need.
+    public static func resolveAsync(host: String, port: UInt16, family: Family? = nil) async throws -> [SocketAddress] {
+        if let numeric = try? SocketAddress(ipAddress: host, port: port) {
+            if family == nil || numeric.family == family { return [numeric] }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Platform.startThread(name: "netlab-resolve") {
+                continuation.resume(with: Result { () throws(SocketError) in try resolve(host: host, port: port, family: family) })
+            }
+            Platform.detach(thread)
+        }
+    }
+
     /// The address text without the port: `127.0.0.1`, `::1` (inet_ntop).
     public var host: String {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)

@@ -102,6 +102,9 @@ enum Platform {
 
     static func join(_ thread: pthread_t) { _ = pthread_join(thread, nil) }
 
+    /// Lets a thread's resources go when it ends (for threads nobody joins).
+    static func detach(_ thread: pthread_t) { _ = pthread_detach(thread) }
+
 
     /// Readiness loops on Linux use epoll.
     static func makeSelector() throws(SocketError) -> any Selector { try EpollSelector() }
