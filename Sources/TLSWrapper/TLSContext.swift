@@ -56,8 +56,9 @@ public struct TLSConfiguration: Sendable {
         guard let path = ProcessInfo.processInfo.environment["SSLKEYLOGFILE"], !path.isEmpty else { return nil }
         return { line in
             // One write per line with O_APPEND: lines from parallel connections never interleave.
-            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return }
+            _ = fchmod(fd, 0o600)  // secrets: never readable by others, whatever the file had
             let bytes = Array((line + "\n").utf8)
             _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             close(fd)
@@ -90,6 +91,16 @@ public final class TLSContext: @unchecked Sendable {
 
     public init(_ configuration: TLSConfiguration) throws(TLSError) {
         self.configuration = configuration
+        if let long = configuration.applicationProtocols.first(where: { $0.utf8.isEmpty || $0.utf8.count > 255 }) {
+            throw .configuration("ALPN protocol names are 1-255 bytes long: \"\(long)\"")
+        }
+        if configuration.requireClientCertificate {
+            // Trusting the system store for client certificates would let in anyone with a public
+            // clientAuth certificate; asking for one without checking it would be theatre.
+            guard configuration.trustRootsFile != nil, configuration.certificateVerification == .fullVerification else {
+                throw .configuration("requireClientCertificate needs trustRootsFile (the CA of the clients) and full verification")
+            }
+        }
         alpnWire = configuration.applicationProtocols.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(configuration.role == .client ? TLS_client_method() : TLS_server_method()) else {
@@ -100,6 +111,8 @@ public final class TLSContext: @unchecked Sendable {
         _ = CTLSShim_SSL_CTX_set_min_proto_version(ctx, configuration.minimumVersion.rawValue)
         _ = CTLSShim_SSL_CTX_set_max_proto_version(ctx, Int32(TLS1_3_VERSION))
         _ = SSL_CTX_set_options(ctx, CTLSShim_SSL_OP_NO_RENEGOTIATION() | CTLSShim_SSL_OP_NO_COMPRESSION())
+        // A server that verifies peers must name its session context, or TLS 1.2 resumption fails.
+        _ = SSL_CTX_set_session_id_context(ctx, "netlab", 6)
 
         if let chain = configuration.certificateChainFile {
             guard SSL_CTX_use_certificate_chain_file(ctx, chain) == 1 else {

@@ -54,6 +54,13 @@ public final class TLSEngine {
     public init(context: TLSContext, serverName host: String? = nil) throws(TLSError) {
         self.context = context
         expectedHost = host
+        // A verifying client must know whom it wants to reach: without a name only the chain
+        // would be checked, and any certificate from any trusted CA would do.
+        if context.configuration.role == .client, context.configuration.certificateVerification == .fullVerification,
+            host?.isEmpty ?? true
+        {
+            throw .configuration("a verifying TLS client needs the server's name (or IP address) to check the certificate against")
+        }
         ERR_clear_error()
         guard let ssl = SSL_new(context.ctx), let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(BIO_s_mem()) else {
             throw .configuration("SSL_new failed: \(TLSError.drainErrorQueue())")
@@ -104,6 +111,9 @@ public final class TLSEngine {
         _ = CTLSShim_BIO_set_mem_eof_return(networkToEngine, 0)
     }
 
+    /// Whether ciphertext waits to be sent.
+    public var hasPendingOutput: Bool { BIO_ctrl_pending(engineToNetwork) > 0 }
+
     /// Ciphertext to send to the peer (empty when there is none).
     public func takeForNetwork() -> [UInt8] {
         let pending = Int(BIO_ctrl_pending(engineToNetwork))
@@ -153,7 +163,7 @@ public final class TLSEngine {
             let queue = TLSError.drainErrorQueue()
             if queue.contains("unexpected eof") || code == SSL_ERROR_SYSCALL { throw .closedWithoutCloseNotify }
             // TLS 1.3 reports a refused client certificate only now, on the first read.
-            if !handshakeComplete || queue.contains("alert") { throw .handshakeFailed(detail: queue) }
+            if !handshakeComplete || queue.contains("certificate required") { throw .handshakeFailed(detail: queue) }
             throw .protocolError(detail: queue)
         }
     }
@@ -279,11 +289,12 @@ public struct CertificateSummary: Sendable, Hashable, CustomStringConvertible {
             guard let entry = CTLSShim_GENERAL_NAMES_value(names, i) else { continue }
             var kind: Int32 = 0
             guard let value = GENERAL_NAME_get0_value(entry, &kind) else { continue }
+            // Only DNS names and IP addresses are strings; other kinds (directory names, otherName
+            // …) are different structures and must not be read as one.
+            guard kind == GEN_DNS || kind == GEN_IPADD else { continue }
             let string = UnsafePointer(value.assumingMemoryBound(to: ASN1_STRING.self))
-            let data = ASN1_STRING_get0_data(string)
-            let length = Int(ASN1_STRING_length(string))
-            guard let data else { continue }
-            let bytes = Array(UnsafeBufferPointer(start: data, count: length))
+            guard let data = ASN1_STRING_get0_data(string) else { continue }
+            let bytes = Array(UnsafeBufferPointer(start: data, count: Int(max(0, ASN1_STRING_length(string)))))
             switch kind {
             case GEN_DNS: result.append("DNS:" + String(decoding: bytes, as: UTF8.self))
             case GEN_IPADD:

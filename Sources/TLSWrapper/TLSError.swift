@@ -65,16 +65,18 @@ public enum TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     static func handshake(ssl: OpaquePointer, expectedHost: String?) -> TLSError {
         let verify = Int32(SSL_get_verify_result(ssl))
         let queue = drainErrorQueue()
-        if verify != X509_V_OK {
+        // The verify result explains the failure only when verification is what failed.
+        if verify != X509_V_OK && queue.contains("certificate verify failed") {
             let text = String(cString: X509_verify_cert_error_string(Int(verify)))
             let detail = "\(text); \(queue)"
             switch verify {
             case X509_V_ERR_CERT_HAS_EXPIRED: return .certificateExpired(detail: detail)
             case X509_V_ERR_CERT_NOT_YET_VALID: return .certificateNotYetValid(detail: detail)
-            case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+            case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
                 return .selfSignedCertificate(detail: detail)
+            // SELF_SIGNED_CERT_IN_CHAIN: the chain ends in a root the peer sent and we do not trust.
             case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
-                X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+                X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
                 return .unknownCertificateAuthority(detail: detail)
             case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH:
                 return .hostnameMismatch(expected: expectedHost ?? "?", detail: detail)

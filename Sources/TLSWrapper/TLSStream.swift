@@ -23,10 +23,12 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
     private let engine: Mutex<TLSEngine>
     private let writeTurn = FIFOLock()
     private let closed = Atomic<Bool>(false)
+    /// A write to the stream below failed midway: the record stream is cut, nothing more is valid.
+    private let broken = Atomic<Bool>(false)
     /// What the handshake negotiated.
     public let facts: TLSConnectionFacts
 
-    private init(underlying: any ByteStream, engine: TLSEngine, facts: TLSConnectionFacts) {
+    private init(underlying: any ByteStream, engine: sending TLSEngine, facts: TLSConnectionFacts) {
         self.underlying = underlying
         self.engine = Mutex(engine)
         self.facts = facts
@@ -50,7 +52,7 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
         try await handshake(over: stream, engine: try TLSEngine(context: context), deadline: deadline)
     }
 
-    private static func handshake(over stream: any ByteStream, engine: TLSEngine, deadline: Deadline) async throws -> TLSStream {
+    private static func handshake(over stream: any ByteStream, engine: sending TLSEngine, deadline: Deadline) async throws -> TLSStream {
         var input: [UInt8] = []
         while true {
             let progress: TLSHandshakeProgress
@@ -71,7 +73,8 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
             case .endOfStream: engine.receiveEndOfStream()
             }
         }
-        return TLSStream(underlying: stream, engine: engine, facts: engine.facts)
+        let facts = engine.facts
+        return TLSStream(underlying: stream, engine: engine, facts: facts)
     }
 
     // MARK: ByteStream
@@ -79,12 +82,19 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
     public func read(into buffer: inout [UInt8], maxBytes: Int, deadline: Deadline) async throws -> ReadResult {
         var input: [UInt8] = []
         while true {
-            if closed.load(ordering: .acquiring) { throw TLSError.closed }
-            let progress = try engine.withLock { engine throws(TLSError) in
-                try engine.read(into: &buffer, maxBytes: maxBytes)
+            try checkUsable()
+            let progress: TLSReadProgress
+            do {
+                progress = try engine.withLock { engine throws(TLSError) in
+                    try engine.read(into: &buffer, maxBytes: maxBytes)
+                }
+            } catch {
+                try? await flushIfFree(deadline: .after(.seconds(1)))  // the alert that says why
+                throw error
             }
-            // Reads can produce output too (TLS 1.3 key updates, alerts, our close_notify reply).
-            try await flush(deadline: deadline)
+            // Reads can produce output too (TLS 1.3 key updates, our close_notify reply); a
+            // reader sends it only if nobody else is sending, so it never waits behind a writer.
+            try await flushIfFree(deadline: deadline)
             switch progress {
             case .bytes(let n): return .bytes(n)
             case .closed: return .endOfStream
@@ -99,35 +109,77 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
     }
 
     public func write(_ bytes: [UInt8], deadline: Deadline) async throws {
-        if closed.load(ordering: .acquiring) { throw TLSError.closed }
-        try engine.withLock { engine throws(TLSError) in try engine.write(bytes) }
+        try checkUsable()
+        do {
+            try engine.withLock { engine throws(TLSError) in try engine.write(bytes) }
+        } catch {
+            try? await flushIfFree(deadline: .after(.seconds(1)))
+            throw error
+        }
         try await flush(deadline: deadline)
     }
 
     /// Sends close_notify: the peer reads end-of-stream. Reading still works.
     public func shutdownWrite() async throws {
+        try checkUsable()
         engine.withLock { $0.shutdown() }
         try await flush(deadline: .after(.seconds(5)))
     }
 
-    /// Sends close_notify (best effort, one second at most) and closes the stream below.
+    /// Sends close_notify (when the write turn is free, within a second) and closes the stream below.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        engine.withLock { $0.shutdown() }
-        try? await flush(deadline: .after(.seconds(1)))
+        if !broken.load(ordering: .acquiring), await writeTurn.tryLock() {
+            engine.withLock { $0.shutdown() }
+            try? await drain(deadline: .after(.seconds(1)))
+            await writeTurn.unlock()
+        }
         await underlying.close()
     }
 
-    /// Sends every byte of ciphertext the engine has made so far, in order.
+    private func checkUsable() throws {
+        if closed.load(ordering: .acquiring) { throw TLSError.closed }
+        if broken.load(ordering: .acquiring) {
+            throw TLSError.protocolError(detail: "an earlier write to the connection failed midway; the TLS record stream is cut")
+        }
+    }
+
+    /// Writer's flush: waits for the write turn, then sends until nothing is pending (including
+    /// what other tasks produced meanwhile), so its own bytes are out when it returns.
     private func flush(deadline: Deadline) async throws {
         await writeTurn.lock()
-        let outbound = engine.withLock { $0.takeForNetwork() }
         do {
-            if !outbound.isEmpty { try await underlying.write(outbound, deadline: deadline) }
+            try await drain(deadline: deadline)
             await writeTurn.unlock()
         } catch {
             await writeTurn.unlock()
             throw error
+        }
+    }
+
+    /// Reader's flush: only when there is output and the turn is free; a holder drains the rest.
+    private func flushIfFree(deadline: Deadline) async throws {
+        guard engine.withLock({ $0.hasPendingOutput }), await writeTurn.tryLock() else { return }
+        do {
+            try await drain(deadline: deadline)
+            await writeTurn.unlock()
+        } catch {
+            await writeTurn.unlock()
+            throw error
+        }
+    }
+
+    /// Sends pending ciphertext, in order, until there is none. Call with the write turn held.
+    private func drain(deadline: Deadline) async throws {
+        while true {
+            let outbound = engine.withLock { $0.takeForNetwork() }
+            if outbound.isEmpty { return }
+            do {
+                try await underlying.write(outbound, deadline: deadline)
+            } catch {
+                broken.store(true, ordering: .releasing)
+                throw error
+            }
         }
     }
 }
@@ -136,6 +188,13 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
 actor FIFOLock {
     private var held = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Takes the turn if nobody holds it; never waits.
+    func tryLock() -> Bool {
+        if held { return false }
+        held = true
+        return true
+    }
 
     func lock() async {
         if !held {
@@ -154,5 +213,3 @@ actor FIFOLock {
     }
 }
 
-// A TLSStream owns its engine behind a Mutex: one step at a time, from whichever task holds it.
-extension TLSEngine: @unchecked Sendable {}

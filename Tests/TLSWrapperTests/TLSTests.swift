@@ -121,6 +121,42 @@ struct TLSStreamTests {
         await server.close()
     }
 
+    @Test("an IP address outside the certificate's SANs is refused")
+    func wrongIP() async throws {
+        let fixtures = try Fixtures()
+        await #expect {
+            _ = try await handshakePair(server: try fixtures.serverContext(), client: try fixtures.clientContext(), serverName: "127.0.0.2")
+        } throws: { error in
+            if case .hostnameMismatch = error as? TLSError { return true }
+            return false
+        }
+    }
+
+    @Test("a verifying client without a server name is a configuration error, not an unchecked connection", arguments: [nil, ""] as [String?])
+    func noServerName(name: String?) throws {
+        let fixtures = try Fixtures()
+        #expect(throws: TLSError.self) { _ = try TLSEngine(context: try fixtures.clientContext(), serverName: name) }
+    }
+
+    @Test("both sides writing large payloads at once never deadlock (reads do not wait behind writes)")
+    func fullDuplex() async throws {
+        let fixtures = try Fixtures()
+        let (client, serverTask) = try await handshakePair(
+            server: try fixtures.serverContext(), client: try fixtures.clientContext(), serverName: "localhost")
+        let server = try await serverTask.value
+        let payload = [UInt8](repeating: 0xAB, count: 8 << 20)
+        async let clientSends: Void = client.write(payload, deadline: .after(.seconds(30)))
+        async let serverSends: Void = server.write(payload, deadline: .after(.seconds(30)))
+        async let clientReads = client.readExactly(payload.count, deadline: .after(.seconds(30)))
+        async let serverReads = server.readExactly(payload.count, deadline: .after(.seconds(30)))
+        try await clientSends
+        try await serverSends
+        #expect(try await clientReads == payload)
+        #expect(try await serverReads == payload)
+        await client.close()
+        await server.close()
+    }
+
     @Test("a certificate for another name is refused: hostnameMismatch")
     func wrongHost() async throws {
         let fixtures = try Fixtures()
@@ -198,8 +234,11 @@ struct TLSStreamTests {
         // TLS 1.3: the refusal reaches the client on its first read, not in its handshake.
         let anonymous = try await handshakePair(server: server, client: try fixtures.clientContext(), serverName: "localhost")
         var buffer: [UInt8] = []
-        await #expect(throws: TLSError.self) {
+        await #expect {
             _ = try await anonymous.client.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(5)))
+        } throws: { error in
+            if case .handshakeFailed(let detail) = error as? TLSError { return detail.contains("certificate required") }
+            return false
         }
         _ = try? await anonymous.server.value
         await anonymous.client.close()
@@ -235,6 +274,12 @@ struct TLSStreamTests {
         let fixtures = try Fixtures()
         let other = try fixtures.ca.issue(name: "other.test", extraNames: [])
         #expect(throws: TLSError.self) { _ = try TLSContext(TLSConfiguration(role: .server)) }
+        // Client certificates checked against the system store would let anyone in.
+        #expect(throws: TLSError.self) {
+            var configuration = TLSConfiguration.server(certificateChainFile: fixtures.server.certificatePath, privateKeyFile: fixtures.server.privateKeyPath)
+            configuration.requireClientCertificate = true
+            _ = try TLSContext(configuration)
+        }
         #expect(throws: TLSError.self) {
             _ = try TLSContext(.server(certificateChainFile: fixtures.server.certificatePath, privateKeyFile: other.privateKeyPath))
         }
