@@ -52,7 +52,8 @@ public final class Wiretap: Sendable {
         }
     }
 
-    func record(_ direction: Direction, _ bytes: some Collection<UInt8>) {
+    /// Adds a record by hand (for taps that watch something other than a stream).
+    public func record(_ direction: Direction, _ bytes: some Collection<UInt8>) {
         guard !bytes.isEmpty else { return }
         let record = Record(direction: direction, bytes: Array(bytes), at: .now)
         storage.withLock { storage in

@@ -1,5 +1,9 @@
 import ArgumentParser
+import Foundation
+import HTTPParser
+import NetLab
 import TCPSocket
+import TLSWrapper
 
 #if canImport(Glibc)
 import Glibc
@@ -7,11 +11,13 @@ import Glibc
 import Darwin
 #endif
 
-/// The step-through demo. Today it covers layer 1: one TCP conversation on loopback, with each
-/// system call named and the bytes that cross the connection shown in hex and ASCII.
+/// The step-through demo. Today it covers TCP (one conversation on loopback, each system call
+/// named, the bytes shown in hex and ASCII) and TLS (the same payment request in clear and
+/// encrypted as an eavesdropper on the TCP connection sees it, and what turning certificate
+/// verification off costs). The payment flow joins it with the PaymentFlow layer.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Walk through a TCP conversation step by step (the payment flow arrives with later layers).")
+        abstract: "Walk through TCP and TLS step by step (the payment flow arrives with a later layer).")
 
     @Flag(name: .customLong("step"), help: "Pause after each step until Enter is pressed.")
     var pause = false
@@ -22,10 +28,11 @@ struct Demo: AsyncParsableCommand {
     mutating func run() async throws {
         var steps = StepPrinter(pause: pause)
         print("""
-            NetLab demo — layer 1: TCP
+            NetLab demo — TCP, then TLS
             An online payment is, at the bottom, bytes on a TCP connection. This walk-through opens
-            one on this machine and shows each system call. (HTTP, TLS and the payment itself are
-            added by the next layers of NetLab; this demo grows with them.)
+            one on this machine and shows each system call, then sends a payment request over HTTP
+            and over HTTPS and shows what someone watching the TCP connection would see. (The
+            gateway, bank and merchant join this demo with the payment-flow layer.)
 
             """)
 
@@ -76,13 +83,106 @@ struct Demo: AsyncParsableCommand {
         client.close()
         server.close()
         listener.close()
-        print("    done. Try `netlab serve echo` and talk to it with `nc localhost 7007`.")
+        try await tlsPart(&steps)
+        print("\n    done. Try `netlab serve http --tls` and `netlab get https://localhost:8080/echo --cacert certs/ca.pem -v`.")
     }
 }
 
 func microseconds(_ duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components
     return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+}
+
+extension Demo {
+    /// TLS: the same request in clear and encrypted, as a TCP-level tap sees it; then what
+    /// turning verification off lets an impostor do.
+    func tlsPart(_ steps: inout StepPrinter) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-demo-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let card = "4811111111111114"
+        let body = Array("{\"payment_type\":\"credit_card\",\"card_number\":\"\(card)\",\"gross_amount\":\"10000\"}".utf8)
+        var router = Router()
+        router.post("/v2/charge") { _ in .text("{\"status_code\":\"200\"}") }
+
+        steps.begin("HTTP without TLS: a tap on the TCP connection sees everything")
+        let plain = HTTPServer(router: router)
+        let plainAddress = try await plain.start(host: "127.0.0.1", port: 0)
+        let clearTap = Wiretap(layer: "tcp")
+        let clearClient = Self.tappedClient(clearTap, tls: nil)
+        _ = try await clearClient.post("http://127.0.0.1:\(plainAddress.port)/v2/charge", body: body)
+        hexDump(Array(clearTap.bytes(.outbound).prefix(96)), direction: "what the tap saw leaving the client (first 96 bytes)")
+        print("    the card number is \(clearTap.saw(card) ? "VISIBLE" : "not visible") on the wire")
+        await clearClient.shutdown()
+        await plain.shutdown()
+
+        steps.begin("A lab certificate authority, made in-process: a CA and a certificate for localhost")
+        let ca = try LabCertificateAuthority(directory: directory + "/lab")
+        let leaf = try ca.issue(name: "localhost")
+        let summary = try LabCertificateAuthority.summary(ofCertificateAt: leaf.certificatePath)
+        print("    \(summary.subject), issued by \(summary.issuer)\n    names: \(summary.subjectAlternativeNames.joined(separator: ", "))")
+
+        steps.begin("HTTPS: the same request inside TLS — the tap sees only ciphertext")
+        var serverTLS = TLSConfiguration.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath)
+        serverTLS.keyLog = nil
+        let secure = HTTPServer(router: router)
+        let secureAddress = try await secure.start(host: "127.0.0.1", port: 0, tls: try TLSContext(serverTLS))
+        var clientTLS = TLSConfiguration.client(trustRootsFile: ca.certificatePath)
+        clientTLS.keyLog = nil
+        let cipherTap = Wiretap(layer: "tcp")
+        let secureClient = Self.tappedClient(cipherTap, tls: try TLSContext(clientTLS))
+        _ = try await secureClient.post("https://localhost:\(secureAddress.port)/v2/charge", body: body)
+        let outbound = cipherTap.bytes(.outbound)
+        hexDump(Array(outbound.prefix(64)), direction: "the ClientHello starts like this (TLS record type 0x16, version 0x0301)")
+        if outbound.count > 64 { hexDump(Array(outbound.suffix(48)), direction: "the encrypted request ends like this") }
+        print("    the card number is \(cipherTap.saw(card) ? "VISIBLE" : "not visible") on the wire")
+        await secureClient.shutdown()
+
+        steps.begin("An impostor with a certificate from another CA: verification refuses it")
+        let rogue = try LabCertificateAuthority(directory: directory + "/rogue", commonName: "Rogue CA")
+        let rogueLeaf = try rogue.issue(name: "localhost")
+        var rogueTLS = TLSConfiguration.server(certificateChainFile: rogueLeaf.certificatePath, privateKeyFile: rogueLeaf.privateKeyPath)
+        rogueTLS.keyLog = nil
+        let impostorSaw = Wiretap(layer: "impostor")
+        var impostorRouter = Router()
+        impostorRouter.post("/v2/charge") { request in
+            impostorSaw.record(.inbound, request.body)
+            return .text("{\"status_code\":\"200\"}")
+        }
+        let impostor = HTTPServer(router: impostorRouter)
+        let impostorAddress = try await impostor.start(host: "127.0.0.1", port: 0, tls: try TLSContext(rogueTLS))
+        var verifying = HTTPClientConfiguration()
+        verifying.tls = try TLSContext(clientTLS)
+        let careful = HTTPClient(configuration: verifying)
+        do {
+            _ = try await careful.post("https://localhost:\(impostorAddress.port)/v2/charge", body: body)
+            print("    (unexpected: the impostor was accepted)")
+        } catch {
+            print("    refused: \(error)")
+        }
+        await careful.shutdown()
+
+        steps.begin("The same impostor with verification turned off (--insecure): the card goes to it")
+        var blind = TLSConfiguration.client()
+        blind.certificateVerification = .noneDangerous
+        blind.keyLog = nil
+        var careless = HTTPClientConfiguration()
+        careless.tls = try TLSContext(blind)
+        let carelessClient = HTTPClient(configuration: careless)
+        _ = try await carelessClient.post("https://localhost:\(impostorAddress.port)/v2/charge", body: body)
+        print("    the impostor received the card number: \(impostorSaw.saw(card) ? "YES" : "no") — encryption without authentication protects nothing")
+        await carelessClient.shutdown()
+        await impostor.shutdown()
+        await secure.shutdown()
+    }
+
+    /// A client whose connections pass a TCP-level tap (and TLS above it when given).
+    static func tappedClient(_ tap: Wiretap, tls: TLSContext?) -> HTTPClient {
+        HTTPClient(connector: { url, deadline, client in
+            let tcp = tap.tapping(try await client.connectTCP(url, deadline: deadline))
+            guard let tls else { return tcp }
+            return try await TLSStream.connect(over: tcp, context: tls, serverName: url.host, deadline: deadline)
+        })
+    }
 }
 
 /// Numbers the steps and, in `--step` mode, waits for Enter between them.
