@@ -148,18 +148,16 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
     /// what other tasks produced meanwhile), so its own bytes are out when it returns.
     private func flush(deadline: Deadline) async throws {
         await writeTurn.lock()
-        do {
-            try await drain(deadline: deadline)
-            await writeTurn.unlock()
-        } catch {
-            await writeTurn.unlock()
-            throw error
-        }
+        try await drainThenReleaseTurn(deadline: deadline)
     }
 
     /// Reader's flush: only when there is output and the turn is free; a holder drains the rest.
     private func flushIfFree(deadline: Deadline) async throws {
         guard engine.withLock({ $0.hasPendingOutput }), await writeTurn.tryLock() else { return }
+        try await drainThenReleaseTurn(deadline: deadline)
+    }
+
+    private func drainThenReleaseTurn(deadline: Deadline) async throws {
         do {
             try await drain(deadline: deadline)
             await writeTurn.unlock()
