@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "NetLabConformance", targets: ["NetLabConformance"]),
         .library(name: "TLSWrapper", targets: ["TLSWrapper"]),
         .library(name: "NetLab", targets: ["NetLab"]),
+        .library(name: "PaymentFlow", targets: ["PaymentFlow"]),
         .executable(name: "netlab", targets: ["NetLabCLI"]),
     ],
     dependencies: [
@@ -43,6 +44,10 @@ let package = Package(
         // The assembled stack: HTTP server and client over any ByteStream.
         .target(name: "NetLab", dependencies: ["TCPSocket", "HTTPParser", "TLSWrapper"]),
 
+        // The payment system: today its domain core (money, signatures, the transaction state
+        // machine, sandbox cards); the actors as HTTPS services arrive on top of NetLab.
+        .target(name: "PaymentFlow", dependencies: ["NetLab", "TLSWrapper"]),
+
         // The `netlab` command: a thin front over the libraries.
         .executableTarget(
             name: "NetLabCLI",
@@ -58,6 +63,7 @@ let package = Package(
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper"]),
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket"]),
+        .testTarget(name: "PaymentFlowTests", dependencies: ["PaymentFlow"]),
         .testTarget(
             name: "HTTPParserTests",
             dependencies: [

@@ -1,0 +1,33 @@
+/// An amount of Indonesian rupiah, exact: a whole number of rupiah (the currency has no minor
+/// unit in practice), never a `Double`.
+///
+/// Midtrans writes amounts as strings: requests send `gross_amount` as an integer (`10000`),
+/// responses and notifications as `"10000.00"` — and the webhook signature uses that exact
+/// two-decimal text, so ``gatewayText`` is what gets signed.
+public struct Rupiah: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let amount: Int64
+
+    public init(_ amount: Int64) {
+        self.amount = amount
+    }
+
+    /// Parses `"10000"`, `"10000.00"` or `"10000.0"`; refuses signs, fractions of a rupiah,
+    /// separators and anything that does not fit.
+    public init?(parsing text: String) {
+        var whole = Substring(text)
+        if let dot = text.firstIndex(of: ".") {
+            let fraction = text[text.index(after: dot)...]
+            guard !fraction.isEmpty, fraction.count <= 2, fraction.allSatisfy({ $0 == "0" }) else { return nil }
+            whole = text[..<dot]
+        }
+        guard !whole.isEmpty, whole.utf8.allSatisfy({ (48...57).contains($0) }), let value = Int64(whole) else { return nil }
+        amount = value
+    }
+
+    /// `"10000.00"`: how the gateway writes amounts in responses, notifications and signatures.
+    public var gatewayText: String { "\(amount).00" }
+
+    public var description: String { "Rp \(amount)" }
+
+    public static func < (a: Rupiah, b: Rupiah) -> Bool { a.amount < b.amount }
+}

@@ -1,0 +1,65 @@
+/// The card numbers of Midtrans' sandbox, and what the bank simulator and fraud detection do
+/// with each (CVV 123, any future expiry, 3-DS OTP 112233).
+public enum SandboxCards {
+    public enum Outcome: String, Hashable, Sendable {
+        /// Approved by the bank, accepted by fraud detection.
+        case accept
+        /// Declined by the issuing bank.
+        case bankDeny
+        /// Fraud detection asks the merchant to review (capture with fraud_status challenge).
+        case fraudChallenge
+        /// Fraud detection rejects it.
+        case fraudDeny
+    }
+
+    public struct Card: Hashable, Sendable {
+        public let number: String
+        public let brand: String
+        /// Enrolled in 3-D Secure: the payment waits for the OTP.
+        public let threeDSecure: Bool
+        public let outcome: Outcome
+    }
+
+    public static let otp = "112233"
+    public static let cvv = "123"
+
+    public static let all: [Card] = [
+        Card(number: "4811111111111114", brand: "VISA", threeDSecure: true, outcome: .accept),
+        Card(number: "4911111111111113", brand: "VISA", threeDSecure: true, outcome: .bankDeny),
+        Card(number: "4411111111111118", brand: "VISA", threeDSecure: false, outcome: .accept),
+        Card(number: "4511111111111117", brand: "VISA", threeDSecure: false, outcome: .fraudChallenge),
+        Card(number: "4611111111111116", brand: "VISA", threeDSecure: false, outcome: .fraudDeny),
+        Card(number: "4711111111111115", brand: "VISA", threeDSecure: false, outcome: .bankDeny),
+        Card(number: "5211111111111117", brand: "MASTERCARD", threeDSecure: true, outcome: .accept),
+        Card(number: "5111111111111118", brand: "MASTERCARD", threeDSecure: true, outcome: .bankDeny),
+        Card(number: "5410111111111116", brand: "MASTERCARD", threeDSecure: false, outcome: .accept),
+        Card(number: "5510111111111115", brand: "MASTERCARD", threeDSecure: false, outcome: .fraudChallenge),
+        Card(number: "5411111111111115", brand: "MASTERCARD", threeDSecure: false, outcome: .fraudDeny),
+        Card(number: "5511111111111114", brand: "MASTERCARD", threeDSecure: false, outcome: .bankDeny),
+    ]
+
+    /// The sandbox card with this number (spaces ignored), if it is one.
+    public static func card(_ number: String) -> Card? {
+        let digits = number.filter { $0 != " " }
+        return all.first { $0.number == digits }
+    }
+
+    /// The Luhn check every card number passes (ISO/IEC 7812-1).
+    public static func passesLuhn(_ number: String) -> Bool {
+        let digits = number.filter { $0 != " " }.compactMap(\.wholeNumberValue)
+        guard digits.count >= 12, digits.count == number.filter({ $0 != " " }).count else { return false }
+        var sum = 0
+        for (i, digit) in digits.reversed().enumerated() {
+            let value = i % 2 == 1 ? digit * 2 : digit
+            sum += value > 9 ? value - 9 : value
+        }
+        return sum % 10 == 0
+    }
+
+    /// `481111-1114`: how Midtrans shows a card (first six, last four).
+    public static func masked(_ number: String) -> String {
+        let digits = number.filter { $0 != " " }
+        guard digits.count >= 10 else { return "****" }
+        return "\(digits.prefix(6))-\(digits.suffix(4))"
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+
+@testable import PaymentFlow
+
+@Suite("Notification signature")
+struct SignatureTests {
+    @Test("matches the research vector: two-decimal gross_amount, and the classic mismatch without")
+    func vector() {
+        let good = NotificationSignature.compute(orderID: "order-101", statusCode: "200", grossAmount: "10000.00", serverKey: "SB-Mid-server-EXAMPLEKEY")
+        #expect(good.hasPrefix("c56f2b78fe89883f") && good.hasSuffix("be135f7a"), "\(good)")
+        let mismatch = NotificationSignature.compute(orderID: "order-101", statusCode: "200", grossAmount: "10000", serverKey: "SB-Mid-server-EXAMPLEKEY")
+        #expect(mismatch.hasPrefix("077a5b08bb9702d0") && mismatch.hasSuffix("5e012fddd1"), "\(mismatch)")
+        #expect(good.count == 128)
+    }
+
+    @Test("agrees with Python's hashlib (what a merchant written in Python computes)", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/env")))
+    func pythonAgrees() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import hashlib,sys; print(hashlib.sha512(''.join(sys.argv[1:]).encode()).hexdigest())",
+                             "order-\u{e9}-7", "201", "250000.00", "SB-Mid-server-abc"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let python = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(NotificationSignature.compute(orderID: "order-\u{e9}-7", statusCode: "201", grossAmount: "250000.00", serverKey: "SB-Mid-server-abc") == python)
+    }
+
+    @Test("verification: exact match only, case of hex ignored; any changed field fails")
+    func verify() {
+        let key = "SB-Mid-server-key"
+        let signature = NotificationSignature.compute(orderID: "o-1", statusCode: "200", grossAmount: "5000.00", serverKey: key)
+        #expect(NotificationSignature.isValid(signature, orderID: "o-1", statusCode: "200", grossAmount: "5000.00", serverKey: key))
+        #expect(NotificationSignature.isValid(signature.uppercased(), orderID: "o-1", statusCode: "200", grossAmount: "5000.00", serverKey: key))
+        #expect(!NotificationSignature.isValid(signature, orderID: "o-2", statusCode: "200", grossAmount: "5000.00", serverKey: key))
+        #expect(!NotificationSignature.isValid(signature, orderID: "o-1", statusCode: "202", grossAmount: "5000.00", serverKey: key))
+        #expect(!NotificationSignature.isValid(signature, orderID: "o-1", statusCode: "200", grossAmount: "5000", serverKey: key))
+        #expect(!NotificationSignature.isValid(signature, orderID: "o-1", statusCode: "200", grossAmount: "5000.00", serverKey: key + "x"))
+        #expect(!NotificationSignature.isValid(String(signature.dropLast()), orderID: "o-1", statusCode: "200", grossAmount: "5000.00", serverKey: key))
+    }
+}
+
+@Suite("Rupiah")
+struct MoneyTests {
+    @Test("exact parsing of gateway amounts", arguments: [("10000", 10000), ("10000.00", 10000), ("10000.0", 10000), ("0", 0)])
+    func parses(text: String, amount: Int64) {
+        #expect(Rupiah(parsing: text)?.amount == amount)
+    }
+
+    @Test("no signs, fractions of a rupiah, separators or overflow", arguments: ["-5", "+5", "10.50", "1,000", "1e3", "", ".00", "99999999999999999999", "10000.", "10 000"])
+    func refuses(text: String) {
+        #expect(Rupiah(parsing: text) == nil)
+    }
+
+    @Test("gateway text has two decimals (what signatures use)")
+    func text() {
+        #expect(Rupiah(44000).gatewayText == "44000.00")
+    }
+}
+
+@Suite("Transaction state machine")
+struct TransactionStateTests {
+    static func card(_ status: TransactionStatus, _ fraud: FraudStatus? = .accept) -> TransactionState {
+        TransactionState(status: status, fraud: fraud, grossAmount: Rupiah(10000), isCard: true)
+    }
+
+    static func va(_ status: TransactionStatus) -> TransactionState {
+        TransactionState(status: status, fraud: nil, grossAmount: Rupiah(10000), isCard: false)
+    }
+
+    @Test("the allowed moves of the graph", arguments: [
+        (va(.pending), TransactionState.Event.paid, TransactionStatus.settlement),
+        (card(.pending, nil), .paid, .capture),
+        (card(.pending, nil), .providerDenied, .deny),
+        (va(.pending), .expire, .expire),
+        (va(.pending), .cancel, .cancel),
+        (card(.capture), .settle, .settlement),
+        (card(.capture), .cancel, .cancel),
+        (card(.capture, .challenge), .deny, .cancel),
+        (card(.settlement), .refund(Rupiah(10000)), .refund),
+        (card(.settlement), .refund(Rupiah(4000)), .partialRefund),
+        (card(.authorize), .cancel, .cancel),
+    ])
+    func allowed(start: TransactionState, event: TransactionState.Event, end: TransactionStatus) {
+        var state = start
+        #expect(state.apply(event) == .changed(from: start.status, to: end, notify: true))
+        #expect(state.status == end)
+    }
+
+    @Test("moves outside the graph are refused with 412 and change nothing", arguments: [
+        (card(.settlement), TransactionState.Event.cancel),
+        (card(.capture), .approve),  // not challenged
+        (card(.capture), .deny),
+        (card(.capture), .refund(Rupiah(1))),  // not settled yet
+        (card(.capture, .challenge), .settle),  // a challenge must be resolved first
+        (va(.settlement), .expire),
+        (va(.expire), .paid),
+        (va(.cancel), .cancel),
+        (card(.deny, .deny), .approve),
+        (card(.refund), .refund(Rupiah(1))),
+    ])
+    func refused(start: TransactionState, event: TransactionState.Event) {
+        var state = start
+        guard case .refused(let code, _) = state.apply(event) else {
+            Issue.record("\(event) on \(start.status) was allowed")
+            return
+        }
+        #expect(code == "412")
+        #expect(state == start)
+    }
+
+    @Test("approving a challenge keeps capture, accepts, and notifies")
+    func approve() {
+        var state = Self.card(.capture, .challenge)
+        #expect(state.statusCode == "201")
+        #expect(state.apply(.approve) == .changed(from: .capture, to: .capture, notify: true))
+        #expect(state.fraud == .accept)
+        #expect(state.statusCode == "200")
+    }
+
+    @Test("partial refunds add up; more than the rest is 414")
+    func refunds() {
+        var state = Self.card(.settlement)
+        #expect(state.apply(.refund(Rupiah(3000))) == .changed(from: .settlement, to: .partialRefund, notify: true))
+        guard case .refused(let code, _) = state.apply(.refund(Rupiah(7001))) else {
+            Issue.record("over-refund allowed")
+            return
+        }
+        #expect(code == "414")
+        #expect(state.apply(.refund(Rupiah(7000))) == .changed(from: .partialRefund, to: .refund, notify: true))
+        #expect(state.status.isFinal)
+    }
+
+    @Test("status codes: 200 paid, 201 waiting, 202 failed")
+    func statusCodes() {
+        #expect(Self.card(.capture).statusCode == "200")
+        #expect(Self.va(.settlement).statusCode == "200")
+        #expect(Self.va(.pending).statusCode == "201")
+        #expect(Self.va(.expire).statusCode == "202")
+        #expect(Self.card(.deny, .deny).statusCode == "202")
+    }
+}
+
+@Suite("Sandbox cards")
+struct SandboxCardTests {
+    @Test("every sandbox card passes the Luhn check; a typo does not")
+    func luhn() {
+        for card in SandboxCards.all { #expect(SandboxCards.passesLuhn(card.number), "\(card.number)") }
+        #expect(!SandboxCards.passesLuhn("4811111111111115"))
+        #expect(!SandboxCards.passesLuhn("4811-1111"))
+    }
+
+    @Test("lookup ignores spaces; masking shows first six and last four")
+    func lookup() {
+        #expect(SandboxCards.card("4811 1111 1111 1114")?.outcome == .accept)
+        #expect(SandboxCards.card("4511111111111117")?.outcome == .fraudChallenge)
+        #expect(SandboxCards.card("4000000000000002") == nil)
+        #expect(SandboxCards.masked("4811111111111114") == "481111-1114")
+    }
+}
