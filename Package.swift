@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper"]),
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket"]),
-        .testTarget(name: "PaymentFlowTests", dependencies: ["PaymentFlow"]),
+        .testTarget(name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser"]),
         .testTarget(
             name: "HTTPParserTests",
             dependencies: [

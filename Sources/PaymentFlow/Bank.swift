@@ -1,0 +1,215 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Synchronization
+
+/// The bank simulator: issuer and acquirer in one, as an HTTP(S) service on NetLab's server.
+///
+/// It authorises card payments by Midtrans' sandbox card numbers (accept, bank deny; 3-D Secure
+/// cards wait for the OTP `112233`), opens virtual accounts that a customer pays at the bank's
+/// "ATM" endpoint, keeps balances, and can be told to fail (latency, 5xx) for the failure
+/// scenarios. Fraud outcomes of the sandbox cards are the gateway's fraud service's business:
+/// the bank approves those cards.
+///
+/// Routes (JSON in and out):
+///
+/// | route | what |
+/// |---|---|
+/// | `POST /cards/authorize` | `{card_number, cvv, expiry_month, expiry_year, amount, reference}` → `{result, approval_code?, authentication_id?, message}` |
+/// | `POST /3ds/{authentication_id}` | `{otp}` → `{result, approval_code?, message}` |
+/// | `POST /va` | `{bank, amount, reference}` → `{va_number, bank, amount}` |
+/// | `GET /va/{va_number}` | the account's amount and whether it is paid |
+/// | `POST /va/{va_number}/pay` | the customer pays at the ATM → `{paid: true, reference}` |
+/// | `GET /balance` | money received so far |
+/// | `POST /faults` | `{latency_ms, failure_status}` for failure drills |
+public final class Bank: Sendable {
+    /// What happened to a payment, as the gateway hears it.
+    public struct Payment: Hashable, Sendable {
+        public let reference: String
+        public let amount: Rupiah
+        public let channel: String
+    }
+
+    struct CardAuthorization: Codable {
+        var card_number: String
+        var cvv: String
+        var expiry_month: String
+        var expiry_year: String
+        var amount: String
+        var reference: String
+    }
+
+    struct AuthorizationAnswer: Codable, Equatable {
+        var result: String
+        var approval_code: String?
+        var authentication_id: String?
+        var message: String
+    }
+
+    struct VirtualAccount: Codable, Equatable {
+        var va_number: String
+        var bank: String
+        var amount: String
+        var reference: String
+        var paid: Bool
+    }
+
+    struct Faults: Codable {
+        var latency_ms: Int
+        var failure_status: Int?
+    }
+
+    private struct State {
+        var pendingAuthentications: [String: (reference: String, amount: Rupiah)] = [:]
+        var accounts: [String: VirtualAccount] = [:]
+        var received = Rupiah(0)
+        var nextNumber: UInt64 = 1
+        var faults = Faults(latency_ms: 0, failure_status: nil)
+    }
+
+    private let state = Mutex(State())
+    /// Called (on the bank's connection task) when a virtual account is paid: the bank's
+    /// notice to the gateway.
+    private let onPayment: (@Sendable (Payment) async -> Void)?
+    /// The bank's prefix for account numbers (BCA-style 11+ digits).
+    public let bankCode: String
+
+    public init(bankCode: String = "bca", onPayment: (@Sendable (Payment) async -> Void)? = nil) {
+        self.bankCode = bankCode
+        self.onPayment = onPayment
+    }
+
+    /// Money received by the bank so far (card approvals and paid accounts).
+    public var balance: Rupiah { state.withLock { $0.received } }
+
+    /// The bank's routes.
+    public var router: Router {
+        var router = Router()
+        router.post("/cards/authorize") { [self] request in
+            try await injectFaults()
+            let body: CardAuthorization = try request.decodeJSON()
+            return try .json(authorize(body))
+        }
+        router.post("/3ds/{id}") { [self] request in
+            try await injectFaults()
+            struct OTP: Codable { var otp: String }
+            let body: OTP = try request.decodeJSON()
+            return try .json(authenticate(id: request.pathParameters["id"] ?? "", otp: body.otp))
+        }
+        router.post("/va") { [self] request in
+            try await injectFaults()
+            struct Open: Codable { var bank: String; var amount: String; var reference: String }
+            let body: Open = try request.decodeJSON()
+            guard let amount = Rupiah(parsing: body.amount), amount.amount > 0 else {
+                throw HTTPError(status: 400, message: "amount must be a positive whole number of rupiah")
+            }
+            return try .json(openAccount(bank: body.bank, amount: amount, reference: body.reference), status: 201)
+        }
+        router.get("/va/{number}") { [self] request in
+            guard let account = state.withLock({ $0.accounts[request.pathParameters["number"] ?? ""] }) else {
+                throw HTTPError(status: 404, message: "no such virtual account")
+            }
+            return try .json(account)
+        }
+        router.post("/va/{number}/pay") { [self] request in
+            try await injectFaults()
+            return try .json(try await pay(number: request.pathParameters["number"] ?? ""))
+        }
+        router.get("/balance") { [self] _ in
+            struct Balance: Codable { var received: String }
+            return try .json(Balance(received: balance.gatewayText))
+        }
+        router.post("/faults") { [self] request in
+            let faults: Faults = try request.decodeJSON()
+            state.withLock { $0.faults = faults }
+            return try .json(faults)
+        }
+        return router
+    }
+
+    // MARK: Decisions (also callable in-process)
+
+    func authorize(_ request: CardAuthorization) throws -> AuthorizationAnswer {
+        guard let amount = Rupiah(parsing: request.amount), amount.amount > 0 else {
+            throw HTTPError(status: 400, message: "amount must be a positive whole number of rupiah")
+        }
+        guard SandboxCards.passesLuhn(request.card_number) else {
+            return AuthorizationAnswer(result: "denied", message: "invalid card number")
+        }
+        guard request.cvv == SandboxCards.cvv else {
+            return AuthorizationAnswer(result: "denied", message: "CVV does not match")
+        }
+        guard Self.notExpired(month: request.expiry_month, year: request.expiry_year) else {
+            return AuthorizationAnswer(result: "denied", message: "card expired")
+        }
+        guard let card = SandboxCards.card(request.card_number) else {
+            return AuthorizationAnswer(result: "denied", message: "unknown card (use a sandbox card)")
+        }
+        if card.outcome == .bankDeny { return AuthorizationAnswer(result: "denied", message: "Denied by bank") }
+        if card.threeDSecure {
+            let id = state.withLock { state -> String in
+                let id = "3ds-\(state.nextNumber)-\(UUID().uuidString.prefix(8))"
+                state.nextNumber += 1
+                state.pendingAuthentications[id] = (request.reference, amount)
+                return id
+            }
+            return AuthorizationAnswer(result: "authentication_required", authentication_id: id, message: "enter the OTP sent to the card holder")
+        }
+        return approve(amount)
+    }
+
+    func authenticate(id: String, otp: String) throws -> AuthorizationAnswer {
+        guard let pending = state.withLock({ $0.pendingAuthentications.removeValue(forKey: id) }) else {
+            throw HTTPError(status: 404, message: "no such 3-D Secure authentication (or already used)")
+        }
+        guard otp == SandboxCards.otp else { return AuthorizationAnswer(result: "denied", message: "Card is not authenticated.") }
+        return approve(pending.amount)
+    }
+
+    private func approve(_ amount: Rupiah) -> AuthorizationAnswer {
+        let code = state.withLock { state -> String in
+            state.received = Rupiah(state.received.amount + amount.amount)
+            state.nextNumber += 1
+            return String(format: "%06llu", state.nextNumber % 1_000_000)
+        }
+        return AuthorizationAnswer(result: "approved", approval_code: code, message: "Approved")
+    }
+
+    func openAccount(bank: String, amount: Rupiah, reference: String) -> VirtualAccount {
+        state.withLock { state in
+            let number = "8127\(String(format: "%011llu", state.nextNumber))"
+            state.nextNumber += 1
+            let account = VirtualAccount(va_number: number, bank: bank, amount: amount.gatewayText, reference: reference, paid: false)
+            state.accounts[number] = account
+            return account
+        }
+    }
+
+    func pay(number: String) async throws -> VirtualAccount {
+        let account = try state.withLock { state throws(HTTPError) -> VirtualAccount in
+            guard var account = state.accounts[number] else { throw HTTPError(status: 404, message: "no such virtual account") }
+            guard !account.paid else { throw HTTPError(status: 409, message: "this virtual account is already paid") }
+            account.paid = true
+            state.accounts[number] = account
+            state.received = Rupiah(state.received.amount + (Rupiah(parsing: account.amount)?.amount ?? 0))
+            return account
+        }
+        if let onPayment, let amount = Rupiah(parsing: account.amount) {
+            await onPayment(Payment(reference: account.reference, amount: amount, channel: account.bank))
+        }
+        return account
+    }
+
+    private func injectFaults() async throws {
+        let faults = state.withLock { $0.faults }
+        if faults.latency_ms > 0 { try await Task.sleep(for: .milliseconds(faults.latency_ms)) }
+        if let status = faults.failure_status { throw HTTPError(status: status, message: "injected fault") }
+    }
+
+    static func notExpired(month: String, year: String, now: Date = Date()) -> Bool {
+        guard let m = Int(month), (1...12).contains(m), let y = Int(year) else { return false }
+        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
+        let fullYear = y < 100 ? 2000 + y : y
+        return (fullYear, m) >= (parts.year ?? 0, parts.month ?? 0)
+    }
+}
