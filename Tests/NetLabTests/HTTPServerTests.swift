@@ -59,7 +59,7 @@ struct HTTPServerTests {
     @Test("Expect: 100-continue gets a 100 before the final answer")
     func continueExpected() async throws {
         let (client, serverEnd) = try SocketPair.makeStreams()
-        let serving = Task { await server.serve(serverEnd) }
+        let serving = Task(executorPreference: serverEnd.loop) { await server.serve(serverEnd) }
         try await client.write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         let interim = try await client.readExactly(25, deadline: .after(.seconds(5)))
         #expect(String(decoding: interim, as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")

@@ -19,7 +19,7 @@ struct InMemoryClientServerTests {
         let client = HTTPClient(connector: { _, _, _ in
             let (clientEnd, serverEnd) = try SocketPair.makeStreams()
             opened.value.withLock { $0 += 1 }
-            Task { await server.serve(serverEnd) }
+            Task(executorPreference: serverEnd.loop) { await server.serve(serverEnd) }
             return clientEnd
         })
         return (client, opened)
@@ -50,7 +50,7 @@ struct InMemoryClientServerTests {
             let noise = (0..<Int.random(in: 0...200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let input = Array(prefixes[round % prefixes.count].utf8) + noise
             let (client, serverEnd) = try SocketPair.makeStreams()
-            let serving = Task { await server.serve(serverEnd) }
+            let serving = Task(executorPreference: serverEnd.loop) { await server.serve(serverEnd) }
             try await client.write(input)
             try await client.shutdownWrite()
             // The server must end the conversation by itself (answer and/or close) well before this.

@@ -39,7 +39,7 @@ func converse(
     _ server: HTTPServer, _ raw: String, responses count: Int, methods: [HTTPMethod]? = nil, halfClose: Bool = false
 ) async throws -> (responses: [RawResponse], closed: Bool) {
     let (client, serverEnd) = try SocketPair.makeStreams()
-    let serving = Task { await server.serve(serverEnd) }
+    let serving = Task(executorPreference: serverEnd.loop) { await server.serve(serverEnd) }
     defer { serving.cancel() }
     try await client.write(raw)
     if halfClose { try await client.shutdownWrite() }
