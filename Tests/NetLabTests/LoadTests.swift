@@ -1,5 +1,6 @@
 import Foundation
 import NetLab
+import TCPSocket
 import Testing
 
 /// wrk, a real load generator, against the hello-world route: 256 connections for 10 s must
@@ -9,7 +10,12 @@ import Testing
 struct LoadTests {
     @Test("wrk: 256 connections for 10 s, zero socket errors, zero non-2xx")
     func wrk() async throws {
-        try await withServer { _, address in
+        // Loops of its own: the load must not monopolise the shared loops every other test uses.
+        let group = try EventLoopGroup(loopCount: 2, name: "load-test")
+        defer { group.shutdown() }
+        let server = HTTPServer(router: testRouter())
+        let address = try await server.start(host: "127.0.0.1", port: 0, group: group)
+        do {
             let result = try await run("wrk", ["-t2", "-c256", "-d10s", "--timeout", "5s", "http://127.0.0.1:\(address.port)/hello"])
             #expect(result.status == 0, "\(result.error)")
             let report = result.output
@@ -20,5 +26,6 @@ struct LoadTests {
                 .flatMap { Int($0.trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") } ?? 0
             #expect(requests > 1000, "wrk completed only \(requests) requests:\n\(report)")
         }
+        await server.shutdown(gracePeriod: .seconds(2))
     }
 }

@@ -160,3 +160,23 @@ func runBlocking(_ command: String, _ arguments: [String], input: String? = nil)
 func commandExists(_ name: String) -> Bool {
     (try? runBlocking("sh", ["-c", "command -v \(name)"]).status) == 0
 }
+
+/// Sockets of this process that are still open on `port` (either end), from /proc/net/tcp and
+/// tcp6: entries with an inode (a descriptor holds them) that are not the listening socket.
+/// Unlike a count of all descriptors, this is not disturbed by tests running in parallel.
+func openSockets(onPort port: UInt16) -> [String] {
+    var found: [String] = []
+    let hexPort = String(format: "%04X", port)
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        guard let table = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+        for line in table.split(separator: "\n").dropFirst() {
+            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard columns.count > 9 else { continue }
+            let local = columns[1], remote = columns[2], state = columns[3], inode = columns[9]
+            let onPort = local.hasSuffix(":" + hexPort) || remote.hasSuffix(":" + hexPort)
+            // 0A = LISTEN (the server's own socket, closed by shutdown); inode 0 = no descriptor (TIME_WAIT).
+            if onPort && inode != "0" && state != "0A" { found.append(String(line)) }
+        }
+    }
+    return found
+}
