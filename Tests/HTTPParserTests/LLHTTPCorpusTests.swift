@@ -8,7 +8,7 @@ import Testing
 /// shared corpus beside the repository (or `NETLAB_LLHTTP_CORPUS`); nothing is copied in.
 /// Where NetLab deliberately parts from llhttp, the case is listed in `deliberateDifferences`
 /// with the reason, the test checks that it really differs, and docs/HTTP-PARSER.md explains.
-@Suite("llhttp corpus", .enabled(if: LLHTTPCorpus.cases != nil, "llhttp corpus not found: \(LLHTTPCorpus.path)"))
+@Suite("llhttp corpus", .enabled(if: LLHTTPCorpus.cases != nil, "llhttp corpus not found: \(LLHTTPCorpus.path)"), .timeLimit(.minutes(3)))
 struct LLHTTPCorpusTests {
     @Test("strict cases agree with llhttp, except the documented differences")
     func strictCases() throws {

@@ -1,7 +1,7 @@
 import HTTPParser
 import Testing
 
-@Suite("HTTPMessageParser behaviour")
+@Suite("HTTPMessageParser behaviour", .timeLimit(.minutes(3)))
 struct ParserBehaviourTests {
     @Test("after an error, every call rethrows the same error")
     func stickyError() {
@@ -78,7 +78,7 @@ struct ParserBehaviourTests {
     }
 }
 
-@Suite("HTTPMessageParser upgrades")
+@Suite("HTTPMessageParser upgrades", .timeLimit(.minutes(3)))
 struct ParserUpgradeTests {
     @Test("a declined Upgrade goes back to parsing HTTP (curl's h2c probe, then a pipelined request)")
     func declinedUpgrade() throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// Properties over generated messages. A failure prints the input and a seed to replay it
 /// with `.fixedSeed("…")`.
-@Suite("HTTPParser properties")
+@Suite("HTTPParser properties", .timeLimit(.minutes(3)))
 struct ParserPropertyTests {
     // MARK: Generators
 

@@ -4,7 +4,7 @@ import Testing
 
 /// Every vector of the shared specification table, fed whole, one byte at a time, at seeded
 /// random split points and pipelined after another message.
-@Suite("HTTPMessageParser vectors")
+@Suite("HTTPMessageParser vectors", .timeLimit(.minutes(3)))
 struct ParserVectorTests {
     static let verifier = ParserVerifier { configuration in
         HTTPMessageParser(parsing: configuration.kind, limits: configuration.limits, options: configuration.options)

@@ -1,7 +1,7 @@
 import HTTPParser
 import Testing
 
-@Suite("HTTPSerializer")
+@Suite("HTTPSerializer", .timeLimit(.minutes(3)))
 struct SerializerTests {
     @Test("a request is written byte for byte as RFC 9112 shapes it")
     func requestBytes() throws {
@@ -87,7 +87,7 @@ struct SerializerTests {
     }
 }
 
-@Suite("HTTPFields")
+@Suite("HTTPFields", .timeLimit(.minutes(3)))
 struct HTTPFieldsTests {
     @Test("lookup is case-insensitive; order, case and repeats are kept")
     func lookup() {
@@ -114,7 +114,7 @@ struct HTTPFieldsTests {
     }
 }
 
-@Suite("HTTPParseError")
+@Suite("HTTPParseError", .timeLimit(.minutes(3)))
 struct HTTPParseErrorTests {
     @Test("each error maps to its status", arguments: [
         (HTTPParseError.requestLineTooLong(limit: 1, offset: 0), 414), (.headTooLarge(limit: 1, offset: 0), 431),
@@ -140,7 +140,7 @@ struct HTTPParseErrorTests {
     }
 }
 
-@Suite("HTTPSerializer framing refusals")
+@Suite("HTTPSerializer framing refusals", .timeLimit(.minutes(3)))
 struct SerializerFramingTests {
     @Test("a 304 may repeat Transfer-Encoding but gets no body bytes (no stray last-chunk)")
     func notModifiedWithTransferEncoding() throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// The eight-bytes-at-a-time tests may give false alarms (slow path) but never a false "all
 /// plain": checked against the byte tables on words built from the bytes at the rules' edges.
-@Suite("HeadScanner word tests")
+@Suite("HeadScanner word tests", .timeLimit(.minutes(3)))
 struct WordScanTests {
     static let edgeBytes: [UInt8] = [0x00, 0x01, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x22, 0x3A, 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF]
     static let word = Gen.element(of: edgeBytes).map { $0 ?? 0 }.array(of: 8)

@@ -6,7 +6,7 @@ import TLSWrapper
 import Testing
 
 /// HTTP over TLS: the same server and client, with a TLSStream under them.
-@Suite("HTTPS")
+@Suite("HTTPS", .timeLimit(.minutes(3)))
 struct HTTPSTests {
     final class LabPKI: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-https-\(UUID().uuidString)").path
@@ -126,7 +126,7 @@ struct HTTPSTests {
     }
 }
 
-@Suite("HTTPS with Python")
+@Suite("HTTPS with Python", .timeLimit(.minutes(3)))
 struct HTTPSPythonTests {
     @Test("Python's ssl + http.client verify and talk to the HTTPS server", .enabled(if: commandExists("python3")))
     func pythonClient() async throws {
@@ -147,7 +147,7 @@ struct HTTPSPythonTests {
     }
 }
 
-@Suite("TLS session resumption")
+@Suite("TLS session resumption", .timeLimit(.minutes(3)))
 struct ResumptionTests {
     @Test("the second connection to a server resumes the first one's session")
     func resumed() async throws {
@@ -168,7 +168,7 @@ struct ResumptionTests {
     }
 }
 
-@Suite("Wiretap")
+@Suite("Wiretap", .timeLimit(.minutes(3)))
 struct WiretapTests {
     static let card = "4811111111111114"
 
@@ -209,7 +209,7 @@ struct WiretapTests {
     }
 }
 
-@Suite("Key log and a real capture", .serialized)
+@Suite("Key log and a real capture", .serialized, .timeLimit(.minutes(3)))
 struct KeyLogCaptureTests {
     @Test("the key log written during an exchange lets tshark decrypt its capture", .enabled(if: commandExists("tshark") && commandExists("dumpcap")))
     func tsharkDecrypts() async throws {

@@ -4,7 +4,7 @@ import TCPSocket
 import Testing
 
 /// The server engine over a socketpair: exact bytes in, parsed responses out.
-@Suite("HTTPServer in memory")
+@Suite("HTTPServer in memory", .timeLimit(.minutes(3)))
 struct HTTPServerTests {
     let server = HTTPServer(router: testRouter())
 
@@ -150,7 +150,7 @@ struct HTTPServerTests {
     }
 }
 
-@Suite("Router")
+@Suite("Router", .timeLimit(.minutes(3)))
 struct RouterTests {
     @Test("literal segments beat parameters; parameters are percent-decoded")
     func precedence() async throws {

@@ -7,7 +7,7 @@ import Testing
 /// Clients that misbehave, on loopback. The server answers them correctly, keeps serving
 /// everyone else, and leaks no descriptors. Serialized so descriptor counts are not disturbed
 /// by the other tests of this suite.
-@Suite("Hostile clients", .serialized)
+@Suite("Hostile clients", .serialized, .timeLimit(.minutes(3)))
 struct HostileClientTests {
     static var quickTimeouts: HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration()
@@ -70,7 +70,7 @@ struct HostileClientTests {
             let reply = try await Self.sendAndReadAll(
                 address, Array("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: dripping\r\n\r\n".utf8), drip: .milliseconds(50))
             #expect(reply.hasPrefix("HTTP/1.1 408 "))
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(10), "the timeout must end the wait, not a hang")
         }
     }
 

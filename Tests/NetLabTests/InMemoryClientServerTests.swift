@@ -7,7 +7,7 @@ import Testing
 
 /// The client and the server engines joined by socketpairs — no ports, no listener: the
 /// ByteStream seam in action (TLS will plug in the same way).
-@Suite("HTTPClient ⇄ HTTPServer over socketpairs")
+@Suite("HTTPClient ⇄ HTTPServer over socketpairs", .timeLimit(.minutes(3)))
 struct InMemoryClientServerTests {
     /// A client whose every new connection is a socketpair whose other end the server serves.
     final class Counter: Sendable {

@@ -6,7 +6,7 @@ import Testing
 /// wrk, a real load generator, against the hello-world route: 256 connections for 10 s must
 /// finish with no socket error and no non-2xx answer. (Throughput is measured in Benchmarks/,
 /// never asserted here.)
-@Suite("Load", .serialized, .enabled(if: commandExists("wrk")))
+@Suite("Load", .serialized, .enabled(if: commandExists("wrk")), .timeLimit(.minutes(3)))
 struct LoadTests {
     @Test("wrk: 256 connections for 10 s, zero socket errors, zero non-2xx")
     func wrk() async throws {

@@ -6,7 +6,7 @@ import TCPSocket
 import Testing
 
 /// Client and server on loopback, and each against real peers.
-@Suite("HTTP over loopback")
+@Suite("HTTP over loopback", .timeLimit(.minutes(3)))
 struct LoopbackTests {
     struct Charge: Codable, Equatable {
         var orderID: String
@@ -85,7 +85,7 @@ struct LoopbackTests {
         await #expect(throws: HTTPClientError.timedOut(url: "http://127.0.0.1:\(listener.localAddress.port)/", limit: .milliseconds(300))) {
             _ = try await client.get("http://127.0.0.1:\(listener.localAddress.port)/")
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(10), "a 300 ms limit must not turn into a hang")
         listener.close()
     }
 

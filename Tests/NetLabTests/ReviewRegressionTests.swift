@@ -6,7 +6,7 @@ import TCPSocket
 import Testing
 
 /// Regressions for problems a review found; each test names the problem it pins.
-@Suite("Server and client regressions")
+@Suite("Server and client regressions", .timeLimit(.minutes(3)))
 struct ReviewRegressionTests {
     @Test("a client that pipelines 2,000 requests and reads late gets every answer, in order (output is flushed at a high-water mark)")
     func pipelineWithoutReading() async throws {
@@ -54,7 +54,7 @@ struct ReviewRegressionTests {
             let text = String(decoding: reply, as: UTF8.self)
             #expect(text.hasPrefix("HTTP/1.1 200 OK"))
             #expect(text.contains("HTTP/1.1 408 "))
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(10), "the timeout must end the wait, not a hang")
             await connection.close()
         }
     }

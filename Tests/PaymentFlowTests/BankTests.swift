@@ -13,7 +13,7 @@ final class PaymentLog: Sendable {
 }
 
 /// The bank simulator as a real HTTPS service on loopback, driven by NetLab's client.
-@Suite("Bank simulator over HTTPS")
+@Suite("Bank simulator over HTTPS", .timeLimit(.minutes(3)))
 struct BankTests {
     final class Harness: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-bank-\(UUID().uuidString)").path

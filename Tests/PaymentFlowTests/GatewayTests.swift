@@ -9,7 +9,7 @@ import Testing
 
 /// Gateway and bank as HTTPS services on loopback; the merchant side is NetLab's client with
 /// the server key, as Midtrans' SDKs send it.
-@Suite("Gateway payment service over HTTPS")
+@Suite("Gateway payment service over HTTPS", .timeLimit(.minutes(3)))
 struct GatewayTests {
     static let merchant = MerchantAccount(merchantID: "G100000001", serverKey: "SB-Mid-server-lab-1", clientKey: "SB-Mid-client-lab-1")
     static let other = MerchantAccount(merchantID: "G100000002", serverKey: "SB-Mid-server-lab-2", clientKey: "SB-Mid-client-lab-2")

@@ -3,7 +3,7 @@ import Testing
 
 @testable import PaymentFlow
 
-@Suite("Notification signature")
+@Suite("Notification signature", .timeLimit(.minutes(3)))
 struct SignatureTests {
     @Test("matches the research vector: two-decimal gross_amount, and the classic mismatch without")
     func vector() {
@@ -51,7 +51,7 @@ struct SignatureTests {
     }
 }
 
-@Suite("Rupiah")
+@Suite("Rupiah", .timeLimit(.minutes(3)))
 struct MoneyTests {
     @Test("exact parsing of gateway amounts", arguments: [("10000", 10000), ("10000.00", 10000), ("10000.0", 10000), ("0", 0)])
     func parses(text: String, amount: Int64) {
@@ -69,7 +69,7 @@ struct MoneyTests {
     }
 }
 
-@Suite("Transaction state machine")
+@Suite("Transaction state machine", .timeLimit(.minutes(3)))
 struct TransactionStateTests {
     static func card(_ status: TransactionStatus, _ fraud: FraudStatus? = .accept) -> TransactionState {
         TransactionState(status: status, fraud: fraud, grossAmount: Rupiah(10000), isCard: true)
@@ -152,7 +152,7 @@ struct TransactionStateTests {
     }
 }
 
-@Suite("Sandbox cards")
+@Suite("Sandbox cards", .timeLimit(.minutes(3)))
 struct SandboxCardTests {
     @Test("every sandbox card passes the Luhn check; a typo does not")
     func luhn() {

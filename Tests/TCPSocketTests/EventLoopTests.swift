@@ -3,7 +3,7 @@ import Testing
 
 @testable import TCPSocket
 
-@Suite("EventLoop")
+@Suite("EventLoop", .timeLimit(.minutes(3)))
 struct EventLoopTests {
     @Test("execute runs closures on the loop thread, in order")
     func executeInOrder() async throws {

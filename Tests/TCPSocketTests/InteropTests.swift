@@ -4,7 +4,7 @@ import Testing
 @testable import TCPSocket
 
 /// Real peers not written here: Python's socket module on the other end of the wire.
-@Suite("Interop with Python's socket module")
+@Suite("Interop with Python's socket module", .timeLimit(.minutes(3)))
 struct InteropTests {
     @Test("a Python client talks to TCPListener")
     func pythonClient() async throws {

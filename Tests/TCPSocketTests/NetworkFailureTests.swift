@@ -5,7 +5,7 @@ import Testing
 
 /// What the network does wrong, each on loopback only, each giving its own SocketError case
 /// quickly and without hanging.
-@Suite("Network failures")
+@Suite("Network failures", .timeLimit(.minutes(3)))
 struct NetworkFailureTests {
     /// A port on 127.0.0.1 that nobody listens on: bind one, note it, close it.
     private func closedPort() throws -> UInt16 {
@@ -76,7 +76,7 @@ struct NetworkFailureTests {
                 #expect(target == listener.localAddress.description)
                 #expect(limit == .milliseconds(300))
                 let waited = ContinuousClock.now - start
-                #expect(waited >= .milliseconds(300) && waited < .seconds(3), "waited \(waited)")
+                #expect(waited >= .milliseconds(300) && waited < .seconds(10), "waited \(waited)")
                 return
             }
         }

@@ -6,7 +6,7 @@ import Testing
 
 /// Many bytes and many connections: the readiness loop earning its keep. Serialized so their
 /// descriptor counts do not add up.
-@Suite("Scale", .serialized)
+@Suite("Scale", .serialized, .timeLimit(.minutes(3)))
 struct ScaleTests {
     // 64 MiB through an echo server whose reads take random sizes, written by the client in
     // random-size pieces from one thread while it reads from another: partial reads and writes

@@ -2,7 +2,7 @@ import Testing
 
 @testable import TCPSocket
 
-@Suite("SocketAddress")
+@Suite("SocketAddress", .timeLimit(.minutes(3)))
 struct SocketAddressTests {
     @Test("IPv4 prints as a.b.c.d:port")
     func ipv4Description() {

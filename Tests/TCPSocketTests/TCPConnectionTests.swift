@@ -4,7 +4,7 @@ import Testing
 @testable import TCPSocket
 
 /// The blocking API (`TCPListener`, `TCPConnection`): what lab 1 teaches first.
-@Suite("TCPConnection (blocking API)")
+@Suite("TCPConnection (blocking API)", .timeLimit(.minutes(3)))
 struct TCPConnectionTests {
     /// Serves one connection with a blocking echo loop on a background thread.
     private func startBlockingEcho(_ listener: TCPListener) -> BackgroundThread<Int> {

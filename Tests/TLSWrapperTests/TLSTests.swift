@@ -73,7 +73,7 @@ func handshakePair(
     }
 }
 
-@Suite("Lab certificate authority")
+@Suite("Lab certificate authority", .timeLimit(.minutes(3)))
 struct LabCATests {
     @Test("a CA and a leaf are made in-process, keys 0600, reused when present")
     func createAndReuse() throws {
@@ -99,7 +99,7 @@ struct LabCATests {
     }
 }
 
-@Suite("TLSStream")
+@Suite("TLSStream", .timeLimit(.minutes(3)))
 struct TLSStreamTests {
     @Test("handshake, ALPN, SNI, data both ways, and a clean close_notify")
     func roundTrip() async throws {
@@ -299,7 +299,7 @@ struct TLSStreamTests {
     }
 }
 
-@Suite("TLSEngine in memory")
+@Suite("TLSEngine in memory", .timeLimit(.minutes(3)))
 struct TLSEngineTests {
     /// Moves ciphertext between two engines until neither has anything to say.
     static func pump(_ a: TLSEngine, _ b: TLSEngine) {
@@ -339,7 +339,7 @@ struct TLSEngineTests {
 }
 
 /// badssl.com's idea with the lab CA: one broken certificate per failure, each with its own error.
-@Suite("Certificate matrix")
+@Suite("Certificate matrix", .timeLimit(.minutes(3)))
 struct CertificateMatrixTests {
     static func failure(server: TLSContext, client: TLSContext, name: String = "localhost") async -> TLSError? {
         do {
