@@ -61,9 +61,9 @@ func handshakePair(
     server serverContext: TLSContext, client clientContext: TLSContext, serverName: String?
 ) async throws -> (client: TLSStream, server: Task<TLSStream, any Error>) {
     let (a, b) = try SocketPair.makeStreams()
-    let server = Task { try await TLSStream.accept(over: b, context: serverContext, deadline: .after(.seconds(5))) }
+    let server = Task(executorPreference: b.loop) { try await TLSStream.accept(over: b, context: serverContext, deadline: .after(.seconds(20))) }
     do {
-        let client = try await TLSStream.connect(over: a, context: clientContext, serverName: serverName, deadline: .after(.seconds(5)))
+        let client = try await TLSStream.connect(over: a, context: clientContext, serverName: serverName, deadline: .after(.seconds(20)))
         return (client, server)
     } catch {
         await a.close()
@@ -112,14 +112,14 @@ struct TLSStreamTests {
         #expect(server.facts.serverName == "localhost")
         #expect(client.facts.peerCertificate?.subject.contains("CN=localhost") == true)
         try await client.write("card 4811 1111 1111 1114")
-        #expect(try await server.readExactly(24, deadline: .after(.seconds(5))) == Array("card 4811 1111 1111 1114".utf8))
+        #expect(try await server.readExactly(24, deadline: .after(.seconds(20))) == Array("card 4811 1111 1111 1114".utf8))
         let big = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
         async let sent: Void = server.write(big, deadline: .after(.seconds(10)))
         #expect(try await client.readExactly(big.count, deadline: .after(.seconds(10))) == big)
         try await sent
         await client.close()
         var buffer: [UInt8] = []
-        #expect(try await server.read(into: &buffer, maxBytes: 100, deadline: .after(.seconds(5))) == .endOfStream)
+        #expect(try await server.read(into: &buffer, maxBytes: 100, deadline: .after(.seconds(20))) == .endOfStream)
         await server.close()
     }
 
@@ -231,10 +231,10 @@ struct TLSStreamTests {
         let server = try await serverTask.value
         try await server.write("partial")
         await server.underlying.close()  // the transport goes away without a close_notify
-        #expect(try await client.readExactly(7, deadline: .after(.seconds(5))) == Array("partial".utf8))
+        #expect(try await client.readExactly(7, deadline: .after(.seconds(20))) == Array("partial".utf8))
         var buffer: [UInt8] = []
         await #expect(throws: TLSError.closedWithoutCloseNotify) {
-            _ = try await client.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(5)))
+            _ = try await client.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(20)))
         }
         await client.close()
     }
@@ -248,7 +248,7 @@ struct TLSStreamTests {
         let anonymous = try await handshakePair(server: server, client: try fixtures.clientContext(), serverName: "localhost")
         var buffer: [UInt8] = []
         await #expect {
-            _ = try await anonymous.client.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(5)))
+            _ = try await anonymous.client.read(into: &buffer, maxBytes: 10, deadline: .after(.seconds(20)))
         } throws: { error in
             if case .handshakeFailed(let detail) = error as? TLSError { return detail.contains("certificate required") }
             return false
