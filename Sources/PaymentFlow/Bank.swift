@@ -100,8 +100,8 @@ public final class Bank: Sendable {
             try await injectFaults()
             struct Open: Codable { var bank: String; var amount: String; var reference: String }
             let body: Open = try request.decodeJSON()
-            guard let amount = Rupiah(parsing: body.amount), amount.amount > 0 else {
-                throw HTTPError(status: 400, message: "amount must be a positive whole number of rupiah")
+            guard let amount = Rupiah(parsing: body.amount), amount.amount > 0, amount.amount < 1_000_000_000_000 else {
+                throw HTTPError(status: 400, message: "amount must be a positive whole number of rupiah (below 10^12)")
             }
             return try .json(openAccount(bank: body.bank, amount: amount, reference: body.reference), status: 201)
         }
@@ -130,8 +130,8 @@ public final class Bank: Sendable {
     // MARK: Decisions (also callable in-process)
 
     func authorize(_ request: CardAuthorization) throws -> AuthorizationAnswer {
-        guard let amount = Rupiah(parsing: request.amount), amount.amount > 0 else {
-            throw HTTPError(status: 400, message: "amount must be a positive whole number of rupiah")
+        guard let amount = Rupiah(parsing: request.amount), amount.amount > 0, amount.amount < 1_000_000_000_000 else {
+            throw HTTPError(status: 400, message: "amount must be a positive whole number of rupiah (below 10^12)")
         }
         guard SandboxCards.passesLuhn(request.card_number) else {
             return AuthorizationAnswer(result: "denied", message: "invalid card number")

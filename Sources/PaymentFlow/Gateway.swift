@@ -34,29 +34,56 @@ public struct GatewayTransaction: Sendable {
 
 /// Where the gateway keeps transactions: today in memory, a durable store (SQLite) plugs in here.
 public protocol TransactionStore: Sendable {
+    /// The transaction with this transaction id or order id (the latest for a reused order id).
     func find(merchantID: String, id: String) -> GatewayTransaction?
-    func findByOrder(merchantID: String, orderID: String) -> GatewayTransaction?
-    func save(_ transaction: GatewayTransaction)
+    /// Records `transaction` unless its order id is taken by one that is not cancelled or expired;
+    /// false when taken. Atomic: two charges with one order id cannot both be reserved.
+    func reserve(_ transaction: GatewayTransaction) -> Bool
+    /// Reads, changes and writes one transaction atomically; nil if there is none.
+    func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction) throws -> R) rethrows -> R?
 }
 
 /// The in-memory store: fast, and gone when the process ends.
 public final class MemoryTransactionStore: TransactionStore {
-    private let transactions = Mutex<[String: GatewayTransaction]>([:])  // key: merchant + transaction id
+    private struct Tables {
+        var byID: [String: GatewayTransaction] = [:]  // key: merchant/transaction id
+        var latestByOrder: [String: String] = [:]  // key: merchant/order id → transaction id
+    }
+    private let tables = Mutex(Tables())
 
     public init() {}
 
+    private static func key(_ merchant: String, _ id: String) -> String { merchant + "/" + id }
+
     public func find(merchantID: String, id: String) -> GatewayTransaction? {
-        transactions.withLock { all in
-            all[merchantID + "/" + id] ?? all.values.first { $0.merchantID == merchantID && $0.orderID == id }
+        tables.withLock { t in
+            if let byID = t.byID[Self.key(merchantID, id)] { return byID }
+            return t.latestByOrder[Self.key(merchantID, id)].flatMap { t.byID[Self.key(merchantID, $0)] }
         }
     }
 
-    public func findByOrder(merchantID: String, orderID: String) -> GatewayTransaction? {
-        transactions.withLock { $0.values.first { $0.merchantID == merchantID && $0.orderID == orderID } }
+    public func reserve(_ transaction: GatewayTransaction) -> Bool {
+        tables.withLock { t in
+            let orderKey = Self.key(transaction.merchantID, transaction.orderID)
+            if let current = t.latestByOrder[orderKey].flatMap({ t.byID[Self.key(transaction.merchantID, $0)] }),
+                ![.cancel, .expire, .failure].contains(current.state.status)
+            {
+                return false
+            }
+            t.byID[Self.key(transaction.merchantID, transaction.transactionID)] = transaction
+            t.latestByOrder[orderKey] = transaction.transactionID
+            return true
+        }
     }
 
-    public func save(_ transaction: GatewayTransaction) {
-        transactions.withLock { $0[transaction.merchantID + "/" + transaction.transactionID] = transaction }
+    public func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction) throws -> R) rethrows -> R? {
+        try tables.withLock { t in
+            let transactionID = t.byID[Self.key(merchantID, id)] != nil ? id : t.latestByOrder[Self.key(merchantID, id)]
+            guard let transactionID, var transaction = t.byID[Self.key(merchantID, transactionID)] else { return nil }
+            let result = try change(&transaction)
+            t.byID[Self.key(merchantID, transactionID)] = transaction
+            return result
+        }
     }
 }
 
@@ -111,7 +138,14 @@ public final class Gateway: Sendable {
             let merchant = try authenticate(request)
             let transaction = try existing(request, merchant)
             let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
-            let amount = Self.amount(body["amount"]) ?? Rupiah(transaction.state.grossAmount.amount - transaction.state.refunded.amount)
+            // No amount: refund the rest. An amount that is not a positive whole number: 400.
+            var amount = Rupiah(transaction.state.grossAmount.amount - transaction.state.refunded.amount)
+            if let given = body["amount"] {
+                guard let parsed = Self.amount(given), parsed.amount > 0 else {
+                    throw MidtransError(code: "400", message: "One or more parameters in the payload is invalid.", validation: ["amount must be a positive whole number"])
+                }
+                amount = parsed
+            }
             return try answer(apply(.refund(amount), to: transaction))
         })
         router.post("/v2/3ds/{id}", guarded { [self] request in try await verifyOTP(request) })
@@ -126,7 +160,9 @@ public final class Gateway: Sendable {
         { request in
             do {
                 return try await body(request)
-            } catch let error as MidtransError {
+            } catch {
+                // Every failure answers JSON: a client SDK parses every body.
+                let error = error as? MidtransError ?? MidtransError(code: "500", message: "An unexpected error occurred")
                 var object: [String: Any] = ["status_code": error.code, "status_message": error.message, "id": UUID().uuidString.lowercased()]
                 if !error.validation.isEmpty { object["validation_messages"] = error.validation }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -142,7 +178,7 @@ public final class Gateway: Sendable {
         guard let header = request.fields["Authorization"], header.hasPrefix("Basic "),
             let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
             let key = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first,
-            let merchant = merchants.first(where: { $0.serverKey == key })
+            let merchant = Self.merchant(in: merchants, key: String(key), \.serverKey)
         else {
             throw MidtransError(code: "401", message: "Unknown Merchant server_key/id")
         }
@@ -160,7 +196,7 @@ public final class Gateway: Sendable {
 
     func token(_ request: HTTPRequest) throws -> HTTPResponse {
         let query = request.queryParameters
-        let byClientKey = merchants.first { $0.clientKey == query["client_key"] }
+        let byClientKey = query["client_key"].flatMap { Self.merchant(in: merchants, key: $0, \.clientKey) }
         guard let merchant = byClientKey ?? (try? authenticate(request)) else {
             throw MidtransError(code: "401", message: "Access denied due to unauthorized transaction, please check client or server key")
         }
@@ -193,31 +229,45 @@ public final class Gateway: Sendable {
         guard problems.isEmpty, let gross else {
             throw MidtransError(code: "400", message: "One or more parameters in the payload is invalid.", validation: problems)
         }
-        if let previous = store.findByOrder(merchantID: merchant.merchantID, orderID: orderID),
-            !(previous.state.status == .cancel || previous.state.status == .expire)
-        {
-            throw MidtransError(code: "406", message: "The request could not be completed due to a conflict with the current state of the target resource, please try again")
+        guard gross.amount <= Self.maximumAmount.amount else {
+            throw MidtransError(code: "400", message: "One or more parameters in the payload is invalid.", validation: ["transaction_details.gross_amount is too large"])
         }
         var transaction = GatewayTransaction(
             transactionID: UUID().uuidString.lowercased(), orderID: orderID, merchantID: merchant.merchantID, paymentType: paymentType,
-            state: TransactionState(status: .pending, fraud: nil, grossAmount: gross, isCard: paymentType == "credit_card"),
+            state: TransactionState(status: .pending, fraud: paymentType == "credit_card" ? nil : .accept, grossAmount: gross,
+                                    isCard: paymentType == "credit_card"),
             transactionTime: Self.now())
+        // Reserve the order id before asking the bank: a second charge with the same order id,
+        // even one arriving meanwhile, gets 406 and never reaches the bank.
+        guard store.reserve(transaction) else {
+            throw MidtransError(code: "406", message: "The request could not be completed due to a conflict with the current state of the target resource, please try again")
+        }
         if paymentType == "bank_transfer" {
             let bank = (body["bank_transfer"] as? [String: Any])?["bank"] as? String ?? "permata"
             guard ["bca", "bni", "bri", "permata"].contains(bank) else {
                 throw MidtransError(code: "400", message: "One or more parameters in the payload is invalid.", validation: ["bank_transfer.bank is not supported"])
             }
-            let account = try await callBank("/va", ["bank": bank, "amount": String(gross.amount), "reference": transaction.transactionID])
+            let account = try await failing(transaction) {
+                try await callBank("/va", ["bank": bank, "amount": String(gross.amount), "reference": transaction.transactionID])
+            }
             transaction.bank = bank
             transaction.vaNumber = account["va_number"] as? String
-            store.save(transaction)
+            record(transaction)
             var answer = status(of: transaction)
             answer["status_message"] = "Success, Bank Transfer transaction is created"
             return try self.answer(answer)
         }
         // credit_card
         let tokenID = (body["credit_card"] as? [String: Any])?["token_id"] as? String ?? ""
-        guard let token = tokens.withLock({ $0.removeValue(forKey: tokenID) }), token.merchant == merchant.merchantID else {
+        // Single use, and only by the merchant it was made for (another merchant cannot burn it).
+        let token = tokens.withLock { tokens -> (card: String, merchant: String)? in
+            guard let token = tokens[tokenID], token.merchant == merchant.merchantID else { return nil }
+            tokens[tokenID] = nil
+            return token
+        }
+        guard let token else {
+            transaction.state = TransactionState(status: .failure, fraud: nil, grossAmount: gross, isCard: true)
+            record(transaction)
             throw MidtransError(code: "411", message: "Token id is missing, invalid, or timed out")
         }
         let parts = token.card.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
@@ -225,15 +275,17 @@ public final class Gateway: Sendable {
         let outcome = SandboxCards.card(parts[0])?.outcome ?? .accept
         if outcome == .fraudDeny {
             transaction.state = TransactionState(status: .deny, fraud: .deny, grossAmount: gross, isCard: true)
-            store.save(transaction)
+            record(transaction)
             var answer = status(of: transaction)
             answer["status_message"] = "Denied by fraud detection"
             return try self.answer(answer)
         }
-        let decision = try await callBank("/cards/authorize", [
-            "card_number": parts[0], "cvv": parts[1], "expiry_month": parts[2], "expiry_year": parts[3],
-            "amount": String(gross.amount), "reference": transaction.transactionID,
-        ])
+        let decision = try await failing(transaction) {
+            try await callBank("/cards/authorize", [
+                "card_number": parts[0], "cvv": parts[1], "expiry_month": parts[2], "expiry_year": parts[3],
+                "amount": String(gross.amount), "reference": transaction.transactionID,
+            ])
+        }
         switch decision["result"] as? String {
         case "approved":
             transaction.approvalCode = decision["approval_code"] as? String
@@ -243,7 +295,7 @@ public final class Gateway: Sendable {
         default:
             transaction.state = TransactionState(status: .deny, fraud: .accept, grossAmount: gross, isCard: true)
         }
-        store.save(transaction)
+        record(transaction)
         var answer = status(of: transaction)
         if transaction.authenticationID != nil { answer["redirect_url"] = "\(publicURL)/v2/3ds/\(transaction.transactionID)" }
         if transaction.state.status == .deny { answer["status_message"] = decision["message"] as? String ?? "Denied by bank" }
@@ -253,15 +305,22 @@ public final class Gateway: Sendable {
     /// The 3-D Secure page's form posts the OTP here (with the merchant's client key).
     func verifyOTP(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
-        guard let merchant = merchants.first(where: { $0.clientKey == body["client_key"] as? String }),
-            var transaction = store.find(merchantID: merchant.merchantID, id: request.pathParameters["id"] ?? ""),
-            let authentication = transaction.authenticationID
+        let id = request.pathParameters["id"] ?? ""
+        // Take the authentication once, and only while the payment still waits for it (a
+        // cancelled or expired transaction must not be charged by a late OTP).
+        guard let merchant = (body["client_key"] as? String).flatMap({ Self.merchant(in: merchants, key: $0, \.clientKey) }),
+            let authentication = store.update(merchantID: merchant.merchantID, id: id, { transaction -> String? in
+                guard transaction.state.status == .pending else { return nil }
+                defer { transaction.authenticationID = nil }
+                return transaction.authenticationID
+            }) ?? nil
         else { throw MidtransError(code: "404", message: "Transaction doesn't exist.") }
         let result = try await callBank("/3ds/\(authentication)", ["otp": body["otp"] as? String ?? ""])
-        transaction.authenticationID = nil
-        transaction.approvalCode = result["approval_code"] as? String
-        _ = transaction.state.apply(result["result"] as? String == "approved" ? .paid : .providerDenied)
-        store.save(transaction)
+        guard let transaction = store.update(merchantID: merchant.merchantID, id: id, { transaction -> GatewayTransaction in
+            transaction.approvalCode = result["approval_code"] as? String
+            _ = transaction.state.apply(result["result"] as? String == "approved" ? .paid : .providerDenied)
+            return transaction
+        }) else { throw MidtransError(code: "404", message: "Transaction doesn't exist.") }
         var answer = status(of: transaction)
         if transaction.state.status == .deny { answer["status_message"] = "Card is not authenticated." }
         return try self.answer(answer)
@@ -270,25 +329,45 @@ public final class Gateway: Sendable {
     /// The bank's notice that a virtual account was paid (in-process or via HTTP later).
     public func bankPaid(reference transactionID: String) {
         for merchant in merchants {
-            guard var transaction = store.find(merchantID: merchant.merchantID, id: transactionID) else { continue }
-            _ = transaction.state.apply(.paid)
-            store.save(transaction)
+            _ = store.update(merchantID: merchant.merchantID, id: transactionID) { transaction in
+                _ = transaction.state.apply(.paid)  // refused (412) when no longer pending: nothing changes
+            }
         }
+    }
+
+    /// The merchant whose key is `key`, compared in constant time against every merchant (no
+    /// early exit, no timing hint about which key came close).
+    static func merchant(in merchants: [MerchantAccount], key: String, _ field: KeyPath<MerchantAccount, String>) -> MerchantAccount? {
+        var found: MerchantAccount?
+        let given = Array(key.utf8)
+        for merchant in merchants {
+            let expected = Array(merchant[keyPath: field].utf8)
+            var difference = UInt8(given.count == expected.count ? 0 : 1)
+            for i in 0..<max(given.count, expected.count) {
+                difference |= (i < given.count ? given[i] : 0) ^ (i < expected.count ? expected[i] : 0)
+            }
+            if difference == 0 { found = merchant }
+        }
+        return found
     }
 
     // MARK: Transitions and answers
 
     func apply(_ event: TransactionState.Event, to transaction: GatewayTransaction) throws -> [String: String] {
-        var transaction = transaction
-        switch transaction.state.apply(event) {
+        // Read, change and write under the store's lock: two refunds (or a cancel racing a
+        // payment) cannot overwrite each other.
+        let outcome = store.update(merchantID: transaction.merchantID, id: transaction.transactionID) { stored in
+            (stored.state.apply(event), stored)
+        }
+        guard let (result, updated) = outcome else { throw MidtransError(code: "404", message: "Transaction doesn't exist.") }
+        switch result {
         case .refused(let code, let message):
             throw MidtransError(code: code, message: message)
         case .changed:
-            store.save(transaction)
-            var answer = status(of: transaction)
+            var answer = status(of: updated)
             switch event {
             case .expire: answer["status_code"] = "407"; answer["status_message"] = "Success, transaction has expired"
-            case .cancel, .deny: answer["status_message"] = "Success, transaction is canceled"
+            case .cancel, .deny: answer["status_code"] = "200"; answer["status_message"] = "Success, transaction is canceled"
             case .approve: answer["status_message"] = "Success, transaction is approved"
             case .refund(let amount): answer["status_message"] = "Success, refund request is approved"; answer["refund_amount"] = amount.gatewayText
             default: break
@@ -341,6 +420,27 @@ public final class Gateway: Sendable {
         }
         return object
     }
+
+    /// Runs a bank call for a reserved charge; if it fails, the charge is recorded as `failure`
+    /// (which frees its order id for a retry) and the error answers the merchant.
+    func failing(_ transaction: GatewayTransaction, _ call: () async throws -> [String: Any]) async throws -> [String: Any] {
+        do {
+            return try await call()
+        } catch {
+            var failed = transaction
+            failed.state = TransactionState(status: .failure, fraud: nil, grossAmount: transaction.state.grossAmount, isCard: transaction.state.isCard)
+            record(failed)
+            throw error
+        }
+    }
+
+    /// Stores the new state of a reserved transaction.
+    func record(_ transaction: GatewayTransaction) {
+        _ = store.update(merchantID: transaction.merchantID, id: transaction.transactionID) { $0 = transaction }
+    }
+
+    /// The largest gross_amount accepted (keeps every sum far from overflow).
+    static let maximumAmount = Rupiah(999_999_999_999)
 
     static func amount(_ value: Any?) -> Rupiah? {
         if let number = value as? NSNumber { return Rupiah(parsing: number.stringValue) }

@@ -180,4 +180,58 @@ struct GatewayTests {
         #expect(try await lab.call(.get, "/v2/o-dup/status", key: GatewayTests.other.serverKey).0 == 404)
         await lab.stop()
     }
+
+    @Test("concurrent charges with one order_id: exactly one goes through, the rest get 406")
+    func concurrentDuplicates() async throws {
+        let lab = try await Lab()
+        let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<4 { group.addTask { try await lab.cardToken("4411111111111118") } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        let codes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for token in tokens {
+                group.addTask {
+                    try await lab.call(.post, "/v2/charge", json: [
+                        "payment_type": "credit_card", "transaction_details": ["order_id": "o-race", "gross_amount": 7000],
+                        "credit_card": ["token_id": token],
+                    ]).0
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(codes.sorted() == [200, 406, 406, 406])
+        await lab.stop()
+    }
+
+    @Test("refunds: concurrent partial refunds never exceed the amount; a bad amount is 400; cancel answers 200")
+    func refundsAndCancel() async throws {
+        let lab = try await Lab()
+        let (_, body) = try await lab.call(.post, "/v2/charge", json: [
+            "payment_type": "bank_transfer", "transaction_details": ["order_id": "o-ref", "gross_amount": 10000], "bank_transfer": ["bank": "bri"],
+        ])
+        let number = try #require((body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        var pay = HTTPClientRequest(method: .post, url: try HTTPURL(lab.gateway.bankURL + "/va/\(number)/pay"))
+        pay.body = Array("{}".utf8)
+        _ = try await lab.client.execute(pay)
+        #expect(try await lab.call(.post, "/v2/o-ref/refund", json: ["amount": "-5"]).0 == 400)
+        let codes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<2 { group.addTask { try await lab.call(.post, "/v2/o-ref/refund", json: ["amount": 6000]).0 } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(codes.sorted() == [200, 414], "two refunds of 6,000 on 10,000: one must be refused")
+        let cancellable = try await lab.call(.post, "/v2/charge", json: [
+            "payment_type": "bank_transfer", "transaction_details": ["order_id": "o-can", "gross_amount": 1000], "bank_transfer": ["bank": "bca"],
+        ])
+        #expect(cancellable.1["fraud_status"] as? String == "accept")
+        let cancelled = try await lab.call(.post, "/v2/o-can/cancel")
+        #expect(cancelled.0 == 200 && cancelled.1["status_code"] as? String == "200")
+        #expect(cancelled.1["transaction_status"] as? String == "cancel")
+        // A cancelled order id may be charged again.
+        let again = try await lab.call(.post, "/v2/charge", json: [
+            "payment_type": "bank_transfer", "transaction_details": ["order_id": "o-can", "gross_amount": 1000], "bank_transfer": ["bca": "x", "bank": "bca"],
+        ])
+        #expect(again.1["transaction_status"] as? String == "pending")
+        #expect(try await lab.call(.get, "/v2/o-can/status").1["transaction_status"] as? String == "pending", "status shows the latest")
+        await lab.stop()
+    }
 }
