@@ -21,6 +21,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var serverName: String? = "NetLab"
     /// Where one line per request goes (method, target, status, body bytes, duration); nil: off.
     public var accessLog: (@Sendable (String) -> Void)?
+    /// How the server's own error answers look (404, 405, 408, 500, parse errors): text/plain by
+    /// default; an API such as the payment gateway answers JSON so its clients can parse them.
+    public var errorBody: (@Sendable (HTTPError) -> HTTPResponse)?
 
     public init() {}
 }
@@ -191,23 +194,32 @@ public final class HTTPServer: Sendable {
         var request = request
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
-            return Self.errorResponse(HTTPError(status: 404))
+            return errorResponse(HTTPError(status: 404))
         case .methodNotAllowed(let allowed):
             var fields = HTTPFields()
             try? fields.append(name: "Allow", value: allowed.map(\.rawValue).joined(separator: ", "))
-            return Self.errorResponse(HTTPError(status: 405, fields: fields))
+            return errorResponse(HTTPError(status: 405, fields: fields))
         case .handler(let handler, let parameters):
             request.pathParameters = parameters
             do {
                 return try await handler(request)
             } catch let error as HTTPError {
-                return Self.errorResponse(error)
+                return errorResponse(error)
             } catch {
                 // The handler's failure is the server's (500); its details stay in the log.
                 configuration.accessLog?("handler error for \(request.method) \(request.target): \(error)")
-                return Self.errorResponse(HTTPError(status: 500))
+                return errorResponse(HTTPError(status: 500))
             }
         }
+    }
+
+    /// The server's error answer: the configured `errorBody`, or text/plain.
+    func errorResponse(_ error: HTTPError) -> HTTPResponse {
+        var response = configuration.errorBody?(error) ?? Self.errorResponse(error)
+        for (name, value) in error.fields where !response.fields.contains(name) {
+            try? response.fields.append(name: name, value: value)
+        }
+        return response
     }
 
     static func errorResponse(_ error: HTTPError) -> HTTPResponse {

@@ -150,7 +150,7 @@ struct HTTPServerConnection<Stream: ByteStream> {
         if (100..<200).contains(response.status) {
             // Interim answers are the server's business (100-continue above); a handler's 1xx
             // would leave the request without its final response.
-            response = HTTPServer.errorResponse(HTTPError(status: 500))
+            response = server.errorResponse(HTTPError(status: 500))
         }
         // A CONNECT is never tunnelled here, and the bytes after it are not HTTP: close after it.
         let keepAlive = pending.head.keepAlive && !server.isDraining && pending.head.method != .connect
@@ -234,7 +234,7 @@ struct HTTPServerConnection<Stream: ByteStream> {
 
     @discardableResult
     private mutating func emitError(_ error: HTTPError, closing: Bool) -> Int {
-        var response = HTTPServer.errorResponse(error)
+        var response = server.errorResponse(error)
         try? response.fields.append(name: "Date", value: HTTPDate.now)
         if let serverName = configuration.serverName { try? response.fields.append(name: "Server", value: serverName) }
         if closing { try? response.fields.append(name: "Connection", value: "close") }

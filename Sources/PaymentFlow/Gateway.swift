@@ -154,6 +154,18 @@ public final class Gateway: Sendable {
         return router
     }
 
+    /// Server configuration for the gateway: its error answers (404, 405, 408, parse errors) are
+    /// JSON in Midtrans' shape too, because the official SDKs parse every body as JSON.
+    public static var serverConfiguration: HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration()
+        configuration.errorBody = { error in
+            let object: [String: Any] = ["status_code": String(error.status), "status_message": error.message, "id": UUID().uuidString.lowercased()]
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            return HTTPResponse(status: error.status, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes(Array(data)))
+        }
+        return configuration
+    }
+
     /// Turns Midtrans errors into their JSON answer: `{"status_code", "status_message", "id",
     /// "validation_messages"?}` with the same HTTP status.
     func guarded(_ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) -> HTTPHandler {

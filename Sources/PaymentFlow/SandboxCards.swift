@@ -36,6 +36,20 @@ public enum SandboxCards {
         Card(number: "5510111111111115", brand: "MASTERCARD", threeDSecure: false, outcome: .fraudChallenge),
         Card(number: "5411111111111115", brand: "MASTERCARD", threeDSecure: false, outcome: .fraudDeny),
         Card(number: "5511111111111114", brand: "MASTERCARD", threeDSecure: false, outcome: .bankDeny),
+        Card(number: "3528203324564357", brand: "JCB", threeDSecure: true, outcome: .accept),
+        Card(number: "3528512944932269", brand: "JCB", threeDSecure: true, outcome: .bankDeny),
+        Card(number: "3528868047864225", brand: "JCB", threeDSecure: false, outcome: .accept),
+        Card(number: "3528673112809398", brand: "JCB", threeDSecure: false, outcome: .fraudChallenge),
+        Card(number: "3528185267171623", brand: "JCB", threeDSecure: false, outcome: .fraudDeny),
+        Card(number: "3528909779837631", brand: "JCB", threeDSecure: false, outcome: .bankDeny),
+        Card(number: "370192169722458", brand: "AMEX", threeDSecure: true, outcome: .accept),
+        Card(number: "374296354400881", brand: "AMEX", threeDSecure: true, outcome: .bankDeny),
+        Card(number: "373747726661940", brand: "AMEX", threeDSecure: false, outcome: .accept),
+        Card(number: "370665684049309", brand: "AMEX", threeDSecure: false, outcome: .fraudChallenge),
+        Card(number: "378096218340018", brand: "AMEX", threeDSecure: false, outcome: .fraudDeny),
+        Card(number: "370356097975856", brand: "AMEX", threeDSecure: false, outcome: .bankDeny),
+        // A BNI card the official Python SDK's tests charge (no 3-D Secure there).
+        Card(number: "5264221038874659", brand: "MASTERCARD", threeDSecure: false, outcome: .accept),
     ]
 
     /// The sandbox card with this number (spaces ignored), if it is one.

@@ -37,11 +37,13 @@ public struct TransactionState: Hashable, Sendable {
     /// Refunded so far.
     public private(set) var refunded = Rupiah(0)
 
-    public init(status: TransactionStatus, fraud: FraudStatus?, grossAmount: Rupiah, isCard: Bool) {
+    /// A state as stored (`refunded` restores partial refunds from a durable store).
+    public init(status: TransactionStatus, fraud: FraudStatus?, grossAmount: Rupiah, isCard: Bool, refunded: Rupiah = Rupiah(0)) {
         self.status = status
         self.fraud = fraud
         self.grossAmount = grossAmount
         self.isCard = isCard
+        self.refunded = refunded
     }
 
     /// What may happen to a transaction after it was created.

@@ -46,7 +46,7 @@ struct GatewayTests {
                 merchants: [GatewayTests.merchant, GatewayTests.other], bankURL: "https://localhost:\(bankAddress.port)",
                 bankClient: HTTPClient(configuration: clientConfiguration), publicURL: "")
             box.gateway.withLock { $0 = gateway }
-            let gatewayServer = HTTPServer(router: gateway.router)
+            let gatewayServer = HTTPServer(configuration: Gateway.serverConfiguration, router: gateway.router)
             let gatewayAddress = try await gatewayServer.start(host: "127.0.0.1", port: 0, tls: serverContext)
             gateway.publicURL = "https://localhost:\(gatewayAddress.port)"
             self.gateway = gateway
@@ -158,6 +158,9 @@ struct GatewayTests {
         let lab = try await Lab()
         #expect(try await lab.call(.get, "/v2/x/status", key: "SB-Mid-server-wrong").0 == 401)
         #expect(try await lab.call(.get, "/v2/nope/status").0 == 404)
+        // Even the server's own 405 is JSON (the SDK parses every body).
+        let wrongMethod = try await lab.call(.delete, "/v2/charge")
+        #expect(wrongMethod.0 == 405 && wrongMethod.1["status_code"] as? String == "405")
         _ = try await lab.chargeCard("4411111111111118", order: "o-dup")
         let duplicate = try await lab.chargeCard("4411111111111118", order: "o-dup")
         #expect(duplicate.0 == 406 && duplicate.1["status_code"] as? String == "406")
