@@ -15,7 +15,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     public let loop: EventLoop
     public let localAddress: SocketAddress
     public let remoteAddress: SocketAddress
-    private let closedFlag = ClosedFlag()
+    private let access = DescriptorGuard()
     private let operations = Atomic<UInt>(0)
 
     init(fd: Int32, loop: EventLoop, localAddress: SocketAddress, remoteAddress: SocketAddress) {
@@ -32,7 +32,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     }
 
     deinit {
-        if !closedFlag.isSet {
+        if !access.isSet {
             let fd = fd
             loop.forget(fd) { _ = Platform.close(fd) }
         }
@@ -91,6 +91,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     public func read(into buffer: inout [UInt8], maxBytes: Int, deadline: Deadline) async throws -> ReadResult {
         precondition(maxBytes > 0, "read(into:maxBytes:) needs room for at least one byte")
         try await yieldIfBusy()
+        guard access.enter() else { throw SocketError.closed(operation: "read") }
+        defer { leave() }
         let target = remoteAddress.description
         while true {
             try checkOpen("read")
@@ -105,7 +107,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
             case .endOfStream: return .endOfStream
             case .wouldBlock:
                 try await loop.waitUntilReady(
-                    fd, for: .readable, deadline: deadline, operation: "read", target: target, isClosed: closedFlag.check)
+                    fd, for: .readable, deadline: deadline, operation: "read", target: target, isClosed: access.check)
             }
         }
     }
@@ -113,6 +115,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     /// Writes every byte, suspending while the kernel's send buffer is full.
     public func write(_ bytes: [UInt8], deadline: Deadline) async throws {
         try await yieldIfBusy()
+        guard access.enter() else { throw SocketError.closed(operation: "write") }
+        defer { leave() }
         let target = remoteAddress.description
         var offset = 0
         while offset < bytes.count {
@@ -124,7 +128,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
             case .bytes(let n): offset += n
             case .endOfStream, .wouldBlock:
                 try await loop.waitUntilReady(
-                    fd, for: .writable, deadline: deadline, operation: "write", target: target, isClosed: closedFlag.check)
+                    fd, for: .writable, deadline: deadline, operation: "write", target: target, isClosed: access.check)
             }
         }
     }
@@ -135,48 +139,69 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
 
     /// Half- or full shutdown without releasing the descriptor (see ``ShutdownDirection``).
     public func shutdown(_ direction: ShutdownDirection) throws(SocketError) {
-        try checkOpen("shutdown")
-        try SocketCalls.shutdown(fd, direction, target: remoteAddress.description)
+        try holdingDescriptor("shutdown") { fd throws(SocketError) in
+            try SocketCalls.shutdown(fd, direction, target: remoteAddress.description)
+        }
     }
 
     /// Closes the socket once its loop has stopped watching it; tasks waiting on it fail with
-    /// ``SocketError/closed(operation:)``. Safe to call more than once.
+    /// ``SocketError/closed(operation:)``. Safe to call more than once, and while another task
+    /// is reading or writing: the descriptor is then released when that operation ends, so its
+    /// number cannot be reused under it (see ``DescriptorGuard``).
     public func close() async {
-        guard closedFlag.set() else { return }
-        let (fd, loop) = (fd, loop)
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            loop.forget(fd) {
-                _ = Platform.close(fd)
-                done.resume()
-            }
-        }
+        await close(resetting: false)
     }
 
     /// Sends a RST instead of a FIN (see ``TCPConnection/abort()``).
     public func abort() async {
-        guard closedFlag.set() else { return }
+        await close(resetting: true)
+    }
+
+    private func close(resetting: Bool) async {
+        let (first, idle) = access.close()
+        guard first else { return }
         let (fd, loop) = (fd, loop)
+        if resetting { SocketCalls.setLingerZero(fd) }
+        guard idle else {
+            // Wake the operations in flight (their waits fail with `closed`); the last to leave
+            // releases the descriptor.
+            loop.forget(fd) {}
+            return
+        }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.forget(fd) {
-                SocketCalls.setLingerZero(fd)
                 _ = Platform.close(fd)
                 done.resume()
             }
         }
+    }
+
+    /// The end of an operation begun with `access.enter()`; releases the descriptor if a
+    /// close came meanwhile and this was the last operation.
+    private func leave() {
+        guard access.leave() else { return }
+        let fd = fd
+        loop.forget(fd) { _ = Platform.close(fd) }
+    }
+
+    private func holdingDescriptor<T>(_ operation: String, _ body: (Int32) throws(SocketError) -> T)
+        throws(SocketError) -> T
+    {
+        guard access.enter() else { throw .closed(operation: operation) }
+        defer { leave() }
+        return try body(fd)
     }
 
     // MARK: Options
 
     /// TCP_NODELAY (see ``TCPConnection/setNoDelay(_:)``).
     public func setNoDelay(_ on: Bool = true) throws(SocketError) {
-        try checkOpen("setNoDelay")
-        try SocketCalls.setNoDelay(fd, on)
+        try holdingDescriptor("setNoDelay") { fd throws(SocketError) in try SocketCalls.setNoDelay(fd, on) }
     }
 
     /// TCP keep-alive probes, or none with `nil`.
     public func setKeepAlive(_ options: KeepAlive?) throws(SocketError) {
-        try checkOpen("setKeepAlive")
-        try SocketCalls.setKeepAlive(fd, options)
+        try holdingDescriptor("setKeepAlive") { fd throws(SocketError) in try SocketCalls.setKeepAlive(fd, options) }
     }
 
     /// A connection whose reads and writes never hit EAGAIN never suspends, and a task pinned
@@ -187,6 +212,6 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     }
 
     private func checkOpen(_ operation: String) throws(SocketError) {
-        if closedFlag.isSet { throw .closed(operation: operation) }
+        if access.isSet { throw .closed(operation: operation) }
     }
 }

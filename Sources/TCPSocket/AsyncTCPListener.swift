@@ -19,7 +19,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     public let group: EventLoopGroup
     /// The loop that watches the listening socket itself.
     public let loop: EventLoop
-    private let closedFlag = ClosedFlag()
+    private let access = DescriptorGuard()
 
     /// Moves a bound blocking listener onto the loops of `group`.
     public init(adopting listener: TCPListener, group: EventLoopGroup = .shared) {
@@ -39,7 +39,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     }
 
     deinit {
-        if !closedFlag.isSet {
+        if !access.isSet {
             let fd = fd
             loop.forget(fd) { _ = Platform.close(fd) }
         }
@@ -50,8 +50,10 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     /// Waits for the next client without blocking a thread.
     public func accept(deadline: Deadline = .never) async throws -> AsyncTCPConnection {
         let target = localAddress.description
+        guard access.enter() else { throw SocketError.closed(operation: "accept") }
+        defer { leave() }
         while true {
-            if closedFlag.isSet { throw SocketError.closed(operation: "accept") }
+            if access.isSet { throw SocketError.closed(operation: "accept") }
             if let (client, remote) = try SocketCalls.accept(fd, target: target) {
                 let local: SocketAddress
                 do {
@@ -63,7 +65,7 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
                 return AsyncTCPConnection(fd: client, loop: group.next(), localAddress: local, remoteAddress: remote)
             }
             try await loop.waitUntilReady(
-                fd, for: .readable, deadline: deadline, operation: "accept", target: target, isClosed: closedFlag.check)
+                fd, for: .readable, deadline: deadline, operation: "accept", target: target, isClosed: access.check)
         }
     }
 
@@ -96,13 +98,26 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
 
     /// Stops listening; a pending ``accept(deadline:)`` or ``serve(_:)`` ends. Safe to call twice.
     public func close() async {
-        guard closedFlag.set() else { return }
+        let (first, idle) = access.close()
+        guard first else { return }
         let (fd, loop) = (fd, loop)
+        guard idle else {
+            // An accept is in flight: fail its wait; it releases the descriptor as it leaves.
+            loop.forget(fd) {}
+            return
+        }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.forget(fd) {
                 _ = Platform.close(fd)
                 done.resume()
             }
         }
+    }
+
+    /// The end of an accept; releases the descriptor if a close came meanwhile and this was last.
+    private func leave() {
+        guard access.leave() else { return }
+        let (fd, loop) = (fd, loop)
+        loop.forget(fd) { _ = Platform.close(fd) }
     }
 }

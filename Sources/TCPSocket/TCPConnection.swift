@@ -16,7 +16,7 @@ import Synchronization
 /// One thread may read while another writes. ``close()`` must not race with a call in flight.
 public final class TCPConnection: Sendable, CustomStringConvertible {
     let fd: Int32
-    private let isClosed = Atomic<Bool>(false)
+    private let access = DescriptorGuard()
     /// Our end of the connection.
     public let localAddress: SocketAddress
     /// The peer's end.
@@ -29,7 +29,7 @@ public final class TCPConnection: Sendable, CustomStringConvertible {
     }
 
     deinit {
-        if !isClosed.load(ordering: .acquiring) { _ = Platform.close(fd) }
+        if !access.isSet { _ = Platform.close(fd) }
     }
 
     public var description: String { "TCP \(localAddress) ⇄ \(remoteAddress)" }
@@ -86,14 +86,17 @@ public final class TCPConnection: Sendable, CustomStringConvertible {
     public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline = .never) throws(SocketError)
         -> ReadResult
     {
-        try checkOpen("read")
-        while true {
-            switch try SocketCalls.recv(fd, into: buffer, target: remoteAddress.description) {
-            case .bytes(let n): return .bytes(n)
-            case .endOfStream: return .endOfStream
-            case .wouldBlock:
-                try SocketCalls.waitBlocking(
-                    fd, for: .readable, deadline: deadline, operation: "read", target: remoteAddress.description)
+        try holdingDescriptor("read") { fd throws(SocketError) in
+            while true {
+                switch try SocketCalls.recv(fd, into: buffer, target: remoteAddress.description) {
+                case .bytes(let n): return .bytes(n)
+                case .endOfStream: return .endOfStream
+                case .wouldBlock:
+                    try SocketCalls.waitBlocking(
+                        fd, for: .readable, deadline: deadline, operation: "read", target: remoteAddress.description)
+                    // close() from another thread wakes the wait (see DescriptorGuard).
+                    try checkOpen("read")
+                }
             }
         }
     }
@@ -136,15 +139,17 @@ public final class TCPConnection: Sendable, CustomStringConvertible {
     /// Writes every byte, looping over partial writes (the kernel may take fewer bytes than
     /// offered when its send buffer is full) and waiting for room up to the deadline.
     public func write(_ bytes: UnsafeRawBufferPointer, deadline: Deadline = .never) throws(SocketError) {
-        try checkOpen("write")
-        var offset = 0
-        while offset < bytes.count {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            switch try SocketCalls.send(fd, rest, target: remoteAddress.description) {
-            case .bytes(let n): offset += n
-            case .endOfStream, .wouldBlock:
-                try SocketCalls.waitBlocking(
-                    fd, for: .writable, deadline: deadline, operation: "write", target: remoteAddress.description)
+        try holdingDescriptor("write") { fd throws(SocketError) in
+            var offset = 0
+            while offset < bytes.count {
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+                switch try SocketCalls.send(fd, rest, target: remoteAddress.description) {
+                case .bytes(let n): offset += n
+                case .endOfStream, .wouldBlock:
+                    try SocketCalls.waitBlocking(
+                        fd, for: .writable, deadline: deadline, operation: "write", target: remoteAddress.description)
+                    try checkOpen("write")
+                }
             }
         }
     }
@@ -171,51 +176,74 @@ public final class TCPConnection: Sendable, CustomStringConvertible {
     /// TCP_NODELAY: send small segments at once instead of waiting to coalesce them (Nagle).
     /// Request/response protocols want it on; otherwise Nagle plus delayed ACKs add ~40 ms.
     public func setNoDelay(_ on: Bool = true) throws(SocketError) {
-        try checkOpen("setNoDelay")
-        try SocketCalls.setNoDelay(fd, on)
+        try holdingDescriptor("setNoDelay") { fd throws(SocketError) in try SocketCalls.setNoDelay(fd, on) }
     }
 
     /// Turns TCP keep-alive probes on with the given timing, or off with `nil`.
     public func setKeepAlive(_ options: KeepAlive?) throws(SocketError) {
-        try checkOpen("setKeepAlive")
-        try SocketCalls.setKeepAlive(fd, options)
+        try holdingDescriptor("setKeepAlive") { fd throws(SocketError) in try SocketCalls.setKeepAlive(fd, options) }
     }
 
     /// Whether TCP_NODELAY is on.
     public func noDelay() throws(SocketError) -> Bool {
-        try checkOpen("noDelay")
-        return try SocketCalls.noDelay(fd)
+        try holdingDescriptor("noDelay") { fd throws(SocketError) in try SocketCalls.noDelay(fd) }
     }
 
     /// Half-close: `.write` sends a FIN (the peer reads end-of-stream) while we can still read.
     public func shutdown(_ direction: ShutdownDirection) throws(SocketError) {
-        try checkOpen("shutdown")
-        try SocketCalls.shutdown(fd, direction, target: remoteAddress.description)
+        try holdingDescriptor("shutdown") { fd throws(SocketError) in
+            try SocketCalls.shutdown(fd, direction, target: remoteAddress.description)
+        }
     }
 
-    /// Closes the socket. Safe to call more than once; later reads and writes throw
-    /// ``SocketError/closed(operation:)``.
+    /// Closes the socket. Safe to call more than once, and from another thread than one that
+    /// is reading or writing: that read or write wakes and throws ``SocketError/closed(operation:)``,
+    /// and the descriptor is released once it has (so its number cannot be reused under it).
     public func close() {
-        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) { _ = Platform.close(fd) }
+        let (first, idle) = access.close()
+        guard first else { return }
+        if idle {
+            _ = Platform.close(fd)
+        } else {
+            // Wakes a thread waiting in poll(2); the last operation out releases the descriptor.
+            _ = Platform.shutdown(fd, Platform.shutBoth)
+        }
     }
 
     /// Aborts the connection: closes it with `SO_LINGER` set to zero, so the kernel discards
     /// unsent data and sends a RST instead of a FIN. The peer's next read or write fails with
     /// ``SocketError/connectionReset(_:)``. Use it to teach (and test) what a reset looks like.
     public func abort() {
-        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
-            SocketCalls.setLingerZero(fd)
+        let (first, idle) = access.close()
+        guard first else { return }
+        SocketCalls.setLingerZero(fd)
+        if idle {
             _ = Platform.close(fd)
+        } else {
+            // A thread is inside a read or write: wake it (the peer may see a FIN before the
+            // RST); the last operation out closes the descriptor.
+            _ = Platform.shutdown(fd, Platform.shutBoth)
         }
     }
 
     /// Hands the descriptor to another owner (the async API) without closing it.
     func releaseDescriptor() -> Int32 {
-        precondition(!isClosed.exchange(true, ordering: .acquiringAndReleasing), "connection already closed")
+        let (first, idle) = access.close()
+        precondition(first && idle, "connection already closed, or in use by another thread")
         return fd
     }
 
+    /// Runs `body` with the descriptor held open: a concurrent ``close()`` cannot release it
+    /// until `body` returns (see ``DescriptorGuard``).
+    private func holdingDescriptor<T>(_ operation: String, _ body: (Int32) throws(SocketError) -> T)
+        throws(SocketError) -> T
+    {
+        guard access.enter() else { throw .closed(operation: operation) }
+        defer { if access.leave() { _ = Platform.close(fd) } }
+        return try body(fd)
+    }
+
     private func checkOpen(_ operation: String) throws(SocketError) {
-        if isClosed.load(ordering: .acquiring) { throw .closed(operation: operation) }
+        if access.isSet { throw .closed(operation: operation) }
     }
 }

@@ -20,7 +20,7 @@ public enum ListenFamily: Hashable, Sendable {
 /// ```
 public final class TCPListener: Sendable, CustomStringConvertible {
     let fd: Int32
-    private let isClosed = Atomic<Bool>(false)
+    private let access = DescriptorGuard()
     /// The bound address; with port 0 requested, this carries the port the kernel chose.
     public let localAddress: SocketAddress
 
@@ -71,14 +71,15 @@ public final class TCPListener: Sendable, CustomStringConvertible {
     }
 
     deinit {
-        if !isClosed.load(ordering: .acquiring) { _ = Platform.close(fd) }
+        if !access.isSet { _ = Platform.close(fd) }
     }
 
     public var description: String { "TCP listener on \(localAddress)" }
 
     /// Waits for the next client and returns the connection, with both addresses filled in.
     public func accept(deadline: Deadline = .never) throws(SocketError) -> TCPConnection {
-        if isClosed.load(ordering: .acquiring) { throw .closed(operation: "accept") }
+        guard access.enter() else { throw .closed(operation: "accept") }
+        defer { if access.leave() { _ = Platform.close(fd) } }
         while true {
             if let (client, remote) = try SocketCalls.accept(fd, target: localAddress.description) {
                 do throws(SocketError) {
@@ -90,16 +91,29 @@ public final class TCPListener: Sendable, CustomStringConvertible {
             }
             try SocketCalls.waitBlocking(
                 fd, for: .readable, deadline: deadline, operation: "accept", target: localAddress.description)
+            // close() from another thread wakes the wait (see DescriptorGuard).
+            if access.isSet { throw .closed(operation: "accept") }
         }
     }
 
-    /// Stops listening. Clients not yet accepted are reset. Safe to call more than once.
+    /// Stops listening. Clients not yet accepted are reset. Safe to call more than once, also
+    /// while another thread waits in ``accept(deadline:)``, which then throws
+    /// ``SocketError/closed(operation:)``.
     public func close() {
-        if !isClosed.exchange(true, ordering: .acquiringAndReleasing) { _ = Platform.close(fd) }
+        let (first, idle) = access.close()
+        guard first else { return }
+        if idle {
+            _ = Platform.close(fd)
+        } else {
+            // On Linux, shutting a listening socket down wakes poll(2) and accept(2); the
+            // accepting thread releases the descriptor as it leaves.
+            _ = Platform.shutdown(fd, Platform.shutBoth)
+        }
     }
 
     func releaseDescriptor() -> Int32 {
-        precondition(!isClosed.exchange(true, ordering: .acquiringAndReleasing), "listener already closed")
+        let (first, idle) = access.close()
+        precondition(first && idle, "listener already closed, or in use by another thread")
         return fd
     }
 }

@@ -145,12 +145,29 @@ struct HostileClientTests {
 
     @Test("graceful shutdown: stop accepting, finish the request in flight, close idle connections")
     func gracefulShutdown() async throws {
-        let server = HTTPServer(router: testRouter())
+        // No sleeps to "let things settle": shutdown starts only once the server has really
+        // accepted both connections (a client not yet accepted when the listener closes is reset).
+        let (started, handlerStarted) = AsyncStream<Void>.makeStream()
+        var router = Router()
+        router.get("/hello") { _ in .text("Hello, World!") }
+        router.get("/slow") { _ in
+            handlerStarted.yield()
+            try await Task.sleep(for: .milliseconds(300))
+            return .text("finally")
+        }
+        let server = HTTPServer(router: router)
         let address = try await server.start(host: "127.0.0.1", port: 0)
+        // The idle connection: one answered request proves it was accepted; now it waits.
         let idle = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
+        try await idle.write(Array("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        var answer: [UInt8] = []
+        while !String(decoding: answer, as: UTF8.self).hasSuffix("Hello, World!") {
+            guard case .bytes = try await idle.read(into: &answer, maxBytes: 4096, deadline: .after(.seconds(10))) else { break }
+        }
         let client = HTTPClient()
         let slow = Task { try await client.get("http://127.0.0.1:\(address.port)/slow") }
-        try await Task.sleep(for: .milliseconds(100))
+        var iterator = started.makeAsyncIterator()
+        _ = await iterator.next()
         await server.shutdown(gracePeriod: .seconds(5))
         let response = try await slow.value
         #expect(response.text == "finally")
