@@ -2,8 +2,7 @@
 //
 // NetLab: a from-scratch network stack that carries an online payment.
 // One target per layer; dependencies point down (see docs/ARCHITECTURE.md).
-// Targets arrive with the issue that fills them: today TCPSocket, HTTPParser, TLSWrapper,
-// NetLab (HTTP(S) server and client) and the CLI.
+// Targets arrive with the issue that fills them.
 import PackageDescription
 
 let package = Package(
@@ -44,9 +43,13 @@ let package = Package(
         // The assembled stack: HTTP server and client over any ByteStream.
         .target(name: "NetLab", dependencies: ["TCPSocket", "HTTPParser", "TLSWrapper"]),
 
-        // The payment system: today its domain core (money, signatures, the transaction state
-        // machine, sandbox cards); the actors as HTTPS services arrive on top of NetLab.
-        .target(name: "PaymentFlow", dependencies: ["NetLab", "TLSWrapper"]),
+        // SQLite's C API (libsqlite3-dev): the gateway's durable store.
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+
+        // The payment system: bank, gateway (payment, fraud and notification services),
+        // merchant and customer, as HTTPS services on NetLab.
+        .target(name: "PaymentFlow", dependencies: ["NetLab", "TLSWrapper", "CSQLite"]),
 
         // The `netlab` command: a thin front over the libraries.
         .executableTarget(
@@ -56,6 +59,7 @@ let package = Package(
                 "HTTPParser",
                 "TLSWrapper",
                 "NetLab",
+                "PaymentFlow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

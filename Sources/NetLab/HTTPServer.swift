@@ -21,6 +21,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var serverName: String? = "NetLab"
     /// Where one line per request goes (method, target, status, body bytes, duration); nil: off.
     public var accessLog: (@Sendable (String) -> Void)?
+    /// Log targets without their query (`/v2/token?…`): a query can carry secrets (card data
+    /// in Midtrans' token call), and access logs are read by many.
+    public var redactQueryInAccessLog = false
     /// How the server's own error answers look (404, 405, 408, 500, parse errors): text/plain by
     /// default; an API such as the payment gateway answers JSON so its clients can parse them.
     public var errorBody: (@Sendable (HTTPError) -> HTTPResponse)?
@@ -189,6 +192,12 @@ public final class HTTPServer: Sendable {
         acceptTask?.cancel()
     }
 
+    /// The request-target as the access log shows it (see ``HTTPServerConfiguration/redactQueryInAccessLog``).
+    func loggedTarget(_ target: String) -> String {
+        guard configuration.redactQueryInAccessLog, let question = target.firstIndex(of: "?") else { return target }
+        return target[..<question] + "?…"
+    }
+
     /// Routes and runs the handler; every failure becomes a response.
     func respond(to request: HTTPRequest) async -> HTTPResponse {
         var request = request
@@ -207,7 +216,7 @@ public final class HTTPServer: Sendable {
                 return errorResponse(error)
             } catch {
                 // The handler's failure is the server's (500); its details stay in the log.
-                configuration.accessLog?("handler error for \(request.method) \(request.target): \(error)")
+                configuration.accessLog?("handler error for \(request.method) \(loggedTarget(request.target)): \(error)")
                 return errorResponse(HTTPError(status: 500))
             }
         }

@@ -158,7 +158,7 @@ struct HTTPServerConnection<Stream: ByteStream> {
         if let log = configuration.accessLog {
             let elapsed = ContinuousClock.now - pending.started
             let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-            log("\(remoteAddress?.description ?? "-") \"\(pending.head.method) \(pending.head.target) \(pending.head.version)\" \(response.status) \(sent) \(micros)µs")
+            log("\(remoteAddress?.description ?? "-") \"\(pending.head.method) \(server.loggedTarget(pending.head.target)) \(pending.head.version)\" \(response.status) \(sent) \(micros)µs")
         }
         if !keepAlive { closeAfterFlush = true }
     }
@@ -225,7 +225,7 @@ struct HTTPServerConnection<Stream: ByteStream> {
         do {
             try await produce(writer)
         } catch {
-            configuration.accessLog?("streamed response to \(request.method) \(request.target) failed: \(error)")
+            configuration.accessLog?("streamed response to \(request.method) \(server.loggedTarget(request.target)) failed: \(error)")
             throw StreamFailed()
         }
         if chunked { HTTPSerializer.writeLastChunk(into: &output) }

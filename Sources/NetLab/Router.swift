@@ -47,6 +47,23 @@ public struct Router: Sendable {
         case methodNotAllowed(allowed: [HTTPMethod])
     }
 
+    /// Routes and runs `request` as a server would, for routers that delegate to another (a
+    /// 404 or 405 is thrown as an ``HTTPError`` for the server to answer).
+    public func handle(_ request: HTTPRequest) async throws -> HTTPResponse {
+        switch match(method: request.method, path: request.path) {
+        case .handler(let handler, let parameters):
+            var request = request
+            request.pathParameters = parameters
+            return try await handler(request)
+        case .notFound:
+            throw HTTPError(status: 404)
+        case .methodNotAllowed(let allowed):
+            var fields = HTTPFields()
+            try? fields.append(name: "Allow", value: allowed.map(\.rawValue).joined(separator: ", "))
+            throw HTTPError(status: 405, fields: fields)
+        }
+    }
+
     public func match(method: HTTPMethod, path: String) -> Match {
         let parts = Self.segments(of: path)
         var best: (route: Route, parameters: [String: String], literals: Int)?

@@ -19,7 +19,8 @@ import Synchronization
 /// | `POST /3ds/{authentication_id}` | `{otp}` → `{result, approval_code?, message}` |
 /// | `POST /va` | `{bank, amount, reference}` → `{va_number, bank, amount}` |
 /// | `GET /va/{va_number}` | the account's amount and whether it is paid |
-/// | `POST /va/{va_number}/pay` | the customer pays at the ATM → `{paid: true, reference}` |
+/// | `POST /va/{va_number}/pay` | the customer pays at the ATM (or in the e-wallet app) → the account |
+/// | `POST /va/{va_number}/close` | the gateway closes an account it cancelled or expired |
 /// | `GET /balance` | money received so far |
 /// | `POST /faults` | `{latency_ms, failure_status}` for failure drills |
 public final class Bank: Sendable {
@@ -52,6 +53,7 @@ public final class Bank: Sendable {
         var amount: String
         var reference: String
         var paid: Bool
+        var closed: Bool? = nil
     }
 
     struct Faults: Codable {
@@ -77,6 +79,27 @@ public final class Bank: Sendable {
     public init(bankCode: String = "bca", onPayment: (@Sendable (Payment) async -> Void)? = nil) {
         self.bankCode = bankCode
         self.onPayment = onPayment
+    }
+
+    /// A payment notice sent to the gateway over HTTP(S): `POST {gatewayURL}/bank/v1/payments`
+    /// `{reference, amount, channel}` with `Authorization: Bearer {key}`. Retried with backoff
+    /// (0.2 s, 0.4 s, … eight tries) while the gateway is unreachable or answers 5xx.
+    public static func notice(gatewayURL: String, key: String, client: HTTPClient) -> @Sendable (Payment) async -> Void {
+        { payment in
+            for attempt in 0..<8 {
+                do {
+                    var request = HTTPClientRequest(method: .post, url: try HTTPURL(gatewayURL + "/bank/v1/payments"))
+                    request.body = Array(try JSONSerialization.data(withJSONObject: [
+                        "reference": payment.reference, "amount": payment.amount.gatewayText, "channel": payment.channel,
+                    ]))
+                    try request.fields.append(name: "Content-Type", value: "application/json")
+                    try request.fields.append(name: "Authorization", value: "Bearer \(key)")
+                    let response = try await client.execute(request)
+                    if response.status < 500 { return }
+                } catch {}
+                try? await Task.sleep(for: .milliseconds(200 << attempt))
+            }
+        }
     }
 
     /// Money received by the bank so far (card approvals and paid accounts).
@@ -114,6 +137,16 @@ public final class Bank: Sendable {
         router.post("/va/{number}/pay") { [self] request in
             try await injectFaults()
             return try .json(try await pay(number: request.pathParameters["number"] ?? ""))
+        }
+        router.post("/va/{number}/close") { [self] request in
+            let number = request.pathParameters["number"] ?? ""
+            let account = try state.withLock { state throws(HTTPError) -> VirtualAccount in
+                guard var account = state.accounts[number] else { throw HTTPError(status: 404, message: "no such virtual account") }
+                account.closed = true
+                state.accounts[number] = account
+                return account
+            }
+            return try .json(account)
         }
         router.get("/balance") { [self] _ in
             struct Balance: Codable { var received: String }
@@ -189,6 +222,7 @@ public final class Bank: Sendable {
         let account = try state.withLock { state throws(HTTPError) -> VirtualAccount in
             guard var account = state.accounts[number] else { throw HTTPError(status: 404, message: "no such virtual account") }
             guard !account.paid else { throw HTTPError(status: 409, message: "this virtual account is already paid") }
+            guard account.closed != true else { throw HTTPError(status: 410, message: "this virtual account is closed (the payment was cancelled or expired)") }
             account.paid = true
             state.accounts[number] = account
             state.received = Rupiah(state.received.amount + (Rupiah(parsing: account.amount)?.amount ?? 0))

@@ -1,0 +1,2 @@
+// SQLite's C API (libsqlite3-dev), for the gateway's durable store.
+#include <sqlite3.h>

@@ -1,0 +1,99 @@
+import Foundation
+import NetLab
+import Synchronization
+import TLSWrapper
+
+/// What the payment service tells fraud detection about a card charge. The card number itself
+/// never leaves the payment service: fraud sees its first six and last four digits and a
+/// fingerprint (SHA-512 of the number), enough to recognise the same card again.
+public struct FraudCheck: Codable, Sendable, Equatable {
+    public var merchant_id: String
+    public var order_id: String
+    public var payment_type: String
+    public var gross_amount: String
+    public var masked_card: String?
+    public var card_fingerprint: String?
+
+    public init(merchantID: String, orderID: String, paymentType: String, grossAmount: Rupiah, cardNumber: String?) {
+        merchant_id = merchantID
+        order_id = orderID
+        payment_type = paymentType
+        gross_amount = grossAmount.gatewayText
+        masked_card = cardNumber.map(SandboxCards.masked)
+        card_fingerprint = cardNumber.map { Digest.sha512Hex("netlab-card:" + $0) }
+    }
+}
+
+/// The verdict: `fraud_status` and the rules that decided it (for the demo and the logs).
+public struct FraudVerdict: Codable, Sendable, Equatable {
+    public var fraud_status: String
+    public var reasons: [String]
+}
+
+/// The rules of fraud detection, small enough to read and change in a lab.
+///
+/// Checked in order; the first `deny` wins, else any `challenge`, else `accept`:
+/// 1. Midtrans' sandbox cards keep their documented outcome (challenge / deny cards).
+/// 2. Amount: at or above ``challengeAmount`` → challenge (a human looks at big payments).
+/// 3. Velocity: more than ``velocityLimit`` charges with one card within ``velocityWindow`` → deny
+///    (card testing: a stolen number tried again and again).
+public struct FraudRules: Sendable {
+    public var challengeAmount = Rupiah(50_000_000)
+    public var velocityLimit = 5
+    public var velocityWindow: Duration = .seconds(60)
+
+    public init() {}
+}
+
+/// The fraud-detection service: `POST /v1/assess` with a ``FraudCheck`` → a ``FraudVerdict``.
+/// Its memory (recent charges per card, for the velocity rule) lives in the process.
+public final class FraudService: Sendable {
+    public let rules: FraudRules
+    private let recent = Mutex<[String: [ContinuousClock.Instant]]>([:])
+    private let clock: @Sendable () -> ContinuousClock.Instant
+
+    public init(rules: FraudRules = FraudRules(), clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.rules = rules
+        self.clock = clock
+    }
+
+    public var router: Router {
+        var router = Router()
+        router.post("/v1/assess") { [self] request in
+            let check: FraudCheck = try request.decodeJSON()
+            return try .json(assess(check))
+        }
+        return router
+    }
+
+    public func assess(_ check: FraudCheck) -> FraudVerdict {
+        var deny: [String] = []
+        var challenge: [String] = []
+        if let masked = check.masked_card,
+            let card = SandboxCards.all.first(where: { SandboxCards.masked($0.number) == masked })
+        {
+            if card.outcome == .fraudDeny { deny.append("sandbox card \(masked) is a fraud-deny test card") }
+            if card.outcome == .fraudChallenge { challenge.append("sandbox card \(masked) is a fraud-challenge test card") }
+        }
+        if let amount = Rupiah(parsing: check.gross_amount.replacingOccurrences(of: ".00", with: "")),
+            amount.amount >= rules.challengeAmount.amount
+        {
+            challenge.append("amount \(check.gross_amount) is at or above \(rules.challengeAmount.gatewayText)")
+        }
+        if let fingerprint = check.card_fingerprint {
+            let now = clock()
+            let count = recent.withLock { recent -> Int in
+                var times = (recent[fingerprint] ?? []).filter { now - $0 < rules.velocityWindow }
+                times.append(now)
+                recent[fingerprint] = times
+                return times.count
+            }
+            if count > rules.velocityLimit {
+                deny.append("\(count) charges with one card within \(rules.velocityWindow) (limit \(rules.velocityLimit))")
+            }
+        }
+        if !deny.isEmpty { return FraudVerdict(fraud_status: "deny", reasons: deny) }
+        if !challenge.isEmpty { return FraudVerdict(fraud_status: "challenge", reasons: challenge) }
+        return FraudVerdict(fraud_status: "accept", reasons: [])
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Synchronization
+
+/// When a failed webhook is tried again, after Midtrans' published policy.
+///
+/// How many retries depends on the merchant's answer (500 → 1, 503 → 4, 400 and 404 → 2,
+/// 301/302/303 → none: a redirect is a misconfigured URL; anything else, timeouts and refused
+/// connections included → 5). Retry *n* waits `delays[n-1]` plus a random shift of up to the
+/// same again. Midtrans' delays are 2, 10, 30, 90 and 210 minutes; demos and tests compress them.
+public struct RetryPolicy: Sendable {
+    public var delays: [Duration]
+    /// Add a random shift of up to each delay (spreads retries of many webhooks).
+    public var jitter: Bool
+
+    public init(delays: [Duration], jitter: Bool = true) {
+        self.delays = delays
+        self.jitter = jitter
+    }
+
+    /// Midtrans' schedule.
+    public static let midtrans = RetryPolicy(delays: [.seconds(120), .seconds(600), .seconds(1800), .seconds(5400), .seconds(12600)])
+
+    /// The same shape, `factor` times faster (e.g. 1/1000: 120 ms, 600 ms, …), for demos and tests.
+    public static func compressed(by factor: Double, jitter: Bool = false) -> RetryPolicy {
+        RetryPolicy(delays: midtrans.delays.map { $0 * factor }, jitter: jitter)
+    }
+
+    /// How many retries a failed attempt with this result earns (`status` nil: no HTTP answer).
+    public static func retries(afterStatus status: Int?) -> Int {
+        switch status {
+        case 500: 1
+        case 503: 4
+        case 400, 404: 2
+        case 301, 302, 303: 0
+        default: 5
+        }
+    }
+}
+
+/// The gateway's notification service: delivers the outbox's webhooks to merchants.
+///
+/// The payment service never calls merchants itself: it writes each notification into the
+/// store's outbox in the same commit as the status change, and this service — in the same
+/// process or another one sharing the SQLite file — takes due entries (under a lease), POSTs
+/// them, and records the outcome. A 2xx answer is delivery; anything else is retried by the
+/// ``RetryPolicy`` until it runs out ("gave up", kept in the history). Stopping this service
+/// stops nothing else: the outbox fills, and drains when it returns.
+///
+/// Routes: `GET /v1/notifications?order_id=…` (the merchant's delivery history, Basic auth with
+/// the server key) and `POST /v1/notifications/flush` (deliver what is due now).
+public final class NotificationService: Sendable {
+    public let store: any GatewayStore
+    let client: HTTPClient
+    public let policy: RetryPolicy
+    /// How long one delivery may take before it counts as failed (Midtrans: 15 s).
+    public let timeout: Duration
+    private let now: @Sendable () -> Date
+    private let random: Mutex<SeededRandom>
+    /// Called after each attempt (for the demo's narration and for tests).
+    private let onAttempt: (@Sendable (OutboxEntry, String, Bool) -> Void)?
+
+    public init(store: any GatewayStore, client: HTTPClient, policy: RetryPolicy = .midtrans, timeout: Duration = .seconds(15),
+                seed: UInt64 = 0x4e65_744c_6162, now: @escaping @Sendable () -> Date = { Date() },
+                onAttempt: (@Sendable (_ entry: OutboxEntry, _ result: String, _ delivered: Bool) -> Void)? = nil) {
+        self.store = store
+        self.client = client
+        self.policy = policy
+        self.timeout = timeout
+        self.now = now
+        self.random = Mutex(SeededRandom(seed: seed))
+        self.onAttempt = onAttempt
+    }
+
+    public var router: Router {
+        var router = Router()
+        router.get("/v1/notifications") { [self] request in
+            guard let merchant = try merchant(for: request) else { throw HTTPError(status: 401, message: "Unknown Merchant server_key/id") }
+            let entries = try store.notifications(merchantID: merchant.merchantID, orderID: request.queryParameters["order_id"])
+            let list: [[String: Any]] = entries.map { entry in
+                var item: [String: Any] = [
+                    "id": String(entry.id), "order_id": entry.orderID, "transaction_status": entry.transactionStatus, "url": entry.url,
+                    "attempts": String(entry.attempts),
+                    "state": entry.deliveredAt != nil ? "delivered" : entry.gaveUpAt != nil ? "gave_up" : "pending",
+                ]
+                if let result = entry.lastResult { item["last_result"] = result }
+                return item
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["notifications": list], options: [.sortedKeys])
+            return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes(Array(data)))
+        }
+        router.post("/v1/notifications/flush") { [self] _ in
+            let delivered = try await deliverDue()
+            return try .json(["attempted": delivered])
+        }
+        return router
+    }
+
+    private func merchant(for request: HTTPRequest) throws -> MerchantAccount? {
+        guard let header = request.fields["Authorization"], header.hasPrefix("Basic "),
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+            let key = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first
+        else { return nil }
+        return Gateway.merchant(in: try store.merchants(), key: String(key), \.serverKey)
+    }
+
+    /// One pass: takes what is due, delivers it (up to 32 at once), records each outcome.
+    /// Returns how many attempts were made.
+    @discardableResult
+    public func deliverDue(limit: Int = 256) async throws -> Int {
+        let start = Self.millis(now())
+        let lease = start + Int64(timeout.components.seconds * 1000) + 5000
+        let entries = try store.claimDueNotifications(now: start, leaseUntil: lease, limit: limit)
+        await withTaskGroup(of: Void.self) { group in
+            for (index, entry) in entries.enumerated() {
+                if index >= 32 { await group.next() }
+                group.addTask { await self.deliver(entry) }
+            }
+        }
+        return entries.count
+    }
+
+    /// Delivers due notifications until the task is cancelled, checking every `interval`.
+    public func run(every interval: Duration) async {
+        while !Task.isCancelled {
+            let attempted = (try? await deliverDue()) ?? 0
+            if attempted == 0 { try? await Task.sleep(for: interval) }
+        }
+    }
+
+    private func deliver(_ entry: OutboxEntry) async {
+        var status: Int?
+        var result: String
+        do {
+            var request = HTTPClientRequest(method: .post, url: try HTTPURL(entry.url))
+            request.body = entry.body
+            try request.fields.append(name: "Content-Type", value: "application/json")
+            try request.fields.append(name: "Accept", value: "application/json")
+            try request.fields.append(name: "User-Agent", value: "NetLab-Notification/1.0")
+            let prepared = request
+            let response = try await withDeadline(timeout) { try await self.client.execute(prepared) }
+            status = response.status
+            result = String(response.status)
+        } catch {
+            result = String(describing: error)
+        }
+        let at = Self.millis(now())
+        let delivered = (200..<300).contains(status ?? 0)
+        do {
+            if delivered {
+                try store.markDelivered(id: entry.id, at: at, result: result)
+            } else {
+                let attempts = entry.attempts + 1
+                let allowed = min(RetryPolicy.retries(afterStatus: status), policy.delays.count)
+                var next: Int64?
+                if attempts <= allowed {
+                    let nominal = policy.delays[attempts - 1]
+                    var wait = Self.millis(nominal)
+                    if policy.jitter { wait += Int64(random.withLock { $0.next() } % UInt64(max(wait, 1))) }
+                    next = at + wait
+                }
+                try store.markFailed(id: entry.id, attempts: attempts, nextAttemptAt: next, at: at, result: result)
+            }
+        } catch {
+            // The store failed: the lease runs out and the entry is tried again (at least once).
+        }
+        onAttempt?(entry, result, delivered)
+    }
+
+    static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
+    static func millis(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Runs `body`, failing with a timeout if it takes longer than `limit`.
+func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw DeliveryTimeout(limit: limit)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+struct DeliveryTimeout: Error, CustomStringConvertible {
+    let limit: Duration
+    var description: String { "no answer within \(limit)" }
+}
+
+/// SplitMix64: a small seeded generator, so retry jitter is reproducible in tests.
+struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import HTTPParser
+import NetLab
+
+/// The buyer's side of a checkout: browse the shop, order, pay — by card (tokenised at the
+/// gateway with the merchant's client key, then 3-D Secure with the OTP) or at the bank (a
+/// virtual account, a Mandiri bill, or a QR/e-wallet payment).
+///
+/// The card number goes to the gateway only (`GET /v2/token`), never to the shop: the shop sees
+/// a token. That is why Midtrans' client key is public and the server key is not.
+public struct Customer: Sendable {
+    public let shopURL: String
+    public let gatewayURL: String
+    public let bankURL: String
+    public let clientKey: String
+    let client: HTTPClient
+
+    public init(shopURL: String, gatewayURL: String, bankURL: String, clientKey: String, client: HTTPClient) {
+        self.shopURL = shopURL
+        self.gatewayURL = gatewayURL
+        self.bankURL = bankURL
+        self.clientKey = clientKey
+        self.client = client
+    }
+
+    /// A card as the customer types it.
+    public struct Card: Sendable {
+        public var number: String
+        public var cvv = SandboxCards.cvv
+        public var expiryMonth = "12"
+        public var expiryYear = String(Calendar(identifier: .gregorian).component(.year, from: Date()) + 2)
+        public init(number: String) { self.number = number }
+    }
+
+    public func products() async throws -> [MerchantShop.Product] {
+        try await client.get(shopURL + "/products").decodeJSON()
+    }
+
+    /// Card data → token, at the gateway (never at the shop).
+    public func tokenize(_ card: Card) async throws -> String {
+        func q(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+        let url = "\(gatewayURL)/v2/token?client_key=\(q(clientKey))&card_number=\(q(card.number))&card_cvv=\(q(card.cvv))"
+            + "&card_exp_month=\(q(card.expiryMonth))&card_exp_year=\(q(card.expiryYear))"
+        let response = try await client.get(url)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        guard response.status == 200, let token = object["token_id"] as? String else {
+            throw CheckoutError.refused(step: "tokenize", status: response.status, message: object["status_message"] as? String ?? "")
+        }
+        return token
+    }
+
+    /// Places an order; `payment` is `["type": "bank_transfer", "bank": "bca"]` and the like.
+    public func order(_ productID: String, quantity: Int = 1, payment: [String: String]) async throws -> MerchantShop.Order {
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(shopURL + "/orders"))
+        request.body = Array(try JSONSerialization.data(withJSONObject: ["product_id": productID, "quantity": quantity, "payment": payment]))
+        try request.fields.append(name: "Content-Type", value: "application/json")
+        let response = try await client.execute(request)
+        guard response.status == 201 || response.status == 402 else {
+            throw CheckoutError.refused(step: "order", status: response.status, message: String(decoding: response.body, as: UTF8.self))
+        }
+        return try response.decodeJSON()
+    }
+
+    /// Tokenise, order, and answer 3-D Secure if asked: the whole card checkout.
+    public func payByCard(_ productID: String, card: Card, otp: String = SandboxCards.otp, quantity: Int = 1) async throws -> MerchantShop.Order {
+        let token = try await tokenize(card)
+        var order = try await self.order(productID, quantity: quantity, payment: ["type": "credit_card", "token_id": token])
+        if let redirect = order.redirect_url {
+            try await authenticate(redirect: redirect, otp: otp)
+            order = try await self.order(status: order.order_id)
+        }
+        return order
+    }
+
+    /// Opens the 3-D Secure page and submits the OTP form, as a browser would.
+    public func authenticate(redirect: String, otp: String) async throws {
+        let page = try await client.get(redirect)
+        guard page.status == 200 else { throw CheckoutError.refused(step: "3ds page", status: page.status, message: "") }
+        let url = try HTTPURL(redirect)
+        let path = url.target.split(separator: "?").first.map(String.init) ?? url.target
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL("\(url.scheme.rawValue)://\(url.hostField)\(path)"))
+        request.body = Array("client_key=\(clientKey)&otp=\(otp)".utf8)
+        try request.fields.append(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        let response = try await client.execute(request)
+        guard response.status < 300 else { throw CheckoutError.refused(step: "3ds otp", status: response.status, message: String(decoding: response.body, as: UTF8.self)) }
+    }
+
+    /// Pays a virtual account, bill key or QR/e-wallet number at the bank.
+    public func payAtBank(_ number: String) async throws {
+        let response = try await client.post("\(bankURL)/va/\(number)/pay", body: [])
+        guard response.status == 200 else {
+            throw CheckoutError.refused(step: "pay at bank", status: response.status, message: String(decoding: response.body, as: UTF8.self))
+        }
+    }
+
+    public func order(status orderID: String) async throws -> MerchantShop.Order {
+        try await client.get("\(shopURL)/orders/\(orderID)").decodeJSON()
+    }
+
+    public enum CheckoutError: Error, CustomStringConvertible {
+        case refused(step: String, status: Int, message: String)
+        public var description: String {
+            switch self {
+            case .refused(let step, let status, let message): "\(step) refused with \(status): \(message)"
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Synchronization
+
+/// A small shop: the merchant's server. It sells from a catalogue, charges through the gateway
+/// with its server key (the key never leaves this server), shows payment instructions, and
+/// learns the outcome from webhooks, which it trusts only after checking them.
+///
+/// Routes (JSON): `GET /products`, `POST /orders` `{product_id, quantity, payment}`,
+/// `GET /orders/{order_id}`, and the webhook `POST /notifications`.
+///
+/// The webhook handler is the part real merchants get wrong, so it does all four checks the
+/// research notes list: (1) the `signature_key` is verified in constant time — a forgery is
+/// refused with 401; (2) the transaction is confirmed with `GET /v2/{id}/status`, which is the
+/// truth (a replayed or out-of-order notification cannot move the order backwards); (3) the
+/// order is updated idempotently (a duplicate changes nothing); (4) the answer is a quick 200.
+public final class MerchantShop: Sendable {
+    public struct Product: Codable, Sendable, Equatable {
+        public var product_id: String
+        public var name: String
+        public var price: String
+    }
+
+    /// An order as the shop keeps it; `status` follows the gateway's transaction.
+    public struct Order: Codable, Sendable, Equatable {
+        public var order_id: String
+        public var product_id: String
+        public var quantity: Int
+        public var gross_amount: String
+        public var payment_type: String
+        /// `awaiting_payment`, `review`, `paid`, `partially_refunded`, `refunded`, `denied`,
+        /// `cancelled`, `expired`, `failed`.
+        public var status: String
+        public var transaction_id: String?
+        public var transaction_status: String?
+        public var va_number: String?
+        public var bill_key: String?
+        public var qr_string: String?
+        public var redirect_url: String?
+        public var message: String?
+    }
+
+    /// What happened to webhooks, for the demo and the tests.
+    public struct WebhookCounts: Sendable, Equatable {
+        public var received = 0
+        public var rejected = 0
+        public var applied = 0
+        public var duplicates = 0
+    }
+
+    public let merchantID: String
+    let serverKey: String
+    let gatewayURL: String
+    let client: HTTPClient
+    public let catalogue: [Product]
+    private let orders = Mutex<[String: Order]>([:])
+    private let counts = Mutex(WebhookCounts())
+    private let sequence = Mutex(0)
+    /// When false the webhook answers 503 (a merchant that is "down", for the retry scenario).
+    private let acceptingWebhooks = Mutex(true)
+
+    public static let defaultCatalogue = [
+        Product(product_id: "kopi", name: "Kopi Toraja 250 g", price: "85000"),
+        Product(product_id: "batik", name: "Batik tulis, Solo", price: "450000"),
+        Product(product_id: "laptop", name: "Laptop for the lab", price: "75000000"),
+    ]
+
+    public init(merchantID: String, serverKey: String, gatewayURL: String, client: HTTPClient, catalogue: [Product] = MerchantShop.defaultCatalogue) {
+        self.merchantID = merchantID
+        self.serverKey = serverKey
+        self.gatewayURL = gatewayURL
+        self.client = client
+        self.catalogue = catalogue
+    }
+
+    public var webhookCounts: WebhookCounts { counts.withLock { $0 } }
+    public func order(_ id: String) -> Order? { orders.withLock { $0[id] } }
+    /// Makes the webhook answer 503 (false) or work again (true).
+    public func setAcceptingWebhooks(_ accepting: Bool) { acceptingWebhooks.withLock { $0 = accepting } }
+
+    public var router: Router {
+        var router = Router()
+        router.get("/products") { [self] _ in try .json(catalogue) }
+        router.post("/orders") { [self] request in try await placeOrder(request) }
+        router.get("/orders/{id}") { [self] request in
+            guard let order = order(request.pathParameters["id"] ?? "") else { throw HTTPError(status: 404, message: "no such order") }
+            return try .json(order)
+        }
+        router.post("/notifications") { [self] request in try await webhook(request) }
+        return router
+    }
+
+    // MARK: Checkout
+
+    struct PlaceOrder: Codable {
+        var product_id: String
+        var quantity: Int?
+        var payment: [String: String]
+    }
+
+    func placeOrder(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body: PlaceOrder = try request.decodeJSON()
+        guard let product = catalogue.first(where: { $0.product_id == body.product_id }), let price = Rupiah(parsing: product.price) else {
+            throw HTTPError(status: 404, message: "no such product")
+        }
+        let quantity = body.quantity ?? 1
+        guard (1...100).contains(quantity) else { throw HTTPError(status: 400, message: "quantity must be 1…100") }
+        let type = body.payment["type"] ?? ""
+        let number = sequence.withLock { n -> Int in n += 1; return n }
+        let orderID = "ORDER-\(number)-\(UUID().uuidString.prefix(8).lowercased())"
+        let gross = Rupiah(price.amount * Int64(quantity))
+        var charge: [String: Any] = [
+            "payment_type": type,
+            "transaction_details": ["order_id": orderID, "gross_amount": gross.amount],
+            "item_details": [["id": product.product_id, "name": product.name, "price": price.amount, "quantity": quantity]],
+        ]
+        switch type {
+        case "credit_card": charge["credit_card"] = ["token_id": body.payment["token_id"] ?? "", "authentication": true]
+        case "bank_transfer": charge["bank_transfer"] = ["bank": body.payment["bank"] ?? "bca"]
+        case "echannel": charge["echannel"] = ["bill_info1": "Payment for", "bill_info2": product.name]
+        case "gopay", "qris": break
+        default: throw HTTPError(status: 400, message: "payment.type must be credit_card, bank_transfer, echannel, gopay or qris")
+        }
+        var order = Order(order_id: orderID, product_id: product.product_id, quantity: quantity, gross_amount: gross.gatewayText,
+                          payment_type: type, status: "awaiting_payment")
+        orders.withLock { $0[orderID] = order }
+        let (status, answer) = try await gateway(.post, "/v2/charge", charge)
+        order.message = answer["status_message"] as? String
+        if status >= 300 {
+            order.status = "failed"
+        } else {
+            order.transaction_id = answer["transaction_id"] as? String
+            order.redirect_url = answer["redirect_url"] as? String
+            order.va_number = (answer["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String ?? answer["permata_va_number"] as? String
+            order.bill_key = answer["bill_key"] as? String
+            order.qr_string = answer["qr_string"] as? String
+            Self.apply(answer, to: &order)
+        }
+        let final = order
+        // A webhook may have landed while we waited for the charge's answer: keep the later news.
+        orders.withLock { orders in
+            if let current = orders[orderID], Self.rank(current.transaction_status) > Self.rank(final.transaction_status) {
+                var merged = final
+                merged.status = current.status
+                merged.transaction_status = current.transaction_status
+                orders[orderID] = merged
+            } else {
+                orders[orderID] = final
+            }
+        }
+        return try .json(orders.withLock { $0[orderID] }, status: status >= 300 ? 402 : 201)
+    }
+
+    // MARK: Webhook
+
+    func webhook(_ request: HTTPRequest) async throws -> HTTPResponse {
+        counts.withLock { $0.received += 1 }
+        guard acceptingWebhooks.withLock({ $0 }) else { throw HTTPError(status: 503, message: "the shop is down for maintenance") }
+        guard let note = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any],
+            let orderID = note["order_id"] as? String, let statusCode = note["status_code"] as? String,
+            let gross = note["gross_amount"] as? String, let signature = note["signature_key"] as? String,
+            let transactionID = note["transaction_id"] as? String
+        else {
+            counts.withLock { $0.rejected += 1 }
+            throw HTTPError(status: 400, message: "not a payment notification")
+        }
+        // (1) Only someone who knows our server key can sign.
+        guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: serverKey),
+            order(orderID) != nil
+        else {
+            counts.withLock { $0.rejected += 1 }
+            throw HTTPError(status: 401, message: "invalid signature_key")
+        }
+        // (2) Ask the gateway what is true now (a replay or a late notification says less).
+        let (status, truth) = try await gateway(.get, "/v2/\(transactionID)/status", nil)
+        guard status < 300 || status == 407 || truth["transaction_status"] != nil,
+            truth["order_id"] as? String == orderID, truth["gross_amount"] as? String == gross
+        else {
+            counts.withLock { $0.rejected += 1 }
+            throw HTTPError(status: 401, message: "the gateway does not confirm this notification")
+        }
+        // (3) Idempotent: the same truth twice changes nothing.
+        let changed = orders.withLock { orders -> Bool in
+            guard var order = orders[orderID] else { return false }
+            let before = order
+            Self.apply(truth, to: &order)
+            orders[orderID] = order
+            return order != before
+        }
+        counts.withLock { changed ? ($0.applied += 1) : ($0.duplicates += 1) }
+        return .text("OK")
+    }
+
+    /// The order's status from a gateway answer (charge or status).
+    static func apply(_ answer: [String: Any], to order: inout Order) {
+        guard let status = answer["transaction_status"] as? String else { return }
+        let fraud = answer["fraud_status"] as? String
+        order.transaction_status = status
+        switch status {
+        case "capture": order.status = fraud == "challenge" ? "review" : "paid"
+        case "settlement": order.status = "paid"
+        case "pending": order.status = "awaiting_payment"
+        case "deny": order.status = "denied"
+        case "cancel": order.status = "cancelled"
+        case "expire": order.status = "expired"
+        case "refund": order.status = "refunded"
+        case "partial_refund": order.status = "partially_refunded"
+        default: order.status = "failed"
+        }
+    }
+
+    /// How far along a transaction is, to keep the later of two pieces of news.
+    static func rank(_ status: String?) -> Int {
+        switch status {
+        case nil: 0
+        case "pending": 1
+        case "capture": 2
+        case "settlement", "deny", "cancel", "expire", "failure": 3
+        case "partial_refund": 4
+        default: 5
+        }
+    }
+
+    func gateway(_ method: HTTPMethod, _ path: String, _ json: [String: Any]?) async throws -> (Int, [String: Any]) {
+        var request = HTTPClientRequest(method: method, url: try HTTPURL(gatewayURL + path))
+        if let json { request.body = Array(try JSONSerialization.data(withJSONObject: json)) }
+        try request.fields.append(name: "Content-Type", value: "application/json")
+        try request.fields.append(name: "Accept", value: "application/json")
+        try request.fields.append(name: "Authorization", value: "Basic " + Data((serverKey + ":").utf8).base64EncodedString())
+        let response = try await client.execute(request)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        return (response.status, object)
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import Synchronization
+import NetLab
+import TCPSocket
+import TLSWrapper
+
+/// The services of the payment system, by the names `netlab serve` uses.
+public enum PaymentActor: String, CaseIterable, Sendable {
+    case gateway, bank, merchant, fraud, notification
+
+    /// Offset from `--port-base`: gateway N, bank N+1, merchant N+2, fraud N+3, notification N+4.
+    public var portOffset: UInt16 {
+        switch self {
+        case .gateway: 0
+        case .bank: 1
+        case .merchant: 2
+        case .fraud: 3
+        case .notification: 4
+        }
+    }
+}
+
+/// How to run the payment system (everything has a lab default).
+public struct PaymentSystemOptions: Sendable {
+    /// Holds the lab CA and certificates (`ca/`), the gateway's SQLite file and the bank's notice key.
+    public var stateDirectory: String
+    /// Serve plain HTTP instead of HTTPS (for lab use: a wiretap reads everything).
+    public var plaintext = false
+    /// Fixed ports from here (see ``PaymentActor/portOffset``); nil: the kernel picks free ones
+    /// (only possible when every service runs in this process).
+    public var portBase: UInt16?
+    public var host = "127.0.0.1"
+    /// The demo merchant (added to the gateway's store if missing).
+    public var merchantID = "G-NETLAB-01"
+    public var serverKey = PaymentSystemOptions.defaultServerKey
+    public var clientKey = PaymentSystemOptions.defaultClientKey
+    public var retryPolicy = RetryPolicy.midtrans
+    public var paymentExpiry: Duration = .seconds(24 * 3600)
+    public var settlementDelay: Duration = .seconds(24 * 3600)
+    /// How often expiry/settlement timers and the outbox are checked.
+    public var pollInterval: Duration = .milliseconds(200)
+    public var accessLog: (@Sendable (String) -> Void)?
+
+    /// Sandbox-style keys for the lab (documented, printed at start; never use them for real).
+    public static let defaultServerKey = "SB-Mid-server-NetLabLab0000000000"
+    public static let defaultClientKey = "SB-Mid-client-NetLabLab0000000000"
+
+    public init(stateDirectory: String) {
+        self.stateDirectory = stateDirectory
+    }
+
+    /// `~/.netlab` (or `$NETLAB_STATE`): where `netlab serve` keeps its state by default.
+    public static var defaultStateDirectory: String {
+        if let dir = ProcessInfo.processInfo.environment["NETLAB_STATE"], !dir.isEmpty { return dir }
+        return FileManager.default.homeDirectoryForCurrentUser.path + "/.netlab"
+    }
+}
+
+/// The payment system assembled: some or all of the actors as HTTP(S) services on loopback,
+/// wired to each other by URL. `netlab serve`, the demo and the end-to-end tests all start it.
+public final class PaymentSystem: Sendable {
+    public let options: PaymentSystemOptions
+    /// `(actor, base URL)` for each service started here, in start order.
+    public let services: [(actor: PaymentActor, url: String)]
+    public let urls: [PaymentActor: String]
+    public let store: (any GatewayStore)?
+    public let gateway: Gateway?
+    public let bank: Bank?
+    public let fraud: FraudService?
+    public let notifications: NotificationService?
+    public let shop: MerchantShop?
+    /// The lab CA's certificate: what clients trust (nil with `plaintext`).
+    public let caCertificatePath: String?
+    /// A client that trusts the lab CA (for customers, tests and the demo).
+    public let client: HTTPClient
+    private let servers: [PaymentActor: HTTPServer]
+    private let background: [Task<Void, Never>]
+
+    private init(options: PaymentSystemOptions, services: [(PaymentActor, String)], store: (any GatewayStore)?, gateway: Gateway?, bank: Bank?,
+                 fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?, caCertificatePath: String?,
+                 client: HTTPClient, servers: [PaymentActor: HTTPServer], background: [Task<Void, Never>]) {
+        self.options = options
+        self.services = services.map { (actor: $0.0, url: $0.1) }
+        self.urls = Dictionary(uniqueKeysWithValues: services)
+        self.store = store
+        self.gateway = gateway
+        self.bank = bank
+        self.fraud = fraud
+        self.notifications = notifications
+        self.shop = shop
+        self.caCertificatePath = caCertificatePath
+        self.client = client
+        self.servers = servers
+        self.background = background
+    }
+
+    /// Starts `actors` (all by default). Without a port base every actor must run here, since
+    /// the others could not find it.
+    public static func start(_ options: PaymentSystemOptions, actors: Set<PaymentActor> = Set(PaymentActor.allCases)) async throws -> PaymentSystem {
+        precondition(options.portBase != nil || actors.count == PaymentActor.allCases.count,
+                     "starting only some actors needs a port base, so they can find each other")
+        try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        // TLS: one lab CA, one certificate for every service (names localhost, 127.0.0.1, ::1).
+        var serverTLS: TLSContext?
+        var clientConfiguration = HTTPClientConfiguration()
+        var caPath: String?
+        if !options.plaintext {
+            let ca = try LabCertificateAuthority(directory: options.stateDirectory + "/ca")
+            let leaf = try ca.issue(name: "services")
+            serverTLS = try TLSContext(.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath))
+            clientConfiguration.tls = try TLSContext(.client(trustRootsFile: ca.certificatePath))
+            caPath = ca.certificatePath
+        }
+        clientConfiguration.requestTimeout = .seconds(20)
+        let client = HTTPClient(configuration: clientConfiguration)
+        let scheme = options.plaintext ? "http" : "https"
+
+        // Listen first (ports known), then build the actors that need each other's URLs.
+        var servers: [PaymentActor: HTTPServer] = [:]
+        var urls: [PaymentActor: String] = [:]
+        var order: [(PaymentActor, String)] = []
+        let routers = Routers()
+        for actor in PaymentActor.allCases where actors.contains(actor) {
+            var configuration = actor == .gateway ? Gateway.serverConfiguration : HTTPServerConfiguration()
+            if let log = options.accessLog {
+                let name = actor.rawValue
+                configuration.accessLog = { @Sendable line in log("\(name): \(line)") }
+            }
+            let server = HTTPServer(configuration: configuration, router: routers.router(for: actor))
+            let port = options.portBase.map { $0 + actor.portOffset } ?? 0
+            let address = try await server.start(host: options.host, port: port, tls: serverTLS)
+            servers[actor] = server
+            urls[actor] = "\(scheme)://\(options.host):\(address.port)"
+            order.append((actor, urls[actor]!))
+        }
+        func url(_ actor: PaymentActor) -> String {
+            urls[actor] ?? "\(scheme)://\(options.host):\((options.portBase ?? 0) + actor.portOffset)"
+        }
+
+        let noticeKey = try Self.secret(at: options.stateDirectory + "/bank-notice.key")
+        var store: (any GatewayStore)?
+        if actors.contains(.gateway) || actors.contains(.notification) {
+            let sqlite = try SQLiteGatewayStore(path: options.stateDirectory + "/gateway.sqlite")
+            // The lab merchant exists (keys from the options; its webhook goes to the shop).
+            let existing = try sqlite.merchants().first { $0.merchantID == options.merchantID }
+            var merchant = MerchantAccount(merchantID: options.merchantID, serverKey: options.serverKey, clientKey: options.clientKey,
+                                           notificationURL: url(.merchant) + "/notifications")
+            if let existing, existing.notificationURL != nil, options.portBase != nil { merchant.notificationURL = existing.notificationURL }
+            try sqlite.saveMerchant(merchant)
+            store = sqlite
+        }
+        var background: [Task<Void, Never>] = []
+        var gateway: Gateway?, bank: Bank?, fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?
+        if actors.contains(.bank) {
+            bank = Bank(onPayment: Bank.notice(gatewayURL: url(.gateway), key: noticeKey, client: client))
+            routers.set(.bank, bank!.router)
+        }
+        if actors.contains(.fraud) {
+            fraud = FraudService()
+            routers.set(.fraud, fraud!.router)
+        }
+        if actors.contains(.gateway), let store {
+            var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: url(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
+            configuration.paymentExpiry = options.paymentExpiry
+            configuration.settlementDelay = options.settlementDelay
+            let g = Gateway(configuration: configuration, store: store, bankClient: client)
+            gateway = g
+            routers.set(.gateway, g.router)
+            let interval = options.pollInterval
+            background.append(Task { await g.runTimers(every: interval) })
+        }
+        if actors.contains(.notification), let store {
+            let n = NotificationService(store: store, client: client, policy: options.retryPolicy)
+            notifications = n
+            routers.set(.notification, n.router)
+            let interval = options.pollInterval
+            background.append(Task { await n.run(every: interval) })
+        }
+        if actors.contains(.merchant) {
+            shop = MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway), client: client)
+            routers.set(.merchant, shop!.router)
+        }
+        return PaymentSystem(
+            options: options, services: order, store: store, gateway: gateway, bank: bank, fraud: fraud, notifications: notifications,
+            shop: shop, caCertificatePath: caPath, client: client, servers: servers,
+            background: background)
+    }
+
+    /// A customer of the lab shop, with a client that trusts the lab CA.
+    public func customer() -> Customer {
+        Customer(shopURL: urls[.merchant] ?? "", gatewayURL: urls[.gateway] ?? "", bankURL: urls[.bank] ?? "",
+                 clientKey: options.clientKey, client: client)
+    }
+
+    /// Stops one actor's server (the others keep running), as when a service crashes.
+    public func stop(_ actor: PaymentActor) async {
+        await servers[actor]?.shutdown(gracePeriod: .zero)
+    }
+
+    /// Stops the background work and every server (gracefully: requests in flight finish).
+    public func shutdown() async {
+        for task in background { task.cancel() }
+        for actor in PaymentActor.allCases { await servers[actor]?.shutdown(gracePeriod: .seconds(2)) }
+        await client.shutdown()
+    }
+
+    /// A random secret kept in a 0600 file (created on first use), shared by processes on one state.
+    static func secret(at path: String) throws -> String {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteNoPermission)
+        }
+        return secret
+    }
+}
+
+/// Routers filled in after the servers listen (a router needs the URLs of the others). A
+/// request arriving before its actor is set gets 503.
+final class Routers: Sendable {
+    private let table = Mutex<[PaymentActor: Router]>([:])
+
+    func set(_ actor: PaymentActor, _ router: Router) { table.withLock { $0[actor] = router } }
+
+    func router(for actor: PaymentActor) -> Router {
+        var router = Router()
+        router.fallback = { [self] request in
+            guard let real = table.withLock({ $0[actor] }) else {
+                throw HTTPError(status: 503, message: "\(actor.rawValue) is starting")
+            }
+            return try await real.handle(request)
+        }
+        return router
+    }
+}

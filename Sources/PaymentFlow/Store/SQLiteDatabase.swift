@@ -1,0 +1,148 @@
+import CSQLite
+import Foundation
+import Synchronization
+
+/// A value in or out of SQLite: the four storage classes the gateway uses.
+public enum SQLiteValue: Hashable, Sendable {
+    case integer(Int64)
+    case text(String)
+    case blob([UInt8])
+    case null
+
+    var text: String? { if case .text(let s) = self { return s } else { return nil } }
+    var integer: Int64? { if case .integer(let i) = self { return i } else { return nil } }
+}
+
+/// A failed SQLite call: the result code, SQLite's message and the statement that failed.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public var code: Int32
+    public var message: String
+    public var statement: String
+
+    public var description: String { "SQLite error \(code) (\(message)) in: \(statement)" }
+}
+
+/// One SQLite connection, used by one thread at a time (calls are serialized by a lock).
+///
+/// The file is opened in WAL mode with `synchronous=NORMAL`: a committed transaction survives
+/// the process being killed at any instant (the write-ahead log is in the OS's hands once the
+/// commit returns); only a power cut can take the last few commits. Readers in other processes
+/// (the notification service run separately) see each commit as it lands. The file is created
+/// 0600: it holds merchants' server keys.
+public final class SQLiteDatabase: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let lock = Mutex(())
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`; ":memory:" is a private in-memory one.
+    public init(path: String) throws(SQLiteError) {
+        self.path = path
+        if path != ":memory:" && !FileManager.default.fileExists(atPath: path) {
+            // Create it 0600 before SQLite does (SQLite would follow the umask).
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw SQLiteError(code: rc, message: message, statement: "open \(path)")
+        }
+        handle = db
+        // Another process (or connection) holding the write lock: wait up to 5 s, not fail.
+        sqlite3_busy_timeout(db, 5000)
+        try execute("PRAGMA journal_mode=WAL")
+        try execute("PRAGMA synchronous=NORMAL")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs one statement and returns its rows (empty for statements that return none).
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [SQLiteValue] = []) throws(SQLiteError) -> [[SQLiteValue]] {
+        try lock.withLock { _ throws(SQLiteError) in try run(sql, parameters) }
+    }
+
+    /// Runs `body` inside one transaction (`BEGIN IMMEDIATE` … `COMMIT`), rolled back if it
+    /// throws. The body gets a `Statements` handle; it must not call the database otherwise.
+    public func transaction<R>(_ body: (Statements) throws -> R) throws -> R {
+        try lock.withLock { _ in
+            _ = try run("BEGIN IMMEDIATE", [])
+            do {
+                let result = try body(Statements(database: self))
+                _ = try run("COMMIT", [])
+                return result
+            } catch {
+                _ = try? run("ROLLBACK", [])
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` with the connection to itself but no transaction (for reads: each
+    /// statement sees the latest commit).
+    public func read<R>(_ body: (Statements) throws -> R) throws -> R {
+        try lock.withLock { _ in try body(Statements(database: self)) }
+    }
+
+    /// What a transaction's body may run (the lock is already held).
+    public struct Statements {
+        let database: SQLiteDatabase
+        @discardableResult
+        public func execute(_ sql: String, _ parameters: [SQLiteValue] = []) throws(SQLiteError) -> [[SQLiteValue]] {
+            try database.run(sql, parameters)
+        }
+        /// Rows changed by the last INSERT, UPDATE or DELETE.
+        public var changes: Int { Int(sqlite3_changes(database.handle)) }
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE (call inside the same lock scope).
+    private func run(_ sql: String, _ parameters: [SQLiteValue]) throws(SQLiteError) -> [[SQLiteValue]] {
+        var statement: OpaquePointer?
+        var rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw failure(rc, sql) }
+        defer { sqlite3_finalize(statement) }
+        for (index, value) in parameters.enumerated() {
+            let position = Int32(index + 1)
+            switch value {
+            case .integer(let i): rc = sqlite3_bind_int64(statement, position, i)
+            case .text(let s): rc = sqlite3_bind_text(statement, position, s, -1, Self.transient)
+            case .blob(let bytes):
+                rc = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), Self.transient) }
+            case .null: rc = sqlite3_bind_null(statement, position)
+            }
+            guard rc == SQLITE_OK else { throw failure(rc, sql) }
+        }
+        var rows: [[SQLiteValue]] = []
+        while true {
+            rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { return rows }
+            guard rc == SQLITE_ROW else { throw failure(rc, sql) }
+            var row: [SQLiteValue] = []
+            for column in 0..<sqlite3_column_count(statement) {
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: row.append(.integer(sqlite3_column_int64(statement, column)))
+                case SQLITE_NULL: row.append(.null)
+                case SQLITE_BLOB:
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    let bytes = sqlite3_column_blob(statement, column).map { Array(UnsafeRawBufferPointer(start: $0, count: count)) } ?? []
+                    row.append(.blob(bytes))
+                default:
+                    row.append(.text(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? ""))
+                }
+            }
+            rows.append(row)
+        }
+    }
+
+    private func failure(_ rc: Int32, _ sql: String) -> SQLiteError {
+        SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)), statement: sql)
+    }
+
+    /// SQLITE_TRANSIENT: SQLite copies bound text and blobs before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}

@@ -1,0 +1,300 @@
+import Foundation
+
+/// The gateway's store in one SQLite file (WAL): merchants, transactions, idempotency records
+/// and the webhook outbox. Pass ":memory:" for a store that lives as long as the object.
+public final class SQLiteGatewayStore: GatewayStore {
+    public let database: SQLiteDatabase
+
+    public init(path: String) throws {
+        database = try SQLiteDatabase(path: path)
+        try migrate()
+    }
+
+    private static let schema = [
+        """
+        CREATE TABLE IF NOT EXISTS merchants (
+            merchant_id TEXT PRIMARY KEY,
+            server_key TEXT NOT NULL UNIQUE,
+            client_key TEXT NOT NULL UNIQUE,
+            notification_url TEXT)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS transactions (
+            transaction_id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            payment_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            fraud_status TEXT,
+            gross_amount INTEGER NOT NULL,
+            refunded INTEGER NOT NULL DEFAULT 0,
+            is_card INTEGER NOT NULL,
+            transaction_time TEXT NOT NULL,
+            bank TEXT, va_number TEXT, masked_card TEXT, approval_code TEXT, expiry_time TEXT,
+            override_urls TEXT, append_urls TEXT NOT NULL DEFAULT '[]', extra TEXT NOT NULL DEFAULT '{}',
+            authentication_id TEXT,
+            announced INTEGER NOT NULL DEFAULT 0)
+        """,
+        "CREATE INDEX IF NOT EXISTS transactions_by_order ON transactions (merchant_id, order_id)",
+        "CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (status, expiry_time)",
+        """
+        CREATE TABLE IF NOT EXISTS idempotency (
+            merchant_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            stored_at INTEGER NOT NULL,
+            PRIMARY KEY (merchant_id, key))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            merchant_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            transaction_status TEXT NOT NULL,
+            url TEXT NOT NULL,
+            body BLOB NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            delivered_at INTEGER,
+            gave_up_at INTEGER,
+            last_result TEXT)
+        """,
+        "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+    ]
+
+    private func migrate() throws {
+        for statement in Self.schema { try database.execute(statement) }
+    }
+
+    // MARK: Merchants
+
+    public func merchants() throws -> [MerchantAccount] {
+        try database.execute("SELECT merchant_id, server_key, client_key, notification_url FROM merchants ORDER BY merchant_id").map {
+            MerchantAccount(merchantID: $0[0].text ?? "", serverKey: $0[1].text ?? "", clientKey: $0[2].text ?? "", notificationURL: $0[3].text)
+        }
+    }
+
+    public func saveMerchant(_ merchant: MerchantAccount) throws {
+        try database.execute(
+            """
+            INSERT INTO merchants (merchant_id, server_key, client_key, notification_url) VALUES (?, ?, ?, ?)
+            ON CONFLICT (merchant_id) DO UPDATE SET server_key = excluded.server_key,
+                client_key = excluded.client_key, notification_url = excluded.notification_url
+            """,
+            [.text(merchant.merchantID), .text(merchant.serverKey), .text(merchant.clientKey), merchant.notificationURL.map(SQLiteValue.text) ?? .null])
+    }
+
+    public func removeMerchant(id: String) throws -> Bool {
+        try database.transaction { db in
+            try db.execute("DELETE FROM merchants WHERE merchant_id = ?", [.text(id)])
+            return db.changes > 0
+        }
+    }
+
+    // MARK: Transactions
+
+    private static let columns = """
+        transaction_id, merchant_id, order_id, payment_type, status, fraud_status, gross_amount, refunded, is_card,
+        transaction_time, bank, va_number, masked_card, approval_code, expiry_time, override_urls, append_urls, extra,
+        authentication_id, announced
+        """
+
+    private static let insertStatement =
+        "INSERT INTO transactions (\(columns)) VALUES (\(Array(repeating: "?", count: 20).joined(separator: ", ")))"
+    /// `UPDATE … SET merchant_id = ?2, … WHERE transaction_id = ?1` (the rowid, and with it the
+    /// "latest for this order id" order, stays).
+    private static let updateStatement: String = {
+        let names = columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let assignments = names.enumerated().dropFirst().map { "\($1) = ?\($0 + 1)" }.joined(separator: ", ")
+        return "UPDATE transactions SET \(assignments) WHERE \(names[0]) = ?1"
+    }()
+
+    public func find(merchantID: String, id: String) throws -> GatewayTransaction? {
+        try database.read { db in try Self.find(db, merchantID: merchantID, id: id)?.transaction }
+    }
+
+    /// By transaction id, else the latest transaction with that order id.
+    private static func find(_ db: SQLiteDatabase.Statements, merchantID: String, id: String) throws
+        -> (transaction: GatewayTransaction, announced: Bool)?
+    {
+        let rows = try db.execute(
+            """
+            SELECT \(columns) FROM transactions WHERE merchant_id = ?1 AND (transaction_id = ?2 OR order_id = ?2)
+            ORDER BY (transaction_id = ?2) DESC, rowid DESC LIMIT 1
+            """, [.text(merchantID), .text(id)])
+        return try rows.first.map(decode)
+    }
+
+    public func reserve(_ transaction: GatewayTransaction) throws -> Bool {
+        try database.transaction { db in
+            if let (current, _) = try Self.find(db, merchantID: transaction.merchantID, id: transaction.orderID),
+                current.orderID == transaction.orderID,
+                ![.cancel, .expire, .failure].contains(current.state.status)
+            {
+                return false
+            }
+            try db.execute(Self.insertStatement, Self.encode(transaction, announced: false))
+            return true
+        }
+    }
+
+    public func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction) throws -> R) throws -> R? {
+        try database.transaction { db in
+            guard let (before, announced) = try Self.find(db, merchantID: merchantID, id: id) else { return nil }
+            var after = before
+            let result = try change(&after)
+            // The identity of a transaction never changes.
+            after.transactionID = before.transactionID
+            after.merchantID = before.merchantID
+            after.orderID = before.orderID
+            let news = after.state.status != .failure
+                && (!announced || after.state.status != before.state.status || after.state.fraud != before.state.fraud
+                    || after.state.refunded != before.state.refunded)
+            try db.execute(Self.updateStatement, Self.encode(after, announced: announced || news))
+            if news { try Self.enqueueNotifications(db, for: after) }
+            return result
+        }
+    }
+
+    public func expired(status: TransactionStatus, before now: String) throws -> [GatewayTransaction] {
+        try database.execute(
+            "SELECT \(Self.columns) FROM transactions WHERE status = ? AND expiry_time IS NOT NULL AND expiry_time < ?",
+            [.text(status.rawValue), .text(now)]
+        ).map { try Self.decode($0).transaction }
+    }
+
+    public func captured(before cutoff: String) throws -> [GatewayTransaction] {
+        try database.execute(
+            "SELECT \(Self.columns) FROM transactions WHERE status = 'capture' AND fraud_status = 'accept' AND transaction_time < ?",
+            [.text(cutoff)]
+        ).map { try Self.decode($0).transaction }
+    }
+
+    /// One outbox row per destination: the merchant's URL (unless overridden) and the appended ones.
+    private static func enqueueNotifications(_ db: SQLiteDatabase.Statements, for transaction: GatewayTransaction) throws {
+        let rows = try db.execute("SELECT server_key, notification_url FROM merchants WHERE merchant_id = ?", [.text(transaction.merchantID)])
+        guard let merchant = rows.first, let serverKey = merchant[0].text else { return }
+        var urls = transaction.overrideNotificationURLs ?? merchant[1].text.map { [$0] } ?? []
+        if transaction.overrideNotificationURLs == nil { urls += transaction.appendNotificationURLs }
+        let body = Webhook.body(for: transaction, serverKey: serverKey)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for url in urls where !url.isEmpty {
+            try db.execute(
+                "INSERT INTO outbox (merchant_id, order_id, transaction_status, url, body, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [.text(transaction.merchantID), .text(transaction.orderID), .text(transaction.state.status.rawValue), .text(url), .blob(body), .integer(now)])
+        }
+    }
+
+    private static func encode(_ t: GatewayTransaction, announced: Bool) -> [SQLiteValue] {
+        func optional(_ s: String?) -> SQLiteValue { s.map(SQLiteValue.text) ?? .null }
+        func json(_ value: Any) -> String {
+            (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        }
+        return [
+            .text(t.transactionID), .text(t.merchantID), .text(t.orderID), .text(t.paymentType), .text(t.state.status.rawValue),
+            optional(t.state.fraud?.rawValue), .integer(t.state.grossAmount.amount), .integer(t.state.refunded.amount),
+            .integer(t.state.isCard ? 1 : 0), .text(t.transactionTime), optional(t.bank), optional(t.vaNumber), optional(t.maskedCard),
+            optional(t.approvalCode), optional(t.expiryTime), optional(t.overrideNotificationURLs.map(json)),
+            .text(json(t.appendNotificationURLs)), .text(json(t.extra)), optional(t.authenticationID), .integer(announced ? 1 : 0),
+        ]
+    }
+
+    private static func decode(_ row: [SQLiteValue]) throws -> (transaction: GatewayTransaction, announced: Bool) {
+        func strings(_ value: SQLiteValue) -> [String]? {
+            value.text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] }
+        }
+        guard let status = row[4].text.flatMap(TransactionStatus.init(rawValue:)) else {
+            throw SQLiteError(code: 0, message: "unknown transaction_status \(row[4])", statement: "decode transaction")
+        }
+        let state = TransactionState(
+            status: status, fraud: row[5].text.flatMap(FraudStatus.init(rawValue:)), grossAmount: Rupiah(row[6].integer ?? 0),
+            isCard: row[8].integer == 1, refunded: Rupiah(row[7].integer ?? 0))
+        var t = GatewayTransaction(
+            transactionID: row[0].text ?? "", orderID: row[2].text ?? "", merchantID: row[1].text ?? "", paymentType: row[3].text ?? "",
+            state: state, transactionTime: row[9].text ?? "")
+        t.bank = row[10].text
+        t.vaNumber = row[11].text
+        t.maskedCard = row[12].text
+        t.approvalCode = row[13].text
+        t.expiryTime = row[14].text
+        t.overrideNotificationURLs = strings(row[15])
+        t.appendNotificationURLs = strings(row[16]) ?? []
+        t.extra = row[17].text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] } ?? [:]
+        t.authenticationID = row[18].text
+        return (t, row[19].integer == 1)
+    }
+
+    // MARK: Idempotency
+
+    public func idempotentAnswer(merchantID: String, key: String) throws -> IdempotentAnswer? {
+        try database.execute("SELECT status, body, stored_at FROM idempotency WHERE merchant_id = ? AND key = ?", [.text(merchantID), .text(key)])
+            .first.map { row in
+                var body: [UInt8] = []
+                if case .blob(let bytes) = row[1] { body = bytes }
+                return IdempotentAnswer(status: Int(row[0].integer ?? 0), body: body, storedAt: row[2].integer ?? 0)
+            }
+    }
+
+    public func saveIdempotentAnswer(merchantID: String, key: String, _ answer: IdempotentAnswer) throws {
+        try database.execute(
+            "INSERT OR REPLACE INTO idempotency (merchant_id, key, status, body, stored_at) VALUES (?, ?, ?, ?, ?)",
+            [.text(merchantID), .text(key), .integer(Int64(answer.status)), .blob(answer.body), .integer(answer.storedAt)])
+    }
+
+    // MARK: Outbox
+
+    private static let outboxColumns =
+        "id, merchant_id, order_id, transaction_status, url, body, attempts, next_attempt_at, delivered_at, gave_up_at, last_result"
+
+    private static func decodeOutbox(_ row: [SQLiteValue]) -> OutboxEntry {
+        var body: [UInt8] = []
+        if case .blob(let bytes) = row[5] { body = bytes }
+        return OutboxEntry(
+            id: row[0].integer ?? 0, merchantID: row[1].text ?? "", orderID: row[2].text ?? "", transactionStatus: row[3].text ?? "",
+            url: row[4].text ?? "", body: body, attempts: Int(row[6].integer ?? 0), nextAttemptAt: row[7].integer ?? 0,
+            deliveredAt: row[8].integer, gaveUpAt: row[9].integer, lastResult: row[10].text)
+    }
+
+    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int) throws -> [OutboxEntry] {
+        try database.transaction { db in
+            let entries = try db.execute(
+                """
+                SELECT \(Self.outboxColumns) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
+                ORDER BY next_attempt_at, id LIMIT ?
+                """, [.integer(now), .integer(Int64(limit))]
+            ).map(Self.decodeOutbox)
+            for entry in entries {
+                try db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", [.integer(leaseUntil), .integer(entry.id)])
+            }
+            return entries
+        }
+    }
+
+    public func nextNotificationDue() throws -> Int64? {
+        try database.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL").first?[0].integer
+    }
+
+    public func markDelivered(id: Int64, at: Int64, result: String) throws {
+        try database.execute("UPDATE outbox SET delivered_at = ?, last_result = ? WHERE id = ?", [.integer(at), .text(result), .integer(id)])
+    }
+
+    public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws {
+        if let nextAttemptAt {
+            try database.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_result = ? WHERE id = ?",
+                                 [.integer(Int64(attempts)), .integer(nextAttemptAt), .text(result), .integer(id)])
+        } else {
+            try database.execute("UPDATE outbox SET attempts = ?, gave_up_at = ?, last_result = ? WHERE id = ?",
+                                 [.integer(Int64(attempts)), .integer(at), .text(result), .integer(id)])
+        }
+    }
+
+    public func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry] {
+        if let orderID {
+            return try database.execute("SELECT \(Self.outboxColumns) FROM outbox WHERE merchant_id = ? AND order_id = ? ORDER BY id",
+                                        [.text(merchantID), .text(orderID)]).map(Self.decodeOutbox)
+        }
+        return try database.execute("SELECT \(Self.outboxColumns) FROM outbox WHERE merchant_id = ? ORDER BY id", [.text(merchantID)])
+            .map(Self.decodeOutbox)
+    }
+}
