@@ -14,9 +14,11 @@ struct NetLabCommand: AsyncParsableCommand {
             each system call does; `netlab serve echo` and `netlab resolve` are tools for lab 1;
             `netlab parse` runs the HTTP/1.1 parser on raw bytes; `netlab serve http` and
             `netlab get` are an HTTP(S) server and client on NetLab's stack, and `netlab certs` makes
-            the lab's certificates. The payment flow arrives with its layer.
+            the lab's certificates. `netlab serve all` runs the payment system (gateway, bank,
+            merchant, fraud and notification services) and `netlab gateway merchant` manages the
+            merchants one gateway serves.
             """,
-        subcommands: [Demo.self, Serve.self, Get.self, Certs.self, Resolve.self, Parse.self]
+        subcommands: [Demo.self, Serve.self, GatewayCommand.self, Get.self, Certs.self, Resolve.self, Parse.self]
     )
 }
 
@@ -43,7 +45,8 @@ struct Resolve: ParsableCommand {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a NetLab server.", subcommands: [HTTP.self, Echo.self])
+        abstract: "Run a NetLab server.",
+        subcommands: [All.self, Gateway.self, Bank.self, Merchant.self, Fraud.self, Notification.self, HTTP.self, Echo.self])
 
     struct Echo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

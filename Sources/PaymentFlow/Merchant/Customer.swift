@@ -67,7 +67,7 @@ public struct Customer: Sendable {
         var order = try await self.order(productID, quantity: quantity, payment: ["type": "credit_card", "token_id": token])
         if let redirect = order.redirect_url {
             try await authenticate(redirect: redirect, otp: otp)
-            order = try await self.order(status: order.order_id)
+            order = try await self.order(status: order.order_id, refresh: true)
         }
         return order
     }
@@ -93,8 +93,9 @@ public struct Customer: Sendable {
         }
     }
 
-    public func order(status orderID: String) async throws -> MerchantShop.Order {
-        try await client.get("\(shopURL)/orders/\(orderID)").decodeJSON()
+    /// The order as the shop knows it; `refresh` makes the shop ask the gateway first.
+    public func order(status orderID: String, refresh: Bool = false) async throws -> MerchantShop.Order {
+        try await client.get("\(shopURL)/orders/\(orderID)" + (refresh ? "?refresh=true" : "")).decodeJSON()
     }
 
     public enum CheckoutError: Error, CustomStringConvertible {

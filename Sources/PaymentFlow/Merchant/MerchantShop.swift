@@ -8,7 +8,7 @@ import Synchronization
 /// learns the outcome from webhooks, which it trusts only after checking them.
 ///
 /// Routes (JSON): `GET /products`, `POST /orders` `{product_id, quantity, payment}`,
-/// `GET /orders/{order_id}`, and the webhook `POST /notifications`.
+/// `GET /orders/{order_id}[?refresh=true]`, and the webhook `POST /notifications`.
 ///
 /// The webhook handler is the part real merchants get wrong, so it does all four checks the
 /// research notes list: (1) the `signature_key` is verified in constant time — a forgery is
@@ -84,7 +84,21 @@ public final class MerchantShop: Sendable {
         router.get("/products") { [self] _ in try .json(catalogue) }
         router.post("/orders") { [self] request in try await placeOrder(request) }
         router.get("/orders/{id}") { [self] request in
-            guard let order = order(request.pathParameters["id"] ?? "") else { throw HTTPError(status: 404, message: "no such order") }
+            let id = request.pathParameters["id"] ?? ""
+            guard var order = order(id) else { throw HTTPError(status: 404, message: "no such order") }
+            // `?refresh=true`: the customer is back from the payment page (3-D Secure's "finish"
+            // redirect); ask the gateway now instead of waiting for the webhook.
+            if request.queryParameters["refresh"] == "true", let transactionID = order.transaction_id {
+                let (status, truth) = try await gateway(.get, "/v2/\(transactionID)/status", nil)
+                if status < 300 || status == 407 {
+                    order = orders.withLock { orders -> Order in
+                        guard var current = orders[id] else { return order }
+                        Self.apply(truth, to: &current)
+                        orders[id] = current
+                        return current
+                    }
+                }
+            }
             return try .json(order)
         }
         router.post("/notifications") { [self] request in try await webhook(request) }

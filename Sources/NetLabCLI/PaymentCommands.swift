@@ -1,0 +1,190 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import PaymentFlow
+
+/// The options every `netlab serve ACTOR` shares.
+struct PaymentServeOptions: ParsableArguments {
+    @Option(help: "Fixed ports: gateway N, bank N+1, merchant N+2, fraud N+3, notification N+4.")
+    var portBase: UInt16 = 8443
+
+    @Option(help: "Folder for the lab CA, certificates and the gateway's SQLite file (default ~/.netlab, or $NETLAB_STATE).")
+    var state: String?
+
+    @Option(help: "The lab merchant's server key (a sandbox-style default otherwise; printed at start).")
+    var serverKey: String = PaymentSystemOptions.defaultServerKey
+
+    @Option(help: "The lab merchant's client key.")
+    var clientKey: String = PaymentSystemOptions.defaultClientKey
+
+    @Flag(help: "Serve plain HTTP instead of HTTPS (lab use only: anyone on the path reads card data and keys).")
+    var plaintext = false
+
+    @Flag(help: "Compress the clocks for a live demo: retries in seconds, VA expiry 2 min, settlement 30 s.")
+    var fast = false
+
+    @Flag(help: "Print an access-log line per request (queries of /v2/token are redacted).")
+    var accessLog = false
+
+    func systemOptions() -> PaymentSystemOptions {
+        var options = PaymentSystemOptions(stateDirectory: state ?? PaymentSystemOptions.defaultStateDirectory)
+        options.portBase = portBase
+        options.plaintext = plaintext
+        options.serverKey = serverKey
+        options.clientKey = clientKey
+        if fast {
+            options.retryPolicy = .compressed(by: 1.0 / 60, jitter: true)
+            options.paymentExpiry = .seconds(120)
+            options.settlementDelay = .seconds(30)
+        }
+        if accessLog { options.accessLog = { say($0) } }
+        return options
+    }
+
+    /// Starts `actors`, prints `NAME URL` per service, serves until SIGINT/SIGTERM, then shuts
+    /// down gracefully (requests in flight finish; state is already on disk).
+    func serve(_ actors: Set<PaymentActor>) async throws {
+        let options = systemOptions()
+        let system = try await PaymentSystem.start(options, actors: actors)
+        for (actor, url) in system.services { say("\(actor.rawValue) \(url)") }
+        say("state \(options.stateDirectory)")
+        if let ca = system.caCertificatePath { say("trust \(ca)") }
+        if actors.contains(.gateway) || actors.contains(.merchant) {
+            // The documented lab default is printed so a student can use it; a key of one's own is not.
+            let shown = options.serverKey == PaymentSystemOptions.defaultServerKey
+                ? "\(options.serverKey) (the lab default: never a real one)" : "(as given, not printed)"
+            say("merchant \(options.merchantID) server key \(shown) client key \(options.clientKey)")
+        }
+        await waitForTermination()
+        say("shutting down…")
+        await system.shutdown()
+    }
+}
+
+/// Suspends until SIGINT (Ctrl-C) or SIGTERM arrives.
+func waitForTermination() async {
+    let (signals, continuation) = AsyncStream<Int32>.makeStream()
+    var sources: [any DispatchSourceSignal] = []
+    for number in [SIGINT, SIGTERM] {
+        signal(number, SIG_IGN)  // delivered to the dispatch source instead of killing the process
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { continuation.yield(number) }
+        source.resume()
+        sources.append(source)
+    }
+    for await _ in signals { break }
+    for source in sources { source.cancel() }
+}
+
+extension Serve {
+    struct All: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the whole payment system: gateway, bank, merchant, fraud and notification services.")
+        @OptionGroup var options: PaymentServeOptions
+        func run() async throws { try await options.serve(Set(PaymentActor.allCases)) }
+    }
+
+    struct Gateway: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the gateway's payment service (Midtrans' Core API and Snap).")
+        @OptionGroup var options: PaymentServeOptions
+        func run() async throws { try await options.serve([.gateway]) }
+    }
+
+    struct Bank: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the bank simulator (cards, 3-D Secure, virtual accounts, e-wallets).")
+        @OptionGroup var options: PaymentServeOptions
+        func run() async throws { try await options.serve([.bank]) }
+    }
+
+    struct Merchant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the merchant's shop (orders and the webhook endpoint).")
+        @OptionGroup var options: PaymentServeOptions
+        func run() async throws { try await options.serve([.merchant]) }
+    }
+
+    struct Fraud: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the gateway's fraud-detection service.")
+        @OptionGroup var options: PaymentServeOptions
+        func run() async throws { try await options.serve([.fraud]) }
+    }
+
+    struct Notification: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the gateway's notification service (delivers the webhook outbox).")
+        @OptionGroup var options: PaymentServeOptions
+        func run() async throws { try await options.serve([.notification]) }
+    }
+}
+
+/// `netlab gateway merchant add|list|remove`: the gateway's merchants, in its SQLite store.
+struct GatewayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway", abstract: "Manage the gateway.", subcommands: [MerchantCommand.self])
+
+    struct MerchantCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "merchant", abstract: "Add, list or remove the merchants one gateway serves.",
+            subcommands: [Add.self, List.self, Remove.self])
+    }
+
+    struct StateOption: ParsableArguments {
+        @Option(help: "The state folder of `netlab serve` (default ~/.netlab, or $NETLAB_STATE).")
+        var state: String?
+
+        func store() throws -> SQLiteGatewayStore {
+            let directory = state ?? PaymentSystemOptions.defaultStateDirectory
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            return try SQLiteGatewayStore(path: directory + "/gateway.sqlite")
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a merchant (or change one with the same id).")
+        @Argument(help: "The merchant id, e.g. G-STUDENT-07.") var merchantID: String
+        @Option(help: "Its server key (secret; a random SB-Mid-server-… key if omitted).") var serverKey: String?
+        @Option(help: "Its client key (public; a random SB-Mid-client-… key if omitted).") var clientKey: String?
+        @Option(help: "Where its webhooks go, e.g. https://127.0.0.1:9445/notifications.") var notificationURL: String?
+        @OptionGroup var state: StateOption
+
+        func run() throws {
+            func random(_ prefix: String) -> String {
+                prefix + (0..<20).map { _ in String("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".randomElement()!) }.joined()
+            }
+            let merchant = MerchantAccount(
+                merchantID: merchantID, serverKey: serverKey ?? random("SB-Mid-server-"), clientKey: clientKey ?? random("SB-Mid-client-"),
+                notificationURL: notificationURL)
+            do {
+                try state.store().saveMerchant(merchant)
+            } catch let error as SQLiteError {
+                throw ValidationError("could not save \(merchantID): \(error.message) (keys must be unique across merchants)")
+            }
+            print("merchant \(merchant.merchantID)")
+            print("server key \(merchant.serverKey)   (secret: only the merchant's server uses it)")
+            print("client key \(merchant.clientKey)   (public: browsers use it to tokenise cards)")
+            print("notification URL \(merchant.notificationURL ?? "(none: no webhooks)")")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List merchants (server keys shown masked).")
+        @OptionGroup var state: StateOption
+
+        func run() throws {
+            for merchant in try state.store().merchants() {
+                let masked = String(merchant.serverKey.prefix(14)) + String(repeating: "•", count: max(0, merchant.serverKey.count - 18))
+                    + String(merchant.serverKey.suffix(4))
+                print("\(merchant.merchantID)  server \(masked)  client \(merchant.clientKey)  webhook \(merchant.notificationURL ?? "-")")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a merchant (its transactions stay, unreachable by key).")
+        @Argument(help: "The merchant id.") var merchantID: String
+        @OptionGroup var state: StateOption
+
+        func run() throws {
+            guard try state.store().removeMerchant(id: merchantID) else { throw ValidationError("no merchant \(merchantID)") }
+            print("removed \(merchantID)")
+        }
+    }
+}
