@@ -239,4 +239,28 @@ struct EndToEndTests {
         #expect(transfer.status == "awaiting_payment")
         await Self.stop(system)
     }
+
+    @Test("retries follow the merchant's answer: 404 earns 2 retries, then the history says gave_up; X-Override-Notification picks the URL")
+    func retryPolicyAndHistory() async throws {
+        #expect([500, 503, 400, 404, 302, 418, nil].map { RetryPolicy.retries(afterStatus: $0) } == [1, 4, 2, 2, 0, 5, 5])
+        let system = try await Self.start()
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(system.urls[.gateway]! + "/v2/charge"))
+        request.body = Array(#"{"payment_type":"qris","transaction_details":{"order_id":"override-1","gross_amount":5000}}"#.utf8)
+        request.basicAuthorization(user: system.options.serverKey)
+        try request.fields.append(name: "X-Override-Notification", value: system.urls[.merchant]! + "/no-such-webhook")
+        #expect(try await system.client.execute(request).status == 200)
+        try await Self.eventually("the notification service gives up after 3 attempts") {
+            try system.store!.notifications(merchantID: system.options.merchantID, orderID: "override-1").first?.gaveUpAt != nil
+        }
+        let entry = try #require(try system.store!.notifications(merchantID: system.options.merchantID, orderID: "override-1").first)
+        #expect(entry.attempts == 3 && entry.lastResult == "404" && entry.url.hasSuffix("/no-such-webhook"))
+        var history = HTTPClientRequest(url: try HTTPURL(system.urls[.notification]! + "/v1/notifications?order_id=override-1"))
+        history.basicAuthorization(user: system.options.serverKey)
+        let answer = try await system.client.execute(history)
+        #expect(answer.status == 200 && String(decoding: answer.body, as: UTF8.self).contains(#""state":"gave_up""#))
+        var stranger = history
+        stranger.basicAuthorization(user: "SB-Mid-server-wrong")
+        #expect(try await system.client.execute(stranger).status == 401)
+        await Self.stop(system)
+    }
 }

@@ -98,11 +98,8 @@ public final class NotificationService: Sendable {
     }
 
     private func merchant(for request: HTTPRequest) throws -> MerchantAccount? {
-        guard let header = request.fields["Authorization"], header.hasPrefix("Basic "),
-            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
-            let key = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first
-        else { return nil }
-        return Gateway.merchant(in: try store.merchants(), key: String(key), \.serverKey)
+        guard let key = Gateway.basicUser(request) else { return nil }
+        return Gateway.merchant(in: try store.merchants(), key: key, \.serverKey)
     }
 
     /// One pass: takes what is due, delivers it (up to 32 at once), records each outcome.

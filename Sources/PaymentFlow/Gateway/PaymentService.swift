@@ -158,14 +158,19 @@ public final class Gateway: Sendable {
 
     /// HTTP Basic with the server key as user name and an empty password.
     func authenticate(_ request: HTTPRequest, message: String = "Unknown Merchant server_key/id") throws -> MerchantAccount {
-        guard let header = request.fields["Authorization"], header.hasPrefix("Basic "),
-            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
-            let key = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first,
-            let merchant = try Self.merchant(in: store.merchants(), key: String(key), \.serverKey)
-        else {
+        guard let key = Self.basicUser(request), let merchant = try Self.merchant(in: store.merchants(), key: key, \.serverKey) else {
             throw MidtransError(code: "401", message: message)
         }
         return merchant
+    }
+
+    /// The user name of HTTP Basic authorization (RFC 7617): Midtrans' server key.
+    static func basicUser(_ request: HTTPRequest) -> String? {
+        guard let header = request.fields["Authorization"], header.hasPrefix("Basic "),
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+            let user = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first
+        else { return nil }
+        return String(user)
     }
 
     func existing(_ request: HTTPRequest, _ merchant: MerchantAccount) throws -> GatewayTransaction {
