@@ -612,10 +612,9 @@ public final class Gateway: Sendable {
     public func bankPaid(reference transactionID: String) throws -> Bool {
         for merchant in try store.merchants() {
             let found = try store.update(merchantID: merchant.merchantID, id: transactionID) { transaction in
-                if transaction.transactionID == transactionID {
-                    if transaction.state.apply(.paid) != .refused(statusCode: "412", message: "Merchant cannot modify the status of the transaction") {
-                        transaction.extra["settlement_time"] = Self.timestamp(configuration.now())
-                    }
+                // A payment for a transaction no longer pending changes nothing (the graph refuses it).
+                if transaction.transactionID == transactionID, case .changed = transaction.state.apply(.paid) {
+                    transaction.extra["settlement_time"] = Self.timestamp(configuration.now())
                 }
             }
             if found != nil { return true }
