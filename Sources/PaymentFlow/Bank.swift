@@ -22,7 +22,8 @@ import Synchronization
 /// | `POST /va/{va_number}/pay` | the customer pays at the ATM (or in the e-wallet app) → the account |
 /// | `POST /va/{va_number}/close` | the gateway closes an account it cancelled or expired |
 /// | `GET /balance` | money received so far |
-/// | `POST /faults` | `{latency_ms, failure_status}` for failure drills |
+/// | `POST /references/{reference}/reverse` | undo whatever this payment reference did: an approval is reversed (the money released), a 3-D Secure wait dropped, an account closed → `{reversed}` |
+/// | `POST /faults` | `{latency_ms, failure_status, answer_latency_ms}` for failure drills |
 public final class Bank: Sendable {
     /// What happened to a payment, as the gateway hears it.
     public struct Payment: Hashable, Sendable {
@@ -57,13 +58,20 @@ public final class Bank: Sendable {
     }
 
     struct Faults: Codable {
+        /// Wait before deciding.
         var latency_ms: Int
+        /// Answer this status instead of deciding.
         var failure_status: Int?
+        /// Decide (the money moves), then wait this long before answering: the caller's
+        /// outcome is "in doubt" meanwhile — the case a gateway must recover from after a crash.
+        var answer_latency_ms: Int?
     }
 
     private struct State {
         var pendingAuthentications: [String: (reference: String, amount: Rupiah)] = [:]
         var accounts: [String: VirtualAccount] = [:]
+        /// Approved card payments by the gateway's reference (what a reversal gives back).
+        var approvals: [String: Rupiah] = [:]
         var received = Rupiah(0)
         var nextNumber: UInt64 = 1
         var faults = Faults(latency_ms: 0, failure_status: nil)
@@ -111,13 +119,17 @@ public final class Bank: Sendable {
         router.post("/cards/authorize") { [self] request in
             try await injectFaults()
             let body: CardAuthorization = try request.decodeJSON()
-            return try .json(authorize(body))
+            let answer = try authorize(body)
+            try await delayAnswer()
+            return try .json(answer)
         }
         router.post("/3ds/{id}") { [self] request in
             try await injectFaults()
             struct OTP: Codable { var otp: String }
             let body: OTP = try request.decodeJSON()
-            return try .json(authenticate(id: request.pathParameters["id"] ?? "", otp: body.otp))
+            let answer = try authenticate(id: request.pathParameters["id"] ?? "", otp: body.otp)
+            try await delayAnswer()
+            return try .json(answer)
         }
         router.post("/va") { [self] request in
             try await injectFaults()
@@ -147,6 +159,11 @@ public final class Bank: Sendable {
                 return account
             }
             return try .json(account)
+        }
+        router.post("/references/{reference}/reverse") { [self] request in
+            struct Reversal: Codable { var reference: String; var reversed: Bool }
+            let reference = request.pathParameters["reference"] ?? ""
+            return try .json(Reversal(reference: reference, reversed: reverse(reference: reference)))
         }
         router.get("/balance") { [self] _ in
             struct Balance: Codable { var received: String }
@@ -188,7 +205,7 @@ public final class Bank: Sendable {
             }
             return AuthorizationAnswer(result: "authentication_required", authentication_id: id, message: "enter the OTP sent to the card holder")
         }
-        return approve(amount)
+        return approve(amount, reference: request.reference)
     }
 
     func authenticate(id: String, otp: String) throws -> AuthorizationAnswer {
@@ -196,12 +213,13 @@ public final class Bank: Sendable {
             throw HTTPError(status: 404, message: "no such 3-D Secure authentication (or already used)")
         }
         guard otp == SandboxCards.otp else { return AuthorizationAnswer(result: "denied", message: "Card is not authenticated.") }
-        return approve(pending.amount)
+        return approve(pending.amount, reference: pending.reference)
     }
 
-    private func approve(_ amount: Rupiah) -> AuthorizationAnswer {
+    private func approve(_ amount: Rupiah, reference: String) -> AuthorizationAnswer {
         let code = state.withLock { state -> String in
             state.received = Rupiah(state.received.amount + amount.amount)
+            state.approvals[reference, default: Rupiah(0)] = Rupiah(state.approvals[reference, default: Rupiah(0)].amount + amount.amount)
             state.nextNumber += 1
             return String(format: "%06llu", state.nextNumber % 1_000_000)
         }
@@ -232,6 +250,32 @@ public final class Bank: Sendable {
             await onPayment(Payment(reference: account.reference, amount: amount, channel: account.bank))
         }
         return account
+    }
+
+    /// Undoes what a payment reference did (a reversal, as a gateway sends for an authorisation
+    /// whose answer it never recorded): approved money goes back, a 3-D Secure wait is dropped,
+    /// unpaid accounts close. Idempotent; true if anything was undone.
+    func reverse(reference: String) -> Bool {
+        state.withLock { state in
+            var undone = false
+            if let amount = state.approvals.removeValue(forKey: reference) {
+                state.received = Rupiah(state.received.amount - amount.amount)
+                undone = true
+            }
+            for (id, pending) in state.pendingAuthentications where pending.reference == reference {
+                state.pendingAuthentications[id] = nil
+                undone = true
+            }
+            for (number, account) in state.accounts where account.reference == reference && !account.paid && account.closed != true {
+                state.accounts[number]?.closed = true
+                undone = true
+            }
+            return undone
+        }
+    }
+
+    private func delayAnswer() async throws {
+        if let wait = state.withLock({ $0.faults.answer_latency_ms }), wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
     }
 
     private func injectFaults() async throws {

@@ -22,7 +22,8 @@ public enum PaymentActor: String, CaseIterable, Sendable {
 
 /// How to run the payment system (everything has a lab default).
 public struct PaymentSystemOptions: Sendable {
-    /// Holds the lab CA and certificates (`ca/`), the gateway's SQLite file and the bank's notice key.
+    /// Holds the lab CA and certificates (`ca/`), the gateway's and the shop's SQLite files and the
+    /// bank's notice key.
     public var stateDirectory: String
     /// Serve plain HTTP instead of HTTPS (for lab use: a wiretap reads everything).
     public var plaintext = false
@@ -178,7 +179,8 @@ public final class PaymentSystem: Sendable {
             background.append(Task { await n.run(every: interval) })
         }
         if actors.contains(.merchant) {
-            shop = MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway), client: client)
+            shop = try MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway), client: client,
+                                    ordersPath: options.stateDirectory + "/merchant.sqlite")
             routers.set(.merchant, shop!.router)
         }
         return PaymentSystem(

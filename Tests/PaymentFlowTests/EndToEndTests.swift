@@ -1,4 +1,6 @@
 import Foundation
+import HTTPParser
+import Synchronization
 import NetLab
 import Testing
 
@@ -211,6 +213,14 @@ struct EndToEndTests {
         #expect(record.state.status == .pending)
         let undelivered = try second.store!.notifications(merchantID: options.merchantID, orderID: order.order_id)
         #expect(!undelivered.isEmpty)
+        // The shop kept its order too (merchant.sqlite), so the queued webhook is verified and applied.
+        let kept = try await second.customer().order(status: order.order_id)
+        #expect(kept.transaction_id == order.transaction_id && kept.va_number == order.va_number)
+        // (The bank simulator keeps its accounts in memory; its notice is delivered here directly.)
+        #expect(try second.gateway!.bankPaid(reference: try #require(order.transaction_id)))
+        try await Self.eventually("the restarted shop applies the settlement webhook to the order it kept") {
+            second.shop!.order(order.order_id)?.status == "paid"
+        }
         await second.shutdown()
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -220,7 +230,7 @@ struct EndToEndTests {
         let system = try await Self.start()
         try system.store!.saveMerchant(MerchantAccount(merchantID: "G-OTHER", serverKey: "SB-Mid-server-other", clientKey: "SB-Mid-client-other"))
         let order = try await system.customer().order("kopi", payment: ["type": "bank_transfer", "bank": "bca"])
-        let other = MerchantShop(merchantID: "G-OTHER", serverKey: "SB-Mid-server-other", gatewayURL: system.urls[.gateway]!, client: system.client)
+        let other = try MerchantShop(merchantID: "G-OTHER", serverKey: "SB-Mid-server-other", gatewayURL: system.urls[.gateway]!, client: system.client)
         #expect(try await other.gateway(.get, "/v2/\(order.order_id)/status", nil).0 == 404)
         #expect(try await other.gateway(.post, "/v2/\(order.order_id)/cancel", nil).0 == 404)
         #expect(try system.store!.find(merchantID: system.options.merchantID, id: order.order_id)?.state.status == .pending)
@@ -261,6 +271,45 @@ struct EndToEndTests {
         var stranger = history
         stranger.basicAuthorization(user: "SB-Mid-server-wrong")
         #expect(try await system.client.execute(stranger).status == 401)
+        await Self.stop(system)
+    }
+
+    @Test("a webhook URL answering 307 then 308 is followed with the same POST body; a 301 is not followed and not retried")
+    func webhookRedirects() async throws {
+        let system = try await Self.start()
+        let seen = Mutex<[String]>([])
+        let listening = Mutex<UInt16>(0)
+        var router = Router()
+        router.post("/old") { _ in HTTPResponse(status: 307, fields: HTTPFields(["Location": "/older"]), body: .bytes([])) }
+        router.post("/older") { _ in
+            HTTPResponse(status: 308, fields: HTTPFields(["Location": "http://127.0.0.1:\(listening.withLock { $0 })/new"]), body: .bytes([]))
+        }
+        router.post("/new") { request in
+            seen.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
+            return .text("OK")
+        }
+        router.post("/moved") { _ in HTTPResponse(status: 301, fields: HTTPFields(["Location": "/new"]), body: .bytes([])) }
+        let server = HTTPServer(router: router)
+        let port = try await server.start(host: "127.0.0.1", port: 0).port
+        listening.withLock { $0 = port }
+        for (order, path) in [("redirect-1", "/old"), ("redirect-2", "/moved")] {
+            var request = HTTPClientRequest(method: .post, url: try HTTPURL(system.urls[.gateway]! + "/v2/charge"))
+            request.body = Array(#"{"payment_type":"qris","transaction_details":{"order_id":"\#(order)","gross_amount":5000}}"#.utf8)
+            request.basicAuthorization(user: system.options.serverKey)
+            try request.fields.append(name: "X-Override-Notification", value: "http://127.0.0.1:\(port)\(path)")
+            #expect(try await system.client.execute(request).status == 200)
+        }
+        try await Self.eventually("both webhooks are settled: one delivered through two redirects, one given up") {
+            let entries = try ["redirect-1", "redirect-2"].compactMap { try system.store!.notifications(merchantID: system.options.merchantID, orderID: $0).first }
+            return entries.count == 2 && entries[0].deliveredAt != nil && entries[1].gaveUpAt != nil
+        }
+        let delivered = try #require(try system.store!.notifications(merchantID: system.options.merchantID, orderID: "redirect-1").first)
+        #expect(delivered.lastResult == "307 http://127.0.0.1:\(port)/older → 308 http://127.0.0.1:\(port)/new → 200")
+        let bodies = seen.withLock { $0 }
+        #expect(bodies.count == 1 && bodies[0].contains(#""order_id":"redirect-1""#) && bodies[0].contains("signature_key"))
+        let refused = try #require(try system.store!.notifications(merchantID: system.options.merchantID, orderID: "redirect-2").first)
+        #expect(refused.attempts == 1 && refused.lastResult == "301")
+        await server.shutdown(gracePeriod: .zero)
         await Self.stop(system)
     }
 }

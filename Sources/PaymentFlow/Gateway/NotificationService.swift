@@ -6,7 +6,8 @@ import Synchronization
 /// When a failed webhook is tried again, after Midtrans' published policy.
 ///
 /// How many retries depends on the merchant's answer (500 → 1, 503 → 4, 400 and 404 → 2,
-/// 301/302/303 → none: a redirect is a misconfigured URL; anything else, timeouts and refused
+/// 301/302/303 → none: a redirect is a misconfigured URL; 307/308 are followed, up to 5 hops,
+/// re-posting the same body; anything else, timeouts and refused
 /// connections included → 5). Retry *n* waits `delays[n-1]` plus a random shift of up to the
 /// same again. Midtrans' delays are 2, 10, 30, 90 and 210 minutes; demos and tests compress them.
 public struct RetryPolicy: Sendable {
@@ -49,7 +50,9 @@ public struct RetryPolicy: Sendable {
 /// stops nothing else: the outbox fills, and drains when it returns.
 ///
 /// Routes: `GET /v1/notifications?order_id=…` (the merchant's delivery history, Basic auth with
-/// the server key) and `POST /v1/notifications/flush` (deliver what is due now).
+/// the server key), `POST /v1/notifications/resend[?order_id=…]` (the merchant's undelivered
+/// notifications, given-up ones too, delivered now; Basic auth) and `POST /v1/notifications/flush`
+/// (deliver what is due now).
 public final class NotificationService: Sendable {
     public let store: any GatewayStore
     let client: HTTPClient
@@ -94,6 +97,15 @@ public final class NotificationService: Sendable {
             let delivered = try await deliverDue()
             return try .json(["attempted": delivered])
         }
+        // The dashboard's "resend": the merchant (back online, or with its URL fixed) asks for
+        // its undelivered notifications now instead of at the next retry.
+        router.post("/v1/notifications/resend") { [self] request in
+            guard let merchant = try merchant(for: request) else { throw HTTPError(status: 401, message: "Unknown Merchant server_key/id") }
+            let due = try store.resendNotifications(merchantID: merchant.merchantID, orderID: request.queryParameters["order_id"],
+                                                    now: Self.millis(now()))
+            let attempted = try await deliverDue()
+            return try .json(["resent": due, "attempted": attempted])
+        }
         return router
     }
 
@@ -130,15 +142,9 @@ public final class NotificationService: Sendable {
         var status: Int?
         var result: String
         do {
-            var request = HTTPClientRequest(method: .post, url: try HTTPURL(entry.url))
-            request.body = entry.body
-            try request.fields.append(name: "Content-Type", value: "application/json")
-            try request.fields.append(name: "Accept", value: "application/json")
-            try request.fields.append(name: "User-Agent", value: "NetLab-Notification/1.0")
-            let prepared = request
-            let response = try await withDeadline(timeout) { try await self.client.execute(prepared) }
+            let (response, hops) = try await post(entry)
             status = response.status
-            result = String(response.status)
+            result = (hops + [String(response.status)]).joined(separator: " → ")
         } catch {
             result = String(describing: error)
         }
@@ -163,6 +169,39 @@ public final class NotificationService: Sendable {
             // The store failed: the lease runs out and the entry is tried again (at least once).
         }
         onAttempt?(entry, result, delivered)
+    }
+
+    /// At most this many 307/308 redirects are followed per attempt (Midtrans: 5).
+    public static let maximumRedirects = 5
+
+    /// POSTs the webhook, following 307/308 redirects with the same method and body (as Midtrans
+    /// does; 301/302/303 would turn the POST into a GET and are answered as they are). Returns the
+    /// final answer and the hops taken (`"307 https://…"`); each hop has the delivery timeout.
+    private func post(_ entry: OutboxEntry) async throws -> (HTTPClientResponse, [String]) {
+        var url = try HTTPURL(entry.url)
+        var hops: [String] = []
+        while true {
+            var request = HTTPClientRequest(method: .post, url: url)
+            request.body = entry.body
+            try request.fields.append(name: "Content-Type", value: "application/json")
+            try request.fields.append(name: "Accept", value: "application/json")
+            try request.fields.append(name: "User-Agent", value: "NetLab-Notification/1.0")
+            let prepared = request
+            let response = try await withDeadline(timeout) { try await self.client.execute(prepared) }
+            guard response.status == 307 || response.status == 308, hops.count < Self.maximumRedirects,
+                let location = response.fields["Location"], let next = Self.resolve(location, against: url)
+            else { return (response, hops) }
+            hops.append("\(response.status) \(next)")
+            url = next
+        }
+    }
+
+    /// A `Location` value (RFC 9110 §10.2.2): an absolute http(s) URI, or an absolute path on the same origin.
+    static func resolve(_ location: String, against base: HTTPURL) -> HTTPURL? {
+        if location.hasPrefix("/") && !location.hasPrefix("//") {
+            return HTTPURL(scheme: base.scheme, host: base.host, port: base.port, target: location)
+        }
+        return try? HTTPURL(location)
     }
 
     static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }

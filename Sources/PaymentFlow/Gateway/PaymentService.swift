@@ -60,6 +60,8 @@ public final class Gateway: Sendable {
     private let snapSessions = Mutex<[String: (merchant: String, body: [UInt8], expires: Date)]>([:])
     /// Idempotency keys whose first request is still running (a repeat gets 202 meanwhile).
     private let running = Mutex<Set<String>>([])
+    /// Transaction ids of charges running in this process (recovery leaves them alone).
+    private let charging = Mutex<Set<String>>([])
 
     public init(configuration: GatewayConfiguration, store: any GatewayStore, bankClient: HTTPClient) {
         self.configuration = configuration
@@ -215,7 +217,7 @@ public final class Gateway: Sendable {
     func token(_ request: HTTPRequest) throws -> HTTPResponse {
         let query = request.queryParameters
         let byClientKey = try query["client_key"].flatMap { try Self.merchant(in: store.merchants(), key: $0, \.clientKey) }
-        guard let merchant = try byClientKey ?? (try? authenticate(request)) else {
+        guard let merchant = byClientKey ?? (try? authenticate(request)) else {
             throw MidtransError(code: "401", message: "Access denied due to unauthorized transaction, please check client or server key")
         }
         let number = (query["card_number"] ?? "").filter { $0 != " " }
@@ -270,6 +272,9 @@ public final class Gateway: Sendable {
             transactionTime: Self.timestamp(now))
         transaction.overrideNotificationURLs = override
         transaction.appendNotificationURLs = append
+        let id = transaction.transactionID
+        charging.withLock { _ = $0.insert(id) }
+        defer { charging.withLock { _ = $0.remove(id) } }
         // Reserve the order id before asking anyone: a second charge with the same order id,
         // even one arriving meanwhile, gets 406 and never reaches the bank.
         guard try store.reserve(transaction) else {
@@ -302,7 +307,7 @@ public final class Gateway: Sendable {
             channel = "qris"
             message = "QRIS transaction is created"
         }
-        let account = try await failing(transaction) {
+        let account = try await inDoubt(transaction) {
             try await callBank("/va", ["bank": channel, "amount": String(transaction.state.grossAmount.amount), "reference": transaction.transactionID])
         }
         let number = account["va_number"] as? String ?? ""
@@ -362,7 +367,7 @@ public final class Gateway: Sendable {
             return try answer(fields)
         }
         let challenge = verdict.fraud_status == "challenge"
-        let decision = try await failing(transaction) {
+        let decision = try await inDoubt(transaction) {
             try await callBank("/cards/authorize", [
                 "card_number": parts[0], "cvv": parts[1], "expiry_month": parts[2], "expiry_year": parts[3],
                 "amount": String(gross.amount), "reference": transaction.transactionID,
@@ -611,7 +616,7 @@ public final class Gateway: Sendable {
     @discardableResult
     public func bankPaid(reference transactionID: String) throws -> Bool {
         for merchant in try store.merchants() {
-            let found = try store.update(merchantID: merchant.merchantID, id: transactionID) { transaction in
+            let found: Void? = try store.update(merchantID: merchant.merchantID, id: transactionID) { transaction in
                 // A payment for a transaction no longer pending changes nothing (the graph refuses it).
                 if transaction.transactionID == transactionID, case .changed = transaction.state.apply(.paid) {
                     transaction.extra["settlement_time"] = Self.timestamp(configuration.now())
@@ -622,12 +627,12 @@ public final class Gateway: Sendable {
         return false
     }
 
-    /// Expires waiting payments past their `expiry_time` and settles card captures older than the
-    /// settlement delay. Run periodically (``runTimers(every:)``); returns how many changed.
+    /// Finishes charges a crash interrupted, expires waiting payments past their `expiry_time` and
+    /// settles card captures older than the settlement delay. Run periodically (``runTimers(every:)``); returns how many changed.
     @discardableResult
     public func applyTimers() async throws -> Int {
         let now = configuration.now()
-        var changed = 0
+        var changed = try await recoverInterrupted()
         for transaction in try store.expired(status: .pending, before: Self.timestamp(now)) {
             let merchants = try store.merchants()
             guard let merchant = merchants.first(where: { $0.merchantID == transaction.merchantID }) else { continue }
@@ -705,6 +710,43 @@ public final class Gateway: Sendable {
             record(failed(transaction))
             throw error
         }
+    }
+
+    /// Runs a call to the bank for a reserved charge. If no answer arrives, the bank may still
+    /// have acted (approved the card, opened the account): the outcome is *in doubt*, so the
+    /// gateway asks the bank to reverse the reference before recording `failure`. If the bank
+    /// cannot be reached for that either, the charge stays reserved and unannounced, and
+    /// ``recoverInterrupted()`` finishes the job when the bank is back — the order id is freed
+    /// only once no money can be held for it.
+    func inDoubt<T>(_ transaction: GatewayTransaction, _ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch {
+            if (try? await reverseAtBank(transaction.transactionID)) != nil { record(failed(transaction)) }
+            throw error
+        }
+    }
+
+    func reverseAtBank(_ reference: String) async throws {
+        _ = try await callBank("/references/\(reference)/reverse", [:])
+    }
+
+    /// Finishes charges a crash interrupted (reserved, never answered, not running here): the
+    /// bank reverses whatever it did for them and they are recorded as `failure`, which frees the
+    /// order id for the merchant's retry and sends no webhook (the merchant never heard of them).
+    /// Runs with the timers; returns how many were finished.
+    @discardableResult
+    public func recoverInterrupted() async throws -> Int {
+        let running = charging.withLock { $0 }
+        var finished = 0
+        for transaction in try store.unannounced() where !running.contains(transaction.transactionID) {
+            guard (try? await reverseAtBank(transaction.transactionID)) != nil else { continue }
+            _ = try store.update(merchantID: transaction.merchantID, id: transaction.transactionID) { stored in
+                if stored.state.status == .pending { stored = failed(stored) }
+            }
+            finished += 1
+        }
+        return finished
     }
 
     func failed(_ transaction: GatewayTransaction) -> GatewayTransaction {

@@ -54,9 +54,9 @@ public final class MerchantShop: Sendable {
     let gatewayURL: String
     let client: HTTPClient
     public let catalogue: [Product]
-    private let orders = Mutex<[String: Order]>([:])
+    private let orders: OrderBook
     private let counts = Mutex(WebhookCounts())
-    private let sequence = Mutex(0)
+    private let sequence: Mutex<Int>
     /// When false the webhook answers 503 (a merchant that is "down", for the retry scenario).
     private let acceptingWebhooks = Mutex(true)
 
@@ -66,16 +66,20 @@ public final class MerchantShop: Sendable {
         Product(product_id: "laptop", name: "Laptop for the lab", price: "75000000"),
     ]
 
-    public init(merchantID: String, serverKey: String, gatewayURL: String, client: HTTPClient, catalogue: [Product] = MerchantShop.defaultCatalogue) {
+    /// `ordersPath`: a SQLite file for the orders (kept across restarts); nil keeps them in memory.
+    public init(merchantID: String, serverKey: String, gatewayURL: String, client: HTTPClient,
+                catalogue: [Product] = MerchantShop.defaultCatalogue, ordersPath: String? = nil) throws {
         self.merchantID = merchantID
         self.serverKey = serverKey
         self.gatewayURL = gatewayURL
         self.client = client
         self.catalogue = catalogue
+        self.orders = try OrderBook(path: ordersPath)
+        self.sequence = Mutex(try orders.count())
     }
 
     public var webhookCounts: WebhookCounts { counts.withLock { $0 } }
-    public func order(_ id: String) -> Order? { orders.withLock { $0[id] } }
+    public func order(_ id: String) -> Order? { try? orders.order(id) }
     /// Makes the webhook answer 503 (false) or work again (true).
     public func setAcceptingWebhooks(_ accepting: Bool) { acceptingWebhooks.withLock { $0 = accepting } }
 
@@ -85,17 +89,16 @@ public final class MerchantShop: Sendable {
         router.post("/orders") { [self] request in try await placeOrder(request) }
         router.get("/orders/{id}") { [self] request in
             let id = request.pathParameters["id"] ?? ""
-            guard var order = order(id) else { throw HTTPError(status: 404, message: "no such order") }
+            guard var order = try orders.order(id) else { throw HTTPError(status: 404, message: "no such order") }
             // `?refresh=true`: the customer is back from the payment page (3-D Secure's "finish"
             // redirect); ask the gateway now instead of waiting for the webhook.
             if request.queryParameters["refresh"] == "true", let transactionID = order.transaction_id {
                 let (status, truth) = try await gateway(.get, "/v2/\(transactionID)/status", nil)
                 if status < 300 || status == 407 {
-                    order = orders.withLock { orders -> Order in
-                        guard var current = orders[id] else { return order }
-                        Self.apply(truth, to: &current)
-                        orders[id] = current
-                        return current
+                    order = try orders.modify(id) { current -> Order in
+                        guard current != nil else { return order }
+                        Self.apply(truth, to: &current!)
+                        return current!
                     }
                 }
             }
@@ -138,7 +141,7 @@ public final class MerchantShop: Sendable {
         }
         var order = Order(order_id: orderID, product_id: product.product_id, quantity: quantity, gross_amount: gross.gatewayText,
                           payment_type: type, status: "awaiting_payment")
-        orders.withLock { $0[orderID] = order }
+        try orders.modify(orderID) { $0 = order }
         let (status, answer) = try await gateway(.post, "/v2/charge", charge)
         order.message = answer["status_message"] as? String
         if status >= 300 {
@@ -153,17 +156,16 @@ public final class MerchantShop: Sendable {
         }
         let final = order
         // A webhook may have landed while we waited for the charge's answer: keep the later news.
-        orders.withLock { orders in
-            if let current = orders[orderID], Self.rank(current.transaction_status) > Self.rank(final.transaction_status) {
-                var merged = final
+        let stored = try orders.modify(orderID) { current -> Order in
+            var merged = final
+            if let current, Self.rank(current.transaction_status) > Self.rank(final.transaction_status) {
                 merged.status = current.status
                 merged.transaction_status = current.transaction_status
-                orders[orderID] = merged
-            } else {
-                orders[orderID] = final
             }
+            current = merged
+            return merged
         }
-        return try .json(orders.withLock { $0[orderID] }, status: status >= 300 ? 402 : 201)
+        return try .json(stored, status: status >= 300 ? 402 : 201)
     }
 
     // MARK: Webhook
@@ -181,7 +183,7 @@ public final class MerchantShop: Sendable {
         }
         // (1) Only someone who knows our server key can sign.
         guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: serverKey),
-            order(orderID) != nil
+            try orders.order(orderID) != nil
         else {
             counts.withLock { $0.rejected += 1 }
             throw HTTPError(status: 401, message: "invalid signature_key")
@@ -195,11 +197,9 @@ public final class MerchantShop: Sendable {
             throw HTTPError(status: 401, message: "the gateway does not confirm this notification")
         }
         // (3) Idempotent: the same truth twice changes nothing.
-        let changed = orders.withLock { orders -> Bool in
-            guard var order = orders[orderID] else { return false }
-            let before = order
-            Self.apply(truth, to: &order)
-            orders[orderID] = order
+        let changed = try orders.modify(orderID) { order -> Bool in
+            guard let before = order else { return false }
+            Self.apply(truth, to: &order!)
             return order != before
         }
         counts.withLock { changed ? ($0.applied += 1) : ($0.duplicates += 1) }

@@ -104,6 +104,9 @@ public protocol GatewayStore: Sendable {
     func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction) throws -> R) throws -> R?
     /// Transactions in `status` whose `expiry_time` is before `now` (`YYYY-MM-DD HH:MM:SS`, UTC+7).
     func expired(status: TransactionStatus, before now: String) throws -> [GatewayTransaction]
+    /// Charges reserved whose outcome was never recorded (`pending`, never announced): charges
+    /// running now, or left by a crash between ``reserve(_:)`` and the outcome.
+    func unannounced() throws -> [GatewayTransaction]
     /// Card payments in `capture` with fraud `accept` whose `transaction_time` is before `cutoff`
     /// (due for settlement).
     func captured(before cutoff: String) throws -> [GatewayTransaction]
@@ -122,6 +125,9 @@ public protocol GatewayStore: Sendable {
     func nextNotificationDue() throws -> Int64?
     func markDelivered(id: Int64, at: Int64, result: String) throws
     func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws
+    /// Makes the merchant's undelivered entries (for one order, or all) due at `now`, given-up ones
+    /// included — the dashboard's "resend notification". Returns how many.
+    func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int
     /// Every entry for an order (the dashboard's notification history), oldest first.
     func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry]
 }

@@ -164,6 +164,11 @@ public final class SQLiteGatewayStore: GatewayStore {
         ).map { try Self.decode($0).transaction }
     }
 
+    public func unannounced() throws -> [GatewayTransaction] {
+        try database.execute("SELECT \(Self.columns) FROM transactions WHERE status = 'pending' AND announced = 0")
+            .map { try Self.decode($0).transaction }
+    }
+
     public func captured(before cutoff: String) throws -> [GatewayTransaction] {
         try database.execute(
             "SELECT \(Self.columns) FROM transactions WHERE status = 'capture' AND fraud_status = 'accept' AND transaction_time < ?",
@@ -286,6 +291,15 @@ public final class SQLiteGatewayStore: GatewayStore {
         } else {
             try database.execute("UPDATE outbox SET attempts = ?, gave_up_at = ?, last_result = ? WHERE id = ?",
                                  [.integer(Int64(attempts)), .integer(at), .text(result), .integer(id)])
+        }
+    }
+
+    public func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int {
+        try database.transaction { db in
+            try db.execute(
+                "UPDATE outbox SET next_attempt_at = ?, gave_up_at = NULL WHERE merchant_id = ? AND (?3 IS NULL OR order_id = ?3) AND delivered_at IS NULL",
+                [.integer(now), .text(merchantID), orderID.map(SQLiteValue.text) ?? .null])
+            return db.changes
         }
     }
 
