@@ -28,6 +28,14 @@ let package = Package(
             ],
             path: "Sources/tls-bench-netlab"
         ),
+        .executableTarget(
+            name: "payment-bench-netlab",
+            dependencies: [
+                .product(name: "PaymentFlow", package: "NetLab"), .product(name: "NetLab", package: "NetLab"),
+                .product(name: "TLSWrapper", package: "NetLab"),
+            ],
+            path: "Sources/payment-bench-netlab"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -36,6 +36,8 @@ public struct PaymentSystemOptions: Sendable {
     public var serverKey = PaymentSystemOptions.defaultServerKey
     public var clientKey = PaymentSystemOptions.defaultClientKey
     public var retryPolicy = RetryPolicy.midtrans
+    /// The fraud service's rules (amount and velocity limits).
+    public var fraudRules = FraudRules()
     public var paymentExpiry: Duration = .seconds(24 * 3600)
     public var settlementDelay: Duration = .seconds(24 * 3600)
     /// How often expiry/settlement timers and the outbox are checked.
@@ -114,6 +116,9 @@ public final class PaymentSystem: Sendable {
             caPath = ca.certificatePath
         }
         clientConfiguration.requestTimeout = .seconds(20)
+        // Services call each other all the time: keep enough connections (and their TLS
+        // sessions) open for a busy class instead of handshaking again after each burst.
+        clientConfiguration.maxIdleConnectionsPerHost = 64
         let client = HTTPClient(configuration: clientConfiguration)
         let scheme = options.plaintext ? "http" : "https"
 
@@ -158,7 +163,7 @@ public final class PaymentSystem: Sendable {
             routers.set(.bank, bank!.router)
         }
         if actors.contains(.fraud) {
-            fraud = FraudService()
+            fraud = FraudService(rules: options.fraudRules)
             routers.set(.fraud, fraud!.router)
         }
         if actors.contains(.gateway), let store {

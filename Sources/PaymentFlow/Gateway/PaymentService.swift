@@ -60,6 +60,11 @@ public final class Gateway: Sendable {
     private let snapSessions = Mutex<[String: (merchant: String, body: [UInt8], expires: Date)]>([:])
     /// Idempotency keys whose first request is still running (a repeat gets 202 meanwhile).
     private let running = Mutex<Set<String>>([])
+    /// The merchants, read from the store at most once a second (every request authenticates;
+    /// reading them from SQLite each time cost more than the rest of a status call). A key not
+    /// found reloads at once, so a merchant added by `netlab gateway merchant add` works at
+    /// once; a removed one is refused within a second.
+    private let merchantCache = Mutex<(list: [MerchantAccount], loaded: ContinuousClock.Instant)?>(nil)
     /// Transaction ids of charges running in this process (recovery leaves them alone).
     private let charging = Mutex<Set<String>>([])
 
@@ -160,10 +165,26 @@ public final class Gateway: Sendable {
 
     /// HTTP Basic with the server key as user name and an empty password.
     func authenticate(_ request: HTTPRequest, message: String = "Unknown Merchant server_key/id") throws -> MerchantAccount {
-        guard let key = Self.basicUser(request), let merchant = try Self.merchant(in: store.merchants(), key: key, \.serverKey) else {
+        guard let key = Self.basicUser(request), let merchant = try merchant(key: key, \.serverKey) else {
             throw MidtransError(code: "401", message: message)
         }
         return merchant
+    }
+
+    /// The merchant whose server or client key is `key` (see ``merchantCache``).
+    func merchant(key: String, _ field: KeyPath<MerchantAccount, String>) throws -> MerchantAccount? {
+        let cached = merchantCache.withLock { $0 }
+        if let cached, ContinuousClock.now - cached.loaded < .seconds(1), let found = Self.merchant(in: cached.list, key: key, field) {
+            return found
+        }
+        return Self.merchant(in: try merchants(), key: key, field)
+    }
+
+    /// Every merchant, fresh from the store (and remembered for ``merchant(key:_:)``).
+    func merchants() throws -> [MerchantAccount] {
+        let list = try store.merchants()
+        merchantCache.withLock { $0 = (list, .now) }
+        return list
     }
 
     /// The user name of HTTP Basic authorization (RFC 7617): Midtrans' server key.
@@ -216,7 +237,7 @@ public final class Gateway: Sendable {
 
     func token(_ request: HTTPRequest) throws -> HTTPResponse {
         let query = request.queryParameters
-        let byClientKey = try query["client_key"].flatMap { try Self.merchant(in: store.merchants(), key: $0, \.clientKey) }
+        let byClientKey = try query["client_key"].flatMap { try merchant(key: $0, \.clientKey) }
         guard let merchant = byClientKey ?? (try? authenticate(request)) else {
             throw MidtransError(code: "401", message: "Access denied due to unauthorized transaction, please check client or server key")
         }
@@ -458,7 +479,7 @@ public final class Gateway: Sendable {
         let id = request.pathParameters["id"] ?? ""
         // Take the authentication once, and only while the payment still waits for it (a
         // cancelled or expired transaction must not be charged by a late OTP).
-        guard let merchant = try form["client_key"].flatMap({ try Self.merchant(in: store.merchants(), key: $0, \.clientKey) }),
+        guard let merchant = try form["client_key"].flatMap({ try merchant(key: $0, \.clientKey) }),
             let taken = try store.update(merchantID: merchant.merchantID, id: id, { transaction -> String? in
                 guard transaction.state.status == .pending else { return nil }
                 defer { transaction.authenticationID = nil }
@@ -679,15 +700,15 @@ public final class Gateway: Sendable {
 
     /// JSON with Midtrans' conventions: HTTP 200 for body codes below 300 and 407, else the code.
     func answer(_ fields: [String: Any]) throws -> HTTPResponse {
-        let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-        var response = HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes(Array(data)))
+        let data = try JSONText.encode(fields)
+        var response = HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes(data))
         if let code = Int(fields["status_code"] as? String ?? ""), code >= 300, code != 407 { response.status = code }
         return response
     }
 
     func callBank(_ path: String, _ json: [String: String]) async throws -> [String: Any] {
         var request = HTTPClientRequest(method: .post, url: try HTTPURL(configuration.bankURL + path))
-        request.body = Array(try JSONSerialization.data(withJSONObject: json))
+        request.body = try JSONText.encode(json)
         try? request.fields.append(name: "Content-Type", value: "application/json")
         let response: HTTPClientResponse
         do {

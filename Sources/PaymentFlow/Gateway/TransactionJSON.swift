@@ -54,6 +54,6 @@ public enum Webhook {
     static func body(for transaction: GatewayTransaction, serverKey: String) -> [UInt8] {
         var object = transaction.fields(statusCode: transaction.state.statusCode, serverKey: serverKey)
         object["status_message"] = "midtrans payment notification"
-        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+        return (try? JSONText.encode(object)) ?? Array("{}".utf8)
     }
 }

@@ -238,7 +238,7 @@ public final class MerchantShop: Sendable {
 
     func gateway(_ method: HTTPMethod, _ path: String, _ json: [String: Any]?) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(method: method, url: try HTTPURL(gatewayURL + path))
-        if let json { request.body = Array(try JSONSerialization.data(withJSONObject: json)) }
+        if let json { request.body = try JSONText.encode(json) }
         try request.fields.append(name: "Content-Type", value: "application/json")
         try request.fields.append(name: "Accept", value: "application/json")
         try request.fields.append(name: "Authorization", value: "Basic " + Data((serverKey + ":").utf8).base64EncodedString())
