@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TLSWrapper", targets: ["TLSWrapper"]),
         .library(name: "NetLab", targets: ["NetLab"]),
         .library(name: "PaymentFlow", targets: ["PaymentFlow"]),
+        .library(name: "NetLabDemo", targets: ["NetLabDemo"]),
         .executable(name: "netlab", targets: ["NetLabCLI"]),
     ],
     dependencies: [
@@ -51,6 +52,9 @@ let package = Package(
         // merchant and customer, as HTTPS services on NetLab.
         .target(name: "PaymentFlow", dependencies: ["NetLab", "TLSWrapper", "CSQLite"]),
 
+        // The step-through demo: scenarios of the payment system, observed at every layer.
+        .target(name: "NetLabDemo", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "TCPSocket", "HTTPParser"]),
+
         // The `netlab` command: a thin front over the libraries.
         .executableTarget(
             name: "NetLabCLI",
@@ -60,6 +64,7 @@ let package = Package(
                 "TLSWrapper",
                 "NetLab",
                 "PaymentFlow",
+                "NetLabDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -70,6 +75,8 @@ let package = Package(
         .testTarget(
             name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket"],
             exclude: ["Interop"]),
+        .testTarget(
+            name: "NetLabDemoTests", dependencies: ["NetLabDemo", "PaymentFlow"], exclude: ["Interop"]),
         .testTarget(
             name: "HTTPParserTests",
             dependencies: [

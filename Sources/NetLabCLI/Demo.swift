@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-import HTTPParser
-import NetLab
-import TCPSocket
-import TLSWrapper
+import NetLabDemo
+import PaymentFlow
 
 #if canImport(Glibc)
 import Glibc
@@ -11,209 +9,173 @@ import Glibc
 import Darwin
 #endif
 
-/// The step-through demo. Today it covers TCP (one conversation on loopback, each system call
-/// named, the bytes shown in hex and ASCII) and TLS (the same payment request in clear and
-/// encrypted as an eavesdropper on the TCP connection sees it, and what turning certificate
-/// verification off costs). The payment flow joins it with the PaymentFlow layer.
+extension DemoScenario: ExpressibleByArgument {}
+
+/// `netlab demo`: a payment crossing the network, step by step, every layer shown. The
+/// scenario runs live (all actors in this process, on loopback); each step is printed as it
+/// happens — or, on a terminal, one at a time: Enter for the next, `w` for its wiretap.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Walk through TCP and TLS step by step (the payment flow arrives with a later layer).")
-
-    @Flag(name: .customLong("step"), help: "Pause after each step until Enter is pressed.")
-    var pause = false
-
-    @Option(help: "The host name to resolve and use.")
-    var host = "localhost"
-
-    mutating func run() async throws {
-        var steps = StepPrinter(pause: pause)
-        print("""
-            NetLab demo — TCP, then TLS
-            An online payment is, at the bottom, bytes on a TCP connection. This walk-through opens
-            one on this machine and shows each system call, then sends a payment request over HTTP
-            and over HTTPS and shows what someone watching the TCP connection would see. (The
-            gateway, bank and merchant join this demo with the payment-flow layer.)
-
+        abstract: "Play a payment across customer, merchant, gateway, fraud service and bank, layer by layer.",
+        discussion: """
+            On a terminal: Enter = next step, w = wiretap of this step (the message below TLS and
+            above it), c = continue to the end, q = quit. Piped, or with --no-pause, the whole
+            story is printed. Exit status 0 when the scenario's story happened as expected.
             """)
 
-        steps.begin("Resolve \"\(host)\" with getaddrinfo()")
-        let addresses = try SocketAddress.resolve(host: host, port: 0)
-        for address in addresses { print("    \(address.family.rawValue): \(address.host)") }
-        let chosen = addresses[0]
-        print("    using the first one, \(chosen.host), as a client would")
+    @Option(help: "The story to play (see --list).")
+    var scenario: DemoScenario = .cardAccept
 
-        steps.begin("Server: socket() + bind() + listen() on port 0")
-        let listener = try TCPListener(bindingTo: chosen.with(port: 0))
-        print("    the kernel chose port \(listener.localAddress.port): listening on \(listener.localAddress)")
+    @Flag(help: "List the scenarios and exit.")
+    var list = false
 
-        steps.begin("Client: socket() + connect() — the three-way handshake (SYN, SYN-ACK, ACK)")
-        let start = ContinuousClock.now
-        let client = try TCPConnection.connect(to: listener.localAddress, timeout: .seconds(5))
-        let handshake = ContinuousClock.now - start
-        print("    connected \(client.localAddress) → \(client.remoteAddress) in \(microseconds(handshake)) µs")
-        try client.setNoDelay()
-        print("    TCP_NODELAY on: small messages leave at once instead of waiting for Nagle's algorithm")
+    @Flag(name: .customLong("no-pause"), help: "Print the whole story without waiting for keys.")
+    var noPause = false
 
-        steps.begin("Server: accept() hands over the new connection")
-        let server = try listener.accept(deadline: .after(.seconds(5)))
-        print("    accepted \(server.remoteAddress) on \(server.localAddress)")
+    @Flag(help: "Run without TLS: the wiretap then shows the card number and server key as any eavesdropper reads them.")
+    var plaintext = false
 
-        let request = "POST /v2/charge HTTP/1.1\r\nHost: \(host)\r\nContent-Length: 2\r\n\r\n{}"
-        steps.begin("Client: send() \(request.utf8.count) bytes — soon this will be an HTTP request")
-        try client.write(request)
-        hexDump(Array(request.utf8), direction: "client → server")
+    @Flag(help: "Print the wiretap (hex + ASCII, below and above TLS) under every message.")
+    var wiretap = false
 
-        steps.begin("Server: recv() — TCP delivers the bytes whole and in order")
-        let received = try server.readExactly(request.utf8.count, deadline: .after(.seconds(5)))
-        print("    received \(received.count) bytes; identical to what was sent: \(received == Array(request.utf8))")
+    @Option(help: "Write a Mermaid sequence diagram of the run to this Markdown file.")
+    var trace: String?
 
-        let response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-        steps.begin("Server: send() the answer, then shutdown(SHUT_WR) — a FIN: \"I am done sending\"")
-        try server.write(response)
-        try server.shutdown(.write)
-        hexDump(Array(response.utf8), direction: "server → client")
+    @Option(help: "Write the TLS secrets of every connection to this file (NSS key log, for Wireshark).")
+    var keylog: String?
 
-        steps.begin("Client: recv() until it returns 0 — end of stream is a result, not an error")
-        var answer: [UInt8] = []
-        var reads = 0
-        while case .bytes = try client.read(into: &answer, deadline: .after(.seconds(5))) { reads += 1 }
-        print("    \(answer.count) bytes in \(reads) read(s), then end of stream")
+    @Flag(help: "Print the steps as JSON, one object per line (for tools).")
+    var json = false
 
-        steps.begin("Both: close() — the connection is released; the listener stops")
-        client.close()
-        server.close()
-        listener.close()
-        try await tlsPart(&steps)
-        print("\n    done. Try `netlab serve http --tls` and `netlab get https://localhost:8080/echo --cacert certs/ca.pem -v`.")
-    }
-}
-
-func microseconds(_ duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-}
-
-extension Demo {
-    /// TLS: the same request in clear and encrypted, as a TCP-level tap sees it; then what
-    /// turning verification off lets an impostor do.
-    func tlsPart(_ steps: inout StepPrinter) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-demo-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let card = "4811111111111114"
-        let body = Array("{\"payment_type\":\"credit_card\",\"card_number\":\"\(card)\",\"gross_amount\":\"10000\"}".utf8)
-        var router = Router()
-        router.post("/v2/charge") { _ in .text("{\"status_code\":\"200\"}") }
-
-        steps.begin("HTTP without TLS: a tap on the TCP connection sees everything")
-        let plain = HTTPServer(router: router)
-        let plainAddress = try await plain.start(host: "127.0.0.1", port: 0)
-        let clearTap = Wiretap(layer: "tcp")
-        let clearClient = Self.tappedClient(clearTap, tls: nil)
-        _ = try await clearClient.post("http://127.0.0.1:\(plainAddress.port)/v2/charge", body: body)
-        hexDump(Array(clearTap.bytes(.outbound).prefix(96)), direction: "what the tap saw leaving the client (first 96 bytes)")
-        print("    the card number is \(clearTap.saw(card) ? "VISIBLE" : "not visible") on the wire")
-        await clearClient.shutdown()
-        await plain.shutdown()
-
-        steps.begin("A lab certificate authority, made in-process: a CA and a certificate for localhost")
-        let ca = try LabCertificateAuthority(directory: directory + "/lab")
-        let leaf = try ca.issue(name: "localhost")
-        let summary = try LabCertificateAuthority.summary(ofCertificateAt: leaf.certificatePath)
-        print("    \(summary.subject), issued by \(summary.issuer)\n    names: \(summary.subjectAlternativeNames.joined(separator: ", "))")
-
-        steps.begin("HTTPS: the same request inside TLS — the tap sees only ciphertext")
-        var serverTLS = TLSConfiguration.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath)
-        serverTLS.keyLog = nil
-        let secure = HTTPServer(router: router)
-        let secureAddress = try await secure.start(host: "127.0.0.1", port: 0, tls: try TLSContext(serverTLS))
-        var clientTLS = TLSConfiguration.client(trustRootsFile: ca.certificatePath)
-        clientTLS.keyLog = nil
-        let cipherTap = Wiretap(layer: "tcp")
-        let secureClient = Self.tappedClient(cipherTap, tls: try TLSContext(clientTLS))
-        _ = try await secureClient.post("https://localhost:\(secureAddress.port)/v2/charge", body: body)
-        let outbound = cipherTap.bytes(.outbound)
-        hexDump(Array(outbound.prefix(64)), direction: "the ClientHello starts like this (TLS record type 0x16, version 0x0301)")
-        if outbound.count > 64 { hexDump(Array(outbound.suffix(48)), direction: "the encrypted request ends like this") }
-        print("    the card number is \(cipherTap.saw(card) ? "VISIBLE" : "not visible") on the wire")
-        await secureClient.shutdown()
-
-        steps.begin("An impostor with a certificate from another CA: verification refuses it")
-        let rogue = try LabCertificateAuthority(directory: directory + "/rogue", commonName: "Rogue CA")
-        let rogueLeaf = try rogue.issue(name: "localhost")
-        var rogueTLS = TLSConfiguration.server(certificateChainFile: rogueLeaf.certificatePath, privateKeyFile: rogueLeaf.privateKeyPath)
-        rogueTLS.keyLog = nil
-        let impostorSaw = Wiretap(layer: "impostor")
-        var impostorRouter = Router()
-        impostorRouter.post("/v2/charge") { request in
-            impostorSaw.record(.inbound, request.body)
-            return .text("{\"status_code\":\"200\"}")
+    mutating func run() async throws {
+        if list {
+            for scenario in DemoScenario.allCases { print("\(scenario.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(scenario.summary)") }
+            return
         }
-        let impostor = HTTPServer(router: impostorRouter)
-        let impostorAddress = try await impostor.start(host: "127.0.0.1", port: 0, tls: try TLSContext(rogueTLS))
-        var verifying = HTTPClientConfiguration()
-        verifying.tls = try TLSContext(clientTLS)
-        let careful = HTTPClient(configuration: verifying)
-        do {
-            _ = try await careful.post("https://localhost:\(impostorAddress.port)/v2/charge", body: body)
-            print("    (unexpected: the impostor was accepted)")
-        } catch {
-            print("    refused: \(error)")
-        }
-        await careful.shutdown()
+        let terminal = isatty(STDOUT_FILENO) == 1
+        let interactive = !noPause && !json && terminal && isatty(STDIN_FILENO) == 1
+        let style = DemoStyle(colour: terminal && !json && ProcessInfo.processInfo.environment["NO_COLOR"] == nil, width: Self.width())
+        var options = DemoOptions(scenario: scenario, plaintext: plaintext)
+        if let keylog { options.keyLog = try Self.keyLogWriter(keylog) }
 
-        steps.begin("The same impostor with verification turned off (--insecure): the card goes to it")
-        var blind = TLSConfiguration.client()
-        blind.certificateVerification = .noneDangerous
-        blind.keyLog = nil
-        var careless = HTTPClientConfiguration()
-        careless.tls = try TLSContext(blind)
-        let carelessClient = HTTPClient(configuration: careless)
-        _ = try await carelessClient.post("https://localhost:\(impostorAddress.port)/v2/charge", body: body)
-        print("    the impostor received the card number: \(impostorSaw.saw(card) ? "YES" : "no") — encryption without authentication protects nothing")
-        await carelessClient.shutdown()
-        await impostor.shutdown()
-        await secure.shutdown()
+        let (stream, continuation) = AsyncStream<DemoStep>.makeStream()
+        let recorder = DemoRecorder { continuation.yield($0) }
+        let runner = Task {
+            let result = await DemoRunner.run(options, recorder: recorder)
+            continuation.finish()
+            return result
+        }
+        var pausing = interactive
+        var keys = interactive ? KeyReader() : nil
+        var quitAt: Int?
+        narration: for await step in stream {
+            if json {
+                print(String(decoding: try JSONEncoder.lines.encode(step), as: UTF8.self))
+                continue
+            }
+            print(DemoText.render(step, style: style))
+            if wiretap, step.wire != nil { print(DemoText.wiretap(step, style: style)) }
+            while pausing {
+                print(style.colour ? "\u{1B}[2m  [Enter] next  [w] wiretap  [c] continue  [q] quit\u{1B}[0m" : "  [Enter] next  [w] wiretap  [c] continue  [q] quit")
+                fflush(nil)
+                switch await keys!.next() {
+                case "w", "W": print(DemoText.wiretap(step, style: style))
+                case "c", "C": pausing = false
+                case "q", "Q", nil:
+                    quitAt = step.number
+                    break narration
+                default: break  // Enter (or any other key): the next step
+                }
+                if ["w", "W"].contains(keys!.last) { continue }
+                break
+            }
+        }
+        keys?.restore()
+        if let quitAt {
+            runner.cancel()
+            _ = await runner.value
+            print("stopped at step \(quitAt) (q)")
+            return
+        }
+        let result = await runner.value
+        let steps = recorder.steps
+        if let trace {
+            try DemoTrace.mermaid(steps, title: "netlab demo --scenario \(scenario.rawValue)").write(toFile: trace, atomically: true, encoding: .utf8)
+        }
+        if json {
+            struct Summary: Encodable { var kind = "result"; var scenario: String; var succeeded: Bool; var summary: String; var steps: Int }
+            print(String(decoding: try JSONEncoder.lines.encode(
+                Summary(scenario: scenario.rawValue, succeeded: result.succeeded, summary: result.summary, steps: steps.count)), as: UTF8.self))
+        } else {
+            print("\n" + (result.succeeded ? "✔ " : "✘ ") + result.summary)
+            if let trace { print("sequence diagram written to \(trace)") }
+            if let keylog { print("TLS key log written to \(keylog) (Wireshark: Preferences → Protocols → TLS → (Pre)-Master-Secret log filename)") }
+        }
+        if !result.succeeded {
+            FileHandle.standardError.write(Data("netlab demo: \(result.summary)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 
-    /// A client whose connections pass a TCP-level tap (and TLS above it when given).
-    static func tappedClient(_ tap: Wiretap, tls: TLSContext?) -> HTTPClient {
-        HTTPClient(connector: { url, deadline, client in
-            let tcp = tap.tapping(try await client.connectTCP(url, deadline: deadline))
-            guard let tls else { return tcp }
-            return try await TLSStream.connect(over: tcp, context: tls, serverName: url.host, deadline: deadline)
-        })
+    /// The terminal's width (TIOCGWINSZ), else $COLUMNS, else 100.
+    static func width() -> Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? 100
+    }
+
+    /// Appends key-log lines to `path`, created 0600 (the lines decrypt the session).
+    static func keyLogWriter(_ path: String) throws -> @Sendable (String) -> Void {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot open \(path) for the key log: \(String(cString: strerror(errno)))") }
+        return { line in
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
     }
 }
 
-/// Numbers the steps and, in `--step` mode, waits for Enter between them.
-struct StepPrinter {
-    let pause: Bool
-    private var number = 0
-
-    init(pause: Bool) { self.pause = pause }
-
-    mutating func begin(_ title: String) {
-        if pause && number > 0 {
-            print("    [Enter for the next step]", terminator: "")
-            _ = readLine()
-        }
-        number += 1
-        print("\n\(number). \(title)")
+extension JSONEncoder {
+    /// Compact, sorted: one stable line per object.
+    static var lines: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }
 
-/// Prints bytes as a classic hex dump: offset, 16 bytes in hex, then the printable ASCII.
-func hexDump(_ bytes: [UInt8], direction: String) {
-    print("    \(direction), \(bytes.count) bytes:")
-    for offset in stride(from: 0, to: bytes.count, by: 16) {
-        let row = bytes[offset..<min(offset + 16, bytes.count)]
-        let hex = row.map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined(separator: " ")
-        let ascii = String(row.map { (0x20...0x7E).contains($0) ? Character(UnicodeScalar($0)) : "." })
-        let padded = hex + String(repeating: " ", count: 16 * 3 - 1 - hex.count)
-        let label = String(offset, radix: 16)
-        print("    \(String(repeating: "0", count: max(0, 4 - label.count)) + label)  \(padded)  \(ascii)")
+/// Single key presses from the terminal (raw mode: no echo, no line buffering), read on a thread
+/// of their own so the demo's tasks keep running; the terminal is restored afterwards.
+struct KeyReader {
+    private var saved = termios()
+    private(set) var last: String?
+
+    init() {
+        tcgetattr(STDIN_FILENO, &saved)
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        withUnsafeMutableBytes(of: &raw.c_cc) { cc in
+            cc[Int(VMIN)] = 1
+            cc[Int(VTIME)] = 0
+        }
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw)
+    }
+
+    /// The next key ("\n" for Enter); nil at end of input.
+    mutating func next() async -> String? {
+        let key: String? = await withCheckedContinuation { continuation in
+            Thread {
+                var byte: UInt8 = 0
+                let n = read(STDIN_FILENO, &byte, 1)
+                continuation.resume(returning: n == 1 ? String(UnicodeScalar(byte == 13 ? 10 : byte)) : nil)
+            }.start()
+        }
+        last = key
+        return key
+    }
+
+    func restore() {
+        var saved = saved
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved)
     }
 }

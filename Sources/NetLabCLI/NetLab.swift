@@ -18,7 +18,7 @@ struct NetLabCommand: AsyncParsableCommand {
             merchant, fraud and notification services) and `netlab gateway merchant` manages the
             merchants one gateway serves.
             """,
-        subcommands: [Demo.self, Serve.self, GatewayCommand.self, Get.self, Certs.self, Resolve.self, Parse.self]
+        subcommands: [Demo.self, Sockets.self, Serve.self, GatewayCommand.self, Get.self, Certs.self, Resolve.self, Parse.self]
     )
 }
 

@@ -84,9 +84,13 @@ public final class Bank: Sendable {
     /// The bank's prefix for account numbers (BCA-style 11+ digits).
     public let bankCode: String
 
-    public init(bankCode: String = "bca", onPayment: (@Sendable (Payment) async -> Void)? = nil) {
+    /// Hears every change of the bank's books (for the demo).
+    private let observer: PaymentObserver?
+
+    public init(bankCode: String = "bca", onPayment: (@Sendable (Payment) async -> Void)? = nil, observer: PaymentObserver? = nil) {
         self.bankCode = bankCode
         self.onPayment = onPayment
+        self.observer = observer
     }
 
     /// A payment notice sent to the gateway over HTTP(S): `POST {gatewayURL}/bank/v1/payments`
@@ -120,6 +124,7 @@ public final class Bank: Sendable {
             try await injectFaults()
             let body: CardAuthorization = try request.decodeJSON()
             let answer = try authorize(body)
+            observer?(.bank(reference: body.reference, change: Self.describe(answer, amount: body.amount)))
             try await delayAnswer()
             return try .json(answer)
         }
@@ -128,6 +133,7 @@ public final class Bank: Sendable {
             struct OTP: Codable { var otp: String }
             let body: OTP = try request.decodeJSON()
             let answer = try authenticate(id: request.pathParameters["id"] ?? "", otp: body.otp)
+            observer?(.bank(reference: request.pathParameters["id"] ?? "", change: "3-D Secure OTP checked: " + Self.describe(answer, amount: nil)))
             try await delayAnswer()
             return try .json(answer)
         }
@@ -138,7 +144,9 @@ public final class Bank: Sendable {
             guard let amount = Rupiah(parsing: body.amount), amount.amount > 0, amount.amount < 1_000_000_000_000 else {
                 throw HTTPError(status: 400, message: "amount must be a positive whole number of rupiah (below 10^12)")
             }
-            return try .json(openAccount(bank: body.bank, amount: amount, reference: body.reference), status: 201)
+            let account = openAccount(bank: body.bank, amount: amount, reference: body.reference)
+            observer?(.bank(reference: body.reference, change: "virtual account \(account.va_number) opened for Rp \(amount.amount), unpaid"))
+            return try .json(account, status: 201)
         }
         router.get("/va/{number}") { [self] request in
             guard let account = state.withLock({ $0.accounts[request.pathParameters["number"] ?? ""] }) else {
@@ -148,7 +156,8 @@ public final class Bank: Sendable {
         }
         router.post("/va/{number}/pay") { [self] request in
             try await injectFaults()
-            return try .json(try await pay(number: request.pathParameters["number"] ?? ""))
+            let account = try await pay(number: request.pathParameters["number"] ?? "")
+            return try .json(account)
         }
         router.post("/va/{number}/close") { [self] request in
             let number = request.pathParameters["number"] ?? ""
@@ -158,12 +167,15 @@ public final class Bank: Sendable {
                 state.accounts[number] = account
                 return account
             }
+            observer?(.bank(reference: account.reference, change: "virtual account \(number) closed (cancelled or expired at the gateway)"))
             return try .json(account)
         }
         router.post("/references/{reference}/reverse") { [self] request in
             struct Reversal: Codable { var reference: String; var reversed: Bool }
             let reference = request.pathParameters["reference"] ?? ""
-            return try .json(Reversal(reference: reference, reversed: reverse(reference: reference)))
+            let reversed = reverse(reference: reference)
+            if reversed { observer?(.bank(reference: reference, change: "reversed: the in-doubt payment's money is released")) }
+            return try .json(Reversal(reference: reference, reversed: reversed))
         }
         router.get("/balance") { [self] _ in
             struct Balance: Codable { var received: String }
@@ -246,10 +258,19 @@ public final class Bank: Sendable {
             state.received = Rupiah(state.received.amount + (Rupiah(parsing: account.amount)?.amount ?? 0))
             return account
         }
+        observer?(.bank(reference: account.reference, change: "virtual account \(number) paid at the ATM: Rp \(account.amount) received"))
         if let onPayment, let amount = Rupiah(parsing: account.amount) {
             await onPayment(Payment(reference: account.reference, amount: amount, channel: account.bank))
         }
         return account
+    }
+
+    static func describe(_ answer: AuthorizationAnswer, amount: String?) -> String {
+        switch answer.result {
+        case "approved": "card approved\(amount.map { " for Rp \($0)" } ?? ""), approval code \(answer.approval_code ?? "-"): the money is held"
+        case "authentication_required": "3-D Secure required: waiting for the card holder's OTP"
+        default: "card declined: \(answer.message)"
+        }
     }
 
     /// Undoes what a payment reference did (a reversal, as a gateway sends for an authorisation

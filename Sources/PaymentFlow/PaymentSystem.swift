@@ -30,6 +30,9 @@ public struct PaymentSystemOptions: Sendable {
     /// Fixed ports from here (see ``PaymentActor/portOffset``); nil: the kernel picks free ones
     /// (only possible when every service runs in this process).
     public var portBase: UInt16?
+    /// Ports for particular actors (over `portBase`): how a restart comes back on the ports the
+    /// others already know (the demo's gateway-restart keeps the ports of the first run).
+    public var ports: [PaymentActor: UInt16] = [:]
     public var host = "127.0.0.1"
     /// The demo merchant (added to the gateway's store if missing).
     public var merchantID = "G-NETLAB-01"
@@ -43,6 +46,12 @@ public struct PaymentSystemOptions: Sendable {
     /// How often expiry/settlement timers and the outbox are checked.
     public var pollInterval: Duration = .milliseconds(200)
     public var accessLog: (@Sendable (String) -> Void)?
+    /// Hears the actors' decisions (gateway status changes, orders, webhook checks).
+    public var observer: PaymentObserver?
+    /// Makes the HTTP client each caller uses ("customer", "merchant", "gateway", "notification",
+    /// "bank"), from the configuration the system would use (TLS trust included); nil: one shared
+    /// client. The demo passes one that watches every connection.
+    public var makeClient: (@Sendable (_ caller: String, _ configuration: HTTPClientConfiguration) -> HTTPClient)?
 
     /// Sandbox-style keys for the lab (documented, printed at start; never use them for real).
     public static let defaultServerKey = "SB-Mid-server-NetLabLab0000000000"
@@ -78,10 +87,12 @@ public final class PaymentSystem: Sendable {
     public let client: HTTPClient
     private let servers: [PaymentActor: HTTPServer]
     private let background: [Task<Void, Never>]
+    private let clients: [HTTPClient]
 
     private init(options: PaymentSystemOptions, services: [(PaymentActor, String)], store: (any GatewayStore)?, gateway: Gateway?, bank: Bank?,
                  fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?, caCertificatePath: String?,
-                 client: HTTPClient, servers: [PaymentActor: HTTPServer], background: [Task<Void, Never>]) {
+                 client: HTTPClient, servers: [PaymentActor: HTTPServer], background: [Task<Void, Never>], clients: [HTTPClient]) {
+        self.clients = clients
         self.options = options
         self.services = services.map { (actor: $0.0, url: $0.1) }
         self.urls = Dictionary(uniqueKeysWithValues: services)
@@ -119,7 +130,16 @@ public final class PaymentSystem: Sendable {
         // Services call each other all the time: keep enough connections (and their TLS
         // sessions) open for a busy class instead of handshaking again after each burst.
         clientConfiguration.maxIdleConnectionsPerHost = 64
-        let client = HTTPClient(configuration: clientConfiguration)
+        let shared = HTTPClient(configuration: clientConfiguration)
+        let configuration = clientConfiguration
+        var made: [HTTPClient] = [shared]
+        func clientFor(_ caller: String) -> HTTPClient {
+            guard let make = options.makeClient else { return shared }
+            let client = make(caller, configuration)
+            made.append(client)
+            return client
+        }
+        let client = clientFor("customer")
         let scheme = options.plaintext ? "http" : "https"
 
         // Listen first (ports known), then build the actors that need each other's URLs.
@@ -134,7 +154,7 @@ public final class PaymentSystem: Sendable {
                 configuration.accessLog = { @Sendable line in log("\(name): \(line)") }
             }
             let server = HTTPServer(configuration: configuration, router: routers.router(for: actor))
-            let port = options.portBase.map { $0 + actor.portOffset } ?? 0
+            let port = options.ports[actor] ?? options.portBase.map { $0 + actor.portOffset } ?? 0
             let address = try await server.start(host: options.host, port: port, tls: serverTLS)
             servers[actor] = server
             urls[actor] = "\(scheme)://\(options.host):\(address.port)"
@@ -147,7 +167,8 @@ public final class PaymentSystem: Sendable {
         let noticeKey = try Self.secret(at: options.stateDirectory + "/bank-notice.key")
         var store: (any GatewayStore)?
         if actors.contains(.gateway) || actors.contains(.notification) {
-            let sqlite = try SQLiteGatewayStore(path: options.stateDirectory + "/gateway.sqlite")
+            let opened = try SQLiteGatewayStore(path: options.stateDirectory + "/gateway.sqlite")
+            let sqlite: any GatewayStore = options.observer.map { ObservedGatewayStore(opened, observer: $0) } ?? opened
             // The lab merchant exists (keys from the options; its webhook goes to the shop).
             let existing = try sqlite.merchants().first { $0.merchantID == options.merchantID }
             var merchant = MerchantAccount(merchantID: options.merchantID, serverKey: options.serverKey, clientKey: options.clientKey,
@@ -159,39 +180,40 @@ public final class PaymentSystem: Sendable {
         var background: [Task<Void, Never>] = []
         var gateway: Gateway?, bank: Bank?, fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?
         if actors.contains(.bank) {
-            bank = Bank(onPayment: Bank.notice(gatewayURL: url(.gateway), key: noticeKey, client: client))
+            bank = Bank(onPayment: Bank.notice(gatewayURL: url(.gateway), key: noticeKey, client: clientFor("bank")), observer: options.observer)
             routers.set(.bank, bank!.router)
         }
         if actors.contains(.fraud) {
-            fraud = FraudService(rules: options.fraudRules)
+            fraud = FraudService(rules: options.fraudRules, observer: options.observer)
             routers.set(.fraud, fraud!.router)
         }
         if actors.contains(.gateway), let store {
             var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: url(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
             configuration.paymentExpiry = options.paymentExpiry
             configuration.settlementDelay = options.settlementDelay
-            let g = Gateway(configuration: configuration, store: store, bankClient: client)
+            let g = Gateway(configuration: configuration, store: store, bankClient: clientFor("gateway"))
             gateway = g
             routers.set(.gateway, g.router)
             let interval = options.pollInterval
             background.append(Task { await g.runTimers(every: interval) })
         }
         if actors.contains(.notification), let store {
-            let n = NotificationService(store: store, client: client, policy: options.retryPolicy)
+            let n = NotificationService(store: store, client: clientFor("notification"), policy: options.retryPolicy)
             notifications = n
             routers.set(.notification, n.router)
             let interval = options.pollInterval
             background.append(Task { await n.run(every: interval) })
         }
         if actors.contains(.merchant) {
-            shop = try MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway), client: client,
-                                    ordersPath: options.stateDirectory + "/merchant.sqlite")
+            shop = try MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway),
+                                    client: clientFor("merchant"), ordersPath: options.stateDirectory + "/merchant.sqlite",
+                                    observer: options.observer)
             routers.set(.merchant, shop!.router)
         }
         return PaymentSystem(
             options: options, services: order, store: store, gateway: gateway, bank: bank, fraud: fraud, notifications: notifications,
             shop: shop, caCertificatePath: caPath, client: client, servers: servers,
-            background: background)
+            background: background, clients: made)
     }
 
     /// A customer of the lab shop, with a client that trusts the lab CA.
@@ -209,7 +231,7 @@ public final class PaymentSystem: Sendable {
     public func shutdown() async {
         for task in background { task.cancel() }
         for actor in PaymentActor.allCases { await servers[actor]?.shutdown(gracePeriod: .seconds(2)) }
-        await client.shutdown()
+        for client in clients { await client.shutdown() }
     }
 
     /// A random secret kept in a 0600 file (created on first use), shared by processes on one state.

@@ -52,16 +52,22 @@ public final class FraudService: Sendable {
     private let recent = Mutex<[String: [ContinuousClock.Instant]]>([:])
     private let clock: @Sendable () -> ContinuousClock.Instant
 
-    public init(rules: FraudRules = FraudRules(), clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    private let observer: PaymentObserver?
+
+    public init(rules: FraudRules = FraudRules(), clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+                observer: PaymentObserver? = nil) {
         self.rules = rules
         self.clock = clock
+        self.observer = observer
     }
 
     public var router: Router {
         var router = Router()
         router.post("/v1/assess") { [self] request in
             let check: FraudCheck = try request.decodeJSON()
-            return try .json(assess(check))
+            let verdict = assess(check)
+            observer?(.fraudVerdict(orderID: check.order_id, verdict: verdict.fraud_status, reasons: verdict.reasons))
+            return try .json(verdict)
         }
         return router
     }

@@ -55,6 +55,7 @@ public final class MerchantShop: Sendable {
     let client: HTTPClient
     public let catalogue: [Product]
     private let orders: OrderBook
+    private let observer: PaymentObserver?
     private let counts = Mutex(WebhookCounts())
     private let sequence: Mutex<Int>
     /// When false the webhook answers 503 (a merchant that is "down", for the retry scenario).
@@ -67,14 +68,16 @@ public final class MerchantShop: Sendable {
     ]
 
     /// `ordersPath`: a SQLite file for the orders (kept across restarts); nil keeps them in memory.
+    /// `observer` hears of order status changes and of each webhook's checks.
     public init(merchantID: String, serverKey: String, gatewayURL: String, client: HTTPClient,
-                catalogue: [Product] = MerchantShop.defaultCatalogue, ordersPath: String? = nil) throws {
+                catalogue: [Product] = MerchantShop.defaultCatalogue, ordersPath: String? = nil, observer: PaymentObserver? = nil) throws {
+        self.observer = observer
         self.merchantID = merchantID
         self.serverKey = serverKey
         self.gatewayURL = gatewayURL
         self.client = client
         self.catalogue = catalogue
-        self.orders = try OrderBook(path: ordersPath)
+        self.orders = try OrderBook(path: ordersPath, observer: observer)
         self.sequence = Mutex(try orders.count())
     }
 
@@ -186,6 +189,7 @@ public final class MerchantShop: Sendable {
             try orders.order(orderID) != nil
         else {
             counts.withLock { $0.rejected += 1 }
+            observer?(.webhookChecked(orderID: orderID, signatureValid: false, confirmedStatus: nil, outcome: "rejected: invalid signature_key (401)"))
             throw HTTPError(status: 401, message: "invalid signature_key")
         }
         // (2) Ask the gateway what is true now (a replay or a late notification says less).
@@ -194,6 +198,8 @@ public final class MerchantShop: Sendable {
             truth["order_id"] as? String == orderID, truth["gross_amount"] as? String == gross
         else {
             counts.withLock { $0.rejected += 1 }
+            observer?(.webhookChecked(orderID: orderID, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
+                                      outcome: "rejected: the gateway does not confirm it (401)"))
             throw HTTPError(status: 401, message: "the gateway does not confirm this notification")
         }
         // (3) Idempotent: the same truth twice changes nothing.
@@ -203,6 +209,8 @@ public final class MerchantShop: Sendable {
             return order != before
         }
         counts.withLock { changed ? ($0.applied += 1) : ($0.duplicates += 1) }
+        observer?(.webhookChecked(orderID: orderID, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
+                                  outcome: changed ? "applied" : "duplicate: nothing changed"))
         return .text("OK")
     }
 
@@ -236,7 +244,10 @@ public final class MerchantShop: Sendable {
         }
     }
 
-    func gateway(_ method: HTTPMethod, _ path: String, _ json: [String: Any]?) async throws -> (Int, [String: Any]) {
+    /// Calls the gateway as this merchant's server (Basic auth with the server key, JSON): what
+    /// the shop's back office does for approve, deny, cancel and refund. Returns the HTTP status
+    /// and the JSON answer.
+    public func gateway(_ method: HTTPMethod, _ path: String, _ json: [String: Any]?) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(method: method, url: try HTTPURL(gatewayURL + path))
         if let json { request.body = try JSONText.encode(json) }
         try request.fields.append(name: "Content-Type", value: "application/json")

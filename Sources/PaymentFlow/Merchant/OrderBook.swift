@@ -9,9 +9,11 @@ import Foundation
 /// each other's change.
 final class OrderBook: Sendable {
     private let database: SQLiteDatabase
+    private let observer: PaymentObserver?
 
-    /// `path` nil: memory only.
-    init(path: String?) throws {
+    /// `path` nil: memory only. `observer` hears of every change of an order's status.
+    init(path: String?, observer: PaymentObserver? = nil) throws {
+        self.observer = observer
         database = try SQLiteDatabase(path: path ?? ":memory:")
         try database.execute("CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
     }
@@ -27,9 +29,15 @@ final class OrderBook: Sendable {
 
     /// Reads, changes and writes one order atomically (`nil` in: no such order yet; `nil` out: none stored).
     func modify<R>(_ id: String, _ change: (inout MerchantShop.Order?) throws -> R) throws -> R {
-        try database.transaction { db in
+        var statuses: (before: String?, after: String?) = (nil, nil)
+        defer {
+            if let after = statuses.after, after != statuses.before { observer?(.orderStatus(orderID: id, from: statuses.before, to: after)) }
+        }
+        return try database.transaction { db in
             var order = try db.execute("SELECT body FROM orders WHERE order_id = ?", [.text(id)]).first.flatMap { try Self.decode($0[0]) }
+            let before = order?.status
             let result = try change(&order)
+            statuses = (before, order?.status)
             if let order {
                 let body = String(decoding: try JSONEncoder().encode(order), as: UTF8.self)
                 try db.execute("INSERT OR REPLACE INTO orders (order_id, body) VALUES (?, ?)", [.text(id), .text(body)])

@@ -1,0 +1,89 @@
+import Foundation
+
+/// One step of the demo's story: who did what to whom, at which layer, and what crossed.
+///
+/// The stream of steps is the demo's product: the terminal renderer narrates it, `--json`
+/// prints it one object per line, `--trace` turns it into a Mermaid sequence diagram, and the
+/// tests assert on it (kinds, actors and outcomes, in order).
+public struct DemoStep: Codable, Sendable, Equatable {
+    public enum Layer: String, Codable, Sendable, CaseIterable {
+        case tcp, tls, http, payment, note
+    }
+
+    /// 1, 2, 3 … in the order things happened.
+    public var number: Int
+    public var layer: Layer
+    /// Machine-readable: `tcp.connect`, `tls.handshake`, `tls.refused`, `http.request`,
+    /// `http.response`, `payment.gateway`, `payment.order`, `payment.webhook`, `payment.eavesdropped`, `note`.
+    public var kind: String
+    /// The actor acting (for messages: the sender).
+    public var from: String
+    /// The receiver of a message, if this step is one.
+    public var to: String?
+    public var title: String
+    /// The lines under the title (heads, pretty JSON, handshake facts …).
+    public var details: [String]
+    /// The result in one word or phrase (`capture`, `verified`, `401`, …), for tests and the trace.
+    public var outcome: String?
+    /// What crossed the wire for this step, when it was a message.
+    public var wire: DemoWire?
+
+    public init(number: Int = 0, layer: Layer, kind: String, from: String, to: String? = nil, title: String,
+                details: [String] = [], outcome: String? = nil, wire: DemoWire? = nil) {
+        self.number = number
+        self.layer = layer
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.title = title
+        self.details = details
+        self.outcome = outcome
+        self.wire = wire
+    }
+}
+
+/// The same message seen above TLS (the HTTP bytes the programs exchange) and below it (the
+/// TLS records on the TCP connection: what an eavesdropper sees).
+public struct DemoWire: Codable, Sendable, Equatable {
+    /// The HTTP message's bytes.
+    public var plaintext: Data
+    /// The TLS records carrying it (nil without TLS: then the plaintext *is* what crosses TCP).
+    public var ciphertext: Data?
+    /// Secrets in the plaintext an eavesdropper would want (card number, server key): the
+    /// wiretap view highlights them.
+    public var sensitive: [String]
+
+    public init(plaintext: [UInt8], ciphertext: [UInt8]?, sensitive: [String]) {
+        self.plaintext = Data(plaintext)
+        self.ciphertext = ciphertext.map { Data($0) }
+        self.sensitive = sensitive
+    }
+}
+
+/// A TLS record's header as a wire observer reads it (RFC 8446 §5.1): everything after it is opaque.
+public struct TLSRecordSummary: Sendable, Equatable {
+    public var contentType: UInt8
+    public var length: Int
+
+    public var name: String {
+        switch contentType {
+        case 20: "change_cipher_spec"
+        case 21: "alert"
+        case 22: "handshake"
+        case 23: "application_data"
+        default: "type \(contentType)"
+        }
+    }
+
+    /// The records in `bytes` (a trailing partial record is counted as far as it goes).
+    public static func parse(_ bytes: [UInt8]) -> [TLSRecordSummary] {
+        var records: [TLSRecordSummary] = []
+        var index = 0
+        while index + 5 <= bytes.count {
+            let length = Int(bytes[index + 3]) << 8 | Int(bytes[index + 4])
+            records.append(TLSRecordSummary(contentType: bytes[index], length: length))
+            index += 5 + length
+        }
+        return records
+    }
+}
