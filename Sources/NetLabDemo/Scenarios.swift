@@ -373,7 +373,7 @@ struct DemoContext {
         defer { Task { await careless.shutdown() } }
         let victim = Customer(shopURL: system.urls[.merchant]!, gatewayURL: interceptorURL, bankURL: system.urls[.bank]!,
                               clientKey: system.options.clientKey, client: careless)
-        let token = try await victim.tokenize(card("4811111111111114"))
+        let token = try await victim.tokenize(card("4411111111111118"))
         let merchantClient = HTTPClient(configuration: insecure, connector: WireObserver(recorder: recorder, caller: "merchant").connector)
         defer { Task { await merchantClient.shutdown() } }
         let shop = try MerchantShop(merchantID: system.options.merchantID, serverKey: system.options.serverKey, gatewayURL: interceptorURL,

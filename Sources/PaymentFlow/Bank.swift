@@ -133,7 +133,9 @@ public final class Bank: Sendable {
             struct OTP: Codable { var otp: String }
             let body: OTP = try request.decodeJSON()
             let answer = try authenticate(id: request.pathParameters["id"] ?? "", otp: body.otp)
-            observer?(.bank(reference: request.pathParameters["id"] ?? "", change: "3-D Secure OTP checked: " + Self.describe(answer, amount: nil)))
+            observer?(.bank(reference: request.pathParameters["id"] ?? "",
+                            change: answer.result == "approved" ? "card approved after the 3-D Secure OTP, approval code \(answer.approval_code ?? "-"): the money is held"
+                                : "3-D Secure OTP refused: \(answer.message)"))
             try await delayAnswer()
             return try .json(answer)
         }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What the payment actors decide, as it happens: for the demo's narration and for tests.
 /// (What crosses the wire is observed a layer lower, on the HTTP clients' connections.)
 public enum PaymentEvent: Sendable, Equatable {
@@ -23,6 +25,8 @@ public typealias PaymentObserver = @Sendable (PaymentEvent) -> Void
 public final class ObservedGatewayStore: GatewayStore {
     public let inner: any GatewayStore
     let observer: PaymentObserver
+    /// Transactions whose first outcome was reported (by this observer, in this process).
+    private let reported = Mutex<Set<String>>([])
 
     public init(_ inner: any GatewayStore, observer: @escaping PaymentObserver) {
         self.inner = inner
@@ -37,17 +41,14 @@ public final class ObservedGatewayStore: GatewayStore {
             seen = (before, transaction)
             return result
         }
-        if let (before, after) = seen, before.state.status != after.state.status || before.state.fraud != after.state.fraud {
-            let first = before.state.status == .pending && after.state.status != .pending && before.approvalCode == nil
-                && before.vaNumber == nil && before.authenticationID == nil
-            observer(.gatewayStatus(orderID: after.orderID, transactionID: after.transactionID,
-                                    from: first ? nil : before.state.status.rawValue, to: after.state.status.rawValue,
-                                    fraud: after.state.fraud?.rawValue))
-        } else if let (before, after) = seen, before.state.status == .pending, after.state.status == .pending,
-            before.vaNumber == nil && after.vaNumber != nil || before.authenticationID == nil && after.authenticationID != nil
-        {
-            observer(.gatewayStatus(orderID: after.orderID, transactionID: after.transactionID, from: nil, to: "pending",
-                                    fraud: after.state.fraud?.rawValue))
+        if let (before, after) = seen {
+            // The first update of a reserved charge is its first outcome ("new → …").
+            let isNew = reported.withLock { $0.insert(after.transactionID).inserted }
+            if isNew || before.state.status != after.state.status || before.state.fraud != after.state.fraud {
+                observer(.gatewayStatus(orderID: after.orderID, transactionID: after.transactionID,
+                                        from: isNew ? nil : before.state.status.rawValue, to: after.state.status.rawValue,
+                                        fraud: after.state.fraud?.rawValue))
+            }
         }
         return result
     }
