@@ -181,6 +181,10 @@ struct ScenarioTests {
         #expect(steps.map(\.number) == Array(1...steps.count), "\(scenario.rawValue): steps are numbered in order")
         let requests = steps.filter { $0.kind == "http.request" }, responses = steps.filter { $0.kind == "http.response" }
         #expect(requests.count == responses.count, "\(scenario.rawValue): \(requests.count) requests, \(responses.count) responses")
+        for step in steps where step.wire != nil {
+            #expect(!String(decoding: step.wire!.plaintext, as: UTF8.self).contains("fraud_verdict"),
+                    "step \(step.number): the gateway's internal fraud_verdict leaked into a message")
+        }
         for step in steps where step.kind == "http.response" {
             #expect(steps.contains { $0.kind == "http.request" && $0.from == step.to && $0.to == step.from && $0.number < step.number })
         }

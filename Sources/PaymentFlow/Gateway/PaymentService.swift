@@ -418,7 +418,6 @@ public final class Gateway: Sendable {
             fields["status_message"] = decision["message"] as? String ?? "Denied by bank"
             fields["channel_response_message"] = decision["message"] as? String ?? "Denied by bank"
         }
-        fields.removeValue(forKey: "fraud_verdict")
         return try answer(fields)
     }
 

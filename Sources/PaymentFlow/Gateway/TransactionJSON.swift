@@ -30,7 +30,7 @@ extension GatewayTransaction {
             default: break
             }
         }
-        for (name, value) in extra {
+        for (name, value) in extra where !Self.internalExtras.contains(name) {
             // Structured extras (e.g. gopay's `actions`) are stored as JSON text.
             if let data = value.data(using: .utf8), value.hasPrefix("[") || value.hasPrefix("{"),
                 let structured = try? JSONSerialization.jsonObject(with: data)
@@ -42,6 +42,10 @@ extension GatewayTransaction {
         }
         return object
     }
+
+    /// Extras the gateway keeps for itself, never shown to merchants (the fraud verdict of a card
+    /// still waiting for 3-D Secure).
+    static let internalExtras: Set<String> = ["fraud_verdict"]
 
     /// The `status_code` of `GET /v2/{id}/status` for this transaction.
     var statusAnswerCode: String { state.status == .expire ? "407" : state.statusCode }
