@@ -69,14 +69,16 @@ let package = Package(
             ]
         ),
 
+        // What several test targets share: running peers and the `netlab` binary.
+        .target(name: "NetLabTestSupport", path: "Tests/NetLabTestSupport"),
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper"]),
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket"]),
         .testTarget(
-            name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket"],
+            name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket", "NetLabTestSupport"],
             exclude: ["Interop"]),
         .testTarget(
-            name: "NetLabDemoTests", dependencies: ["NetLabDemo", "PaymentFlow"], exclude: ["Interop"]),
+            name: "NetLabDemoTests", dependencies: ["NetLabDemo", "PaymentFlow", "NetLabTestSupport"], exclude: ["Interop"]),
         .testTarget(
             name: "HTTPParserTests",
             dependencies: [

@@ -137,6 +137,15 @@ struct DemoContext {
         return Customer.Card(number: number)
     }
 
+    /// The story's last word, once every request sent has had its answer (a webhook still in
+    /// flight would otherwise be cut off mid-exchange).
+    func conclude(_ title: String, _ details: [String] = [], outcome: String) async {
+        _ = await recorder.wait(for: .seconds(5)) { steps in
+            steps.filter { $0.kind == "http.request" }.count == steps.filter { $0.kind == "http.response" }.count
+        }
+        note(title, details, outcome: outcome)
+    }
+
     /// Waits for the step `what` describes; throws a readable failure if it never comes.
     func expect(_ what: String, limit: Duration = .seconds(15), _ condition: @escaping @Sendable ([DemoStep]) -> Bool) async throws {
         guard await recorder.wait(for: limit, until: condition) else { throw Failure(description: "expected \(what), which did not happen") }
@@ -193,7 +202,7 @@ struct DemoContext {
         try await webhookHandled(order.order_id, "capture")
         let received = system!.bank!.balance.amount - bank.amount
         try require(orderStatus(order.order_id) == "paid", "the order is \(orderStatus(order.order_id) ?? "missing"), not paid")
-        note("Paid: the bank holds Rp \(received), the gateway says capture, the merchant's order is paid.", outcome: "paid")
+        await conclude("Paid: the bank holds Rp \(received), the gateway says capture, the merchant's order is paid.", outcome: "paid")
         return DemoResult(succeeded: true, summary: "card-accept: order \(order.order_id) paid (capture), the webhook verified and confirmed")
     }
 
@@ -202,7 +211,7 @@ struct DemoContext {
         let order = try await customer.payByCard("kopi", card: card("4711111111111115"))
         try await webhookHandled(order.order_id, "deny")
         try require(orderStatus(order.order_id) == "denied", "the order is \(orderStatus(order.order_id) ?? "missing"), not denied")
-        note("Denied: the bank said no, the gateway recorded deny, the merchant shows the order as denied (no money moved).", outcome: "denied")
+        await conclude("Denied: the bank said no, the gateway recorded deny, the merchant shows the order as denied (no money moved).", outcome: "denied")
         return DemoResult(succeeded: true, summary: "card-deny: order \(order.order_id) denied by the bank")
     }
 
@@ -217,7 +226,7 @@ struct DemoContext {
             steps.contains { $0.kind == "payment.order" && $0.title.contains(order.order_id) && $0.outcome == "paid" }
         }
         try await webhookHandled(order.order_id, "capture")
-        note("Approved: fraud_status accept, the order is paid.", outcome: "paid")
+        await conclude("Approved: fraud_status accept, the order is paid.", outcome: "paid")
         return DemoResult(succeeded: true, summary: "fraud-challenge: order \(order.order_id) challenged, approved, paid")
     }
 
@@ -230,7 +239,7 @@ struct DemoContext {
         try await customer.payAtBank(va)
         try await webhookHandled(order.order_id, "settlement")
         try require(orderStatus(order.order_id) == "paid", "the order is \(orderStatus(order.order_id) ?? "missing"), not paid")
-        note("Settled: the bank told the gateway, the gateway told the merchant, the order is paid.", outcome: "paid")
+        await conclude("Settled: the bank told the gateway, the gateway told the merchant, the order is paid.", outcome: "paid")
         return DemoResult(succeeded: true, summary: "va-transfer: order \(order.order_id) paid by VA \(va)")
     }
 
@@ -247,7 +256,7 @@ struct DemoContext {
             try await customer.payAtBank(va)
             throw Failure(description: "the bank accepted a payment into an expired account")
         } catch let refused as Customer.CheckoutError {
-            note("The bank refuses: \(refused)", outcome: "refused")
+            await conclude("The bank refuses: \(refused)", outcome: "refused")
         }
         return DemoResult(succeeded: true, summary: "expire: order \(order.order_id) expired; the late payment was refused")
     }
@@ -267,7 +276,7 @@ struct DemoContext {
             steps.contains { $0.kind == "payment.order" && $0.title.contains(order.order_id) && $0.outcome == "refunded" }
         }
         try await webhookHandled(order.order_id, "refund")
-        note("Refunded: the gateway's transaction is refund, the merchant's order is refunded.", outcome: "refunded")
+        await conclude("Refunded: the gateway's transaction is refund, the merchant's order is refunded.", outcome: "refunded")
         return DemoResult(succeeded: true, summary: "refund: order \(order.order_id) settled, then refunded")
     }
 
@@ -281,9 +290,14 @@ struct DemoContext {
         note("The notification service keeps the webhook in its outbox and retries (Midtrans: after 2, 10, 30, 90, 210 min; here compressed). The merchant comes back:")
         system!.shop!.setAcceptingWebhooks(true)
         try await webhookHandled(order.order_id, "capture")
-        let history = try system!.store!.notifications(merchantID: system!.options.merchantID, orderID: order.order_id)
+        // The outbox records the delivery just after the merchant's answer arrives.
+        var history: [OutboxEntry] = []
+        for _ in 0..<500 where !history.contains(where: { $0.deliveredAt != nil && $0.attempts >= 1 }) {
+            history = try system!.store!.notifications(merchantID: system!.options.merchantID, orderID: order.order_id)
+            try await Task.sleep(for: .milliseconds(10))
+        }
         try require(history.contains { $0.deliveredAt != nil && $0.attempts >= 1 }, "the webhook was not delivered after a retry")
-        note("Delivered after \(history.map(\.attempts).max() ?? 0) failed attempt(s); the order is \(orderStatus(order.order_id) ?? "?").", outcome: "delivered")
+        await conclude("Delivered after \(history.map(\.attempts).max() ?? 0) failed attempt(s); the order is \(orderStatus(order.order_id) ?? "?").", outcome: "delivered")
         return DemoResult(succeeded: true, summary: "merchant-down: the webhook for \(order.order_id) was retried and delivered")
     }
 
@@ -317,7 +331,7 @@ struct DemoContext {
             steps.last { $0.kind == "payment.webhook" }?.outcome == "duplicate"
         }
         try require(orderStatus(order.order_id) == "paid", "the order changed to \(orderStatus(order.order_id) ?? "?")")
-        note("Not fooled: the forgery failed the signature check (401); the replay was confirmed with GET status and changed nothing.",
+        await conclude("Not fooled: the forgery failed the signature check (401); the replay was confirmed with GET status and changed nothing.",
              outcome: "rejected")
         return DemoResult(succeeded: true, summary: "forged-webhook: forgery refused (401), replay changed nothing; order \(order.order_id) still paid")
     }
@@ -386,7 +400,7 @@ struct DemoContext {
         let stolen = recorder.steps.filter { $0.kind == "payment.eavesdropped" }
         try require(stolen.contains { $0.outcome == "card stolen" } && stolen.contains { $0.outcome == "server key stolen" },
                     "the interceptor did not read the card and the key")
-        note("The payment went through (\(answer["transaction_status"] as? String ?? "?")) and nobody noticed — but the interceptor now has the card number, its CVV and the merchant's server key (it can refund or cancel any of the merchant's payments).",
+        await conclude("The payment went through (\(answer["transaction_status"] as? String ?? "?")) and nobody noticed — but the interceptor now has the card number, its CVV and the merchant's server key (it can refund or cancel any of the merchant's payments).",
              ["The lesson: TLS protects only when the certificate is verified. Keep verification on; trust only the CA you mean to."],
              outcome: "card stolen")
         return DemoResult(succeeded: true, summary: "mitm: refused by verification; with verification off the interceptor read the card and the server key")
@@ -428,7 +442,7 @@ struct DemoContext {
         try await webhookHandled(order.order_id, "pending")
         let refreshed = try await restarted.customer().order(status: order.order_id, refresh: true)
         try require(refreshed.transaction_status == "pending", "after the restart the shop sees \(refreshed.transaction_status ?? "nothing")")
-        note("Nothing was lost: the webhook queued before the stop was delivered after it, and the shop's order (kept in its own SQLite file) agrees with the gateway.",
+        await conclude("Nothing was lost: the webhook queued before the stop was delivered after it, and the shop's order (kept in its own SQLite file) agrees with the gateway.",
              outcome: "recovered")
         return DemoResult(succeeded: true, summary: "gateway-restart: transaction and queued webhook survived the restart")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NetLabTestSupport
 import Testing
 
 /// `netlab demo` as a student runs it: the built binary, its flags, and its keys on a terminal.
@@ -44,49 +45,11 @@ struct CommandTests {
     @Test("on a terminal: Enter steps, w shows the wiretap below and above TLS, q quits (driven through a pseudo-terminal)")
     func interactive() async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop/drive_demo_tty.py").path
-        let (status, output) = try await Self.run(["python3", script, try Self.netlabBinary()])
+        let (status, output) = try await TestProcess.run(["python3", script, try TestProcess.netlabBinary()])
         #expect(status == 0 && output.contains("PTY OK"), "\(output)")
     }
 
     static func netlab(_ arguments: [String]) async throws -> (Int32, String) {
-        try await run([try netlabBinary()] + arguments)
-    }
-
-    /// `netlab`, built next to this test bundle by `swift build` / `swift test` (or `$NETLAB_BINARY`).
-    static func netlabBinary() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["NETLAB_BINARY"] { return path }
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for candidate in [bundle, bundle.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("netlab").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: bundle.appendingPathComponent("netlab").path])
-    }
-
-    /// Runs a program on a thread of its own (never blocking the test's cooperative pool);
-    /// returns its exit status and its output (stdout and stderr together).
-    static func run(_ arguments: [String]) async throws -> (Int32, String) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = arguments
-                var environment = ProcessInfo.processInfo.environment
-                environment.removeValue(forKey: "NO_COLOR")
-                process.environment = environment
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }.start()
-        }
+        try await TestProcess.run([try TestProcess.netlabBinary()] + arguments)
     }
 }

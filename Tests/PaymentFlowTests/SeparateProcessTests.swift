@@ -1,6 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
+import NetLabTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -177,7 +178,7 @@ final class ServiceProcess: Sendable {
 
     private init(_ arguments: [String], ready: String) throws {
         self.arguments = arguments
-        let binary = try Self.netlabBinary()
+        let binary = try TestProcess.netlabBinary()
         process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -211,16 +212,6 @@ final class ServiceProcess: Sendable {
         return process.isRunning ? -1 : process.terminationStatus
     }
 
-    /// `netlab`, built by `swift build`/`swift test` next to the test bundle (or `$NETLAB_BINARY`).
-    static func netlabBinary() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["NETLAB_BINARY"] { return path }
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for candidate in [bundle, bundle.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("netlab").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        throw HTTPError(status: 500, message: "the netlab binary is not beside \(bundle.path); run `swift build` first or set NETLAB_BINARY")
-    }
 }
 
 private func send(_ signal: Int32, to pid: Int32) { _ = kill(pid, signal) }
