@@ -90,11 +90,39 @@ public protocol HTTPMessageParsing {
     mutating func expectResponse(to method: HTTPMethod)
     /// The next event, or nil when more bytes are needed. After an error, rethrows it forever.
     mutating func nextEvent() throws(HTTPParseError) -> HTTPEvent?
+    /// Bytes received but not yet turned into events. The server reads it to tell whether a
+    /// client that sent `Expect: 100-continue` is still waiting, and when the next request's
+    /// header clock starts; the client, whether a connection may be reused. (Default: 0.)
+    var bufferedByteCount: Int { get }
+    /// After an `.upgrade` event the server declined (it answered without switching): go on
+    /// parsing requests. (Default: nothing — a parser that never upgrades needs nothing.)
+    mutating func declineUpgrade()
 }
 
 extension HTTPMessageParsing {
     /// Feeds the UTF-8 bytes of `text`.
     public mutating func receive(_ text: String) { receive(Array(text.utf8)) }
+    public var bufferedByteCount: Int { 0 }
+    public mutating func declineUpgrade() {}
+}
+
+/// Makes the parser for one connection: what the server (requests) and client (responses) use
+/// when a student's parser is plugged in (``HTTPMessageParser`` otherwise).
+public typealias HTTPParserFactory = @Sendable (HTTPMessageParser.Kind, HTTPLimits) -> any HTTPMessageParsing
+
+/// Any parser behind the seam, as a concrete type the server and client are generic over (the
+/// reference parser is used directly, without this box, so it costs nothing when unused).
+public struct AnyHTTPMessageParser: HTTPMessageParsing {
+    public var base: any HTTPMessageParsing
+
+    public init(_ base: any HTTPMessageParsing) { self.base = base }
+
+    public mutating func receive(_ bytes: some Collection<UInt8>) { base.receive(Array(bytes)) }
+    public mutating func receiveEndOfStream() { base.receiveEndOfStream() }
+    public mutating func expectResponse(to method: HTTPMethod) { base.expectResponse(to: method) }
+    public mutating func nextEvent() throws(HTTPParseError) -> HTTPEvent? { try base.nextEvent() }
+    public var bufferedByteCount: Int { base.bufferedByteCount }
+    public mutating func declineUpgrade() { base.declineUpgrade() }
 }
 
 /// A strict, incremental, sans-IO HTTP/1.1 parser (RFC 9112) for requests or responses.

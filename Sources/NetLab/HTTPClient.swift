@@ -114,6 +114,9 @@ public struct HTTPClientConfiguration: Sendable {
     /// TLS for https:// URLs: whose certificates to trust and how. nil: the system's trust
     /// store with full verification (certificate chain and host name).
     public var tls: TLSContext?
+    /// The response parser of each exchange; nil: NetLab's ``HTTPMessageParser`` (the seam a
+    /// student's parser plugs into, as on the server).
+    public var parser: HTTPParserFactory?
 
     public init() {}
 }
@@ -281,7 +284,22 @@ public final class HTTPClient: Sendable {
         do {
             try await stream.write(bytes, deadline: deadline)
             if let trace { trace(.sent(head: Self.redactedHead(request, bytes), bodyLength: request.body.count)) }
+            if let makeParser = configuration.parser {
+                var parser = AnyHTTPMessageParser(makeParser(.responses, configuration.limits))
+                return try await readResponse(from: stream, parser: &parser, request: request, deadline: deadline)
+            }
             var parser = HTTPMessageParser(parsing: .responses, limits: configuration.limits)
+            return try await readResponse(from: stream, parser: &parser, request: request, deadline: deadline)
+        } catch SocketError.timedOut {
+            throw HTTPClientError.timedOut(url: request.url.description, limit: deadline.limit)
+        }
+    }
+
+    /// Reads one complete response with `parser` (1xx interim answers skipped).
+    private func readResponse<Parser: HTTPMessageParsing>(
+        from stream: any ByteStream, parser: inout Parser, request: HTTPClientRequest, deadline: Deadline
+    ) async throws -> (HTTPClientResponse, Bool) {
+        do {
             parser.expectResponse(to: request.method)
             var input: [UInt8] = []
             var head: HTTPResponseHead?

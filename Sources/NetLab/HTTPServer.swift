@@ -27,6 +27,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// How the server's own error answers look (404, 405, 408, 500, parse errors): text/plain by
     /// default; an API such as the payment gateway answers JSON so its clients can parse them.
     public var errorBody: (@Sendable (HTTPError) -> HTTPResponse)?
+    /// The request parser of each connection; nil: NetLab's ``HTTPMessageParser``. The HTTP
+    /// layer's seam: a student's parser conforming to ``HTTPMessageParsing`` plugs in here.
+    public var parser: HTTPParserFactory?
 
     public init() {}
 }
@@ -154,8 +157,16 @@ public final class HTTPServer: Sendable {
             await stream.close()
             return
         }
-        var connection = HTTPServerConnection(server: self, stream: stream, remoteAddress: remoteAddress, open: open)
-        await connection.run()
+        if let makeParser = configuration.parser {
+            // A parser plugged in at the seam (a student's): the same connection code, boxed.
+            let parser = AnyHTTPMessageParser(makeParser(.requests, configuration.limits))
+            var connection = HTTPServerConnection(server: self, stream: stream, remoteAddress: remoteAddress, open: open, parser: parser)
+            await connection.run()
+        } else {
+            let parser = HTTPMessageParser(parsing: .requests, limits: configuration.limits)
+            var connection = HTTPServerConnection(server: self, stream: stream, remoteAddress: remoteAddress, open: open, parser: parser)
+            await connection.run()
+        }
         await stream.close()
         _ = state.withLock { $0.connections.removeValue(forKey: id) }
     }

@@ -18,7 +18,7 @@ import TCPSocket
 ///
 /// A client that pipelines requests but never reads gets at most `outputHighWater` bytes of
 /// answers buffered; the rest waits in the socket and the parser, bounded by their limits.
-struct HTTPServerConnection<Stream: ByteStream> {
+struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
     /// Answers are written once this many bytes are pending, before more requests are parsed.
     static var outputHighWater: Int { 64 * 1024 }
     /// The most bytes handed to one write (each write has its own deadline).
@@ -30,7 +30,7 @@ struct HTTPServerConnection<Stream: ByteStream> {
     let open: HTTPServer.OpenConnection
     private var configuration: HTTPServerConfiguration { server.configuration }
 
-    private var parser: HTTPMessageParser
+    private var parser: Parser
     private var input: [UInt8] = []
     private var output: [UInt8] = []
     /// The request whose head has arrived and whose body is being collected.
@@ -50,12 +50,12 @@ struct HTTPServerConnection<Stream: ByteStream> {
     /// A streamed body failed after its head was sent: the only honest end is to cut the connection.
     private struct StreamFailed: Error {}
 
-    init(server: HTTPServer, stream: Stream, remoteAddress: SocketAddress?, open: HTTPServer.OpenConnection) {
+    init(server: HTTPServer, stream: Stream, remoteAddress: SocketAddress?, open: HTTPServer.OpenConnection, parser: Parser) {
         self.server = server
         self.stream = stream
         self.remoteAddress = remoteAddress
         self.open = open
-        parser = HTTPMessageParser(parsing: .requests, limits: server.configuration.limits)
+        self.parser = parser
         input.reserveCapacity(16 * 1024)
         output.reserveCapacity(4 * 1024)
     }
