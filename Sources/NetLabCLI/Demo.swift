@@ -67,6 +67,9 @@ struct Demo: AsyncParsableCommand {
         }
         var pausing = interactive
         var keys = interactive ? KeyReader() : nil
+        // Ctrl-C, Ctrl-Z or a kill while the terminal is in raw mode: put it back first.
+        let restorer = keys.map { TerminalRestorer(saved: $0.saved) }
+        defer { keys?.restore() }
         var quitAt: Int?
         narration: for await step in stream {
             if json {
@@ -91,6 +94,7 @@ struct Demo: AsyncParsableCommand {
             }
         }
         keys?.restore()
+        restorer?.cancel()
         if let quitAt {
             runner.cancel()
             _ = await runner.value
@@ -126,8 +130,14 @@ struct Demo: AsyncParsableCommand {
 
     /// Appends key-log lines to `path`, created 0600 (the lines decrypt the session).
     static func keyLogWriter(_ path: String) throws -> @Sendable (String) -> Void {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        // Never through a symlink, and 0600 even if the file already existed: the lines decrypt
+        // every connection of the run.
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ValidationError("cannot open \(path) for the key log: \(String(cString: strerror(errno)))") }
+        guard fchmod(fd, 0o600) == 0 else {
+            close(fd)
+            throw ValidationError("cannot make \(path) private (0600): \(String(cString: strerror(errno)))")
+        }
         return { line in
             let bytes = Array((line + "\n").utf8)
             _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -147,7 +157,7 @@ extension JSONEncoder {
 /// Single key presses from the terminal (raw mode: no echo, no line buffering), read on a thread
 /// of their own so the demo's tasks keep running; the terminal is restored afterwards.
 struct KeyReader {
-    private var saved = termios()
+    private(set) var saved = termios()
     private(set) var last: String?
 
     init() {
@@ -177,5 +187,31 @@ struct KeyReader {
     func restore() {
         var saved = saved
         tcsetattr(STDIN_FILENO, TCSANOW, &saved)
+    }
+}
+
+/// Restores the terminal's saved mode when SIGINT, SIGTERM or SIGTSTP arrives, then ends the
+/// process as the signal would have (exit status 128 + signal number).
+final class TerminalRestorer: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(saved: termios) {
+        nonisolated(unsafe) var mode = saved
+        for number in [SIGINT, SIGTERM, SIGTSTP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                tcsetattr(STDIN_FILENO, TCSANOW, &mode)
+                FileHandle.standardOutput.write(Data("\n".utf8))
+                exit(128 + number)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+        for number in [SIGINT, SIGTERM, SIGTSTP] { signal(number, SIG_DFL) }
     }
 }

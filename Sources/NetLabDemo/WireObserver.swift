@@ -46,8 +46,8 @@ public struct WireObserver: Sendable {
         guard url.scheme == .https else {
             return ObservedHTTPStream(inner: tapped, below: nil, recorder: recorder, caller: caller, target: target)
         }
-        let context = try client.configuration.tls ?? TLSContext(.client())
         do {
+            let context = try client.configuration.tls ?? TLSContext(.client())
             let secure = try await TLSStream.connect(over: tapped, context: context, serverName: url.host, deadline: deadline)
             recorder.add(handshakeStep(secure.facts, records: below, target: target, context: context))
             return ObservedHTTPStream(inner: secure, below: below, recorder: recorder, caller: caller, target: target)
@@ -56,7 +56,7 @@ public struct WireObserver: Sendable {
             recorder.add(DemoStep(
                 layer: .tls, kind: "tls.refused", from: caller, to: target, title: "TLS handshake refused by \(caller)",
                 details: ["\(error)",
-                          "\(caller) sent its ClientHello; \(target) answered with \(records.count) record(s) and a certificate \(caller) does not trust.",
+                          "\(caller) sent its ClientHello; \(target) answered with \(records.count) record(s), and the handshake stopped there.",
                           "No request was sent: nothing of the payment left \(caller)."],
                 outcome: "refused"))
             await tcp.close()

@@ -72,6 +72,9 @@ public final class Bank: Sendable {
         var accounts: [String: VirtualAccount] = [:]
         /// Approved card payments by the gateway's reference (what a reversal gives back).
         var approvals: [String: Rupiah] = [:]
+        /// References reversed: anything arriving for them later (an authorisation that was
+        /// still on its way when the gateway gave up) is refused, never approved.
+        var reversed: Set<String> = []
         var received = Rupiah(0)
         var nextNumber: UInt64 = 1
         var faults = Faults(latency_ms: 0, failure_status: nil)
@@ -86,11 +89,16 @@ public final class Bank: Sendable {
 
     /// Hears every change of the bank's books (for the demo).
     private let observer: PaymentObserver?
+    /// The key the gateway presents (`Authorization: Bearer …`) on the routes only it may use
+    /// (reversal); nil: those routes are open (in-process tests).
+    private let gatewayKey: String?
 
-    public init(bankCode: String = "bca", onPayment: (@Sendable (Payment) async -> Void)? = nil, observer: PaymentObserver? = nil) {
+    public init(bankCode: String = "bca", onPayment: (@Sendable (Payment) async -> Void)? = nil, observer: PaymentObserver? = nil,
+                gatewayKey: String? = nil) {
         self.bankCode = bankCode
         self.onPayment = onPayment
         self.observer = observer
+        self.gatewayKey = gatewayKey
     }
 
     /// A payment notice sent to the gateway over HTTP(S): `POST {gatewayURL}/bank/v1/payments`
@@ -174,6 +182,12 @@ public final class Bank: Sendable {
         }
         router.post("/references/{reference}/reverse") { [self] request in
             struct Reversal: Codable { var reference: String; var reversed: Bool }
+            if let gatewayKey {
+                let presented = request.fields["Authorization"] ?? ""
+                guard presented.hasPrefix("Bearer "), Gateway.constantTimeEqual(String(presented.dropFirst(7)), gatewayKey) else {
+                    throw HTTPError(status: 401, message: "only the gateway may reverse a payment")
+                }
+            }
             let reference = request.pathParameters["reference"] ?? ""
             let reversed = reverse(reference: reference)
             if reversed { observer?(.bank(reference: reference, change: "reversed: the in-doubt payment's money is released")) }
@@ -231,12 +245,14 @@ public final class Bank: Sendable {
     }
 
     private func approve(_ amount: Rupiah, reference: String) -> AuthorizationAnswer {
-        let code = state.withLock { state -> String in
+        let code = state.withLock { state -> String? in
+            guard !state.reversed.contains(reference) else { return nil }
             state.received = Rupiah(state.received.amount + amount.amount)
             state.approvals[reference, default: Rupiah(0)] = Rupiah(state.approvals[reference, default: Rupiah(0)].amount + amount.amount)
             state.nextNumber += 1
             return String(format: "%06llu", state.nextNumber % 1_000_000)
         }
+        guard let code else { return AuthorizationAnswer(result: "denied", message: "this payment was reversed by the gateway") }
         return AuthorizationAnswer(result: "approved", approval_code: code, message: "Approved")
     }
 
@@ -244,7 +260,9 @@ public final class Bank: Sendable {
         state.withLock { state in
             let number = "8127\(String(format: "%011llu", state.nextNumber))"
             state.nextNumber += 1
-            let account = VirtualAccount(va_number: number, bank: bank, amount: amount.gatewayText, reference: reference, paid: false)
+            // An account for a reference already reversed is born closed: it can never take money.
+            let account = VirtualAccount(va_number: number, bank: bank, amount: amount.gatewayText, reference: reference, paid: false,
+                                         closed: state.reversed.contains(reference) ? true : nil)
             state.accounts[number] = account
             return account
         }
@@ -280,6 +298,7 @@ public final class Bank: Sendable {
     /// unpaid accounts close. Idempotent; true if anything was undone.
     func reverse(reference: String) -> Bool {
         state.withLock { state in
+            state.reversed.insert(reference)
             var undone = false
             if let amount = state.approvals.removeValue(forKey: reference) {
                 state.received = Rupiah(state.received.amount - amount.amount)

@@ -142,8 +142,10 @@ public final class PaymentSystem: Sendable {
         let client = clientFor("customer")
         let scheme = options.plaintext ? "http" : "https"
 
-        // Listen first (ports known), then build the actors that need each other's URLs.
+        // Listen first (ports known), then build the actors that need each other's URLs. If
+        // anything fails on the way, what was started is stopped again before the error.
         var servers: [PaymentActor: HTTPServer] = [:]
+        do {
         var urls: [PaymentActor: String] = [:]
         var order: [(PaymentActor, String)] = []
         let routers = Routers()
@@ -180,7 +182,8 @@ public final class PaymentSystem: Sendable {
         var background: [Task<Void, Never>] = []
         var gateway: Gateway?, bank: Bank?, fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?
         if actors.contains(.bank) {
-            bank = Bank(onPayment: Bank.notice(gatewayURL: url(.gateway), key: noticeKey, client: clientFor("bank")), observer: options.observer)
+            bank = Bank(onPayment: Bank.notice(gatewayURL: url(.gateway), key: noticeKey, client: clientFor("bank")), observer: options.observer,
+                        gatewayKey: noticeKey)
             routers.set(.bank, bank!.router)
         }
         if actors.contains(.fraud) {
@@ -214,6 +217,11 @@ public final class PaymentSystem: Sendable {
             options: options, services: order, store: store, gateway: gateway, bank: bank, fraud: fraud, notifications: notifications,
             shop: shop, caCertificatePath: caPath, client: client, servers: servers,
             background: background, clients: made)
+        } catch {
+            for server in servers.values { await server.shutdown(gracePeriod: .zero) }
+            for client in made { await client.shutdown() }
+            throw error
+        }
     }
 
     /// A customer of the lab shop, with a client that trusts the lab CA.
@@ -229,7 +237,10 @@ public final class PaymentSystem: Sendable {
 
     /// Stops the background work and every server (gracefully: requests in flight finish).
     public func shutdown() async {
+        // Wait for the timers and the outbox loop to stop: a restarted system on the same state
+        // must never run alongside a pass of this one.
         for task in background { task.cancel() }
+        for task in background { await task.value }
         for actor in PaymentActor.allCases { await servers[actor]?.shutdown(gracePeriod: .seconds(2)) }
         for client in clients { await client.shutdown() }
     }

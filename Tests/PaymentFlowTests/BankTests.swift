@@ -49,11 +49,11 @@ struct BankTests {
             return (response.status, object)
         }
 
-        func authorize(_ card: String, cvv: String = "123", month: String = "12", year: String = "2099", amount: String = "10000")
-            async throws -> (Int, [String: Any])
+        func authorize(_ card: String, cvv: String = "123", month: String = "12", year: String = "2099", amount: String = "10000",
+                       reference: String = "order-1") async throws -> (Int, [String: Any])
         {
             try await post("/cards/authorize", ["card_number": card, "cvv": cvv, "expiry_month": month, "expiry_year": year,
-                                               "amount": amount, "reference": "order-1"])
+                                               "amount": amount, "reference": reference])
         }
 
         func stop() async {
@@ -61,6 +61,34 @@ struct BankTests {
             await server.shutdown()
             try? FileManager.default.removeItem(atPath: directory)
         }
+    }
+
+    @Test("a reversal releases an approval, and anything arriving for that reference afterwards is refused; only the gateway may reverse")
+    func reversal() async throws {
+        let h = try await Harness()
+        let approved = try await h.authorize("4411 1111 1111 1118", reference: "ref-1")
+        #expect(approved.1["result"] as? String == "approved" && h.bank.balance == Rupiah(10000))
+        #expect(try await h.post("/references/ref-1/reverse", [:]).1["reversed"] as? Bool == true)
+        #expect(h.bank.balance == Rupiah(0))
+        // The reversal came first (the gateway gave up); a late authorisation cannot take money.
+        #expect(try await h.post("/references/ref-2/reverse", [:]).1["reversed"] as? Bool == false)
+        let late = try await h.authorize("4411111111111118", reference: "ref-2")
+        #expect(late.1["result"] as? String == "denied" && h.bank.balance == Rupiah(0))
+        let account = try await h.post("/va", ["bank": "bca", "amount": "5000", "reference": "ref-2"]).1
+        let number = try #require(account["va_number"] as? String)
+        #expect(try await h.post("/va/\(number)/pay", [:]).0 == 410)
+
+        let guarded = Bank(gatewayKey: "gateway-secret")
+        let server = HTTPServer(router: guarded.router)
+        let address = try await server.start(host: "127.0.0.1", port: 0)
+        let plain = HTTPClient()
+        #expect(try await plain.post("http://127.0.0.1:\(address.port)/references/x/reverse", body: []).status == 401)
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL("http://127.0.0.1:\(address.port)/references/x/reverse"))
+        try request.fields.append(name: "Authorization", value: "Bearer gateway-secret")
+        #expect(try await plain.execute(request).status == 200)
+        await plain.shutdown()
+        await server.shutdown()
+        await h.stop()
     }
 
     @Test("cards: accept, bank deny, and 3-D Secure with the OTP")

@@ -307,6 +307,10 @@ struct EndToEndTests {
         #expect(delivered.lastResult == "307 http://127.0.0.1:\(port)/older → 308 http://127.0.0.1:\(port)/new → 200")
         let bodies = seen.withLock { $0 }
         #expect(bodies.count == 1 && bodies[0].contains(#""order_id":"redirect-1""#) && bodies[0].contains("signature_key"))
+        // A Location that is not a URL is not followed; relative ones keep the origin.
+        let base = try HTTPURL("https://127.0.0.1:9/hooks")
+        #expect(NotificationService.resolve("/a b", against: base) == nil)
+        #expect(NotificationService.resolve("/next", against: base)?.description == "https://127.0.0.1:9/next")
         let refused = try #require(try system.store!.notifications(merchantID: system.options.merchantID, orderID: "redirect-2").first)
         #expect(refused.attempts == 1 && refused.lastResult == "301")
         await server.shutdown(gracePeriod: .zero)

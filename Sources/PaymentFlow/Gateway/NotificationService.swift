@@ -119,7 +119,8 @@ public final class NotificationService: Sendable {
     @discardableResult
     public func deliverDue(limit: Int = 256) async throws -> Int {
         let start = Self.millis(now())
-        let lease = start + Int64(timeout.components.seconds * 1000) + 5000
+        // Long enough for a whole attempt: every redirect hop has its own timeout.
+        let lease = start + Int64(Self.maximumRedirects + 1) * Self.millis(timeout) + 5000
         let entries = try store.claimDueNotifications(now: start, leaseUntil: lease, limit: limit)
         await withTaskGroup(of: Void.self) { group in
             for (index, entry) in entries.enumerated() {
@@ -189,7 +190,9 @@ public final class NotificationService: Sendable {
             let prepared = request
             let response = try await withDeadline(timeout) { try await self.client.execute(prepared) }
             guard response.status == 307 || response.status == 308, hops.count < Self.maximumRedirects,
-                let location = response.fields["Location"], let next = Self.resolve(location, against: url)
+                let location = response.fields["Location"], let next = Self.resolve(location, against: url),
+                // Never from HTTPS down to plain HTTP: the signed body would cross in clear.
+                !(url.scheme == .https && next.scheme == .http)
             else { return (response, hops) }
             hops.append("\(response.status) \(next)")
             url = next
@@ -199,7 +202,9 @@ public final class NotificationService: Sendable {
     /// A `Location` value (RFC 9110 §10.2.2): an absolute http(s) URI, or an absolute path on the same origin.
     static func resolve(_ location: String, against base: HTTPURL) -> HTTPURL? {
         if location.hasPrefix("/") && !location.hasPrefix("//") {
-            return HTTPURL(scheme: base.scheme, host: base.host, port: base.port, target: location)
+            // Checked like any URL (no spaces or controls in the target), then joined to the origin.
+            guard let checked = try? HTTPURL("\(base.scheme.rawValue)://\(base.hostField)\(location)") else { return nil }
+            return checked
         }
         return try? HTTPURL(location)
     }

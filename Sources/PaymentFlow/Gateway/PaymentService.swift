@@ -314,7 +314,7 @@ public final class Gateway: Sendable {
         case "bank_transfer":
             channel = (body["bank_transfer"] as? [String: Any])?["bank"] as? String ?? "permata"
             guard ["bca", "bni", "bri", "permata"].contains(channel) else {
-                record(failed(transaction))
+                try? record(failed(transaction))
                 throw MidtransError(code: "400", message: "One or more parameters in the payload is invalid.", validation: ["bank_transfer.bank is not supported"])
             }
             message = "Success, Bank Transfer transaction is created"
@@ -353,7 +353,7 @@ public final class Gateway: Sendable {
             actions.append(["name": "cancel", "method": "POST", "url": "\(publicURL)/v2/\(transaction.transactionID)/cancel"])
             transaction.extra["actions"] = String(decoding: try JSONSerialization.data(withJSONObject: actions, options: [.sortedKeys]), as: UTF8.self)
         }
-        record(transaction)
+        try record(transaction)
         var fields = transaction.fields(statusCode: transaction.state.statusCode, serverKey: merchant.serverKey)
         fields["status_message"] = message
         return try answer(fields)
@@ -371,7 +371,7 @@ public final class Gateway: Sendable {
             return token.expires > now ? token : nil
         }
         guard let token else {
-            record(failed(transaction))
+            try? record(failed(transaction))
             throw MidtransError(code: "411", message: "Token id is missing, invalid, or timed out")
         }
         let parts = token.card.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
@@ -382,7 +382,7 @@ public final class Gateway: Sendable {
         let verdict = try await failing(transaction) { try await assessFraud(check) }
         if verdict.fraud_status == "deny" {
             transaction.state = TransactionState(status: .deny, fraud: .deny, grossAmount: gross, isCard: true)
-            record(transaction)
+            try record(transaction)
             var fields = transaction.fields(statusCode: transaction.state.statusCode, serverKey: merchant.serverKey)
             fields["status_message"] = "Denied by fraud detection"
             return try answer(fields)
@@ -404,7 +404,7 @@ public final class Gateway: Sendable {
         default:
             transaction.state = TransactionState(status: .deny, fraud: .accept, grossAmount: gross, isCard: true)
         }
-        record(transaction)
+        try record(transaction)
         var fields = transaction.fields(statusCode: transaction.state.statusCode, serverKey: merchant.serverKey)
         fields["status_message"] = "Success, Credit Card transaction is successful"
         if transaction.authenticationID != nil {
@@ -479,13 +479,24 @@ public final class Gateway: Sendable {
         // Take the authentication once, and only while the payment still waits for it (a
         // cancelled or expired transaction must not be charged by a late OTP).
         guard let merchant = try form["client_key"].flatMap({ try merchant(key: $0, \.clientKey) }),
-            let taken = try store.update(merchantID: merchant.merchantID, id: id, { transaction -> String? in
-                guard transaction.state.status == .pending else { return nil }
-                defer { transaction.authenticationID = nil }
-                return transaction.authenticationID
-            }), let authentication = taken
+            let taken = try store.update(merchantID: merchant.merchantID, id: id, { transaction -> (String, String)? in
+                guard transaction.state.status == .pending, let authentication = transaction.authenticationID else { return nil }
+                transaction.authenticationID = nil
+                return (authentication, transaction.transactionID)
+            }), let (authentication, transactionID) = taken
         else { throw MidtransError(code: "404", message: "Transaction doesn't exist.") }
-        let result = try await callBank("/3ds/\(authentication)", ["otp": form["otp"] ?? ""])
+        let result: [String: Any]
+        do {
+            result = try await callBank("/3ds/\(authentication)", ["otp": form["otp"] ?? ""])
+        } catch {
+            // In doubt as a charge is: the bank may have approved. Reverse, then record failure.
+            if (try? await reverseAtBank(transactionID)) != nil {
+                _ = try? store.update(merchantID: merchant.merchantID, id: transactionID) { stored in
+                    if stored.state.status == .pending { stored = failed(stored) }
+                }
+            }
+            throw error
+        }
         guard let transaction = try store.update(merchantID: merchant.merchantID, id: id, { transaction -> GatewayTransaction in
             transaction.approvalCode = result["approval_code"] as? String
             let challenge = transaction.extra.removeValue(forKey: "fraud_verdict") == "challenge"
@@ -709,6 +720,8 @@ public final class Gateway: Sendable {
         var request = HTTPClientRequest(method: .post, url: try HTTPURL(configuration.bankURL + path))
         request.body = try JSONText.encode(json)
         try? request.fields.append(name: "Content-Type", value: "application/json")
+        // The bank knows its gateway by the shared key (the reversal route requires it).
+        try? request.fields.append(name: "Authorization", value: "Bearer \(configuration.bankNoticeKey)")
         let response: HTTPClientResponse
         do {
             response = try await bankClient.execute(request)
@@ -727,7 +740,7 @@ public final class Gateway: Sendable {
         do {
             return try await call()
         } catch {
-            record(failed(transaction))
+            try? record(failed(transaction))
             throw error
         }
     }
@@ -742,7 +755,7 @@ public final class Gateway: Sendable {
         do {
             return try await call()
         } catch {
-            if (try? await reverseAtBank(transaction.transactionID)) != nil { record(failed(transaction)) }
+            if (try? await reverseAtBank(transaction.transactionID)) != nil { try? record(failed(transaction)) }
             throw error
         }
     }
@@ -757,9 +770,13 @@ public final class Gateway: Sendable {
     /// Runs with the timers; returns how many were finished.
     @discardableResult
     public func recoverInterrupted() async throws -> Int {
+        // The query first, then the running set: a charge joins `charging` before it reserves
+        // and leaves it after its outcome is stored, so any row the query saw is either in
+        // the set read afterwards or truly abandoned. (One gateway process per state folder.)
+        let candidates = try store.unannounced()
         let running = charging.withLock { $0 }
         var finished = 0
-        for transaction in try store.unannounced() where !running.contains(transaction.transactionID) {
+        for transaction in candidates where !running.contains(transaction.transactionID) {
             guard (try? await reverseAtBank(transaction.transactionID)) != nil else { continue }
             _ = try store.update(merchantID: transaction.merchantID, id: transaction.transactionID) { stored in
                 if stored.state.status == .pending { stored = failed(stored) }
@@ -775,9 +792,19 @@ public final class Gateway: Sendable {
         return failed
     }
 
-    /// Stores the new state of a reserved transaction (queueing its first notification).
-    func record(_ transaction: GatewayTransaction) {
-        _ = try? store.update(merchantID: transaction.merchantID, id: transaction.transactionID) { $0 = transaction }
+    /// Stores the first outcome of a reserved charge (queueing its notification). Only a charge
+    /// still `pending` is written: if recovery already reversed and failed it, the outcome is
+    /// refused rather than laid over the failure. Throws when the outcome cannot be stored — the
+    /// merchant must then not be told it succeeded (the charge stays in doubt and is recovered).
+    func record(_ transaction: GatewayTransaction) throws {
+        let stored = try store.update(merchantID: transaction.merchantID, id: transaction.transactionID) { stored -> Bool in
+            guard stored.state.status == .pending else { return false }
+            stored = transaction
+            return true
+        }
+        guard stored == true else {
+            throw MidtransError(code: "500", message: "The charge was interrupted and has been reversed; please charge again")
+        }
     }
 
     /// The largest gross_amount accepted (keeps every sum far from overflow).

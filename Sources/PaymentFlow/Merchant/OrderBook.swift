@@ -30,10 +30,7 @@ final class OrderBook: Sendable {
     /// Reads, changes and writes one order atomically (`nil` in: no such order yet; `nil` out: none stored).
     func modify<R>(_ id: String, _ change: (inout MerchantShop.Order?) throws -> R) throws -> R {
         var statuses: (before: String?, after: String?) = (nil, nil)
-        defer {
-            if let after = statuses.after, after != statuses.before { observer?(.orderStatus(orderID: id, from: statuses.before, to: after)) }
-        }
-        return try database.transaction { db in
+        let result = try database.transaction { db in
             var order = try db.execute("SELECT body FROM orders WHERE order_id = ?", [.text(id)]).first.flatMap { try Self.decode($0[0]) }
             let before = order?.status
             let result = try change(&order)
@@ -44,6 +41,9 @@ final class OrderBook: Sendable {
             }
             return result
         }
+        // Told only once the change is committed.
+        if let after = statuses.after, after != statuses.before { observer?(.orderStatus(orderID: id, from: statuses.before, to: after)) }
+        return result
     }
 
     private static func decode(_ value: SQLiteValue) throws -> MerchantShop.Order? {
