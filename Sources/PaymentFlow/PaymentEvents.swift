@@ -60,6 +60,15 @@ public final class ObservedGatewayStore: GatewayStore {
     public func reserve(_ transaction: GatewayTransaction) throws -> Bool { try inner.reserve(transaction) }
     public func expired(status: TransactionStatus, before now: String) throws -> [GatewayTransaction] { try inner.expired(status: status, before: now) }
     public func unannounced() throws -> [GatewayTransaction] { try inner.unannounced() }
+    public func abandon(merchantID: String, id: String, evenIfAnnounced: Bool) throws -> Bool {
+        let abandoned = try inner.abandon(merchantID: merchantID, id: id, evenIfAnnounced: evenIfAnnounced)
+        if abandoned, let t = try inner.find(merchantID: merchantID, id: id) {
+            observer(.gatewayStatus(orderID: t.orderID, transactionID: t.transactionID, from: "pending", to: "failure", fraud: t.state.fraud?.rawValue))
+        }
+        return abandoned
+    }
+    public func reversalsOwed() throws -> [GatewayTransaction] { try inner.reversalsOwed() }
+    public func reversalDone(merchantID: String, id: String) throws { try inner.reversalDone(merchantID: merchantID, id: id) }
     public func captured(before cutoff: String) throws -> [GatewayTransaction] { try inner.captured(before: cutoff) }
     public func idempotentAnswer(merchantID: String, key: String) throws -> IdempotentAnswer? { try inner.idempotentAnswer(merchantID: merchantID, key: key) }
     public func saveIdempotentAnswer(merchantID: String, key: String, _ answer: IdempotentAnswer) throws {

@@ -489,11 +489,9 @@ public final class Gateway: Sendable {
         do {
             result = try await callBank("/3ds/\(authentication)", ["otp": form["otp"] ?? ""])
         } catch {
-            // In doubt as a charge is: the bank may have approved. Reverse, then record failure.
-            if (try? await reverseAtBank(transactionID)) != nil {
-                _ = try? store.update(merchantID: merchant.merchantID, id: transactionID) { stored in
-                    if stored.state.status == .pending { stored = failed(stored) }
-                }
+            // In doubt as a charge is: the bank may have approved. Abandon it and reverse.
+            if let pending = try? store.find(merchantID: merchant.merchantID, id: transactionID) {
+                await abandon(pending, evenIfAnnounced: true)
             }
             throw error
         }
@@ -746,17 +744,26 @@ public final class Gateway: Sendable {
     }
 
     /// Runs a call to the bank for a reserved charge. If no answer arrives, the bank may still
-    /// have acted (approved the card, opened the account): the outcome is *in doubt*, so the
-    /// gateway asks the bank to reverse the reference before recording `failure`. If the bank
-    /// cannot be reached for that either, the charge stays reserved and unannounced, and
-    /// ``recoverInterrupted()`` finishes the job when the bank is back — the order id is freed
-    /// only once no money can be held for it.
+    /// have acted (approved the card, opened the account): the outcome is *in doubt*. The charge
+    /// is abandoned — `failure`, its order id free again, a reversal owed — and the bank is asked
+    /// to reverse the reference; if it cannot be reached, ``recoverInterrupted()`` asks again
+    /// until it confirms. A reference once reversed can never take money at the bank.
     func inDoubt<T>(_ transaction: GatewayTransaction, _ call: () async throws -> T) async throws -> T {
         do {
             return try await call()
         } catch {
-            if (try? await reverseAtBank(transaction.transactionID)) != nil { try? record(failed(transaction)) }
+            await abandon(transaction, evenIfAnnounced: false)
             throw error
+        }
+    }
+
+    /// Abandons a charge (see ``GatewayStore/abandon(merchantID:id:evenIfAnnounced:)``) and
+    /// tries the reversal at once.
+    func abandon(_ transaction: GatewayTransaction, evenIfAnnounced: Bool) async {
+        guard (try? store.abandon(merchantID: transaction.merchantID, id: transaction.transactionID, evenIfAnnounced: evenIfAnnounced)) == true
+        else { return }
+        if (try? await reverseAtBank(transaction.transactionID)) != nil {
+            try? store.reversalDone(merchantID: transaction.merchantID, id: transaction.transactionID)
         }
     }
 
@@ -764,26 +771,25 @@ public final class Gateway: Sendable {
         _ = try await callBank("/references/\(reference)/reverse", [:])
     }
 
-    /// Finishes charges a crash interrupted (reserved, never answered, not running here): the
-    /// bank reverses whatever it did for them and they are recorded as `failure`, which frees the
-    /// order id for the merchant's retry and sends no webhook (the merchant never heard of them).
-    /// Runs with the timers; returns how many were finished.
+    /// Finishes charges a crash interrupted: reserved, never answered, not running in this
+    /// process. Each is abandoned atomically — only if it is *still* unannounced, so a charge
+    /// that finished meanwhile is left alone — and reversed at the bank; reversals the bank has
+    /// not confirmed yet are asked for again. Runs with the timers; returns how many changed.
+    /// (One gateway process per state folder: another process's running charges look abandoned.)
     @discardableResult
     public func recoverInterrupted() async throws -> Int {
-        // The query first, then the running set: a charge joins `charging` before it reserves
-        // and leaves it after its outcome is stored, so any row the query saw is either in
-        // the set read afterwards or truly abandoned. (One gateway process per state folder.)
         let candidates = try store.unannounced()
         let running = charging.withLock { $0 }
-        var finished = 0
+        var changed = 0
         for transaction in candidates where !running.contains(transaction.transactionID) {
-            guard (try? await reverseAtBank(transaction.transactionID)) != nil else { continue }
-            _ = try store.update(merchantID: transaction.merchantID, id: transaction.transactionID) { stored in
-                if stored.state.status == .pending { stored = failed(stored) }
-            }
-            finished += 1
+            if try store.abandon(merchantID: transaction.merchantID, id: transaction.transactionID, evenIfAnnounced: false) { changed += 1 }
         }
-        return finished
+        for owed in try store.reversalsOwed() {
+            guard (try? await reverseAtBank(owed.transactionID)) != nil else { continue }
+            try store.reversalDone(merchantID: owed.merchantID, id: owed.transactionID)
+            changed += 1
+        }
+        return changed
     }
 
     func failed(_ transaction: GatewayTransaction) -> GatewayTransaction {

@@ -107,6 +107,15 @@ public protocol GatewayStore: Sendable {
     /// Charges reserved whose outcome was never recorded (`pending`, never announced): charges
     /// running now, or left by a crash between ``reserve(_:)`` and the outcome.
     func unannounced() throws -> [GatewayTransaction]
+    /// Gives up a charge whose outcome is in doubt, atomically: only if it is still `pending`
+    /// and — unless `evenIfAnnounced` — was never announced, it becomes `failure` (freeing its
+    /// order id, sending no webhook) with a reversal owed at the bank. False if it had moved on
+    /// (its outcome was recorded meanwhile): then nothing changes.
+    func abandon(merchantID: String, id: String, evenIfAnnounced: Bool) throws -> Bool
+    /// Abandoned charges whose reversal the bank has not yet confirmed.
+    func reversalsOwed() throws -> [GatewayTransaction]
+    /// The bank confirmed the reversal.
+    func reversalDone(merchantID: String, id: String) throws
     /// Card payments in `capture` with fraud `accept` whose `transaction_time` is before `cutoff`
     /// (due for settlement).
     func captured(before cutoff: String) throws -> [GatewayTransaction]

@@ -67,6 +67,11 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     private func migrate() throws {
         for statement in Self.schema { try database.execute(statement) }
+        // Added after the first release of the schema: a file from then gains the column.
+        let columns = try database.execute("PRAGMA table_info(transactions)").compactMap { $0[1].text }
+        if !columns.contains("reversal_owed") {
+            try database.execute("ALTER TABLE transactions ADD COLUMN reversal_owed INTEGER NOT NULL DEFAULT 0")
+        }
     }
 
     // MARK: Merchants
@@ -167,6 +172,26 @@ public final class SQLiteGatewayStore: GatewayStore {
             "SELECT \(Self.columns) FROM transactions WHERE status = ? AND expiry_time IS NOT NULL AND expiry_time < ?",
             [.text(status.rawValue), .text(now)]
         ).map { try Self.decode($0).transaction }
+    }
+
+    public func abandon(merchantID: String, id: String, evenIfAnnounced: Bool) throws -> Bool {
+        try database.transaction { db in
+            try db.execute(
+                """
+                UPDATE transactions SET status = 'failure', reversal_owed = 1
+                WHERE merchant_id = ? AND transaction_id = ? AND status = 'pending' AND (announced = 0 OR ?)
+                """, [.text(merchantID), .text(id), .integer(evenIfAnnounced ? 1 : 0)])
+            return db.changes == 1
+        }
+    }
+
+    public func reversalsOwed() throws -> [GatewayTransaction] {
+        try database.execute("SELECT \(Self.columns) FROM transactions WHERE reversal_owed = 1").map { try Self.decode($0).transaction }
+    }
+
+    public func reversalDone(merchantID: String, id: String) throws {
+        try database.execute("UPDATE transactions SET reversal_owed = 0 WHERE merchant_id = ? AND transaction_id = ?",
+                             [.text(merchantID), .text(id)])
     }
 
     public func unannounced() throws -> [GatewayTransaction] {
