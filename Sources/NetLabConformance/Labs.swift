@@ -1,0 +1,127 @@
+import Foundation
+
+/// A sentence in the two languages of the course: English and Bahasa Indonesia (technical terms
+/// stay recognisable in both).
+public struct LabText: Sendable, Hashable {
+    public var en: String
+    public var id: String
+
+    public init(en: String, id: String) {
+        self.en = en
+        self.id = id
+    }
+
+    public func callAsFunction(_ language: LabLanguage) -> String { language == .id ? id : en }
+}
+
+public enum LabLanguage: String, Sendable, CaseIterable {
+    case en, id
+}
+
+/// Why a step failed, written for the student who reads only this: what was expected, what
+/// happened, the rule (RFC section) where one applies, and the exact bytes when bytes matter.
+public struct LabFailure: Error, Sendable {
+    public var message: LabText
+    /// Language-neutral evidence: escaped bytes with the offending one marked, expected vs got.
+    public var detail: String?
+    /// A hint on what to look at next.
+    public var hint: LabText?
+
+    public init(_ message: LabText, detail: String? = nil, hint: LabText? = nil) {
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+    }
+
+    public func render(_ language: LabLanguage) -> String {
+        var lines = [message(language)]
+        if let detail { lines.append(detail) }
+        if let hint { lines.append((language == .id ? "petunjuk: " : "hint: ") + hint(language)) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The starter code's answer: the function is still to be written.
+    public static func notImplemented(_ function: String, step: String) -> LabFailure {
+        LabFailure(LabText(en: "\(function) is not written yet (see step \(step) of the handout)",
+                           id: "\(function) belum ditulis (lihat langkah \(step) di modul)"))
+    }
+}
+
+/// One numbered check of a lab ("2.3"), independent of the others: its own sockets, servers
+/// and deadlines. It passes by returning and fails by throwing (a ``LabFailure`` when it can
+/// say why; anything else is reported as it is).
+public struct LabStep: Sendable {
+    public var id: String
+    public var title: LabText
+    /// The most this step may take before it counts as hanging.
+    public var limit: Duration
+    public var run: @Sendable () async throws -> Void
+
+    public init(_ id: String, _ title: LabText, limit: Duration = .seconds(20), run: @escaping @Sendable () async throws -> Void) {
+        self.id = id
+        self.title = title
+        self.limit = limit
+        self.run = run
+    }
+}
+
+/// A lab's checks, in order.
+public struct LabSuite: Sendable {
+    public var number: Int
+    public var name: LabText
+    public var steps: [LabStep]
+
+    public init(number: Int, name: LabText, steps: [LabStep]) {
+        self.number = number
+        self.name = name
+        self.steps = steps
+    }
+}
+
+/// Runs blocking code (a student's blocking socket calls) on a thread of its own, so the
+/// cooperative pool never waits on it; throws a ``LabFailure`` if it takes longer than `limit`
+/// (the thread is then abandoned: the lab runner runs each step in a process of its own).
+public func runBlocking<T: Sendable>(limit: Duration, what: LabText, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    let box = ResultBox<T>()
+    let thread = Thread { box.finish(Result { try body() }) }
+    thread.start()
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if let result = box.result { return try result.get() }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    if let result = box.result { return try result.get() }
+    throw LabFailure(LabText(en: "\(what.en) did not finish within \(limit)", id: "\(what.id) tidak selesai dalam \(limit)"),
+                     hint: LabText(en: "something waits forever: a read that never gets its bytes, or a peer waiting for you to close",
+                                   id: "ada yang menunggu selamanya: read yang tidak pernah mendapat byte, atau lawan bicara yang menunggu Anda menutup"))
+}
+
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Result<T, any Error>?
+    var result: Result<T, any Error>? { lock.withLock { stored } }
+    func finish(_ result: Result<T, any Error>) { lock.withLock { stored = result } }
+}
+
+/// Deterministic bytes for checks (SplitMix64): the same seed, the same bytes, on every machine.
+public func labBytes(count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(count)
+    while bytes.count < count {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        withUnsafeBytes(of: z) { bytes.append(contentsOf: $0.prefix(count - bytes.count)) }
+    }
+    return bytes
+}
+
+/// Where two byte strings first differ, for "expected … got …" messages.
+func firstDifference(_ expected: [UInt8], _ got: [UInt8]) -> String {
+    let common = min(expected.count, got.count)
+    let index = (0..<common).first { expected[$0] != got[$0] } ?? common
+    return "expected \(expected.count) bytes, got \(got.count); first difference at byte \(index)"
+}

@@ -1,0 +1,314 @@
+import Foundation
+import HTTPParser
+import NetLab
+import PaymentFlow
+import Synchronization
+
+/// Lab 5's seam: the merchant's webhook endpoint. The gateway POSTs a notification; the handler
+/// answers with an HTTP status.
+public protocol WebhookHandling: Sendable {
+    /// Handles one `POST /notifications` (its JSON body) for `shop`, and returns the status to
+    /// answer: 2xx means "received" (the gateway stops retrying), anything else makes it retry.
+    func handle(_ body: [UInt8], shop: LabShop) async -> Int
+}
+
+/// The shop around the student's webhook handler: its server key, its orders, and a way to ask
+/// the gateway what is true.
+public final class LabShop: Sendable {
+    public struct Order: Sendable, Equatable {
+        public var orderID: String
+        public var grossAmount: String
+        /// `awaiting_payment`, `paid`, `denied`, `cancelled`, `expired`, `refunded`, `failed`.
+        public var status: String
+    }
+
+    /// The merchant's secret: what signs its notifications (`signature_key`).
+    public let serverKey: String
+    let gatewayURL: String
+    let client: HTTPClient
+    private let orders = Mutex<[String: Order]>([:])
+    private let changes = Mutex(0)
+
+    init(serverKey: String, gatewayURL: String, client: HTTPClient) {
+        self.serverKey = serverKey
+        self.gatewayURL = gatewayURL
+        self.client = client
+    }
+
+    public func order(_ id: String) -> Order? { orders.withLock { $0[id] } }
+
+    /// Sets an order's status (a no-op when it is already that: a duplicate changes nothing).
+    public func setStatus(_ status: String, of id: String) {
+        orders.withLock { orders in
+            guard orders[id] != nil, orders[id]?.status != status else { return }
+            orders[id]?.status = status
+            changes.withLock { $0 += 1 }
+        }
+    }
+
+    /// How many times an order's status actually changed.
+    public var changeCount: Int { changes.withLock { $0 } }
+
+    func add(_ order: Order) { orders.withLock { $0[order.orderID] = order } }
+
+    /// `GET /v2/{transaction_id}/status` at the gateway, with this shop's server key: the truth
+    /// about a transaction (its fields as strings: `order_id`, `gross_amount`,
+    /// `transaction_status`, `fraud_status`, …). Throws if the gateway cannot be reached.
+    public func gatewayStatus(_ transactionID: String) async throws -> (httpStatus: Int, fields: [String: String]) {
+        var request = HTTPClientRequest(method: .get, url: try HTTPURL("\(gatewayURL)/v2/\(transactionID)/status"))
+        request.basicAuthorization(user: serverKey)
+        let response = try await client.execute(request)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        return (response.status, object.compactMapValues { $0 as? String })
+    }
+
+    /// The order status a transaction status means (provided: not the lesson).
+    public static func orderStatus(transactionStatus: String, fraudStatus: String?) -> String {
+        switch transactionStatus {
+        case "capture": fraudStatus == "challenge" ? "awaiting_review" : "paid"
+        case "settlement": "paid"
+        case "pending": "awaiting_payment"
+        case "deny": "denied"
+        case "cancel": "cancelled"
+        case "expire": "expired"
+        case "refund", "partial_refund": "refunded"
+        default: "failed"
+        }
+    }
+}
+
+/// NetLab's own webhook handler (the same four checks as ``MerchantShop``).
+public struct ReferenceWebhookHandler: WebhookHandling {
+    public init() {}
+
+    public func handle(_ body: [UInt8], shop: LabShop) async -> Int {
+        guard let note = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
+            let orderID = note["order_id"] as? String, let statusCode = note["status_code"] as? String,
+            let gross = note["gross_amount"] as? String, let signature = note["signature_key"] as? String,
+            let transactionID = note["transaction_id"] as? String
+        else { return 400 }
+        guard let order = shop.order(orderID) else { return 404 }
+        // 1. Only the gateway, which knows our server key, can sign.
+        guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: shop.serverKey)
+        else { return 401 }
+        // 2. The gateway's status answer is the truth, not the notification.
+        guard let truth = try? await shop.gatewayStatus(transactionID), truth.fields["order_id"] == orderID,
+            truth.fields["gross_amount"] == order.grossAmount, let status = truth.fields["transaction_status"]
+        else { return 503 }
+        // 3. Idempotent: applying the same truth twice changes nothing.
+        shop.setStatus(LabShop.orderStatus(transactionStatus: status, fraudStatus: truth.fields["fraud_status"]), of: orderID)
+        // 4. A quick 2xx.
+        return 200
+    }
+}
+
+/// Lab 5's checks: the real gateway, bank and notification service on loopback over HTTPS,
+/// with the student's handler as a merchant's notification endpoint.
+public enum WebhooksLab {
+    public static let name = LabText(en: "Payments and webhooks: the merchant's notification endpoint",
+                                     id: "Pembayaran dan webhook: endpoint notifikasi milik merchant")
+
+    public static func suite(_ handler: some WebhookHandling) -> LabSuite {
+        LabSuite(number: 5, name: name, steps: [
+            LabStep("5.1", LabText(en: "genuine notifications from the gateway are accepted (2xx) and move the order: pending, then paid",
+                                   id: "notifikasi asli dari gateway diterima (2xx) dan mengubah order: pending, lalu lunas")) {
+                try await Harness.with(handler) { h in
+                    let order = try await h.virtualAccount("lab-5-1")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    try await h.payAtBank(order)
+                    try await h.expectStatus("paid", of: order.orderID, after: "the settlement notification")
+                }
+            },
+            LabStep("5.2", LabText(en: "a forged notification (signature made without the server key) is refused with 401 and changes nothing",
+                                   id: "notifikasi palsu (tanda tangan dibuat tanpa server key) ditolak dengan 401 dan tidak mengubah apa pun")) {
+                try await Harness.with(handler) { h in
+                    let order = try await h.virtualAccount("lab-5-2")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    let forged = h.notification(order, status: "settlement", code: "200", key: "SB-Mid-server-guessed")
+                    try await h.expectAnswer(401, to: forged, what: LabText(en: "the forged notification", id: "notifikasi palsu"))
+                    try h.expectUnchanged(order.orderID, "awaiting_payment")
+                }
+            },
+            LabStep("5.3", LabText(en: "a notification whose amount was changed after signing is refused with 401",
+                                   id: "notifikasi yang jumlahnya diubah setelah ditandatangani ditolak dengan 401")) {
+                try await Harness.with(handler) { h in
+                    let order = try await h.virtualAccount("lab-5-3")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    var tampered = h.notification(order, status: "settlement", code: "200", key: h.shop.serverKey)
+                    tampered["gross_amount"] = "1.00"
+                    try await h.expectAnswer(401, to: tampered, what: LabText(en: "the tampered notification", id: "notifikasi yang diubah"))
+                    try h.expectUnchanged(order.orderID, "awaiting_payment")
+                }
+            },
+            LabStep("5.4", LabText(en: "a validly signed notification the gateway does not confirm (it says pending) does not mark the order paid",
+                                   id: "notifikasi bertanda tangan sah yang tidak dikonfirmasi gateway (masih pending) tidak membuat order lunas")) {
+                try await Harness.with(handler) { h in
+                    let order = try await h.virtualAccount("lab-5-4")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    let early = h.notification(order, status: "settlement", code: "200", key: h.shop.serverKey)
+                    _ = try await h.post(early)
+                    try h.expectUnchanged(order.orderID, "awaiting_payment",
+                                          hint: LabText(en: "confirm with shop.gatewayStatus(transaction_id) and apply what it says, not what the notification says",
+                                                        id: "konfirmasi dengan shop.gatewayStatus(transaction_id) dan terapkan jawabannya, bukan isi notifikasi"))
+                }
+            },
+            LabStep("5.5", LabText(en: "after payment, a replayed old 'pending' notification and a duplicate 'settlement' both get 2xx and change nothing",
+                                   id: "setelah lunas, notifikasi 'pending' lama yang diputar ulang dan 'settlement' ganda sama-sama mendapat 2xx dan tidak mengubah apa pun")) {
+                try await Harness.with(handler) { h in
+                    let order = try await h.virtualAccount("lab-5-5")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    try await h.payAtBank(order)
+                    try await h.expectStatus("paid", of: order.orderID, after: "the settlement notification")
+                    let changes = h.shop.changeCount
+                    for (status, code) in [("pending", "201"), ("settlement", "200")] {
+                        let old = h.notification(order, status: status, code: code, key: h.shop.serverKey)
+                        let answer = try await h.post(old)
+                        guard (200..<300).contains(answer) else {
+                            throw LabFailure(LabText(en: "a genuine (old) \(status) notification got \(answer); the gateway would retry it for hours",
+                                                     id: "notifikasi \(status) asli (lama) mendapat \(answer); gateway akan mengulanginya berjam-jam"))
+                        }
+                    }
+                    try h.expectUnchanged(order.orderID, "paid")
+                    guard h.shop.changeCount == changes else {
+                        throw LabFailure(LabText(en: "the replay and the duplicate changed the order \(h.shop.changeCount - changes) time(s)",
+                                                 id: "pemutaran ulang dan duplikat mengubah order \(h.shop.changeCount - changes) kali"))
+                    }
+                }
+            },
+            LabStep("5.6", LabText(en: "a notification for an order this shop never had is not accepted (4xx), and nothing crashes",
+                                   id: "notifikasi untuk order yang tidak pernah ada di toko ini tidak diterima (4xx), dan tidak ada yang crash")) {
+                try await Harness.with(handler) { h in
+                    let stranger = Harness.Placed(orderID: "never-ordered", transactionID: UUID().uuidString.lowercased(), grossAmount: "10000.00", vaNumber: "")
+                    let answer = try await h.post(h.notification(stranger, status: "settlement", code: "200", key: h.shop.serverKey))
+                    guard (400..<500).contains(answer) else {
+                        throw LabFailure(LabText(en: "a notification for an unknown order got \(answer), expected a 4xx (404 fits)",
+                                                 id: "notifikasi untuk order yang tidak dikenal mendapat \(answer), seharusnya 4xx (404 cocok)"))
+                    }
+                    let garbage = try await h.postRaw(Array("not json at all".utf8))
+                    guard (400..<500).contains(garbage) else {
+                        throw LabFailure(LabText(en: "a body that is not JSON got \(garbage), expected 400", id: "body yang bukan JSON mendapat \(garbage), seharusnya 400"))
+                    }
+                }
+            },
+        ])
+    }
+
+    /// The payment system with one extra merchant whose notification URL is the handler's server.
+    final class Harness: Sendable {
+        struct Placed: Sendable { var orderID: String; var transactionID: String; var grossAmount: String; var vaNumber: String }
+
+        let system: PaymentSystem
+        let server: HTTPServer
+        let shop: LabShop
+        let merchantURL: String
+        let client: HTTPClient
+
+        static let merchantID = "G-LAB-05"
+        static let serverKey = "SB-Mid-server-Lab5Student00000000"
+
+        private init(system: PaymentSystem, server: HTTPServer, shop: LabShop, merchantURL: String, client: HTTPClient) {
+            self.system = system
+            self.server = server
+            self.shop = shop
+            self.merchantURL = merchantURL
+            self.client = client
+        }
+
+        static func with(_ handler: some WebhookHandling, _ body: (Harness) async throws -> Void) async throws {
+            let state = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-lab5-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: state) }
+            var options = PaymentSystemOptions(stateDirectory: state)
+            options.retryPolicy = RetryPolicy(delays: [.milliseconds(100), .milliseconds(200), .milliseconds(300)], jitter: false)
+            options.pollInterval = .milliseconds(20)
+            let system = try await PaymentSystem.start(options)
+            let shop = LabShop(serverKey: serverKey, gatewayURL: system.urls[.gateway]!, client: system.client)
+            var router = Router()
+            router.post("/notifications") { request in
+                HTTPResponse(status: await handler.handle(request.body, shop: shop), fields: HTTPFields(), body: .bytes([]))
+            }
+            let server = HTTPServer(router: router)
+            let address = try await server.start(host: "127.0.0.1", port: 0)
+            let merchantURL = "http://127.0.0.1:\(address.port)/notifications"
+            try system.store!.saveMerchant(MerchantAccount(merchantID: merchantID, serverKey: serverKey, clientKey: "SB-Mid-client-Lab5Student00000000",
+                                                          notificationURL: merchantURL))
+            let harness = Harness(system: system, server: server, shop: shop, merchantURL: merchantURL, client: system.client)
+            do {
+                try await body(harness)
+            } catch {
+                await server.shutdown(gracePeriod: .zero)
+                await system.shutdown()
+                throw error
+            }
+            await server.shutdown(gracePeriod: .zero)
+            await system.shutdown()
+        }
+
+        /// A BNI virtual-account charge of Rp 25.000 for a new order of the shop.
+        func virtualAccount(_ orderID: String) async throws -> Placed {
+            shop.add(LabShop.Order(orderID: orderID, grossAmount: "25000.00", status: "awaiting_payment"))
+            var request = HTTPClientRequest(method: .post, url: try HTTPURL(system.urls[.gateway]! + "/v2/charge"))
+            request.basicAuthorization(user: Self.serverKey)
+            request.body = Array(#"{"payment_type":"bank_transfer","transaction_details":{"order_id":"\#(orderID)","gross_amount":25000},"bank_transfer":{"bank":"bni"}}"#.utf8)
+            let response = try await client.execute(request)
+            let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+            guard response.status == 200, let id = object["transaction_id"] as? String,
+                let va = (object["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String
+            else { throw LabFailure(LabText(en: "the lab's gateway refused a charge (\(response.status)): \(response.text)", id: "gateway lab menolak charge (\(response.status)): \(response.text)")) }
+            return Placed(orderID: orderID, transactionID: id, grossAmount: "25000.00", vaNumber: va)
+        }
+
+        func payAtBank(_ order: Placed) async throws {
+            let response = try await client.post("\(system.urls[.bank]!)/va/\(order.vaNumber)/pay", body: [])
+            guard response.status == 200 else { throw LabFailure(LabText(en: "the bank refused the payment: \(response.status)", id: "bank menolak pembayaran: \(response.status)")) }
+        }
+
+        /// Waits (up to 5 s) for the order to reach `status`, then says what the gateway saw.
+        func expectStatus(_ status: String, of orderID: String, after what: String) async throws {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline {
+                if shop.order(orderID)?.status == status { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let history = (try? system.store!.notifications(merchantID: Self.merchantID, orderID: orderID)) ?? []
+            let answers = history.map { "\($0.transactionStatus): \($0.lastResult ?? "not tried yet") after \($0.attempts + ($0.deliveredAt != nil ? 1 : 0)) attempt(s)" }
+            throw LabFailure(
+                LabText(en: "after \(what), the order is \(shop.order(orderID)?.status ?? "missing"), expected \(status)",
+                        id: "setelah \(what), order berstatus \(shop.order(orderID)?.status ?? "tidak ada"), seharusnya \(status)"),
+                detail: "what your endpoint answered the gateway: " + (answers.isEmpty ? "nothing yet" : answers.joined(separator: "; ")),
+                hint: LabText(en: "check the signature, then ask shop.gatewayStatus and set the status it means (LabShop.orderStatus)",
+                              id: "periksa tanda tangan, lalu tanya shop.gatewayStatus dan set status yang sesuai (LabShop.orderStatus)"))
+        }
+
+        func expectUnchanged(_ orderID: String, _ status: String, hint: LabText? = nil) throws {
+            guard shop.order(orderID)?.status == status else {
+                throw LabFailure(LabText(en: "the order became \(shop.order(orderID)?.status ?? "missing"); it must stay \(status)",
+                                         id: "order menjadi \(shop.order(orderID)?.status ?? "tidak ada"); seharusnya tetap \(status)"), hint: hint)
+            }
+        }
+
+        /// A notification as the gateway would send it, signed with `key`.
+        func notification(_ order: Placed, status: String, code: String, key: String) -> [String: String] {
+            [
+                "order_id": order.orderID, "transaction_id": order.transactionID, "status_code": code, "gross_amount": order.grossAmount,
+                "transaction_status": status, "payment_type": "bank_transfer", "currency": "IDR",
+                "signature_key": NotificationSignature.compute(orderID: order.orderID, statusCode: code, grossAmount: order.grossAmount, serverKey: key),
+            ]
+        }
+
+        func post(_ note: [String: String]) async throws -> Int {
+            try await postRaw(Array(try JSONSerialization.data(withJSONObject: note, options: [.sortedKeys])))
+        }
+
+        func postRaw(_ body: [UInt8]) async throws -> Int {
+            try await client.post(merchantURL, body: body, fields: HTTPFields(["Content-Type": "application/json"])).status
+        }
+
+        func expectAnswer(_ status: Int, to note: [String: String], what: LabText) async throws {
+            let answer = try await post(note)
+            guard answer == status else {
+                throw LabFailure(LabText(en: "\(what.en) got \(answer), expected \(status)", id: "\(what.id) mendapat \(answer), seharusnya \(status)"),
+                                 detail: "signature_key = SHA-512(order_id + status_code + gross_amount + server_key); compare it with NotificationSignature.isValid")
+            }
+        }
+    }
+}
