@@ -125,11 +125,11 @@ public enum SocketsLab {
     static func serverCheck(_ echo: some EchoLab, message: [UInt8]) async throws {
         let listener = try TCPListener(bindingTo: .ipv4Loopback(port: 0))
         let address = listener.localAddress
-        async let served: Void = runBlocking(limit: .seconds(15), what: LabText(en: "serveOne", id: "serveOne")) {
-            try echo.serveOne(on: listener)
+        let served = Task {
+            try await runBlocking(limit: .seconds(15), what: LabText(en: "serveOne", id: "serveOne")) { try echo.serveOne(on: listener) }
         }
         // The reference client, writing in uneven pieces while it reads.
-        let got = try await runBlocking(limit: .seconds(15), what: LabText(en: "the checking client", id: "klien penguji")) { () throws -> [UInt8] in
+        async let client: [UInt8] = runBlocking(limit: .seconds(15), what: LabText(en: "the checking client", id: "klien penguji")) { () throws -> [UInt8] in
             let connection = try TCPConnection.connect(to: address, timeout: .seconds(5))
             defer { connection.close() }
             let reader = ResultThread { () throws -> [UInt8] in
@@ -147,7 +147,15 @@ public enum SocketsLab {
             try connection.shutdown(.write)
             return try reader.value()
         }
-        try await served
+        // The server's own failure first (a server that gave up explains more than a client
+        // left waiting).
+        do {
+            try await served.value
+        } catch {
+            listener.close()
+            throw error
+        }
+        let got = try await client
         listener.close()
         guard got == message else {
             throw LabFailure(LabText(en: "the client got other bytes back than it sent", id: "klien menerima byte yang berbeda dari yang dikirim"),
@@ -164,8 +172,47 @@ public enum SocketsLab {
         defer { server.cancel() }
         var idle: AsyncTCPConnection?
         if idleFirst { idle = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5)) }
-        let results = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
-            for client in 0..<clients {
+        // The clients, raced against the server: a server that stops (or never starts) is
+        // reported as itself, not as ten seconds of clients waiting.
+        let results = try await withThrowingTaskGroup(of: [(Int, Bool)].self) { outer in
+            outer.addTask {
+                do {
+                    try await server.value
+                } catch is CancellationError {
+                    return []
+                }
+                throw LabFailure(LabText(en: "serveMany returned while clients were still connecting; it must serve until cancelled",
+                                         id: "serveMany selesai padahal klien masih menyambung; ia harus melayani sampai dibatalkan"))
+            }
+            outer.addTask { try await Self.clients(clients, address: address) }
+            defer { outer.cancelAll() }
+            // Either way, stop the server (cancelled, its listener closed: clients still in the
+            // backlog are reset) so the group ends at once.
+            do {
+                let first = try await outer.next()!
+                server.cancel()
+                await listener.close()
+                return first
+            } catch {
+                server.cancel()
+                await listener.close()
+                throw error
+            }
+        }
+        await idle?.close()
+        let wrong = results.filter { !$0.1 }.map(\.0).sorted()
+        guard wrong.isEmpty else {
+            throw LabFailure(LabText(en: "\(wrong.count) of \(clients) clients got wrong bytes back (clients \(wrong.prefix(10)))",
+                                     id: "\(wrong.count) dari \(clients) klien menerima byte yang salah (klien \(wrong.prefix(10)))"),
+                             hint: LabText(en: "each connection needs its own buffer; do not share state between connections",
+                                           id: "setiap koneksi butuh buffer sendiri; jangan berbagi state antar koneksi"))
+        }
+    }
+
+    /// `count` clients at once, each sending its own bytes and reading them back.
+    static func clients(_ count: Int, address: SocketAddress) async throws -> [(Int, Bool)] {
+        try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for client in 0..<count {
                 group.addTask {
                     let message = labBytes(count: 16 * 1024 + client, seed: UInt64(100 + client))
                     let connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
@@ -185,15 +232,6 @@ public enum SocketsLab {
             var results: [(Int, Bool)] = []
             for try await result in group { results.append(result) }
             return results
-        }
-        await idle?.close()
-        await listener.close()
-        let wrong = results.filter { !$0.1 }.map(\.0).sorted()
-        guard wrong.isEmpty else {
-            throw LabFailure(LabText(en: "\(wrong.count) of \(clients) clients got wrong bytes back (clients \(wrong.prefix(10)))",
-                                     id: "\(wrong.count) dari \(clients) klien menerima byte yang salah (klien \(wrong.prefix(10)))"),
-                             hint: LabText(en: "each connection needs its own buffer; do not share state between connections",
-                                           id: "setiap koneksi butuh buffer sendiri; jangan berbagi state antar koneksi"))
         }
     }
 }

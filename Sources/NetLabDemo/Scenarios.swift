@@ -40,6 +40,8 @@ public struct DemoOptions: Sendable {
     public var plaintext = false
     /// Where TLS secrets go (NSS key-log lines, for Wireshark); nil: nowhere.
     public var keyLog: (@Sendable (String) -> Void)?
+    /// The HTTP parser of every actor (a student's, from exercises/); nil: NetLab's.
+    public var httpParser: HTTPParserFactory?
 
     public init(scenario: DemoScenario = .cardAccept, plaintext: Bool = false) {
         self.scenario = scenario
@@ -97,6 +99,7 @@ struct DemoContext {
         o.plaintext = plaintext
         o.retryPolicy = RetryPolicy(delays: [.milliseconds(150), .milliseconds(300), .milliseconds(600), .seconds(1), .seconds(2)], jitter: false)
         o.pollInterval = .milliseconds(20)
+        o.httpParser = options.httpParser
         o.paymentExpiry = options.scenario == .expire ? .milliseconds(1500) : .seconds(24 * 3600)
         o.settlementDelay = options.scenario == .refund ? .seconds(1) : .seconds(24 * 3600)
         let recorder = self.recorder

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import HTTPParser
 import NetLab
 import TCPSocket
 import TLSWrapper
@@ -46,6 +47,9 @@ public struct PaymentSystemOptions: Sendable {
     /// How often expiry/settlement timers and the outbox are checked.
     public var pollInterval: Duration = .milliseconds(200)
     public var accessLog: (@Sendable (String) -> Void)?
+    /// The HTTP parser every server and client of the system uses; nil: NetLab's. The HTTP
+    /// layer's seam: `swift run lab demo --http=student` plugs a student's parser in here.
+    public var httpParser: HTTPParserFactory?
     /// Hears the actors' decisions (gateway status changes, orders, webhook checks).
     public var observer: PaymentObserver?
     /// Makes the HTTP client each caller uses ("customer", "merchant", "gateway", "notification",
@@ -130,6 +134,7 @@ public final class PaymentSystem: Sendable {
         // Services call each other all the time: keep enough connections (and their TLS
         // sessions) open for a busy class instead of handshaking again after each burst.
         clientConfiguration.maxIdleConnectionsPerHost = 64
+        clientConfiguration.parser = options.httpParser
         let shared = HTTPClient(configuration: clientConfiguration)
         let configuration = clientConfiguration
         var made: [HTTPClient] = [shared]
@@ -151,6 +156,7 @@ public final class PaymentSystem: Sendable {
         let routers = Routers()
         for actor in PaymentActor.allCases where actors.contains(actor) {
             var configuration = actor == .gateway ? Gateway.serverConfiguration : HTTPServerConfiguration()
+            configuration.parser = options.httpParser
             if let log = options.accessLog {
                 let name = actor.rawValue
                 configuration.accessLog = { @Sendable line in log("\(name): \(line)") }
