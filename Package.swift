@@ -78,6 +78,7 @@ let package = Package(
             name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket", "NetLabTestSupport"],
             exclude: ["Interop"]),
         .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance"]),
+        .testTarget(name: "ExercisesTests", dependencies: ["NetLabTestSupport"]),
         .testTarget(
             name: "NetLabDemoTests", dependencies: ["NetLabDemo", "PaymentFlow", "NetLabTestSupport"], exclude: ["Interop"]),
         .testTarget(

@@ -146,7 +146,11 @@ public enum WebhooksLab {
                     let order = try await h.virtualAccount("lab-5-4")
                     try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
                     let early = h.notification(order, status: "settlement", code: "200", key: h.shop.serverKey)
-                    _ = try await h.post(early)
+                    let answer = try await h.post(early)
+                    guard (200..<300).contains(answer) else {
+                        throw LabFailure(LabText(en: "a correctly signed notification got \(answer); answer 2xx once you have applied what the gateway says",
+                                                 id: "notifikasi bertanda tangan benar mendapat \(answer); jawab 2xx setelah menerapkan apa kata gateway"))
+                    }
                     try h.expectUnchanged(order.orderID, "awaiting_payment",
                                           hint: LabText(en: "confirm with shop.gatewayStatus(transaction_id) and apply what it says, not what the notification says",
                                                         id: "konfirmasi dengan shop.gatewayStatus(transaction_id) dan terapkan jawabannya, bukan isi notifikasi"))

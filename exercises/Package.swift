@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+//
+// NetLab's lab kit. Each lab is one folder with one file for you to complete; everything else —
+// the checks, the runner, the rest of NetLab — is provided. Your code is plugged into the real
+// stack through the layer's Swift protocol.
+//
+//   swift run lab check 1            # run lab 1's checks
+//   swift run lab check 5 --lang id  # labs 1 to 5, messages in Bahasa Indonesia
+//   swift run lab demo --http=student   # the payment demo with your HTTP parser in every actor
+import PackageDescription
+
+let package = Package(
+    name: "NetLabExercises",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "NetLab", path: ".."),
+    ],
+    targets: [
+        // Your code: one folder per lab.
+        .target(
+            name: "Lab1Sockets",
+            dependencies: [.product(name: "TCPSocket", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
+            path: "lab1-sockets", exclude: ["README.md", "README.id.md"]),
+        .target(
+            name: "Lab2HTTPParsing",
+            dependencies: [.product(name: "HTTPParser", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
+            path: "lab2-http-parsing", exclude: ["README.md", "README.id.md"]),
+        .target(
+            name: "Lab5Webhooks",
+            dependencies: [.product(name: "PaymentFlow", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
+            path: "lab5-webhooks", exclude: ["README.md", "README.id.md"]),
+
+        // Provided: the runner. Built with -Xswiftc -DNETLAB_REFERENCE it checks NetLab's own
+        // implementations instead of yours (how CI proves every check can pass).
+        .executableTarget(
+            name: "lab",
+            dependencies: [
+                "Lab1Sockets", "Lab2HTTPParsing", "Lab5Webhooks",
+                .product(name: "NetLabConformance", package: "NetLab"),
+                .product(name: "NetLabDemo", package: "NetLab"),
+                .product(name: "HTTPParser", package: "NetLab"),
+            ],
+            path: "Sources/lab"),
+    ],
+    swiftLanguageModes: [.v6]
+)
