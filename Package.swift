@@ -33,7 +33,7 @@ let package = Package(
 
         // The conformance suites every implementation of a layer must pass: the reference in
         // Tests/, a student's in exercises/. Written once, here.
-        .target(name: "NetLabConformance", dependencies: ["HTTPParser", "TCPSocket", "NetLab", "PaymentFlow"]),
+        .target(name: "NetLabConformance", dependencies: ["HTTPParser", "TCPSocket", "TLSWrapper", "NetLab", "PaymentFlow"]),
 
         // Layer 3: TLS over the system OpenSSL (libssl-dev), through memory BIOs.
         .systemLibrary(
@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(
             name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket", "NetLabTestSupport"],
             exclude: ["Interop"]),
-        .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance"]),
+        .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance", "TCPSocket", "TLSWrapper"]),
         .testTarget(name: "ExercisesTests", dependencies: ["NetLabTestSupport"]),
         .testTarget(
             name: "NetLabDemoTests", dependencies: ["NetLabDemo", "PaymentFlow", "NetLabTestSupport"], exclude: ["Interop"]),

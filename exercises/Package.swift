@@ -26,6 +26,14 @@ let package = Package(
             dependencies: [.product(name: "HTTPParser", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
             path: "lab2-http-parsing", exclude: ["README.md", "README.id.md"]),
         .target(
+            name: "Lab3HTTPServer",
+            dependencies: [.product(name: "NetLab", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
+            path: "lab3-http-server", exclude: ["README.md", "README.id.md"]),
+        .target(
+            name: "Lab4TLS",
+            dependencies: [.product(name: "TLSWrapper", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
+            path: "lab4-tls", exclude: ["README.md", "README.id.md"]),
+        .target(
             name: "Lab5Webhooks",
             dependencies: [.product(name: "PaymentFlow", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
             path: "lab5-webhooks", exclude: ["README.md", "README.id.md"]),
@@ -35,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "lab",
             dependencies: [
-                "Lab1Sockets", "Lab2HTTPParsing", "Lab5Webhooks",
+                "Lab1Sockets", "Lab2HTTPParsing", "Lab3HTTPServer", "Lab4TLS", "Lab5Webhooks",
                 .product(name: "NetLabConformance", package: "NetLab"),
                 .product(name: "NetLabDemo", package: "NetLab"),
                 .product(name: "HTTPParser", package: "NetLab"),

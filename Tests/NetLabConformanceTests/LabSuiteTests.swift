@@ -1,4 +1,7 @@
+import Foundation
 import NetLabConformance
+import TCPSocket
+import TLSWrapper
 import Testing
 
 /// The labs' checks — the same code `swift run lab check N` runs against a student's code in
@@ -20,13 +23,63 @@ struct LabSuiteTests {
     @Test("lab 1 (sockets) passes with ReferenceEcho")
     func sockets() async { await Self.run(SocketsLab.suite(ReferenceEcho())) }
 
+    @Test("lab 3 (HTTP server) passes with ReferenceHTTPConnection")
+    func server() async { await Self.run(ServerLab.suite(ReferenceHTTPConnection())) }
+
+    @Test("lab 4 (TLS) passes with ReferenceTLSClient")
+    func tls() async { await Self.run(TLSLab.suite(ReferenceTLSClient())) }
+
     @Test("lab 5 (webhooks) passes with ReferenceWebhookHandler")
     func webhooks() async { await Self.run(WebhooksLab.suite(ReferenceWebhookHandler())) }
 
     @Test("bilingual texts: every step has an English and an Indonesian title")
     func bilingual() {
-        for suite in [SocketsLab.suite(ReferenceEcho()), WebhooksLab.suite(ReferenceWebhookHandler())] {
+        for suite in [SocketsLab.suite(ReferenceEcho()), ServerLab.suite(ReferenceHTTPConnection()), TLSLab.suite(ReferenceTLSClient()), WebhooksLab.suite(ReferenceWebhookHandler())] {
             for step in suite.steps { #expect(!step.title.en.isEmpty && !step.title.id.isEmpty && step.title.en != step.title.id, "\(step.id)") }
         }
+    }
+}
+
+/// The checks catch what they are there to catch: wrong implementations fail them.
+@Suite("Lab checks catch mistakes", .timeLimit(.minutes(3)))
+struct LabChecksCatchMistakesTests {
+    /// A TLS client that switched verification off, as too many tutorials do.
+    struct CarelessTLSClient: TLSClientWrapping {
+        func connect(over stream: any ByteStream, serverName: String, trustRootsFile: String) async throws -> any ByteStream {
+            var configuration = TLSConfiguration.client()
+            configuration.certificateVerification = .noneDangerous
+            configuration.keyLog = nil
+            return try await TLSStream.connect(over: stream, context: try TLSContext(configuration), serverName: serverName)
+        }
+    }
+
+    /// A webhook handler that believes what the notification says.
+    struct CredulousWebhook: WebhookHandling {
+        func handle(_ body: [UInt8], shop: LabShop) async -> Int {
+            guard let note = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any], let order = note["order_id"] as? String,
+                let status = note["transaction_status"] as? String
+            else { return 400 }
+            guard shop.order(order) != nil else { return 404 }
+            shop.setStatus(LabShop.orderStatus(transactionStatus: status, fraudStatus: nil), of: order)
+            return 200
+        }
+    }
+
+    static func failing(_ suite: LabSuite) async -> [String] {
+        var failed: [String] = []
+        for step in suite.steps {
+            do { try await step.run() } catch { failed.append(step.id) }
+        }
+        return failed
+    }
+
+    @Test("a TLS client without verification fails the mitm and wrong-name steps (and only those)")
+    func carelessTLS() async {
+        #expect(await Self.failing(TLSLab.suite(CarelessTLSClient())) == ["4.3", "4.4"])
+    }
+
+    @Test("a webhook handler that trusts the notification fails the forgery, tampering, confirmation and replay steps")
+    func credulousWebhook() async {
+        #expect(await Self.failing(WebhooksLab.suite(CredulousWebhook())) == ["5.2", "5.3", "5.4", "5.5"])
     }
 }

@@ -6,6 +6,8 @@ import Foundation
 import HTTPParser
 import Lab1Sockets
 import Lab2HTTPParsing
+import Lab3HTTPServer
+import Lab4TLS
 import Lab5Webhooks
 import NetLabConformance
 import NetLabDemo
@@ -25,11 +27,15 @@ let makeParser: @Sendable (ParserConfiguration) -> AnyHTTPMessageParser = {
     AnyHTTPMessageParser(HTTPMessageParser(parsing: $0.kind, limits: $0.limits, options: $0.options))
 }
 let webhook: any WebhookHandling = ReferenceWebhookHandler()
+let server: any HTTPConnectionServing = ReferenceHTTPConnection()
+let tlsClient: any TLSClientWrapping = ReferenceTLSClient()
 #else
 let mode = "student"
 let echo: any EchoLab = StudentEcho()
 let makeParser: @Sendable (ParserConfiguration) -> AnyHTTPMessageParser = { AnyHTTPMessageParser(StudentParser($0)) }
 let webhook: any WebhookHandling = StudentWebhook()
+let server: any HTTPConnectionServing = StudentServer()
+let tlsClient: any TLSClientWrapping = StudentTLSClient()
 #endif
 
 extension AnyHTTPMessageParser: @retroactive @unchecked Sendable {}
@@ -39,8 +45,8 @@ func suites() -> [(number: Int, name: LabText, suite: LabSuite?)] {
     [
         (1, SocketsLab.name, SocketsLab.suite(echo)),
         (2, ParsingLab.name, ParsingLab.suite(makeParser: makeParser)),
-        (3, LabText(en: "HTTP server: keep-alive, routing, error answers, timeouts", id: "Server HTTP: keep-alive, routing, jawaban error, timeout"), nil),
-        (4, LabText(en: "TLS: wrapping a stream, verifying certificates; the mitm attack", id: "TLS: membungkus stream, memverifikasi sertifikat; serangan mitm"), nil),
+        (3, ServerLab.name, ServerLab.suite(server)),
+        (4, TLSLab.name, TLSLab.suite(tlsClient)),
         (5, WebhooksLab.name, WebhooksLab.suite(webhook)),
     ]
 }
@@ -163,6 +169,8 @@ func check(upTo last: Int, only: String?) -> Int32 {
     print(paint(say("NetLab labs — checking \(mode == "student" ? "your code" : "NetLab's reference") (labs 1…\(last))",
                     "Lab NetLab — memeriksa \(mode == "student" ? "kode Anda" : "implementasi acuan NetLab") (lab 1…\(last))"), "1"))
     for (number, name, suite) in suites() where number <= last {
+        // `--step N.M`: only the lab that has it.
+        if let only, suite?.steps.contains(where: { $0.id == only }) != true { continue }
         print("\n" + paint("Lab \(number) — \(name(language))", "1"))
         guard let suite else {
             print("   " + say("not in this kit yet", "belum ada di kit ini"))
@@ -186,7 +194,7 @@ func check(upTo last: Int, only: String?) -> Int32 {
     }
     print("\n" + paint(say("Progress", "Kemajuan"), "1"))
     for (number, name, progress) in table {
-        print("  \(number)  \(name.padding(toLength: 62, withPad: " ", startingAt: 0))  \(progress)")
+        print("  \(number)  \(name.padding(toLength: 66, withPad: " ", startingAt: 0))  \(progress)")
     }
     return allPassed ? 0 : 1
 }
