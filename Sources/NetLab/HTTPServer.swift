@@ -27,6 +27,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// How the server's own error answers look (404, 405, 408, 500, parse errors): text/plain by
     /// default; an API such as the payment gateway answers JSON so its clients can parse them.
     public var errorBody: (@Sendable (HTTPError) -> HTTPResponse)?
+    /// Run handlers on Swift's global executor instead of the connection's event loop. Set it
+    /// when handlers do blocking work (SQLite, files): on the loop, one slow `fsync` would stall
+    /// every connection the loop serves. Costs a thread hop per request.
+    public var handlersMayBlock = false
     /// The request parser of each connection; nil: NetLab's ``HTTPMessageParser``. The HTTP
     /// layer's seam: a student's parser conforming to ``HTTPMessageParsing`` plugs in here.
     public var parser: HTTPParserFactory?
@@ -222,6 +226,11 @@ public final class HTTPServer: Sendable {
         case .handler(let handler, let parameters):
             request.pathParameters = parameters
             do {
+                if configuration.handlersMayBlock {
+                    // Off the loop: a handler waiting on a disk or a database lock then holds
+                    // one of the global pool's threads, not every connection of this loop.
+                    return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await handler(request) }
+                }
                 return try await handler(request)
             } catch let error as HTTPError {
                 return errorResponse(error)

@@ -206,7 +206,7 @@ public enum ServerLab {
         func response(for what: String) async throws -> Response {
             var head: HTTPResponseHead?
             var body: [UInt8] = []
-            let deadline = Deadline.after(.seconds(5))
+            let deadline = Deadline.after(.seconds(10))
             while true {
                 do {
                     while let event = try parser.nextEvent() {
@@ -230,7 +230,7 @@ public enum ServerLab {
                     throw LabFailure(LabText(en: "the connection broke before the answer to \(what): \(error)", id: "koneksi putus sebelum jawaban untuk \(what): \(error)"),
                                      detail: "received so far: " + HTTPEventRendering.escaped(buffer, limit: 300))
                 } catch {
-                    throw LabFailure(LabText(en: "no complete answer to \(what) within 5 s", id: "tidak ada jawaban lengkap untuk \(what) dalam 5 detik"),
+                    throw LabFailure(LabText(en: "no complete answer to \(what) within 10 s", id: "tidak ada jawaban lengkap untuk \(what) dalam 10 detik"),
                                      detail: "received so far: " + HTTPEventRendering.escaped(buffer, limit: 300),
                                      hint: LabText(en: "every answer needs a status line, fields, an empty line, and a body framed by Content-Length",
                                                    id: "setiap jawaban butuh baris status, field, baris kosong, dan body yang dibingkai Content-Length"))

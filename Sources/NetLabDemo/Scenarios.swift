@@ -143,7 +143,7 @@ struct DemoContext {
     /// The story's last word, once every request sent has had its answer (a webhook still in
     /// flight would otherwise be cut off mid-exchange).
     func conclude(_ title: String, _ details: [String] = [], outcome: String) async {
-        _ = await recorder.wait(for: .seconds(5)) { steps in
+        _ = await recorder.wait(for: .seconds(15)) { steps in
             steps.filter { $0.kind == "http.request" }.count == steps.filter { $0.kind == "http.response" }.count
         }
         note(title, details, outcome: outcome)

@@ -157,6 +157,8 @@ public final class PaymentSystem: Sendable {
         for actor in PaymentActor.allCases where actors.contains(actor) {
             var configuration = actor == .gateway ? Gateway.serverConfiguration : HTTPServerConfiguration()
             configuration.parser = options.httpParser
+            // The gateway, the outbox and the shop touch SQLite in their handlers.
+            configuration.handlersMayBlock = [.gateway, .notification, .merchant].contains(actor)
             if let log = options.accessLog {
                 let name = actor.rawValue
                 configuration.accessLog = { @Sendable line in log("\(name): \(line)") }
