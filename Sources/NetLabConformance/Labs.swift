@@ -70,11 +70,14 @@ public struct LabSuite: Sendable {
     public var number: Int
     public var name: LabText
     public var steps: [LabStep]
+    /// Said before the steps (e.g. a step skipped because its data is not on this machine).
+    public var notes: [LabText]
 
-    public init(number: Int, name: LabText, steps: [LabStep]) {
+    public init(number: Int, name: LabText, steps: [LabStep], notes: [LabText] = []) {
         self.number = number
         self.name = name
         self.steps = steps
+        self.notes = notes
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPParser
 
 /// Lab 2's checks: the specification table (``HTTPParserVectors``) run through the
@@ -20,7 +21,7 @@ public enum ParsingLab {
             ("2.4", LabText(en: "the two documented leniencies, only when asked for", id: "dua kelonggaran yang terdokumentasi, hanya bila diminta"),
              HTTPParserVectors.leniency),
         ]
-        return LabSuite(number: 2, name: name, steps: groups.map { id, title, vectors in
+        var steps = groups.map { id, title, vectors in
             LabStep(id, title) {
                 let verifier = ParserVerifier(makeParser: makeParser)
                 var failing: [VerificationFailure] = []
@@ -33,6 +34,112 @@ public enum ParsingLab {
                     hint: LabText(en: "the vector's name is the rule (RFC 9112 section in the error); fix it, run again — the next one shows",
                                   id: "nama vektor adalah aturannya (bagian RFC 9112 ada di error); perbaiki, jalankan lagi — yang berikutnya akan tampil"))
             }
+        }
+        steps.append(LabStep("2.5", LabText(en: "200 random messages (seeded) parse exactly as the reference parses them, at random splits and pipelined",
+                                            id: "200 pesan acak (dengan seed) diurai persis seperti acuan mengurainya, dipotong acak dan pipelined")) {
+            try differential(Self.randomMessages(count: 200, seed: 0x4C61_6232), against: makeParser, what: "random message")
         })
+        var notes: [LabText] = []
+        if let corpus = LLHTTPCorpusCases.load() {
+            steps.append(LabStep("2.6", LabText(en: "llhttp's \(corpus.count) strict test cases (Node.js's parser): same outcome as the reference",
+                                                id: "\(corpus.count) kasus uji strict milik llhttp (parser Node.js): hasilnya sama dengan acuan")) {
+                try differential(corpus, against: makeParser, what: "llhttp case")
+            })
+        } else {
+            notes.append(LabText(en: "2.6 (llhttp's corpus) skipped: \(LLHTTPCorpusCases.path) not found (set NETLAB_LLHTTP_CORPUS)",
+                                 id: "2.6 (korpus llhttp) dilewati: \(LLHTTPCorpusCases.path) tidak ditemukan (atur NETLAB_LLHTTP_CORPUS)"))
+        }
+        return LabSuite(number: 2, name: name, steps: steps, notes: notes)
+    }
+
+    /// Checks a parser against the reference on inputs whose expected outcome is whatever the
+    /// reference produces (its own correctness is pinned by the vector table and its tests).
+    static func differential<Parser: HTTPMessageParsing & Sendable>(
+        _ inputs: [(name: String, kind: HTTPMessageParser.Kind, bytes: [UInt8], endOfStream: Bool)],
+        against makeParser: @escaping @Sendable (ParserConfiguration) -> Parser, what: String
+    ) throws {
+        let reference = ParserVerifier { HTTPMessageParser(parsing: $0.kind, limits: $0.limits, options: $0.options) }
+        let verifier = ParserVerifier(makeParser: makeParser)
+        var failing: [VerificationFailure] = []
+        for input in inputs {
+            var vector = ParserVector(input.name, ParserConfiguration(kind: input.kind), bytes: input.bytes, endOfStream: input.endOfStream,
+                                      expect: ParserOutcome(events: []))
+            vector.expected = reference.run(vector, input: input.bytes, cuts: [], methods: [])
+            // Only inputs the reference itself reads the same way however they arrive.
+            guard reference.verify(vector).isEmpty else { continue }
+            failing += verifier.verify(vector)
+            if failing.count > 20 { break }
+        }
+        guard let first = failing.first else { return }
+        throw LabFailure(
+            LabText(en: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what)s are parsed differently from the reference; the first one:",
+                    id: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what) diurai berbeda dari acuan; yang pertama:"),
+            detail: first.description,
+            hint: LabText(en: "steps 2.1–2.4 name the rules one by one; pass them first", id: "langkah 2.1–2.4 menyebut aturannya satu per satu; luluskan itu dulu"))
+    }
+
+    /// Valid requests and responses, built from a seed: methods, targets, fields, bodies by
+    /// Content-Length and chunked, one to three messages in a row.
+    static func randomMessages(count: Int, seed: UInt64) -> [(name: String, kind: HTTPMessageParser.Kind, bytes: [UInt8], endOfStream: Bool)] {
+        var random = SplitMix64(seed: seed)
+        func token(_ length: ClosedRange<Int>) -> String {
+            let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789-")
+            return String((0..<Int.random(in: length, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
+        }
+        func message(request: Bool) -> String {
+            var text = request
+                ? "\(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].randomElement(using: &random)!) /\(token(0...8))/\(token(0...8)) HTTP/1.1\r\nHost: \(token(1...10))\r\n"
+                : "HTTP/1.1 \([200, 201, 202, 400, 404, 500].randomElement(using: &random)!) \(["OK", "Created", "Whatever", ""].randomElement(using: &random)!)\r\n"
+            for _ in 0..<Int.random(in: 0...5, using: &random) { text += "X-\(token(1...12)): \(token(0...30))\r\n" }
+            let body = token(0...120)
+            if Bool.random(using: &random) {
+                text += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+            } else {
+                text += "Transfer-Encoding: chunked\r\n\r\n"
+                var rest = Substring(body)
+                while !rest.isEmpty {
+                    let size = min(rest.count, Int.random(in: 1...40, using: &random))
+                    text += String(size, radix: 16) + "\r\n" + rest.prefix(size) + "\r\n"
+                    rest = rest.dropFirst(size)
+                }
+                text += "0\r\n\r\n"
+            }
+            return text
+        }
+        return (0..<count).map { n in
+            let request = n % 2 == 0
+            let text = (0..<Int.random(in: 1...3, using: &random)).map { _ in message(request: request) }.joined()
+            return ("random \(request ? "request" : "response") #\(n) (seed \(seed))", request ? .requests : .responses, Array(text.utf8), false)
+        }
+    }
+}
+
+/// llhttp's test cases (the corpus beside the repository, as JSON lines), as raw inputs.
+enum LLHTTPCorpusCases {
+    static let path: String = {
+        if let override = ProcessInfo.processInfo.environment["NETLAB_LLHTTP_CORPUS"] { return override }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.deletingLastPathComponent().appendingPathComponent("shared/corpus/llhttp/cases.jsonl").path
+    }()
+
+    struct Case: Decodable {
+        var file: String
+        var line: Int
+        var name: String
+        var kind: String
+        var mode: String
+        var finish: Bool
+        var input_b64: String
+    }
+
+    static func load() -> [(name: String, kind: HTTPMessageParser.Kind, bytes: [UInt8], endOfStream: Bool)]? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let decoder = JSONDecoder()
+        return text.split(separator: "\n").compactMap { line in
+            guard let c = try? decoder.decode(Case.self, from: Data(line.utf8)), c.mode == "strict",
+                let bytes = Data(base64Encoded: c.input_b64), c.kind == "request" || c.kind == "response"
+            else { return nil }
+            return ("llhttp \(c.file):\(c.line) \(c.name)", c.kind == "request" ? .requests : .responses, Array(bytes), c.finish)
+        }
     }
 }

@@ -13,3 +13,19 @@ struct ParsingLabReferenceTests {
         }
     }
 }
+
+/// Lab 2's checks catch a parser that is lenient where it must be strict.
+@Suite("Lab 2 checks catch mistakes", .timeLimit(.minutes(3)))
+struct ParsingLabCatchesMistakesTests {
+    @Test("a parser that always accepts bare LF and obs-fold fails the refusals — and llhttp's corpus, when it is here")
+    func lenientParser() async {
+        let suite = ParsingLab.suite { HTTPMessageParser(parsing: $0.kind, limits: $0.limits, options: [.allowBareLF, .allowObsoleteLineFolding]) }
+        var failed: [String] = []
+        for step in suite.steps {
+            do { try await step.run() } catch { failed.append(step.id) }
+        }
+        #expect(failed.contains("2.2"))
+        #expect(!failed.contains("2.1") && !failed.contains("2.5"), "valid CRLF messages parse the same either way: \(failed)")
+        if suite.steps.contains(where: { $0.id == "2.6" }) { #expect(failed.contains("2.6")) }
+    }
+}

@@ -177,6 +177,7 @@ func check(upTo last: Int, only: String?) -> Int32 {
             table.append((number, name(language), say("— not in the kit yet", "— belum tersedia")))
             continue
         }
+        for note in suite.notes where only == nil { print("   " + note(language)) }
         var passed = 0
         for step in suite.steps where only == nil || step.id == only {
             let (ok, message) = runChild(step)
