@@ -5,19 +5,30 @@ public enum HTTPEventRendering {
     /// Merges adjacent body pieces and adjacent upgrade remainders, so the events of one input
     /// compare equal however the input was split.
     public static func normalized(_ events: [HTTPEvent]) -> [HTTPEvent] {
+        // Linear: adjacent pieces are gathered in one buffer, then emitted as one event.
         var result: [HTTPEvent] = []
+        var body: [UInt8]?
+        var upgrade: [UInt8]?
+        func flush() {
+            if let pending = body, !pending.isEmpty { result.append(.body(pending[...])) }
+            if let pending = upgrade { result.append(.upgrade(remaining: pending)) }
+            body = nil
+            upgrade = nil
+        }
         for event in events {
-            switch (result.last, event) {
-            case (.body(let a)?, .body(let b)):
-                result[result.count - 1] = .body(ArraySlice(Array(a) + Array(b)))
-            case (.upgrade(let a)?, .upgrade(let b)):
-                result[result.count - 1] = .upgrade(remaining: a + b)
-            case (_, .body(let b)) where b.isEmpty:
-                continue
+            switch event {
+            case .body(let piece):
+                if upgrade != nil { flush() }
+                body = (body ?? []) + piece
+            case .upgrade(let remaining):
+                if body != nil { flush() }
+                upgrade = (upgrade ?? []) + remaining
             default:
+                flush()
                 result.append(event)
             }
         }
+        flush()
         return result
     }
 
@@ -25,9 +36,11 @@ public enum HTTPEventRendering {
     public static func describe(_ event: HTTPEvent) -> String {
         switch event {
         case .requestHead(let head):
-            return "request head: \(head.method) \(head.target) \(head.version), fields \(fieldList(head.fields))"
+            return "request head: \(head.method) \(head.target) \(head.version), fields \(fieldList(head.fields)); "
+                + "framing \(head.framing), keepAlive \(head.keepAlive)\(head.expectsContinue ? ", expectsContinue" : "")"
         case .responseHead(let head):
-            return "response head: \(head.version) \(head.status) \"\(head.reason)\", fields \(fieldList(head.fields))"
+            return "response head: \(head.version) \(head.status) \"\(head.reason)\", fields \(fieldList(head.fields)); "
+                + "framing \(head.framing), keepAlive \(head.keepAlive)"
         case .body(let bytes): return "body: \(escaped(Array(bytes)))"
         case .trailers(let fields): return "trailers: \(fieldList(fields))"
         case .endOfMessage: return "end of message"

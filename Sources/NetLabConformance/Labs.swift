@@ -42,8 +42,8 @@ public struct LabFailure: Error, Sendable {
 
     /// The starter code's answer: the function is still to be written.
     public static func notImplemented(_ function: String, step: String) -> LabFailure {
-        LabFailure(LabText(en: "\(function) is not written yet (see step \(step) of the handout)",
-                           id: "\(function) belum ditulis (lihat langkah \(step) di modul)"))
+        LabFailure(LabText(en: "\(function) is not written yet (see item \(step) of \"What you build\" in the handout)",
+                           id: "\(function) belum ditulis (lihat butir \(step) bagian \"Yang Anda bangun\" di modul)"))
     }
 }
 
@@ -94,7 +94,8 @@ public func runBlocking<T: Sendable>(limit: Duration, what: LabText, _ body: @es
         try await Task.sleep(for: .milliseconds(5))
     }
     if let result = box.result { return try result.get() }
-    throw LabFailure(LabText(en: "\(what.en) did not finish within \(limit)", id: "\(what.id) tidak selesai dalam \(limit)"),
+    let seconds = limit.components.seconds
+    throw LabFailure(LabText(en: "\(what.en) did not finish within \(seconds) s", id: "\(what.id) tidak selesai dalam \(seconds) detik"),
                      hint: LabText(en: "something waits forever: a read that never gets its bytes, or a peer waiting for you to close",
                                    id: "ada yang menunggu selamanya: read yang tidak pernah mendapat byte, atau lawan bicara yang menunggu Anda menutup"))
 }

@@ -112,22 +112,25 @@ public enum ServerLab {
                 try await Harness.with(server) { h in
                     let c = try await h.connect()
                     try await c.send("GET /hello HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n")
-                    _ = try await c.response(for: "GET /hello with Connection: close")
+                    let closing = try await c.response(for: "GET /hello with Connection: close")
+                    try expect(closing.status == 200 && closing.body == Array("Hello, NetLab!".utf8), closing,
+                               LabText(en: "the request is answered normally before the close", id: "permintaan dijawab seperti biasa sebelum ditutup"))
                     try await c.expectClosed(LabText(en: "after Connection: close (RFC 9112 §9.6)", id: "setelah Connection: close (RFC 9112 §9.6)"))
                     let old = try await h.connect()
                     try await old.send("GET /hello HTTP/1.0\r\n\r\n")
-                    _ = try await old.response(for: "GET /hello HTTP/1.0")
+                    let answered = try await old.response(for: "GET /hello HTTP/1.0")
+                    try expect(answered.status == 200, answered, LabText(en: "an HTTP/1.0 request is answered (200)", id: "permintaan HTTP/1.0 dijawab (200)"))
                     try await old.expectClosed(LabText(en: "after an HTTP/1.0 request without keep-alive (RFC 9112 §9.3)", id: "setelah permintaan HTTP/1.0 tanpa keep-alive (RFC 9112 §9.3)"))
                 }
             },
-            LabStep("3.8", LabText(en: "after an answer the connection waits for the next request, and closes after the idle timeout (1 s here)",
-                                   id: "setelah menjawab, koneksi menunggu permintaan berikutnya, dan ditutup setelah idle timeout (di sini 1 detik)")) {
+            LabStep("3.8", LabText(en: "after an answer the connection waits for the next request, and closes after the idle timeout (2 s here)",
+                                   id: "setelah menjawab, koneksi menunggu permintaan berikutnya, dan ditutup setelah idle timeout (di sini 2 detik)")) {
                 try await Harness.with(server) { h in
                     let c = try await h.connect()
                     try await c.send("GET /hello HTTP/1.1\r\nHost: lab\r\n\r\n")
                     let r = try await c.response(for: "GET /hello")
                     try expect(r.status == 200, r, LabText(en: "expected 200", id: "seharusnya 200"))
-                    try await c.expectOpen(for: .milliseconds(400), LabText(en: "the connection closed at once; keep it for the next request until the idle timeout",
+                    try await c.expectOpen(for: .milliseconds(300), LabText(en: "the connection closed at once; keep it for the next request until the idle timeout",
                                                                             id: "koneksi langsung ditutup; pertahankan untuk permintaan berikutnya sampai idle timeout"))
                     try await c.expectClosed(LabText(en: "an idle connection must not be kept forever (slowloris)", id: "koneksi diam tidak boleh dibiarkan selamanya (slowloris)"),
                                              within: .seconds(5))
@@ -168,7 +171,7 @@ public enum ServerLab {
             let routes = router
             let task = Task<Void, Never> {
                 _ = try? await listener.serve { connection in
-                    await server.serve(connection, router: routes, idleTimeout: .seconds(1))
+                    await server.serve(connection, router: routes, idleTimeout: .seconds(2))
                     await connection.close()
                 }
             }
@@ -255,7 +258,7 @@ public enum ServerLab {
             } catch SocketError.timedOut {
                 return
             } catch {}
-            throw LabFailure(what)
+            throw LabFailure(what, detail: scratch.isEmpty ? nil : "instead, the server sent: " + HTTPEventRendering.escaped(scratch, limit: 200))
         }
 
         func expectClosed(_ what: LabText, within limit: Duration = .seconds(3)) async throws {

@@ -83,9 +83,11 @@ public enum SocketsLab {
                                    id: "echoClient: pesan pendek kembali utuh dari server echo yang benar")) {
                 try await clientCheck(echo, message: Array("halo, NetLab\n".utf8))
             },
-            LabStep("1.2", LabText(en: "echoClient: 1 MiB (more than the socket buffers hold) comes back whole",
-                                   id: "echoClient: 1 MiB (lebih besar dari buffer socket) kembali utuh")) {
-                try await clientCheck(echo, message: labBytes(count: 1 << 20, seed: 12))
+            LabStep("1.2", LabText(en: "echoClient: 32 MiB (far more than the socket buffers hold) comes back whole",
+                                   id: "echoClient: 32 MiB (jauh lebih besar dari buffer socket) kembali utuh")) {
+                // Loopback buffers grow to a few MiB each way: 32 MiB cannot fit, so a client that
+                // writes everything before reading anything stops for good.
+                try await clientCheck(echo, message: labBytes(count: 32 << 20, seed: 12))
             },
             LabStep("1.3", LabText(en: "serveOne: echoes a short message, then returns when the client closes",
                                    id: "serveOne: memantulkan pesan pendek, lalu selesai saat klien menutup")) {
@@ -109,16 +111,25 @@ public enum SocketsLab {
     static func clientCheck(_ echo: some EchoLab, message: [UInt8]) async throws {
         let listener = try TCPListener(bindingTo: .ipv4Loopback(port: 0))
         let server = ResultThread { try ReferenceEcho().serveOne(on: listener) }
-        let got = try await runBlocking(limit: .seconds(15), what: LabText(en: "echoClient", id: "echoClient")) {
-            try echo.echoClient(to: listener.localAddress, message: message)
+        let got: [UInt8]
+        do {
+            got = try await runBlocking(limit: .seconds(15), what: LabText(en: "echoClient", id: "echoClient")) {
+                try echo.echoClient(to: listener.localAddress, message: message)
+            }
+        } catch let failure as LabFailure where failure.message.en.contains("did not finish") {
+            listener.close()
+            throw LabFailure(failure.message, hint: LabText(
+                en: "if you write everything before reading, both sides' buffers fill and nobody moves: read on another thread while you write",
+                id: "jika Anda menulis semuanya sebelum membaca, buffer kedua sisi penuh dan tidak ada yang bergerak: baca di thread lain selagi menulis"))
         }
-        try? server.value()
+        // Closing the listener wakes a server still waiting in accept() (a client that never connected).
         listener.close()
+        try? server.value()
         guard got == message else {
             throw LabFailure(LabText(en: "echoClient returned other bytes than it sent", id: "echoClient mengembalikan byte yang berbeda dari yang dikirim"),
                              detail: firstDifference(message, got),
-                             hint: LabText(en: "send everything (write until all bytes are out), shutdown(.write), then read until .endOfStream",
-                                           id: "kirim semuanya (write sampai semua byte terkirim), shutdown(.write), lalu read sampai .endOfStream"))
+                             hint: LabText(en: "write all the bytes, shutdown(.write), and read until .endOfStream — reading while you write",
+                                           id: "tulis semua byte, shutdown(.write), dan baca sampai .endOfStream — sambil menulis"))
         }
     }
 
@@ -215,18 +226,25 @@ public enum SocketsLab {
             for client in 0..<count {
                 group.addTask {
                     let message = labBytes(count: 16 * 1024 + client, seed: UInt64(100 + client))
-                    let connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
-                    let deadline = Deadline.after(.seconds(10))
-                    async let received: [UInt8] = {
-                        var bytes: [UInt8] = []
-                        while case .bytes = try await connection.read(into: &bytes, maxBytes: 65536, deadline: deadline) {}
-                        return bytes
-                    }()
-                    try await connection.write(message, deadline: deadline)
-                    try await connection.shutdownWrite()
-                    let ok = try await received == message
-                    await connection.close()
-                    return (client, ok)
+                    do {
+                        let connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
+                        let deadline = Deadline.after(.seconds(10))
+                        async let received: [UInt8] = {
+                            var bytes: [UInt8] = []
+                            while case .bytes = try await connection.read(into: &bytes, maxBytes: 65536, deadline: deadline) {}
+                            return bytes
+                        }()
+                        try await connection.write(message, deadline: deadline)
+                        try await connection.shutdownWrite()
+                        let ok = try await received == message
+                        await connection.close()
+                        return (client, ok)
+                    } catch {
+                        throw LabFailure(
+                            LabText(en: "client \(client) got no complete echo within 10 s (\(error))", id: "klien \(client) tidak mendapat pantulan lengkap dalam 10 detik (\(error))"),
+                            hint: LabText(en: "serve each connection in its own task (listener.serve does that): one waiting client must not block the others",
+                                          id: "layani setiap koneksi dalam task-nya sendiri (listener.serve melakukannya): satu klien yang menunggu tidak boleh menghambat yang lain"))
+                    }
                 }
             }
             var results: [(Int, Bool)] = []

@@ -80,16 +80,16 @@ public enum TLSLab {
                 try await Harness.with { h in
                     let heard = Mutex<[UInt8]>([])
                     let server = try await h.server(certificate: h.interceptor) { tls in
-                        var bytes: [UInt8] = []
-                        while case .bytes = try await tls.read(into: &bytes, maxBytes: 4096, deadline: .after(.seconds(5))) {}
-                        heard.withLock { $0 += bytes }
+                        // Recorded as it arrives: what the interceptor could read.
+                        while true {
+                            var bytes: [UInt8] = []
+                            guard case .bytes = try await tls.read(into: &bytes, maxBytes: 4096, deadline: .after(.seconds(5))) else { break }
+                            heard.withLock { $0 += bytes }
+                        }
                     }
-                    try await h.expectRefused(client, by: server, name: "localhost", what: LabText(
+                    try await h.expectRefused(client, by: server, name: "localhost", heard: { heard.withLock { $0 } }, what: LabText(
                         en: "an interceptor's certificate (\"Totally Legit Interceptor CA\") was accepted — this is the man in the middle reading the card",
                         id: "sertifikat interseptor (\"Totally Legit Interceptor CA\") diterima — inilah penyadap di tengah yang membaca kartu"))
-                    guard heard.withLock({ $0.isEmpty }) else {
-                        throw LabFailure(LabText(en: "application data reached the interceptor", id: "data aplikasi sampai ke interseptor"))
-                    }
                 }
             },
             LabStep("4.4", LabText(en: "a certificate the lab CA issued for another name is refused (the name is checked, not only the chain)",
@@ -168,20 +168,40 @@ public enum TLSLab {
             }
         }
 
-        func expectRefused(_ client: some TLSClientWrapping, by listener: AsyncTCPListener, name: String, what: LabText) async throws {
+        /// The handshake must fail *because of the certificate* (a ``TLSError`` of verification),
+        /// not for any other reason — a client that never completes a handshake is not refusing.
+        func expectRefused(_ client: some TLSClientWrapping, by listener: AsyncTCPListener, name: String,
+                           heard: @Sendable () -> [UInt8] = { [] }, what: LabText) async throws {
             let tcp = try await AsyncTCPConnection.connect(to: listener.localAddress, timeout: .seconds(5))
             do {
                 let secure = try await client.connect(over: tcp, serverName: name, trustRootsFile: trustRoots)
-                try? await secure.write(Array("GET /v2/token?card_number=4811111111111114 HTTP/1.1\r\n\r\n".utf8), deadline: .after(.seconds(2)))
+                try? await secure.write(Array("GET /v2/token?card_number=4811111111111114&card_cvv=123 HTTP/1.1\r\n\r\n".utf8), deadline: .after(.seconds(2)))
+                try? await Task.sleep(for: .milliseconds(300))
                 await secure.close()
             } catch let failure as LabFailure {
                 throw failure
+            } catch let error as TLSError {
+                await tcp.close()
+                switch error {
+                case .unknownCertificateAuthority, .hostnameMismatch, .certificateVerificationFailed, .selfSignedCertificate,
+                     .certificateExpired, .certificateNotYetValid:
+                    return  // refused for the right reason
+                default:
+                    throw LabFailure(LabText(en: "the handshake failed, but not because of the certificate: \(error)",
+                                             id: "jabat tangan gagal, tetapi bukan karena sertifikatnya: \(error)"),
+                                     hint: LabText(en: "first make 4.1 pass: a client that never completes a handshake refuses nothing",
+                                                   id: "luluskan 4.1 dulu: klien yang tidak pernah menyelesaikan jabat tangan tidak menolak apa pun"))
+                }
             } catch {
                 await tcp.close()
-                return  // refused: right
+                throw LabFailure(LabText(en: "the handshake failed with \(error), not with the TLSError of a refused certificate",
+                                         id: "jabat tangan gagal dengan \(error), bukan dengan TLSError sertifikat yang ditolak"),
+                                 hint: LabText(en: "let the TLSError thrown by engine.handshake() out unchanged", id: "teruskan TLSError dari engine.handshake() apa adanya"))
             }
-            throw LabFailure(what, hint: LabText(en: "build the context with TLSContext(.client(trustRootsFile:)) and give TLSEngine the serverName: OpenSSL then checks both",
-                                                 id: "buat context dengan TLSContext(.client(trustRootsFile:)) dan beri TLSEngine serverName-nya: OpenSSL lalu memeriksa keduanya"))
+            let stolen = heard()
+            throw LabFailure(what, detail: stolen.isEmpty ? nil : "the interceptor read: \(String(decoding: stolen, as: UTF8.self))",
+                             hint: LabText(en: "build the context with TLSContext(.client(trustRootsFile:)) and give TLSEngine the serverName: OpenSSL then checks both",
+                                           id: "buat context dengan TLSContext(.client(trustRootsFile:)) dan beri TLSEngine serverName-nya: OpenSSL lalu memeriksa keduanya"))
         }
     }
 }

@@ -114,37 +114,39 @@ public enum WebhooksLab {
                                    id: "notifikasi asli dari gateway diterima (2xx) dan mengubah order: pending, lalu lunas")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-1")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
                     try await h.payAtBank(order)
-                    try await h.expectStatus("paid", of: order.orderID, after: "the settlement notification")
+                    try await h.expectStatus("paid", of: order.orderID, after: Harness.settlementNote)
                 }
             },
             LabStep("5.2", LabText(en: "a forged notification (signature made without the server key) is refused with 401 and changes nothing",
                                    id: "notifikasi palsu (tanda tangan dibuat tanpa server key) ditolak dengan 401 dan tidak mengubah apa pun")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-2")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
                     let forged = h.notification(order, status: "settlement", code: "200", key: "SB-Mid-server-guessed")
                     try await h.expectAnswer(401, to: forged, what: LabText(en: "the forged notification", id: "notifikasi palsu"))
                     try h.expectUnchanged(order.orderID, "awaiting_payment")
+                    try await h.expectGenuineAccepted(order)
                 }
             },
             LabStep("5.3", LabText(en: "a notification whose amount was changed after signing is refused with 401",
                                    id: "notifikasi yang jumlahnya diubah setelah ditandatangani ditolak dengan 401")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-3")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
                     var tampered = h.notification(order, status: "settlement", code: "200", key: h.shop.serverKey)
                     tampered["gross_amount"] = "1.00"
                     try await h.expectAnswer(401, to: tampered, what: LabText(en: "the tampered notification", id: "notifikasi yang diubah"))
                     try h.expectUnchanged(order.orderID, "awaiting_payment")
+                    try await h.expectGenuineAccepted(order)
                 }
             },
             LabStep("5.4", LabText(en: "a validly signed notification the gateway does not confirm (it says pending) does not mark the order paid",
                                    id: "notifikasi bertanda tangan sah yang tidak dikonfirmasi gateway (masih pending) tidak membuat order lunas")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-4")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
                     let early = h.notification(order, status: "settlement", code: "200", key: h.shop.serverKey)
                     let answer = try await h.post(early)
                     guard (200..<300).contains(answer) else {
@@ -160,9 +162,9 @@ public enum WebhooksLab {
                                    id: "setelah lunas, notifikasi 'pending' lama yang diputar ulang dan 'settlement' ganda sama-sama mendapat 2xx dan tidak mengubah apa pun")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-5")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: "the pending notification")
+                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
                     try await h.payAtBank(order)
-                    try await h.expectStatus("paid", of: order.orderID, after: "the settlement notification")
+                    try await h.expectStatus("paid", of: order.orderID, after: Harness.settlementNote)
                     let changes = h.shop.changeCount
                     for (status, code) in [("pending", "201"), ("settlement", "200")] {
                         let old = h.notification(order, status: status, code: code, key: h.shop.serverKey)
@@ -207,6 +209,8 @@ public enum WebhooksLab {
         let merchantURL: String
         let client: HTTPClient
 
+        static let pendingNote = LabText(en: "the gateway's pending notification", id: "notifikasi pending dari gateway")
+        static let settlementNote = LabText(en: "the gateway's settlement notification", id: "notifikasi settlement dari gateway")
         static let merchantID = "G-LAB-05"
         static let serverKey = "SB-Mid-server-Lab5Student00000000"
 
@@ -249,7 +253,8 @@ public enum WebhooksLab {
 
         /// A BNI virtual-account charge of Rp 25.000 for a new order of the shop.
         func virtualAccount(_ orderID: String) async throws -> Placed {
-            shop.add(LabShop.Order(orderID: orderID, grossAmount: "25000.00", status: "awaiting_payment"))
+            // "created": only a handled notification makes it awaiting_payment.
+            shop.add(LabShop.Order(orderID: orderID, grossAmount: "25000.00", status: "created"))
             var request = HTTPClientRequest(method: .post, url: try HTTPURL(system.urls[.gateway]! + "/v2/charge"))
             request.basicAuthorization(user: Self.serverKey)
             request.body = Array(#"{"payment_type":"bank_transfer","transaction_details":{"order_id":"\#(orderID)","gross_amount":25000},"bank_transfer":{"bank":"bni"}}"#.utf8)
@@ -267,7 +272,7 @@ public enum WebhooksLab {
         }
 
         /// Waits (up to 5 s) for the order to reach `status`, then says what the gateway saw.
-        func expectStatus(_ status: String, of orderID: String, after what: String) async throws {
+        func expectStatus(_ status: String, of orderID: String, after what: LabText) async throws {
             let deadline = ContinuousClock.now + .seconds(5)
             while ContinuousClock.now < deadline {
                 if shop.order(orderID)?.status == status { return }
@@ -276,8 +281,8 @@ public enum WebhooksLab {
             let history = (try? system.store!.notifications(merchantID: Self.merchantID, orderID: orderID)) ?? []
             let answers = history.map { "\($0.transactionStatus): \($0.lastResult ?? "not tried yet") after \($0.attempts + ($0.deliveredAt != nil ? 1 : 0)) attempt(s)" }
             throw LabFailure(
-                LabText(en: "after \(what), the order is \(shop.order(orderID)?.status ?? "missing"), expected \(status)",
-                        id: "setelah \(what), order berstatus \(shop.order(orderID)?.status ?? "tidak ada"), seharusnya \(status)"),
+                LabText(en: "after \(what.en), the order is \(shop.order(orderID)?.status ?? "missing"), expected \(status)",
+                        id: "setelah \(what.id), order berstatus \(shop.order(orderID)?.status ?? "tidak ada"), seharusnya \(status)"),
                 detail: "what your endpoint answered the gateway: " + (answers.isEmpty ? "nothing yet" : answers.joined(separator: "; ")),
                 hint: LabText(en: "check the signature, then ask shop.gatewayStatus and set the status it means (LabShop.orderStatus)",
                               id: "periksa tanda tangan, lalu tanya shop.gatewayStatus dan set status yang sesuai (LabShop.orderStatus)"))
@@ -305,6 +310,16 @@ public enum WebhooksLab {
 
         func postRaw(_ body: [UInt8]) async throws -> Int {
             try await client.post(merchantURL, body: body, fields: HTTPFields(["Content-Type": "application/json"])).status
+        }
+
+        /// A genuine notification (signed with the shop's key) for `order` still gets a 2xx: the
+        /// endpoint refuses forgeries, not everything.
+        func expectGenuineAccepted(_ order: Placed) async throws {
+            let answer = try await post(notification(order, status: "pending", code: "201", key: shop.serverKey))
+            guard (200..<300).contains(answer) else {
+                throw LabFailure(LabText(en: "a genuine notification got \(answer) — refusing everything is not verifying",
+                                         id: "notifikasi asli mendapat \(answer) — menolak semuanya bukanlah memverifikasi"))
+            }
         }
 
         func expectAnswer(_ status: Int, to note: [String: String], what: LabText) async throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// The labs' checks — the same code `swift run lab check N` runs against a student's code in
 /// exercises/ — pass with NetLab's own implementations. (Lab 2's are in HTTPParserTests.)
-@Suite("Lab checks against the reference", .timeLimit(.minutes(3)))
+@Suite("Lab checks against the reference", .serialized, .timeLimit(.minutes(3)))
 struct LabSuiteTests {
     static func run(_ suite: LabSuite) async {
         for step in suite.steps {
@@ -41,7 +41,7 @@ struct LabSuiteTests {
 }
 
 /// The checks catch what they are there to catch: wrong implementations fail them.
-@Suite("Lab checks catch mistakes", .timeLimit(.minutes(3)))
+@Suite("Lab checks catch mistakes", .serialized, .timeLimit(.minutes(3)))
 struct LabChecksCatchMistakesTests {
     /// A TLS client that switched verification off, as too many tutorials do.
     struct CarelessTLSClient: TLSClientWrapping {
@@ -71,6 +71,24 @@ struct LabChecksCatchMistakesTests {
             do { try await step.run() } catch { failed.append(step.id) }
         }
         return failed
+    }
+
+    /// A client that never gets through a handshake (it gives up at once).
+    struct HopelessTLSClient: TLSClientWrapping {
+        func connect(over stream: any ByteStream, serverName: String, trustRootsFile: String) async throws -> any ByteStream {
+            throw TLSError.handshakeFailed(detail: "not written")
+        }
+    }
+
+    /// An endpoint that refuses every notification.
+    struct RefuseAllWebhook: WebhookHandling {
+        func handle(_ body: [UInt8], shop: LabShop) async -> Int { 401 }
+    }
+
+    @Test("refusing is not verifying: a client that never completes a handshake fails every TLS step; an endpoint that answers 401 to everything fails all but the unknown-order step")
+    func refusingIsNotVerifying() async {
+        #expect(await Self.failing(TLSLab.suite(HopelessTLSClient())) == ["4.1", "4.2", "4.3", "4.4"])
+        #expect(await Self.failing(WebhooksLab.suite(RefuseAllWebhook())) == ["5.1", "5.2", "5.3", "5.4", "5.5"])
     }
 
     @Test("a TLS client without verification fails the mitm and wrong-name steps (and only those)")

@@ -59,7 +59,8 @@ func option(_ name: String) -> String? {
     if let inline = arguments.first(where: { $0.hasPrefix(name + "=") }) { return String(inline.dropFirst(name.count + 1)) }
     return nil
 }
-let language = LabLanguage(rawValue: option("--lang") ?? ProcessInfo.processInfo.environment["NETLAB_LANG"] ?? "en") ?? .en
+let requestedLanguage = option("--lang") ?? ProcessInfo.processInfo.environment["NETLAB_LANG"] ?? "en"
+let language = LabLanguage(rawValue: requestedLanguage) ?? .en
 let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
 func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
 func say(_ en: String, _ id: String) -> String { language == .id ? id : en }
@@ -85,19 +86,19 @@ func runStep(_ id: String, resultFile: String) async -> Int32 {
         _ = FileManager.default.createFile(atPath: resultFile, contents: Data("fail\nno step \(id)".utf8))
         return 2
     }
+    // The limit is kept by a plain timer, not a task: a student's loop that never awaits can
+    // not be cancelled, but this still writes the verdict and ends the process.
+    let seconds = step.limit.components.seconds
+    DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(seconds))) {
+        let verdict = "fail\n" + say("the step did not finish within \(seconds) s", "langkah ini tidak selesai dalam \(seconds) detik") + "\n"
+            + say("hint: something in your code waits forever (a read without an end, a loop that never exits)",
+                  "petunjuk: ada bagian kode Anda yang menunggu selamanya (read tanpa akhir, loop yang tidak pernah selesai)")
+        _ = FileManager.default.createFile(atPath: resultFile, contents: Data(verdict.utf8))
+        _exit(0)
+    }
     let outcome: String
     do {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await step.run() }
-            group.addTask {
-                try await Task.sleep(for: step.limit)
-                throw LabFailure(LabText(en: "the step did not finish within \(step.limit)", id: "langkah ini tidak selesai dalam \(step.limit)"),
-                                 hint: LabText(en: "something in your code waits forever (a read without an end, a loop that never exits)",
-                                               id: "ada bagian kode Anda yang menunggu selamanya (read tanpa akhir, loop yang tidak pernah selesai)"))
-            }
-            try await group.next()
-            group.cancelAll()
-        }
+        try await step.run()
         outcome = "pass"
     } catch let failure as LabFailure {
         outcome = "fail\n" + failure.render(language)
@@ -126,23 +127,34 @@ func runChild(_ step: LabStep) -> (Bool, String) {
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output
+    process.standardInput = FileHandle.nullDevice  // a readLine() in the student's code gets nil, not a wait
     let collected = OutputCollector()
     output.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
     do { try process.run() } catch { return (false, "could not start a step: \(error)") }
+    // The child keeps its own limit; this one is for a child that cannot even do that.
     let deadline = Date().addingTimeInterval(Double(step.limit.components.seconds) + 10)
     while process.isRunning && Date() < deadline { usleep(20_000) }
+    var killed = false
     if process.isRunning {
         process.terminate()
+        let grace = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < grace { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        return (false, say("the step hung and was stopped", "langkah ini macet dan dihentikan"))
+        killed = true
     }
     output.fileHandleForReading.readabilityHandler = nil
+    collected.append(output.fileHandleForReading.readDataToEndOfFile())
     // What the student printed, up to the runtime's reason for stopping ("Fatal error: …",
     // with the file and line); the stack dump after it helps nobody in a lab.
     let lines = collected.text.split(separator: "\n", omittingEmptySubsequences: false)
     let printed = (lines.firstIndex { $0.contains("Fatal error") }.map { lines[max(0, $0 - 9)...$0] } ?? lines.suffix(15))
         .joined(separator: "\n")
-    if process.terminationReason == .uncaughtSignal {
+    if killed, (try? String(contentsOfFile: resultFile, encoding: .utf8)) == nil {
+        return (false, say("the step hung and was stopped", "langkah ini macet dan dihentikan")
+                + (printed.isEmpty ? "" : "\n" + say("its last output:\n", "keluaran terakhirnya:\n") + printed))
+    }
+    if process.terminationReason == .uncaughtSignal && !killed {
         let signal = process.terminationStatus
         return (false, say("your code crashed (signal \(signal): \(String(cString: strsignal(signal))))", "kode Anda crash (sinyal \(signal): \(String(cString: strsignal(signal))))")
                 + say(" — an index out of range, a force-unwrapped nil or a fatalError stops the program", " — indeks di luar jangkauan, nil yang di-force-unwrap, atau fatalError menghentikan program")
@@ -156,10 +168,16 @@ func runChild(_ step: LabStep) -> (Bool, String) {
     return (false, String(result.dropFirst(5)))
 }
 
+/// The child's output, the last 64 KiB of it (a print in an endless loop must not fill memory).
 final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
-    func append(_ more: Data) { lock.withLock { data.append(more) } }
+    func append(_ more: Data) {
+        lock.withLock {
+            data.append(more)
+            if data.count > 65536 { data = data.suffix(65536) }
+        }
+    }
     var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }
 
@@ -204,7 +222,21 @@ func check(upTo last: Int, only: String?) -> Int32 {
 
 func demo() async -> Int32 {
     let which = option("--http") ?? "student"
-    var options = DemoOptions(scenario: DemoScenario(rawValue: option("--scenario") ?? "card-accept") ?? .cardAccept)
+    guard ["student", "reference"].contains(which) else {
+        print(say("--http must be student or reference, not \(which)", "--http harus student atau reference, bukan \(which)"))
+        return 2
+    }
+    guard let scenario = DemoScenario(rawValue: option("--scenario") ?? "card-accept") else {
+        print(say("unknown scenario; the scenarios are: ", "skenario tidak dikenal; skenarionya: ") + DemoScenario.allCases.map(\.rawValue).joined(separator: " "))
+        return 2
+    }
+    // Your parser runs inside every actor here: a loop in it would hang the demo, so it has a limit.
+    DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(120)) {
+        print(say("the demo did not finish within 2 minutes — is a parser loop going round without consuming input?",
+                  "demo tidak selesai dalam 2 menit — apakah ada loop parser yang berputar tanpa mengonsumsi masukan?"))
+        _exit(1)
+    }
+    var options = DemoOptions(scenario: scenario)
     if which == "student" {
         let make = makeParser
         options.httpParser = { kind, limits in make(ParserConfiguration(kind: kind, limits: limits)) }
@@ -224,6 +256,18 @@ guard let command = arguments.first else { usage() }
 switch command {
 case "check":
     guard arguments.count >= 2, let last = Int(arguments[1]), (1...5).contains(last) else { usage() }
+    guard LabLanguage(rawValue: requestedLanguage) != nil else {
+        print("--lang must be en or id (bahasa: en atau id), not \(requestedLanguage)")
+        exit(2)
+    }
+    if let only = option("--step") {
+        let known = suites().filter { $0.number <= last }.compactMap(\.suite).flatMap(\.steps).map(\.id)
+        guard known.contains(only) else {
+            print(say("no step \(only) in labs 1…\(last); the steps are: \(known.joined(separator: " "))",
+                      "tidak ada langkah \(only) di lab 1…\(last); langkahnya: \(known.joined(separator: " "))"))
+            exit(2)
+        }
+    }
     exit(check(upTo: last, only: option("--step")))
 case "step":
     guard arguments.count >= 2, let file = option("--result") else { usage() }
