@@ -126,9 +126,11 @@ public enum ParsingLab {
     }
 }
 
-/// llhttp's test cases (the corpus beside the repository, as JSON lines), as raw inputs.
-enum LLHTTPCorpusCases {
-    static let path: String = {
+/// llhttp's test cases (the corpus beside the repository, as JSON lines), as raw inputs. The
+/// one place that knows where the corpus lives (NetLab's own llhttp test reads it from here too).
+public enum LLHTTPCorpusCases {
+    /// `$NETLAB_LLHTTP_CORPUS`, else `../shared/corpus/llhttp/cases.jsonl` beside the repository.
+    public static let path: String = {
         if let override = ProcessInfo.processInfo.environment["NETLAB_LLHTTP_CORPUS"] { return override }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return root.deletingLastPathComponent().appendingPathComponent("shared/corpus/llhttp/cases.jsonl").path

@@ -77,12 +77,7 @@ struct LLHTTPCase: Decodable {
 }
 
 enum LLHTTPCorpus {
-    static let path: String = {
-        if let override = ProcessInfo.processInfo.environment["NETLAB_LLHTTP_CORPUS"] { return override }
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/llhttp/cases.jsonl").path
-    }()
+    static let path = LLHTTPCorpusCases.path
 
     static let cases: [LLHTTPCase]? = {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
