@@ -72,8 +72,8 @@ let package = Package(
         // What several test targets share: running peers and the `netlab` binary.
         .target(name: "NetLabTestSupport", path: "Tests/NetLabTestSupport"),
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket"]),
-        .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper"]),
-        .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket"]),
+        .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper", "NetLabTestSupport"]),
+        .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket", "NetLabTestSupport"]),
         .testTarget(
             name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket", "NetLabTestSupport"],
             exclude: ["Interop"]),

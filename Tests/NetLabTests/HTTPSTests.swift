@@ -1,4 +1,5 @@
 import Foundation
+import NetLabTestSupport
 import NetLab
 import Synchronization
 import TCPSocket
@@ -221,23 +222,15 @@ struct KeyLogCaptureTests {
 
         // dumpcap (tshark's capture engine) on loopback, only this test's port; wait until it
         // really captures. -a duration: a capture that is never stopped still ends by itself.
-        let tshark = Process()
-        tshark.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tshark.arguments = ["dumpcap", "-q", "-i", "lo", "-f", "tcp port \(address.port)", "-a", "duration:60", "-w", capture]
-        let status = Pipe()
-        tshark.standardError = status
-        tshark.standardOutput = Pipe()
-        try tshark.run()
-        let started = try await onThread { () -> Bool in
-            var seen = ""
-            while !seen.contains("Capture started") && !seen.contains("Capturing on") {
-                let data = status.fileHandleForReading.availableData
-                if data.isEmpty { return false }
-                seen += String(decoding: data, as: UTF8.self)
-            }
-            return true
+        let tshark = try ChildProcess(
+            executable: "/usr/bin/env", arguments: ["dumpcap", "-q", "-i", "lo", "-f", "tcp port \(address.port)", "-a", "duration:60", "-w", capture],
+            separateStandardError: true)
+        var started = false
+        for _ in 0..<3000 where tshark.exited == nil {
+            if tshark.errorOutput.contains("Capture started") || tshark.errorOutput.contains("Capturing on") { started = true; break }
+            try await Task.sleep(for: .milliseconds(10))
         }
-        try #require(started, "tshark did not start capturing")
+        try #require(started, "dumpcap did not start capturing: \(tshark.errorOutput)")
         try await Task.sleep(for: .milliseconds(300))
 
         let lines = Mutex<[String]>([])
@@ -251,10 +244,12 @@ struct KeyLogCaptureTests {
         await client.shutdown()
         await server.shutdown()
         try await Task.sleep(for: .milliseconds(500))
-        // SIGINT makes dumpcap finish the file; poll rather than waitUntilExit, which spins here.
-        kill(tshark.processIdentifier, SIGINT)
-        for _ in 0..<100 where tshark.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        if tshark.isRunning { kill(tshark.processIdentifier, SIGKILL) }
+        // SIGINT makes dumpcap finish the file.
+        tshark.send(SIGINT)
+        if await tshark.wait(timeout: .seconds(5)) == nil {
+            tshark.send(SIGKILL)
+            _ = await tshark.wait(timeout: .seconds(5))
+        }
         try Data((lines.withLock { $0 }.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: keyLogPath))
 
         let decrypted = try await run("tshark", [

@@ -1,4 +1,5 @@
 import Foundation
+import NetLabTestSupport
 import HTTPParser
 import NetLab
 import TCPSocket
@@ -130,30 +131,11 @@ func run(_ command: String, _ arguments: [String], input: String? = nil) async t
 }
 
 func runBlocking(_ command: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String, error: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [command] + arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    let inPipe = Pipe()
-    process.standardInput = inPipe
-    try process.run()
-    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-    try inPipe.fileHandleForWriting.close()
-    // Read both pipes concurrently so neither can fill up and stall the child.
-    nonisolated(unsafe) var errData = Data()
-    let errDone = DispatchSemaphore(value: 0)
-    let errReader = Thread {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        errDone.signal()
-    }
-    errReader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    errDone.wait()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    // ChildProcess, not Foundation's Process: see why in its documentation.
+    let child = try ChildProcess(executable: "/usr/bin/env", arguments: [command] + arguments, input: Array((input ?? "").utf8),
+                                 separateStandardError: true)
+    let exit = child.waitBlocking()
+    return (exit?.code ?? -1, child.output, child.errorOutput)
 }
 
 /// Whether a command exists on PATH.

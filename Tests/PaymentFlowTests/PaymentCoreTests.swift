@@ -1,4 +1,5 @@
 import Foundation
+import NetLabTestSupport
 import Testing
 
 @testable import PaymentFlow
@@ -16,23 +17,10 @@ struct SignatureTests {
 
     @Test("agrees with Python's hashlib (what a merchant written in Python computes)", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/env")))
     func pythonAgrees() async throws {
-        let output: String = try await withCheckedThrowingContinuation { continuation in
-            // A thread of its own: a waiting Process must not hold a cooperative-pool thread.
-            Thread {
-                continuation.resume(with: Result {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    process.arguments = ["python3", "-c", "import hashlib,sys; print(hashlib.sha512(''.join(sys.argv[1:]).encode()).hexdigest())",
-                                         "order-\u{e9}-7", "201", "250000.00", "SB-Mid-server-abc"]
-                    let pipe = Pipe()
-                    process.standardOutput = pipe
-                    try process.run()
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    return String(decoding: data, as: UTF8.self)
-                })
-            }.start()
-        }
+        let (_, output) = try await TestProcess.run([
+            "python3", "-c", "import hashlib,sys; print(hashlib.sha512(''.join(sys.argv[1:]).encode()).hexdigest())",
+            "order-\u{e9}-7", "201", "250000.00", "SB-Mid-server-abc",
+        ])
         let python = output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(NotificationSignature.compute(orderID: "order-\u{e9}-7", statusCode: "201", grossAmount: "250000.00", serverKey: "SB-Mid-server-abc") == python)
     }

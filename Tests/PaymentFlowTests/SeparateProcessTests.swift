@@ -108,7 +108,8 @@ struct SeparateProcessTests {
         // SIGTERM: each service shuts down gracefully and exits 0.
         for process in [bank, fraud, notification, gateway] {
             process.kill(SIGTERM)
-            #expect(await process.waitForExit() == 0, "\(process.arguments) exits 0 after SIGTERM:\n\(process.output)")
+            let status = await process.waitForExit()
+            #expect(status == 0, "\(process.arguments) exits 0 after SIGTERM, not \(process.exitDescription):\n\(process.output)")
         }
         await merchant.stop()
         await client.shutdown()
@@ -161,13 +162,12 @@ final class WebhookReceiver: Sendable {
 /// started and waited for until it prints its `ready` line.
 final class ServiceProcess: Sendable {
     let arguments: [String]
-    private let process: Process
-    private let captured = Mutex("")
-    var output: String { captured.withLock { $0 } }
+    private let child: ChildProcess
+    var output: String { child.output }
 
     /// Starts `netlab arguments…` and returns once it prints a line containing `ready`; throws
-    /// with the output if it exits first. (The wait runs on a thread of its own, never on the
-    /// test's cooperative pool.)
+    /// with the output if it exits first or stays silent for 60 s. (The wait runs on a thread of
+    /// its own, never on the test's cooperative pool.)
     static func start(_ arguments: [String], ready: String) async throws -> ServiceProcess {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
@@ -178,40 +178,28 @@ final class ServiceProcess: Sendable {
 
     private init(_ arguments: [String], ready: String) throws {
         self.arguments = arguments
-        let binary = try TestProcess.netlabBinary()
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
         let seen = DispatchSemaphore(value: 0)
         let signalled = Mutex(false)
-        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil; seen.signal(); return }
-            let text = captured.withLock { $0 += String(decoding: data, as: UTF8.self); return $0 }
+        child = try ChildProcess(executable: try TestProcess.netlabBinary(), arguments: arguments) { text in
             if text.contains(ready), !signalled.withLock({ let was = $0; $0 = true; return was }) { seen.signal() }
         }
-        try process.run()
-        guard seen.wait(timeout: .now() + 60) == .success, output.contains(ready) else {
-            process.terminate()
-            throw HTTPError(status: 500, message: "netlab \(arguments.joined(separator: " ")) did not print \"\(ready)\":\n\(output)")
+        let deadline = ContinuousClock.now + .seconds(60)
+        while seen.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            guard child.exited == nil, ContinuousClock.now < deadline else {
+                child.send(SIGKILL)
+                throw HTTPError(status: 500, message: "netlab \(arguments.joined(separator: " ")) did not print \"\(ready)\" (\(child.exited.map(String.init(describing:)) ?? "silent for 60 s")):\n\(output)")
+            }
         }
     }
 
-    func kill(_ signal: Int32) {
-        if process.isRunning { send(signal, to: process.processIdentifier) }
-    }
+    func kill(_ signal: Int32) { child.send(signal) }
 
-    /// Waits (up to 30 s: a guard against hangs) for the exit; the exit status, or the signal
-    /// number if a signal ended it; -1 if it is still running.
+    /// Waits (up to 30 s: a guard against hangs) for the exit and the last of its output; the
+    /// exit status, or the signal number if a signal ended it; -1 if it is still running.
     func waitForExit() async -> Int32 {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-        return process.isRunning ? -1 : process.terminationStatus
+        await child.wait(timeout: .seconds(30))?.code ?? -1
     }
 
+    /// How the process ended, in words ("status N", "signal N"), or that it still runs.
+    var exitDescription: String { child.exited.map(String.init(describing:)) ?? "still running after 30 s" }
 }
-
-private func send(_ signal: Int32, to pid: Int32) { _ = kill(pid, signal) }

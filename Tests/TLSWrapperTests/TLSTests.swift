@@ -1,29 +1,16 @@
 import Foundation
+import NetLabTestSupport
 import Synchronization
 import TCPSocket
 import Testing
 
 @testable import TLSWrapper
 
-/// Runs a command to completion on a thread of its own (never on the cooperative pool, which a
-/// waiting `Process` would otherwise hold) and returns its status and combined output.
+/// Runs a command to completion on a thread of its own (never on the cooperative pool) and
+/// returns its status and combined output (``ChildProcess``: see why not Foundation's `Process`).
 func runOnThread(_ path: String, _ arguments: [String]) async throws -> (Int32, String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            continuation.resume(with: Result {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: path)
-                process.arguments = arguments
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                try process.run()
-                let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
-                return (process.terminationStatus, output)
-            })
-        }.start()
-    }
+    let child = try ChildProcess(executable: path, arguments: arguments)
+    return (await child.wait()?.code ?? -1, child.output)
 }
 
 /// A lab CA and certificates in a fresh temporary directory.

@@ -1,0 +1,225 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A program a test runs — a peer (curl, Python, openssl) or `netlab` itself — spawned with
+/// `posix_spawn` and reaped with `waitpid` by this type, not by Foundation's `Process`.
+///
+/// Why not `Process`: on Linux, Foundation learns that a child exited when a socketpair made
+/// *without* close-on-exec reaches end of file. A second child spawned at that moment from
+/// another thread (tests run in parallel) can inherit the pair's other end; `isRunning` and
+/// `waitUntilExit()` then wait until that second child exits too. Seen in CI: a service that had
+/// exited at once still "running" 30 s later, while a parallel test's nested build ran. Here
+/// every pipe is close-on-exec, the child closes every descriptor above stderr before it starts,
+/// and the exit comes from `waitpid` on a thread of this object's own: nothing another test
+/// spawns can delay it.
+///
+/// Output (stdout and stderr, merged unless asked otherwise) is collected by reader threads as
+/// it arrives; nothing here blocks Swift's cooperative pool except the documented blocking calls,
+/// which tests call from threads of their own.
+public final class ChildProcess: Sendable {
+    /// How a child ended.
+    public enum Exit: Sendable, Equatable, CustomStringConvertible {
+        case status(Int32)
+        case signal(Int32)
+
+        /// The exit status, or the signal number when a signal ended it (as `Process` reports it).
+        public var code: Int32 {
+            switch self {
+            case .status(let status), .signal(let status): status
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .status(let status): "status \(status)"
+            case .signal(let signal): "signal \(signal)"
+            }
+        }
+    }
+
+    public let pid: pid_t
+    public let arguments: [String]
+    private let collected = Mutex<(output: [UInt8], error: [UInt8])>(([], []))
+    private let readersLeft = Mutex(0)
+    private let exit = Mutex<Exit?>(nil)
+    private let changed = NSCondition()
+    private let onOutput: (@Sendable (String) -> Void)?
+
+    /// Spawns `executable` (a path; use `/usr/bin/env` to search PATH) with `arguments`.
+    /// `input` is written to its stdin, which is then closed (nil: stdin is /dev/null).
+    /// `onOutput` is called with everything collected so far after each new piece of output.
+    public init(
+        executable: String, arguments: [String], environment: [String: String]? = nil, input: [UInt8]? = nil,
+        separateStandardError: Bool = false, onOutput: (@Sendable (String) -> Void)? = nil
+    ) throws {
+        Self.ignoreBrokenPipes()
+        self.arguments = arguments
+        self.onOutput = onOutput
+        let output = try Self.pipe(), error = separateStandardError ? try Self.pipe() : nil
+        let stdin = input == nil ? nil : try Self.pipe()
+        defer {
+            for fd in [output.write, error?.write, stdin?.read].compactMap({ $0 }) { close(fd) }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin.read, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, output.write, 1)
+        posix_spawn_file_actions_adddup2(&actions, error?.write ?? output.write, 2)
+        Self.closeEverythingAboveStandardError(&actions)
+
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var spawned: pid_t = 0
+        let result = posix_spawn(&spawned, executable, &actions, nil, argv, envp)
+        guard result == 0 else {
+            for fd in [output.read, error?.read, stdin?.write].compactMap({ $0 }) { close(fd) }
+            throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO, userInfo: [NSLocalizedDescriptionKey: "posix_spawn \(executable): errno \(result)"])
+        }
+        let pid = spawned
+        self.pid = pid
+
+        readersLeft.withLock { $0 = error == nil ? 1 : 2 }
+        startReader(output.read, isError: false)
+        if let error { startReader(error.read, isError: true) }
+        if let stdin, let input {
+            Thread {
+                input.withUnsafeBytes { bytes in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let written = write(stdin.write, bytes.baseAddress! + offset, bytes.count - offset)
+                        if written < 0 && errno == EINTR { continue }
+                        if written <= 0 { break }
+                        offset += written
+                    }
+                }
+                close(stdin.write)
+            }.start()
+        }
+        Thread { [self] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            // The wait-status layout (the C macros are not imported): low 7 bits = signal.
+            let ended: Exit = (status & 0x7f) == 0 ? .status((status >> 8) & 0xff) : .signal(status & 0x7f)
+            changed.lock()
+            exit.withLock { $0 = ended }
+            changed.broadcast()
+            changed.unlock()
+        }.start()
+    }
+
+    /// Everything the child wrote so far (stdout, and stderr unless kept separate).
+    public var output: String { String(decoding: collected.withLock { $0.output }, as: UTF8.self) }
+    /// What the child wrote to stderr, when kept separate.
+    public var errorOutput: String { String(decoding: collected.withLock { $0.error }, as: UTF8.self) }
+    /// How the child ended; nil while it runs.
+    public var exited: Exit? { exit.withLock { $0 } }
+
+    /// Sends `signal` to the child, unless it has already been reaped.
+    public func send(_ signal: Int32) {
+        if exited == nil { kill(pid, signal) }
+    }
+
+    /// Blocks the calling thread (never a cooperative-pool thread) until the child has exited and
+    /// its output reached end of file, or `timeout` passed; the exit, or nil on timeout.
+    public func waitBlocking(timeout: Duration? = nil) -> Exit? {
+        let deadline = timeout.map { Date(timeIntervalSinceNow: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+        changed.lock()
+        defer { changed.unlock() }
+        while exit.withLock({ $0 }) == nil || readersLeft.withLock({ $0 }) > 0 {
+            if let deadline {
+                if !changed.wait(until: deadline) { break }
+            } else {
+                changed.wait()
+            }
+        }
+        return exited
+    }
+
+    /// Waits, on a thread of its own, for the exit and the end of the output (at most `timeout`).
+    public func wait(timeout: Duration? = nil) async -> Exit? {
+        await withCheckedContinuation { continuation in
+            Thread { [self] in continuation.resume(returning: waitBlocking(timeout: timeout)) }.start()
+        }
+    }
+
+    /// Runs a program found on PATH to its end, on a thread of its own; its exit code (the signal
+    /// number if a signal ended it) and its output, stdout and stderr together. `NO_COLOR` is
+    /// removed from the environment so the program decides colour by itself (on a pipe: none).
+    public static func run(_ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil) async throws -> (Int32, String) {
+        var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        merged.removeValue(forKey: "NO_COLOR")
+        let child = try ChildProcess(executable: "/usr/bin/env", arguments: arguments, environment: merged, input: input)
+        let exit = await child.wait()
+        return (exit?.code ?? -1, child.output)
+    }
+
+    private func startReader(_ fd: Int32, isError: Bool) {
+        Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                let text = collected.withLock { collected -> [UInt8] in
+                    if isError { collected.error += buffer[..<count] } else { collected.output += buffer[..<count] }
+                    return collected.output
+                }
+                onOutput?(String(decoding: text, as: UTF8.self))
+            }
+            close(fd)
+            changed.lock()
+            readersLeft.withLock { $0 -= 1 }
+            changed.broadcast()
+            changed.unlock()
+        }.start()
+    }
+
+    /// A child that exits without reading all of its `input` must make the write fail with
+    /// EPIPE, not kill the test process with SIGPIPE.
+    private static let brokenPipesIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+    private static func ignoreBrokenPipes() { _ = brokenPipesIgnored }
+
+    private static func pipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        #if canImport(Glibc)
+        // pipe2 creates both ends close-on-exec at once (no window for a parallel spawn to
+        // inherit them); a GNU extension, so looked up at run time.
+        typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+        if let symbol = dlsym(nil, "pipe2") {
+            guard unsafeBitCast(symbol, to: Pipe2.self)(&fds, O_CLOEXEC) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            return (fds[0], fds[1])
+        }
+        #endif
+        guard Foundation.pipe(&fds) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    /// Makes the child close every descriptor above 2 before it runs — those another thread
+    /// opened without close-on-exec too — with glibc's `posix_spawn_file_actions_addclosefrom_np`
+    /// (2.34+; looked up at run time, as Swift's Glibc module does not declare GNU extensions).
+    /// Elsewhere the child inherits only descriptors lacking close-on-exec (ours all have it).
+    private static func closeEverythingAboveStandardError(_ actions: inout posix_spawn_file_actions_t) {
+        #if canImport(Glibc)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        }
+        #endif
+    }
+}
