@@ -103,10 +103,11 @@ public final class DemoRecorder: Sendable {
         case .orderStatus(let order, let from, let to):
             add(DemoStep(layer: .payment, kind: "payment.order", from: "merchant",
                          title: "Merchant's order \(order): \(from ?? "new") → \(to)", outcome: to))
-        case .webhookChecked(let order, let valid, let confirmed, let outcome):
+        case .webhookChecked(let order, let notified, let valid, let confirmed, let outcome):
             add(DemoStep(layer: .payment, kind: "payment.webhook", from: "merchant",
                          title: "Merchant checks the webhook for \(order)",
                          details: [
+                            "the notification says transaction_status \(notified ?? "(none)")",
                             valid ? "signature_key = SHA-512(order_id + status_code + gross_amount + server_key): matches"
                                 : "signature_key does not match what the server key gives: forged or altered",
                             confirmed.map { "GET /v2/{id}/status confirms transaction_status \($0)" } ?? "not confirmed with the gateway",

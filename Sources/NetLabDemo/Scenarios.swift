@@ -140,11 +140,15 @@ struct DemoContext {
         return Customer.Card(number: number)
     }
 
-    /// The story's last word, once every request sent has had its answer (a webhook still in
-    /// flight would otherwise be cut off mid-exchange).
+    /// The story's last word, once it has come to rest: every notification in the gateway's
+    /// outbox delivered (or given up) and every request sent answered. Otherwise a webhook still
+    /// on its way — a second one for the same order, say — would be cut off mid-exchange.
     func conclude(_ title: String, _ details: [String] = [], outcome: String) async {
+        let store = system?.store, merchantID = system?.options.merchantID ?? ""
         _ = await recorder.wait(for: .seconds(15)) { steps in
-            steps.filter { $0.kind == "http.request" }.count == steps.filter { $0.kind == "http.response" }.count
+            let outboxAtRest = (try? store?.notifications(merchantID: merchantID, orderID: nil))?
+                .allSatisfy { $0.deliveredAt != nil || $0.gaveUpAt != nil } ?? true
+            return outboxAtRest && steps.filter { $0.kind == "http.request" }.count == steps.filter { $0.kind == "http.response" }.count
         }
         note(title, details, outcome: outcome)
     }
@@ -154,13 +158,15 @@ struct DemoContext {
         guard await recorder.wait(for: limit, until: condition) else { throw Failure(description: "expected \(what), which did not happen") }
     }
 
-    /// Waits until the merchant has checked (and answered) the webhook for `order` that the
-    /// gateway confirms as `status` — applied, or a duplicate when the shop already knew.
+    /// Waits until the merchant has checked (and answered) the webhook for `order` that says
+    /// `status` — applied, or a duplicate when the shop already knew. (Matched on what the
+    /// notification says, not on what `GET status` confirmed: a late `pending` notification is
+    /// confirmed as `capture` when the payment went on meanwhile, and is not the capture webhook.)
     func webhookHandled(_ order: String, _ status: String) async throws {
         try await expect("the merchant to check the \(status) webhook for \(order)") { steps in
             guard let check = steps.lastIndex(where: {
                 $0.kind == "payment.webhook" && $0.title.hasSuffix(order) && $0.outcome != "rejected"
-                    && $0.details.contains("GET /v2/{id}/status confirms transaction_status \(status)")
+                    && $0.details.contains("the notification says transaction_status \(status)")
             }) else { return false }
             return steps[check...].contains { $0.kind == "http.response" && $0.from == "merchant" && $0.to == "notification" }
         }

@@ -12,9 +12,10 @@ public enum PaymentEvent: Sendable, Equatable {
     case bank(reference: String, change: String)
     /// The shop's order changed status (`from` nil: a new order).
     case orderStatus(orderID: String, from: String?, to: String)
-    /// The shop checked a webhook: the signature, what `GET status` confirmed, and the outcome
-    /// (`applied`, `duplicate`, `rejected: …`).
-    case webhookChecked(orderID: String, signatureValid: Bool, confirmedStatus: String?, outcome: String)
+    /// The shop checked a webhook: the status the notification claims, the signature, what
+    /// `GET status` confirmed (a late notification may be confirmed with a newer status), and
+    /// the outcome (`applied`, `duplicate`, `rejected: …`).
+    case webhookChecked(orderID: String, notifiedStatus: String?, signatureValid: Bool, confirmedStatus: String?, outcome: String)
 }
 
 /// Receives ``PaymentEvent``s; called on the actor's own task, so it must be quick.

@@ -180,7 +180,8 @@ struct ScenarioTests {
     static func checkInvariants(_ steps: [DemoStep], scenario: DemoScenario) {
         #expect(steps.map(\.number) == Array(1...steps.count), "\(scenario.rawValue): steps are numbered in order")
         let requests = steps.filter { $0.kind == "http.request" }, responses = steps.filter { $0.kind == "http.response" }
-        #expect(requests.count == responses.count, "\(scenario.rawValue): \(requests.count) requests, \(responses.count) responses")
+        #expect(requests.count == responses.count,
+                "\(scenario.rawValue): \(requests.count) requests, \(responses.count) responses; the story was:\n\(outline(steps))")
         for step in steps where step.wire != nil {
             #expect(!String(decoding: step.wire!.plaintext, as: UTF8.self).contains("fraud_verdict"),
                     "step \(step.number): the gateway's internal fraud_verdict leaked into a message")

@@ -184,12 +184,13 @@ public final class MerchantShop: Sendable {
             counts.withLock { $0.rejected += 1 }
             throw HTTPError(status: 400, message: "not a payment notification")
         }
+        let notified = note["transaction_status"] as? String
         // (1) Only someone who knows our server key can sign.
         guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: serverKey),
             try orders.order(orderID) != nil
         else {
             counts.withLock { $0.rejected += 1 }
-            observer?(.webhookChecked(orderID: orderID, signatureValid: false, confirmedStatus: nil, outcome: "rejected: invalid signature_key (401)"))
+            observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: false, confirmedStatus: nil, outcome: "rejected: invalid signature_key (401)"))
             throw HTTPError(status: 401, message: "invalid signature_key")
         }
         // (2) Ask the gateway what is true now (a replay or a late notification says less).
@@ -198,7 +199,7 @@ public final class MerchantShop: Sendable {
             truth["order_id"] as? String == orderID, truth["gross_amount"] as? String == gross
         else {
             counts.withLock { $0.rejected += 1 }
-            observer?(.webhookChecked(orderID: orderID, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
+            observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
                                       outcome: "rejected: the gateway does not confirm it (401)"))
             throw HTTPError(status: 401, message: "the gateway does not confirm this notification")
         }
@@ -209,7 +210,7 @@ public final class MerchantShop: Sendable {
             return order != before
         }
         counts.withLock { changed ? ($0.applied += 1) : ($0.duplicates += 1) }
-        observer?(.webhookChecked(orderID: orderID, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
+        observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
                                   outcome: changed ? "applied" : "duplicate: nothing changed"))
         return .text("OK")
     }
