@@ -180,7 +180,8 @@ public final class HTTPServer: Sendable {
 
     /// Graceful shutdown: stop accepting, close idle keep-alive connections, let requests in
     /// flight finish (their responses say `Connection: close`) for up to `gracePeriod`, then
-    /// close whatever is left.
+    /// close whatever is left and wait up to one more second for those connections to end (a
+    /// handler that ignores cancellation may run on after that; its connection is closed).
     public func shutdown(gracePeriod: Duration = .seconds(5)) async {
         let (listener, acceptTask) = state.withLock { state -> (AsyncTCPListener?, Task<Void, Never>?) in
             state.draining = true
@@ -192,14 +193,18 @@ public final class HTTPServer: Sendable {
         }
         await listener?.close()
         let deadline = ContinuousClock.now + gracePeriod
+        // Once the grace period is over, what is left is closed; one more second lets those
+        // connections' tasks see the close and end, so that little of this server still runs
+        // when the caller goes on (a process about to exit, say).
+        let settled = deadline + .seconds(1)
         while true {
             let open = state.withLock { Array($0.connections.values) }
-            if open.isEmpty { break }
-            let forced = ContinuousClock.now >= deadline
+            let now = ContinuousClock.now
+            if open.isEmpty || now >= settled { break }
+            let forced = now >= deadline
             for connection in open where connection.claimForClosing(force: forced) {
                 await connection.stream.close()
             }
-            if forced { break }
             try? await Task.sleep(for: .milliseconds(10))
         }
         // Connection tasks end on their own now that their streams are closed; a handler that

@@ -55,14 +55,22 @@ struct PaymentServeOptions: ParsableArguments {
                 ? "\(options.serverKey) (the lab default: never a real one)" : "(as given, not printed)"
             say("merchant \(options.merchantID) server key \(shown) client key \(options.clientKey)")
         }
-        await waitForTermination()
-        say("shutting down…")
+        _ = await waitForTermination()
+        say("shutting down… (a second Ctrl-C stops at once)")
+        // Graceful shutdown lets requests in flight finish (a few seconds at most); someone who
+        // asks twice does not want to wait for them.
+        let impatient = Task.detached {
+            guard await waitForTermination() else { return }
+            say("stopped at once: requests in flight were cut off")
+            Foundation.exit(130)
+        }
         await system.shutdown()
+        impatient.cancel()
     }
 }
 
-/// Suspends until SIGINT (Ctrl-C) or SIGTERM arrives.
-func waitForTermination() async {
+/// Suspends until SIGINT (Ctrl-C) or SIGTERM arrives (true), or the task is cancelled (false).
+func waitForTermination() async -> Bool {
     let (signals, continuation) = AsyncStream<Int32>.makeStream()
     var sources: [any DispatchSourceSignal] = []
     for number in [SIGINT, SIGTERM] {
@@ -72,8 +80,14 @@ func waitForTermination() async {
         source.resume()
         sources.append(source)
     }
-    for await _ in signals { break }
+    let signalled = await withTaskCancellationHandler {
+        for await _ in signals { return true }
+        return false
+    } onCancel: {
+        continuation.finish()
+    }
     for source in sources { source.cancel() }
+    return signalled
 }
 
 extension Serve {

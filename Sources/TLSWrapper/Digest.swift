@@ -5,6 +5,7 @@ internal import COpenSSL
 public enum Digest {
     /// SHA-512 of `bytes` as 128 lowercase hex digits.
     public static func sha512Hex(_ bytes: [UInt8]) -> String {
+        OpenSSLLibrary.ensureInitialized()
         var digest = [UInt8](repeating: 0, count: 64)
         var length: UInt32 = 0
         let ok = bytes.withUnsafeBytes { input in

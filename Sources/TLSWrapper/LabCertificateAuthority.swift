@@ -27,6 +27,7 @@ public final class LabCertificateAuthority: @unchecked Sendable {
 
     /// Opens the CA in `directory`, creating it (valid 10 years) when absent.
     public init(directory: String, commonName: String = "NetLab Lab CA") throws(TLSError) {
+        OpenSSLLibrary.ensureInitialized()
         self.directory = directory
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -118,6 +119,7 @@ public final class LabCertificateAuthority: @unchecked Sendable {
 
     /// Details of a certificate file, for `netlab certs show`.
     public static func summary(ofCertificateAt path: String) throws(TLSError) -> CertificateSummary {
+        OpenSSLLibrary.ensureInitialized()
         let certificate = try readCertificate(path)
         defer { X509_free(certificate) }
         return CertificateSummary(certificate)

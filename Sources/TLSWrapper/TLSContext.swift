@@ -90,6 +90,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     public init(_ configuration: TLSConfiguration) throws(TLSError) {
+        OpenSSLLibrary.ensureInitialized()
         self.configuration = configuration
         if let long = configuration.applicationProtocols.first(where: { $0.utf8.isEmpty || $0.utf8.count > 255 }) {
             throw .configuration("ALPN protocol names are 1-255 bytes long: \"\(long)\"")
