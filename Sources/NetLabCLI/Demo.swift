@@ -18,8 +18,8 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Play a payment across customer, merchant, gateway, fraud service and bank, layer by layer.",
         discussion: """
-            On a terminal: Enter = next step, w = wiretap of this step (the message below TLS and
-            above it), c = continue to the end, q = quit. Piped, or with --no-pause, the whole
+            On a terminal: Enter = next step, w = wiretap of this step (the message below TLS and \
+            above it), c = continue to the end, q = quit. Piped, or with --no-pause, the whole \
             story is printed. Exit status 0 when the scenario's story happened as expected.
             """)
 

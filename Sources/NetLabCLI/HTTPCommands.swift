@@ -11,8 +11,8 @@ extension Serve {
             commandName: "http",
             abstract: "An HTTP/1.1 server on NetLab's stack: /hello, /echo, and static files from --root.",
             discussion: """
-                GET /hello answers "Hello, World!" (the load-test route); POST /echo returns the body;
-                GET /echo shows the request as the server parsed it. With --root, other paths are
+                GET /hello answers "Hello, World!" (the load-test route); POST /echo returns the body; \
+                GET /echo shows the request as the server parsed it. With --root, other paths are \
                 files under that directory. Try: curl -v http://127.0.0.1:8080/echo
                 """)
 

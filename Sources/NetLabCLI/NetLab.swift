@@ -10,14 +10,14 @@ struct NetLabCommand: AsyncParsableCommand {
         commandName: "netlab",
         abstract: "A from-scratch network stack that carries an online payment, layer by layer.",
         discussion: """
-            `netlab demo` plays a payment across customer, merchant, gateway, fraud service and bank,
-            showing each step at the TCP, TLS, HTTP and payment layers (`--list` for its scenarios).
-            `netlab sockets` walks through one TCP conversation system call by system call;
-            `netlab serve echo` and `netlab resolve` are tools for lab 1; `netlab parse` runs the
-            HTTP/1.1 parser on raw bytes; `netlab serve http` and `netlab get` are an HTTP(S) server
-            and client on NetLab's stack, and `netlab certs` makes the lab's certificates.
-            `netlab serve all` runs the payment system (gateway, bank, merchant, fraud and
-            notification services) and `netlab gateway merchant` manages the merchants one gateway
+            `netlab demo` plays a payment across customer, merchant, gateway, fraud service and bank, \
+            showing each step at the TCP, TLS, HTTP and payment layers (`--list` for its scenarios). \
+            `netlab sockets` walks through one TCP conversation system call by system call; \
+            `netlab serve echo` and `netlab resolve` are tools for lab 1; `netlab parse` runs the \
+            HTTP/1.1 parser on raw bytes; `netlab serve http` and `netlab get` are an HTTP(S) server \
+            and client on NetLab's stack, and `netlab certs` makes the lab's certificates. \
+            `netlab serve all` runs the payment system (gateway, bank, merchant, fraud and \
+            notification services) and `netlab gateway merchant` manages the merchants one gateway \
             serves.
             """,
         subcommands: [Demo.self, Sockets.self, Serve.self, GatewayCommand.self, Get.self, Certs.self, Resolve.self, Parse.self]
