@@ -180,8 +180,9 @@ public final class HTTPServer: Sendable {
 
     /// Graceful shutdown: stop accepting, close idle keep-alive connections, let requests in
     /// flight finish (their responses say `Connection: close`) for up to `gracePeriod`, then
-    /// close whatever is left and wait up to one more second for those connections to end (a
-    /// handler that ignores cancellation may run on after that; its connection is closed).
+    /// close whatever is left, cancel its handlers and wait up to one more second for those
+    /// connections to end (a handler that ignores cancellation may run on after that; its
+    /// connection is closed).
     public func shutdown(gracePeriod: Duration = .seconds(5)) async {
         let (listener, acceptTask) = state.withLock { state -> (AsyncTCPListener?, Task<Void, Never>?) in
             state.draining = true
@@ -193,22 +194,28 @@ public final class HTTPServer: Sendable {
         }
         await listener?.close()
         let deadline = ContinuousClock.now + gracePeriod
-        // Once the grace period is over, what is left is closed; one more second lets those
-        // connections' tasks see the close and end, so that little of this server still runs
-        // when the caller goes on (a process about to exit, say).
+        // Once the grace period is over (or the caller is cancelled), what is left is closed and
+        // its handlers are cancelled; one more second lets those connections' tasks end, so that
+        // little of this server still runs when the caller goes on (a process about to exit).
         let settled = deadline + .seconds(1)
+        var forcedAlready = false
         while true {
             let open = state.withLock { Array($0.connections.values) }
             let now = ContinuousClock.now
             if open.isEmpty || now >= settled { break }
-            let forced = now >= deadline
+            let forced = now >= deadline || Task.isCancelled
             for connection in open where connection.claimForClosing(force: forced) {
                 await connection.stream.close()
             }
+            if forced && !forcedAlready {
+                forcedAlready = true
+                acceptTask?.cancel()  // the connections' tasks are children of the accept loop's
+            }
+            // A cancelled caller cannot sleep (it would spin): its connections are closed; done.
+            if Task.isCancelled { break }
             try? await Task.sleep(for: .milliseconds(10))
         }
-        // Connection tasks end on their own now that their streams are closed; a handler that
-        // ignores cancellation must not hold shutdown beyond its grace period.
+        // A handler that ignores cancellation must not hold shutdown beyond this point.
         acceptTask?.cancel()
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PaymentFlow
+import Synchronization
 
 /// The options every `netlab serve ACTOR` shares.
 struct PaymentServeOptions: ParsableArguments {
@@ -55,39 +56,49 @@ struct PaymentServeOptions: ParsableArguments {
                 ? "\(options.serverKey) (the lab default: never a real one)" : "(as given, not printed)"
             say("merchant \(options.merchantID) server key \(shown) client key \(options.clientKey)")
         }
-        _ = await waitForTermination()
+        _ = await TerminationSignals.first()
         say("shutting down… (a second Ctrl-C stops at once)")
-        // Graceful shutdown lets requests in flight finish (a few seconds at most); someone who
-        // asks twice does not want to wait for them.
-        let impatient = Task.detached {
-            guard await waitForTermination() else { return }
-            say("stopped at once: requests in flight were cut off")
-            Foundation.exit(130)
-        }
         await system.shutdown()
-        impatient.cancel()
     }
 }
 
-/// Suspends until SIGINT (Ctrl-C) or SIGTERM arrives (true), or the task is cancelled (false).
-func waitForTermination() async -> Bool {
-    let (signals, continuation) = AsyncStream<Int32>.makeStream()
-    var sources: [any DispatchSourceSignal] = []
-    for number in [SIGINT, SIGTERM] {
-        signal(number, SIG_IGN)  // delivered to the dispatch source instead of killing the process
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { continuation.yield(number) }
-        source.resume()
-        sources.append(source)
+/// SIGINT (Ctrl-C) and SIGTERM for `netlab serve`, handled for the whole process from the first
+/// call on: the first signal ends ``first()``'s wait (the graceful shutdown begins); a second one
+/// — someone who asks twice does not want to wait for requests in flight — ends the process at
+/// once, with exit status 128 + the signal number, as a shell reports a death by that signal.
+///
+/// Set up once: libdispatch installs its forwarding handler the first time a signal gets a
+/// source, and a later `signal(…, SIG_IGN)` would replace it for good.
+enum TerminationSignals {
+    private final class Count: Sendable {
+        let value = Atomic<Int>(0)
     }
-    let signalled = await withTaskCancellationHandler {
-        for await _ in signals { return true }
-        return false
-    } onCancel: {
-        continuation.finish()
+
+    nonisolated(unsafe) private static let installed: (stream: AsyncStream<Int32>, sources: [any DispatchSourceSignal]) = {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        let count = Count()
+        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)  // delivered to the dispatch source instead of killing the process
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if count.value.add(1, ordering: .relaxed).oldValue == 0 {
+                    continuation.yield(number)
+                } else {
+                    say("stopped at once: requests in flight were cut off")
+                    exit(128 + number)
+                }
+            }
+            source.resume()
+            return source
+        }
+        return (stream, sources)
+    }()
+
+    /// Suspends until the first SIGINT or SIGTERM; returns its number.
+    static func first() async -> Int32 {
+        for await number in installed.stream { return number }
+        return SIGTERM
     }
-    for source in sources { source.cancel() }
-    return signalled
 }
 
 extension Serve {

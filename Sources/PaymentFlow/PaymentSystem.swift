@@ -249,7 +249,10 @@ public final class PaymentSystem: Sendable {
         // must never run alongside a pass of this one.
         for task in background { task.cancel() }
         for task in background { await task.value }
-        for actor in PaymentActor.allCases { await servers[actor]?.shutdown(gracePeriod: .seconds(2)) }
+        // All servers at once: each may spend its grace period on requests in flight.
+        await withTaskGroup(of: Void.self) { group in
+            for server in servers.values { group.addTask { await server.shutdown(gracePeriod: .seconds(2)) } }
+        }
         for client in clients { await client.shutdown() }
     }
 

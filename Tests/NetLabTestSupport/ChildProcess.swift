@@ -60,8 +60,20 @@ public final class ChildProcess: Sendable {
         Self.ignoreBrokenPipes()
         self.arguments = arguments
         self.onOutput = onOutput
-        let output = try Self.pipe(), error = separateStandardError ? try Self.pipe() : nil
-        let stdin = input == nil ? nil : try Self.pipe()
+        // Pipes made so far are closed if a later one cannot be made.
+        var made: [Int32] = []
+        func makePipe() throws -> (read: Int32, write: Int32) {
+            do {
+                let pipe = try Self.pipe()
+                made += [pipe.read, pipe.write]
+                return pipe
+            } catch {
+                for fd in made { close(fd) }
+                throw error
+            }
+        }
+        let output = try makePipe(), error = separateStandardError ? try makePipe() : nil
+        let stdin = input == nil ? nil : try makePipe()
         defer {
             for fd in [output.write, error?.write, stdin?.read].compactMap({ $0 }) { close(fd) }
         }
@@ -84,8 +96,23 @@ public final class ChildProcess: Sendable {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
+        // The child starts with no signal blocked and every signal's default action: a thread of
+        // Swift's pool blocks most signals (and this process ignores SIGPIPE), and a child would
+        // inherit both — a peer that never sees the SIGINT meant to stop it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
         var spawned: pid_t = 0
-        let result = posix_spawn(&spawned, executable, &actions, nil, argv, envp)
+        let result = posix_spawn(&spawned, executable, &actions, &attributes, argv, envp)
         guard result == 0 else {
             for fd in [output.read, error?.read, stdin?.write].compactMap({ $0 }) { close(fd) }
             throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO, userInfo: [NSLocalizedDescriptionKey: "posix_spawn \(executable): errno \(result)"])
@@ -112,9 +139,12 @@ public final class ChildProcess: Sendable {
         }
         Thread { [self] in
             var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            // The wait-status layout (the C macros are not imported): low 7 bits = signal.
-            let ended: Exit = (status & 0x7f) == 0 ? .status((status >> 8) & 0xff) : .signal(status & 0x7f)
+            var reaped: pid_t
+            repeat { reaped = waitpid(pid, &status, 0) } while reaped == -1 && errno == EINTR
+            // The wait-status layout (the C macros are not imported): low 7 bits = signal. A
+            // failed waitpid (nothing else reaps our children, so it should not happen) is
+            // reported as status -1, never as a clean exit.
+            let ended: Exit = reaped != pid ? .status(-1) : (status & 0x7f) == 0 ? .status((status >> 8) & 0xff) : .signal(status & 0x7f)
             changed.lock()
             exit.withLock { $0 = ended }
             changed.broadcast()
@@ -129,7 +159,8 @@ public final class ChildProcess: Sendable {
     /// How the child ended; nil while it runs.
     public var exited: Exit? { exit.withLock { $0 } }
 
-    /// Sends `signal` to the child, unless it has already been reaped.
+    /// Sends `signal` to the child, unless it has already been reaped (between the reaping and
+    /// its record there is a window of microseconds in which the pid could, in theory, be reused).
     public func send(_ signal: Int32) {
         if exited == nil { kill(pid, signal) }
     }

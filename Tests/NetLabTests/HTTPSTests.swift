@@ -230,6 +230,7 @@ struct KeyLogCaptureTests {
             if tshark.errorOutput.contains("Capture started") || tshark.errorOutput.contains("Capturing on") { started = true; break }
             try await Task.sleep(for: .milliseconds(10))
         }
+        if !started { tshark.send(SIGKILL) }
         try #require(started, "dumpcap did not start capturing: \(tshark.errorOutput)")
         try await Task.sleep(for: .milliseconds(300))
 

@@ -187,6 +187,7 @@ final class ServiceProcess: Sendable {
         while seen.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
             guard child.exited == nil, ContinuousClock.now < deadline else {
                 child.send(SIGKILL)
+                _ = child.waitBlocking(timeout: .seconds(2))  // its last words, in full
                 throw HTTPError(status: 500, message: "netlab \(arguments.joined(separator: " ")) did not print \"\(ready)\" (\(child.exited.map(String.init(describing:)) ?? "silent for 60 s")):\n\(output)")
             }
         }
