@@ -70,7 +70,7 @@ struct HostileClientTests {
             let reply = try await Self.sendAndReadAll(
                 address, Array("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: dripping\r\n\r\n".utf8), drip: .milliseconds(50))
             #expect(reply.hasPrefix("HTTP/1.1 408 "))
-            #expect(ContinuousClock.now - start < .seconds(10), "the timeout must end the wait, not a hang")
+            #expect(ContinuousClock.now - start < .seconds(60), "the timeout must end the wait, not a hang (a loose bound: a loaded machine may be slow)")
         }
     }
 

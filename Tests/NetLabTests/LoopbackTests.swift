@@ -85,7 +85,7 @@ struct LoopbackTests {
         await #expect(throws: HTTPClientError.timedOut(url: "http://127.0.0.1:\(listener.localAddress.port)/", limit: .milliseconds(300))) {
             _ = try await client.get("http://127.0.0.1:\(listener.localAddress.port)/")
         }
-        #expect(ContinuousClock.now - start < .seconds(10), "a 300 ms limit must not turn into a hang")
+        #expect(ContinuousClock.now - start < .seconds(60), "a 300 ms limit must not turn into a hang (a loose bound: a loaded machine may be slow)")
         listener.close()
     }
 

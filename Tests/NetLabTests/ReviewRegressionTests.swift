@@ -54,7 +54,7 @@ struct ReviewRegressionTests {
             let text = String(decoding: reply, as: UTF8.self)
             #expect(text.hasPrefix("HTTP/1.1 200 OK"))
             #expect(text.contains("HTTP/1.1 408 "))
-            #expect(ContinuousClock.now - start < .seconds(10), "the timeout must end the wait, not a hang")
+            #expect(ContinuousClock.now - start < .seconds(60), "the timeout must end the wait, not a hang (a loose bound: a loaded machine may be slow)")
             await connection.close()
         }
     }

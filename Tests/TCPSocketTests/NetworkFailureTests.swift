@@ -76,7 +76,7 @@ struct NetworkFailureTests {
                 #expect(target == listener.localAddress.description)
                 #expect(limit == .milliseconds(300))
                 let waited = ContinuousClock.now - start
-                #expect(waited >= .milliseconds(300) && waited < .seconds(10), "waited \(waited)")
+                #expect(waited >= .milliseconds(300) && waited < .seconds(60), "waited \(waited)")
                 return
             }
         }
