@@ -22,20 +22,27 @@ public enum LabLanguage: String, Sendable, CaseIterable {
 /// happened, the rule (RFC section) where one applies, and the exact bytes when bytes matter.
 public struct LabFailure: Error, Sendable {
     public var message: LabText
-    /// Language-neutral evidence: escaped bytes with the offending one marked, expected vs got.
-    public var detail: String?
+    /// The evidence: escaped bytes with the offending one marked, expected vs got — labelled in
+    /// the student's language; the bytes, events and the parser's RFC wording stay as they are.
+    public var detail: LabText?
     /// A hint on what to look at next.
     public var hint: LabText?
 
+    /// A failure whose evidence reads the same in every language (bytes, an RFC error).
     public init(_ message: LabText, detail: String? = nil, hint: LabText? = nil) {
+        self.init(message, evidence: detail.map { LabText(en: $0, id: $0) }, hint: hint)
+    }
+
+    /// A failure whose evidence has words around it, in each language.
+    public init(_ message: LabText, evidence: LabText?, hint: LabText? = nil) {
         self.message = message
-        self.detail = detail
+        self.detail = evidence
         self.hint = hint
     }
 
     public func render(_ language: LabLanguage) -> String {
         var lines = [message(language)]
-        if let detail { lines.append(detail) }
+        if let detail { lines.append(detail(language)) }
         if let hint { lines.append((language == .id ? "petunjuk: " : "hint: ") + hint(language)) }
         return lines.joined(separator: "\n")
     }
@@ -124,8 +131,9 @@ public func labBytes(count: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// Where two byte strings first differ, for "expected … got …" messages.
-func firstDifference(_ expected: [UInt8], _ got: [UInt8]) -> String {
+func firstDifference(_ expected: [UInt8], _ got: [UInt8]) -> LabText {
     let common = min(expected.count, got.count)
     let index = (0..<common).first { expected[$0] != got[$0] } ?? common
-    return "expected \(expected.count) bytes, got \(got.count); first difference at byte \(index)"
+    return LabText(en: "expected \(expected.count) bytes, got \(got.count); first difference at byte \(index)",
+                   id: "diharapkan \(expected.count) byte, diterima \(got.count); beda pertama di byte \(index)")
 }

@@ -71,18 +71,37 @@ public struct VerificationFailure: Error, Sendable, CustomStringConvertible {
     public var expected: ParserOutcome
     public var actual: ParserOutcome
 
-    public var description: String {
-        var text = """
-            ✘ \(vector) — fed \(strategy)
-            input: \(HTTPEventRendering.escaped(input))
-            expected:
-            \(expected)
-            got:
-            \(actual)
-            """
-        let offset = actual.error?.offset ?? expected.error?.offset
-        if let offset { text += "\n" + HTTPEventRendering.caret(input, at: offset) }
-        return text
+    public var description: String { evidence.en }
+
+    /// The mismatch, labelled in English and in Indonesian (the bytes, events and errors as they are).
+    public var evidence: LabText {
+        func text(fed: String, strategy: String, input inputLabel: String, expected expectedLabel: String, got: String) -> String {
+            var text = """
+                ✘ \(vector) — \(fed) \(strategy)
+                \(inputLabel): \(HTTPEventRendering.escaped(input))
+                \(expectedLabel):
+                \(expected)
+                \(got):
+                \(actual)
+                """
+            let offset = actual.error?.offset ?? expected.error?.offset
+            if let offset { text += "\n" + HTTPEventRendering.caret(input, at: offset) }
+            return text
+        }
+        return LabText(en: text(fed: "fed", strategy: strategy, input: "input", expected: "expected", got: "got"),
+                       id: text(fed: "diumpankan", strategy: Self.indonesian(strategy), input: "masukan", expected: "diharapkan", got: "diterima"))
+    }
+
+    /// The ways of feeding, in Indonesian (see ``ParserVerifier/verify(_:)`` for the English).
+    static func indonesian(_ strategy: String) -> String {
+        switch strategy {
+        case "whole": return "utuh"
+        case "one byte at a time": return "satu byte demi satu byte"
+        case "pipelined after another message": return "beruntun setelah pesan lain"
+        default:
+            // "split at [3, 9] (seed N)"
+            return strategy.hasPrefix("split at ") ? "dipotong di " + strategy.dropFirst("split at ".count) : strategy
+        }
     }
 }
 

@@ -28,13 +28,13 @@ public enum ParsingLab {
         }
         steps.append(LabStep("2.5", LabText(en: "200 random messages (seeded) parse exactly as the reference parses them, at random splits and pipelined",
                                             id: "200 pesan acak (dengan seed) diurai persis seperti acuan mengurainya, dipotong acak dan pipelined")) {
-            try await offPool { try differential(Self.randomMessages(count: 200, seed: 0x4C61_6232), against: makeParser, what: "random message") }
+            try await offPool { try differential(Self.randomMessages(count: 200, seed: 0x4C61_6232), against: makeParser, what: LabText(en: "random message", id: "pesan acak")) }
         })
         var notes: [LabText] = []
         if let corpus = LLHTTPCorpusCases.load() {
             steps.append(LabStep("2.6", LabText(en: "llhttp's \(corpus.count) strict test cases (Node.js's parser): same outcome as the reference",
                                                 id: "\(corpus.count) kasus uji strict milik llhttp (parser Node.js): hasilnya sama dengan acuan")) {
-                try await offPool { try differential(corpus, against: makeParser, what: "llhttp case") }
+                try await offPool { try differential(corpus, against: makeParser, what: LabText(en: "llhttp case", id: "kasus llhttp")) }
             })
         } else {
             notes.append(LabText(en: "2.6 (llhttp's corpus) skipped: \(LLHTTPCorpusCases.path) not found (set NETLAB_LLHTTP_CORPUS)",
@@ -59,7 +59,7 @@ public enum ParsingLab {
         let count = Set(failing.map(\.vector)).count
         throw LabFailure(
             LabText(en: "\(count) of \(vectors.count) vectors fail; the first one:", id: "\(count) dari \(vectors.count) vektor gagal; yang pertama:"),
-            detail: first.description,
+            evidence: first.evidence,
             hint: LabText(en: "the vector's name is the rule (RFC 9112 section in the error); fix it, run again — the next one shows",
                           id: "nama vektor adalah aturannya (bagian RFC 9112 ada di error); perbaiki, jalankan lagi — yang berikutnya akan tampil"))
     }
@@ -68,7 +68,7 @@ public enum ParsingLab {
     /// reference produces (its own correctness is pinned by the vector table and its tests).
     static func differential<Parser: HTTPMessageParsing & Sendable>(
         _ inputs: [(name: String, kind: HTTPMessageParser.Kind, bytes: [UInt8], endOfStream: Bool)],
-        against makeParser: @escaping @Sendable (ParserConfiguration) -> Parser, what: String
+        against makeParser: @escaping @Sendable (ParserConfiguration) -> Parser, what: LabText
     ) throws {
         let reference = ParserVerifier { HTTPMessageParser(parsing: $0.kind, limits: $0.limits, options: $0.options) }
         var verifier = ParserVerifier(makeParser: makeParser)
@@ -84,9 +84,9 @@ public enum ParsingLab {
         }
         guard let first = failing.first else { return }
         throw LabFailure(
-            LabText(en: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what)s are parsed differently from the reference; the first one:",
-                    id: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what) diurai berbeda dari acuan; yang pertama:"),
-            detail: first.description,
+            LabText(en: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what.en)s are parsed differently from the reference; the first one:",
+                    id: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what.id) diurai berbeda dari acuan; yang pertama:"),
+            evidence: first.evidence,
             hint: LabText(en: "steps 2.1–2.4 name the rules one by one; pass them first", id: "langkah 2.1–2.4 menyebut aturannya satu per satu; luluskan itu dulu"))
     }
 

@@ -32,6 +32,11 @@ public struct ReferenceHTTPConnection: HTTPConnectionServing {
 
 /// Lab 3's checks: a raw TCP client speaks to a listener whose connections the student's loop serves.
 public enum ServerLab {
+    /// Evidence "LABEL: what", the label in each language.
+    static func said(_ en: String, _ id: String, _ what: String) -> LabText {
+        LabText(en: "\(en): \(what)", id: "\(id): \(what)")
+    }
+
     public static let name = LabText(en: "HTTP server: keep-alive, routing, error answers, timeouts",
                                      id: "Server HTTP: keep-alive, routing, jawaban error, timeout")
 
@@ -141,7 +146,7 @@ public enum ServerLab {
 
     static func expect(_ condition: Bool, _ response: Response, _ what: LabText) throws {
         guard condition else {
-            throw LabFailure(what, detail: "got: \(response.status) \(response.fields), body \(HTTPEventRendering.escaped(response.body, limit: 120))")
+            throw LabFailure(what, evidence: ServerLab.said("got", "diterima", "\(response.status) \(response.fields), body \(HTTPEventRendering.escaped(response.body, limit: 120))"))
         }
     }
 
@@ -231,10 +236,10 @@ public enum ServerLab {
                     result = try await connection.read(into: &buffer, maxBytes: 65536, deadline: deadline)
                 } catch let error where !(error is SocketError) || "\(error)".contains("ECONNRESET") {
                     throw LabFailure(LabText(en: "the connection broke before the answer to \(what): \(error)", id: "koneksi putus sebelum jawaban untuk \(what): \(error)"),
-                                     detail: "received so far: " + HTTPEventRendering.escaped(buffer, limit: 300))
+                                     evidence: ServerLab.said("received so far", "diterima sejauh ini", HTTPEventRendering.escaped(buffer, limit: 300)))
                 } catch {
                     throw LabFailure(LabText(en: "no complete answer to \(what) within 10 s", id: "tidak ada jawaban lengkap untuk \(what) dalam 10 detik"),
-                                     detail: "received so far: " + HTTPEventRendering.escaped(buffer, limit: 300),
+                                     evidence: ServerLab.said("received so far", "diterima sejauh ini", HTTPEventRendering.escaped(buffer, limit: 300)),
                                      hint: LabText(en: "every answer needs a status line, fields, an empty line, and a body framed by Content-Length",
                                                    id: "setiap jawaban butuh baris status, field, baris kosong, dan body yang dibingkai Content-Length"))
                 }
@@ -244,7 +249,7 @@ public enum ServerLab {
                     parser.receiveEndOfStream()
                     if head == nil {
                         throw LabFailure(LabText(en: "the server closed the connection without answering \(what)", id: "server menutup koneksi tanpa menjawab \(what)"),
-                                         detail: "received: " + HTTPEventRendering.escaped(buffer, limit: 300))
+                                         evidence: ServerLab.said("received", "diterima", HTTPEventRendering.escaped(buffer, limit: 300)))
                     }
                 }
             }
@@ -258,7 +263,7 @@ public enum ServerLab {
             } catch SocketError.timedOut {
                 return
             } catch {}
-            throw LabFailure(what, detail: scratch.isEmpty ? nil : "instead, the server sent: " + HTTPEventRendering.escaped(scratch, limit: 200))
+            throw LabFailure(what, evidence: scratch.isEmpty ? nil : ServerLab.said("instead, the server sent", "sebagai gantinya, server mengirim", HTTPEventRendering.escaped(scratch, limit: 200)))
         }
 
         func expectClosed(_ what: LabText, within limit: Duration = .seconds(3)) async throws {

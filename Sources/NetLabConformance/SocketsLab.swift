@@ -127,7 +127,7 @@ public enum SocketsLab {
         try? server.value()
         guard got == message else {
             throw LabFailure(LabText(en: "echoClient returned other bytes than it sent", id: "echoClient mengembalikan byte yang berbeda dari yang dikirim"),
-                             detail: firstDifference(message, got),
+                             evidence: firstDifference(message, got),
                              hint: LabText(en: "write all the bytes, shutdown(.write), and read until .endOfStream — reading while you write",
                                            id: "tulis semua byte, shutdown(.write), dan baca sampai .endOfStream — sambil menulis"))
         }
@@ -170,7 +170,7 @@ public enum SocketsLab {
         listener.close()
         guard got == message else {
             throw LabFailure(LabText(en: "the client got other bytes back than it sent", id: "klien menerima byte yang berbeda dari yang dikirim"),
-                             detail: firstDifference(message, got),
+                             evidence: firstDifference(message, got),
                              hint: LabText(en: "write back exactly the bytes each read returned — read may return fewer than asked for",
                                            id: "tulis kembali persis byte yang dikembalikan setiap read — read bisa mengembalikan lebih sedikit dari yang diminta"))
         }

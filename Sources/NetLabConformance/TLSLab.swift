@@ -47,7 +47,8 @@ public enum TLSLab {
                     let answer = try await Self.readAll(secure)
                     guard String(decoding: answer, as: UTF8.self).hasSuffix("\r\n\r\nhello") else {
                         throw LabFailure(LabText(en: "the answer read through your stream is not the server's", id: "jawaban yang terbaca lewat stream Anda bukan milik server"),
-                                         detail: "got \(answer.count) bytes: \(String(decoding: answer.prefix(120), as: UTF8.self))",
+                                         evidence: LabText(en: "got \(answer.count) bytes: \(String(decoding: answer.prefix(120), as: UTF8.self))",
+                                                           id: "diterima \(answer.count) byte: \(String(decoding: answer.prefix(120), as: UTF8.self))"),
                                          hint: LabText(en: "after engine.write, send engine.takeForNetwork() on the stream; to read, feed engine.receiveFromNetwork with what the stream gives until engine.read has bytes",
                                                        id: "setelah engine.write, kirim engine.takeForNetwork() ke stream; untuk membaca, umpankan engine.receiveFromNetwork dengan data dari stream sampai engine.read menghasilkan byte"))
                     }
@@ -71,7 +72,7 @@ public enum TLSLab {
                     try await secure.shutdownWrite()
                     let got = try await echoed
                     guard got == message else {
-                        throw LabFailure(LabText(en: "the echo through TLS differs", id: "pantulan lewat TLS berbeda"), detail: firstDifference(message, got))
+                        throw LabFailure(LabText(en: "the echo through TLS differs", id: "pantulan lewat TLS berbeda"), evidence: firstDifference(message, got))
                     }
                 }
             },
@@ -199,7 +200,8 @@ public enum TLSLab {
                                  hint: LabText(en: "let the TLSError thrown by engine.handshake() out unchanged", id: "teruskan TLSError dari engine.handshake() apa adanya"))
             }
             let stolen = heard()
-            throw LabFailure(what, detail: stolen.isEmpty ? nil : "the interceptor read: \(String(decoding: stolen, as: UTF8.self))",
+            throw LabFailure(what, evidence: stolen.isEmpty ? nil : LabText(en: "the interceptor read: \(String(decoding: stolen, as: UTF8.self))",
+                                                                     id: "penyadap membaca: \(String(decoding: stolen, as: UTF8.self))"),
                              hint: LabText(en: "build the context with TLSContext(.client(trustRootsFile:)) and give TLSEngine the serverName: OpenSSL then checks both",
                                            id: "buat context dengan TLSContext(.client(trustRootsFile:)) dan beri TLSEngine serverName-nya: OpenSSL lalu memeriksa keduanya"))
         }

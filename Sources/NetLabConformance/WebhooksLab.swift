@@ -283,7 +283,8 @@ public enum WebhooksLab {
             throw LabFailure(
                 LabText(en: "after \(what.en), the order is \(shop.order(orderID)?.status ?? "missing"), expected \(status)",
                         id: "setelah \(what.id), order berstatus \(shop.order(orderID)?.status ?? "tidak ada"), seharusnya \(status)"),
-                detail: "what your endpoint answered the gateway: " + (answers.isEmpty ? "nothing yet" : answers.joined(separator: "; ")),
+                evidence: LabText(en: "what your endpoint answered the gateway: " + (answers.isEmpty ? "nothing yet" : answers.joined(separator: "; ")),
+                                 id: "jawaban endpoint Anda kepada gateway: " + (answers.isEmpty ? "belum ada" : answers.joined(separator: "; "))),
                 hint: LabText(en: "check the signature, then ask shop.gatewayStatus and set the status it means (LabShop.orderStatus)",
                               id: "periksa tanda tangan, lalu tanya shop.gatewayStatus dan set status yang sesuai (LabShop.orderStatus)"))
         }
@@ -326,7 +327,8 @@ public enum WebhooksLab {
             let answer = try await post(note)
             guard answer == status else {
                 throw LabFailure(LabText(en: "\(what.en) got \(answer), expected \(status)", id: "\(what.id) mendapat \(answer), seharusnya \(status)"),
-                                 detail: "signature_key = SHA-512(order_id + status_code + gross_amount + server_key); compare it with NotificationSignature.isValid")
+                                 evidence: LabText(en: "signature_key = SHA-512(order_id + status_code + gross_amount + server_key); compare it with NotificationSignature.isValid",
+                                                  id: "signature_key = SHA-512(order_id + status_code + gross_amount + server_key); bandingkan dengan NotificationSignature.isValid"))
             }
         }
     }

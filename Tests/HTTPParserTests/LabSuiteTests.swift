@@ -21,10 +21,19 @@ struct ParsingLabCatchesMistakesTests {
     func lenientParser() async {
         let suite = ParsingLab.suite { HTTPMessageParser(parsing: $0.kind, limits: $0.limits, options: [.allowBareLF, .allowObsoleteLineFolding]) }
         var failed: [String] = []
+        var refusals: LabFailure?
         for step in suite.steps {
-            do { try await step.run() } catch { failed.append(step.id) }
+            do { try await step.run() } catch {
+                failed.append(step.id)
+                if step.id == "2.2" { refusals = error as? LabFailure }
+            }
         }
         #expect(failed.contains("2.2"))
+        // The evidence is labelled in the student's language; the bytes and the RFC stay as they are.
+        let english = refusals?.render(.en) ?? "", indonesian = refusals?.render(.id) ?? ""
+        #expect(english.contains("expected:") && english.contains("got:") && english.contains("— fed "), "\(english)")
+        #expect(indonesian.contains("diharapkan:") && indonesian.contains("diterima:") && indonesian.contains("— diumpankan ")
+                    && indonesian.contains("masukan: ") && !indonesian.contains("expected:"), "\(indonesian)")
         #expect(!failed.contains("2.1") && !failed.contains("2.5"), "valid CRLF messages parse the same either way: \(failed)")
         if suite.steps.contains(where: { $0.id == "2.6" }) { #expect(failed.contains("2.6")) }
     }
