@@ -49,13 +49,18 @@ public final class ChildProcess: Sendable {
     private let exit = Mutex<Exit?>(nil)
     private let changed = NSCondition()
     private let onOutput: (@Sendable (String) -> Void)?
+    /// The write end of an interactive child's stdin (see `interactive`); -1 once closed.
+    private let inputWriter: Mutex<Int32>
+    /// How much of the output ``readLine(timeout:)`` has consumed.
+    private let lineCursor = Mutex(0)
 
     /// Spawns `executable` (a path; use `/usr/bin/env` to search PATH) with `arguments`.
-    /// `input` is written to its stdin, which is then closed (nil: stdin is /dev/null).
+    /// `input` is written to its stdin, which is then closed; with `interactive`, stdin stays open
+    /// for ``write(_:)`` until ``closeInput()``; otherwise stdin is /dev/null.
     /// `onOutput` is called with everything collected so far after each new piece of output.
     public init(
         executable: String, arguments: [String], environment: [String: String]? = nil, input: [UInt8]? = nil,
-        separateStandardError: Bool = false, onOutput: (@Sendable (String) -> Void)? = nil
+        interactive: Bool = false, separateStandardError: Bool = false, onOutput: (@Sendable (String) -> Void)? = nil
     ) throws {
         Self.ignoreBrokenPipes()
         self.arguments = arguments
@@ -73,7 +78,7 @@ public final class ChildProcess: Sendable {
             }
         }
         let output = try makePipe(), error = separateStandardError ? try makePipe() : nil
-        let stdin = input == nil ? nil : try makePipe()
+        let stdin = input == nil && !interactive ? nil : try makePipe()
         defer {
             for fd in [output.write, error?.write, stdin?.read].compactMap({ $0 }) { close(fd) }
         }
@@ -119,21 +124,14 @@ public final class ChildProcess: Sendable {
         }
         let pid = spawned
         self.pid = pid
+        inputWriter = Mutex(interactive ? stdin?.write ?? -1 : -1)
 
         readersLeft.withLock { $0 = error == nil ? 1 : 2 }
         startReader(output.read, isError: false)
         if let error { startReader(error.read, isError: true) }
-        if let stdin, let input {
+        if let stdin, let input, !interactive {
             Thread {
-                input.withUnsafeBytes { bytes in
-                    var offset = 0
-                    while offset < bytes.count {
-                        let written = write(stdin.write, bytes.baseAddress! + offset, bytes.count - offset)
-                        if written < 0 && errno == EINTR { continue }
-                        if written <= 0 { break }
-                        offset += written
-                    }
-                }
+                writeAll(stdin.write, input)
                 close(stdin.write)
             }.start()
         }
@@ -158,6 +156,52 @@ public final class ChildProcess: Sendable {
     public var errorOutput: String { String(decoding: collected.withLock { $0.error }, as: UTF8.self) }
     /// How the child ended; nil while it runs.
     public var exited: Exit? { exit.withLock { $0 } }
+
+    /// Writes `text` to an interactive child's stdin (blocking until the pipe takes it all).
+    public func write(_ text: String) {
+        inputWriter.withLock { fd in
+            guard fd >= 0 else { return }
+            writeAll(fd, Array(text.utf8))
+        }
+    }
+
+    /// Closes an interactive child's stdin (it then reads end of file).
+    public func closeInput() {
+        inputWriter.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    /// The next line of output (without its newline), blocking the calling thread until it is
+    /// complete; the rest of the output at end of file; nil at end of file with nothing left, or
+    /// when `timeout` passes.
+    public func readLineBlocking(timeout: Duration = .seconds(60)) -> String? {
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        changed.lock()
+        defer { changed.unlock() }
+        while true {
+            let output = collected.withLock { $0.output }
+            let start = lineCursor.withLock { $0 }
+            if let newline = output[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                lineCursor.withLock { $0 = newline + 1 }
+                return String(decoding: output[start..<newline], as: UTF8.self)
+            }
+            if readersLeft.withLock({ $0 }) == 0 {
+                guard start < output.count else { return nil }
+                lineCursor.withLock { $0 = output.count }
+                return String(decoding: output[start...], as: UTF8.self)
+            }
+            if !changed.wait(until: deadline) { return nil }
+        }
+    }
+
+    /// ``readLineBlocking(timeout:)`` on a thread of its own.
+    public func readLine(timeout: Duration = .seconds(60)) async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread { [self] in continuation.resume(returning: readLineBlocking(timeout: timeout)) }.start()
+        }
+    }
 
     /// Sends `signal` to the child, unless it has already been reaped (between the reaping and
     /// its record there is a window of microseconds in which the pid could, in theory, be reused).
@@ -206,10 +250,13 @@ public final class ChildProcess: Sendable {
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
+                changed.lock()
                 let text = collected.withLock { collected -> [UInt8] in
                     if isError { collected.error += buffer[..<count] } else { collected.output += buffer[..<count] }
                     return collected.output
                 }
+                changed.broadcast()
+                changed.unlock()
                 onOutput?(String(decoding: text, as: UTF8.self))
             }
             close(fd)
@@ -252,5 +299,19 @@ public final class ChildProcess: Sendable {
             _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
         }
         #endif
+    }
+}
+
+/// Writes all of `bytes` to `fd` (retrying short writes and EINTR); stops at the first error
+/// (EPIPE when the child has stopped reading).
+private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { break }
+            offset += written
+        }
     }
 }

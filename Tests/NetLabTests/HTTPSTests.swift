@@ -102,18 +102,15 @@ struct HTTPSTests {
     func opensslServer() async throws {
         let pki = try LabPKI()
         let port = try TCPListener(host: "127.0.0.1", port: 0).localAddress.port  // a free port (closed again)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.leaf.certificatePath,
-                             "-key", pki.leaf.privateKeyPath, "-www", "-naccept", "1", "-alpn", "http/1.1"]
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        let input = Pipe()  // s_server quits when its standard input ends: keep it open
-        process.standardInput = input
-        try process.run()
+        // interactive: s_server quits when its standard input ends, so it is kept open.
+        let process = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: ["openssl", "s_server", "-accept", "127.0.0.1:\(port)", "-cert", pki.leaf.certificatePath,
+                        "-key", pki.leaf.privateKeyPath, "-www", "-naccept", "1", "-alpn", "http/1.1"],
+            interactive: true)
         defer {
-            process.terminate()
-            try? input.fileHandleForWriting.close()
+            process.send(SIGTERM)
+            process.closeInput()
         }
         let client = try pki.client()
         var response: HTTPClientResponse?

@@ -1,4 +1,5 @@
 import Foundation
+import NetLabTestSupport
 import HTTPParser
 import NetLab
 import Synchronization
@@ -178,30 +179,16 @@ struct LoopbackTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Data("served by python\n".utf8).write(to: directory.appendingPathComponent("hello.txt"))
         defer { try? FileManager.default.removeItem(at: directory) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-c", """
+        let process = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3", "-u", "-c", """
             import http.server, functools, sys
             handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
             print(server.server_address[1], flush=True)
             server.serve_forever()
-            """, directory.path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
-        defer { process.terminate() }
-        let line = try await onThread { () -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let byte = out.fileHandleForReading.readData(ofLength: 1)
-                if byte.isEmpty || byte.first == UInt8(ascii: "\n") { break }
-                bytes.append(byte[0])
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        let port = try #require(UInt16(line))
+            """, directory.path], separateStandardError: true)
+        defer { process.send(SIGTERM) }
+        let line = await process.readLine() ?? ""
+        let port = try #require(UInt16(line), "python3 http.server did not print its port: \(process.errorOutput)")
         let client = HTTPClient()
         let response = try await client.get("http://127.0.0.1:\(port)/hello.txt")
         #expect(response.status == 200)

@@ -1,4 +1,5 @@
 import Foundation
+import NetLabTestSupport
 import Testing
 
 @testable import TCPSocket
@@ -120,47 +121,32 @@ func raiseOpenFileLimit(to wanted: Int) -> Int {
     return Int(limit.rlim_cur)
 }
 
-/// Runs `python3` with `script` and arguments; returns its standard output once it exits.
-/// `onLine` sees each line of output as it arrives (to react to "ready" signals).
+/// `python3` running `script` with arguments, talked to line by line (``ChildProcess``, not
+/// Foundation's `Process`: see why there).
 struct PythonProcess {
-    let process = Process()
-    let output = Pipe()
-    let input = Pipe()
+    let child: ChildProcess
 
     init(script: String, arguments: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        process.standardOutput = output
-        process.standardInput = input
-        try process.run()
+        child = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3", "-c", script] + arguments, interactive: true,
+                                 separateStandardError: true)
     }
 
-    /// Reads one line of the child's output (blocking, on a background thread).
+    /// The next line of the child's output (at most 60 s: a guard against hangs). Throws with
+    /// its stderr when the output ends first.
     func readLine() async throws -> String {
-        let handle = output.fileHandleForReading
-        return try await BackgroundThread { () -> String in
-            var line: [UInt8] = []
-            while true {
-                let byte = handle.readData(ofLength: 1)
-                if byte.isEmpty || byte[0] == UInt8(ascii: "\n") { break }
-                line.append(byte[0])
-            }
-            return String(decoding: line, as: UTF8.self)
-        }.value()
+        guard let line = await child.readLine() else {
+            throw SocketError.closed(operation: "python3 output ended (stderr: \(child.errorOutput))")
+        }
+        return line
     }
 
     /// Writes a line to the child's standard input.
-    func send(_ line: String) {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
-    }
+    func send(_ line: String) { child.write(line + "\n") }
 
-    /// Waits for the child to exit and returns its status.
+    /// Waits for the child to exit (at most 60 s) and returns its status (-1: still running).
     func wait() async throws -> Int32 {
-        let process = process
-        return try await BackgroundThread { () -> Int32 in
-            process.waitUntilExit()
-            return process.terminationStatus
-        }.value()
+        child.closeInput()
+        return await child.wait(timeout: .seconds(60))?.code ?? -1
     }
 }
 

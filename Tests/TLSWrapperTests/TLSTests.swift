@@ -365,18 +365,15 @@ struct CertificateMatrixTests {
     func oldProtocol() async throws {
         let fixtures = try Fixtures()
         let port = try TCPListener(host: "127.0.0.1", port: 0).localAddress.port
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", fixtures.server.certificatePath,
-                             "-key", fixtures.server.privateKeyPath, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-naccept", "1"]
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        let input = Pipe()  // s_server quits when its standard input ends: keep it open
-        process.standardInput = input
-        try process.run()
+        // interactive: s_server quits when its standard input ends, so it is kept open.
+        let process = try ChildProcess(
+            executable: "/usr/bin/openssl",
+            arguments: ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", fixtures.server.certificatePath,
+                        "-key", fixtures.server.privateKeyPath, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-naccept", "1"],
+            interactive: true)
         defer {
-            process.terminate()
-            try? input.fileHandleForWriting.close()
+            process.send(SIGTERM)
+            process.closeInput()
         }
         var result: TLSError?
         for _ in 0..<50 {
