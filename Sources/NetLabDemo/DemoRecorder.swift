@@ -14,6 +14,8 @@ public final class DemoRecorder: Sendable {
         var steps: [DemoStep] { slots.prefix(emitted).compactMap { $0 } }
         var names: [String: String] = [:]
         var sensitive: [String] = []
+        /// Set by ``seal()``: the story is over.
+        var sealed = false
     }
 
     private let state = Mutex(State())
@@ -36,14 +38,23 @@ public final class DemoRecorder: Sendable {
     /// then the receiver may already have reacted). Later steps wait for it.
     func reserve() -> Int {
         state.withLock { state in
+            if state.sealed { return -1 }
             state.slots.append(nil)
             return state.slots.count - 1
         }
     }
 
+    /// Ends the story: what happens from now on — traffic the shutdown that follows cuts off, a
+    /// webhook retried on the gateway's schedule — is not recorded. Places reserved before this
+    /// are still filled (their messages were already on their way).
+    public func seal() {
+        state.withLock { $0.sealed = true }
+    }
+
     /// Fills a reserved place and gives the listener every step now complete, in order.
     @discardableResult
     func fill(_ slot: Int, with step: DemoStep) -> DemoStep {
+        guard slot >= 0 else { return step }  // after seal(): not part of the story
         var step = step
         step.number = slot + 1
         let numbered = step

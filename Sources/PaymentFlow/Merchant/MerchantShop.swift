@@ -186,12 +186,18 @@ public final class MerchantShop: Sendable {
         }
         let notified = note["transaction_status"] as? String
         // (1) Only someone who knows our server key can sign.
-        guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: serverKey),
-            try orders.order(orderID) != nil
-        else {
+        guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: serverKey) else {
             counts.withLock { $0.rejected += 1 }
             observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: false, confirmedStatus: nil, outcome: "rejected: invalid signature_key (401)"))
             throw HTTPError(status: 401, message: "invalid signature_key")
+        }
+        // A genuine notification about an order this shop never placed (another shop on the
+        // same merchant account, or a charge someone made with our stolen key): nothing to apply.
+        guard try orders.order(orderID) != nil else {
+            counts.withLock { $0.rejected += 1 }
+            observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: true, confirmedStatus: nil,
+                                      outcome: "rejected: no such order here (404)"))
+            throw HTTPError(status: 404, message: "unknown order_id")
         }
         // (2) Ask the gateway what is true now (a replay or a late notification says less).
         let (status, truth) = try await gateway(.get, "/v2/\(transactionID)/status", nil)
