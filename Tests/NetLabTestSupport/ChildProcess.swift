@@ -177,7 +177,7 @@ public final class ChildProcess: Sendable {
     /// complete; the rest of the output at end of file; nil at end of file with nothing left, or
     /// when `timeout` passes.
     public func readLineBlocking(timeout: Duration = .seconds(60)) -> String? {
-        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Self.date(after: timeout)
         changed.lock()
         defer { changed.unlock() }
         while true {
@@ -212,7 +212,7 @@ public final class ChildProcess: Sendable {
     /// Blocks the calling thread (never a cooperative-pool thread) until the child has exited and
     /// its output reached end of file, or `timeout` passed; the exit, or nil on timeout.
     public func waitBlocking(timeout: Duration? = nil) -> Exit? {
-        let deadline = timeout.map { Date(timeIntervalSinceNow: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) }
+        let deadline = timeout.map(Self.date(after:))
         changed.lock()
         defer { changed.unlock() }
         while exit.withLock({ $0 }) == nil || readersLeft.withLock({ $0 }) > 0 {
@@ -271,6 +271,11 @@ public final class ChildProcess: Sendable {
     /// EPIPE, not kill the test process with SIGPIPE.
     private static let brokenPipesIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
     private static func ignoreBrokenPipes() { _ = brokenPipesIgnored }
+
+    /// The wall-clock moment `duration` from now (what NSCondition waits until).
+    private static func date(after duration: Duration) -> Date {
+        Date(timeIntervalSinceNow: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
 
     private static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
