@@ -30,4 +30,26 @@ public struct Rupiah: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var description: String { "Rp \(amount)" }
 
     public static func < (a: Rupiah, b: Rupiah) -> Bool { a.amount < b.amount }
+
+    public static func + (a: Rupiah, b: Rupiah) -> Rupiah { Rupiah(a.amount + b.amount) }
+    public static func - (a: Rupiah, b: Rupiah) -> Rupiah { Rupiah(a.amount - b.amount) }
+    public static let zero = Rupiah(0)
+}
+
+/// On the system's internal hops (the bank's API, fraud checks) money is a JSON integer of
+/// whole rupiah: `{"amount": 85000}`. Only the gateway's Midtrans API writes `"85000.00"`.
+extension Rupiah: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let value = try container.decode(Int64.self)
+        guard value >= 0 else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "an amount of rupiah is never negative")
+        }
+        amount = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(amount)
+    }
 }

@@ -1,0 +1,165 @@
+/// The bank's wire shapes: what the gateway (and the customer at the ATM) send the bank
+/// simulator, and what it answers. JSON with snake_case names; amounts are whole rupiah as JSON
+/// integers (``Rupiah`` is `Codable` as one). Midtrans' `"85000.00"` strings belong to the
+/// gateway's public API only; inside the system money is an integer on every hop.
+///
+/// The bank (``Bank``) serves these; the gateway's ``BankClient`` sends them. One definition, so
+/// the two sides cannot drift apart.
+public enum BankAPI {
+    /// `POST /cards/authorize`: take `amount` from this card for the gateway's `reference`.
+    public struct CardAuthorization: Codable, Sendable, Equatable {
+        public var card_number: String
+        public var cvv: String
+        public var expiry_month: String
+        public var expiry_year: String
+        public var amount: Rupiah
+        /// The gateway's transaction id: every later call about this money names it.
+        public var reference: String
+
+        public init(card: StoredCard, amount: Rupiah, reference: String) {
+            card_number = card.number
+            cvv = card.cvv
+            expiry_month = card.expiryMonth
+            expiry_year = card.expiryYear
+            self.amount = amount
+            self.reference = reference
+        }
+    }
+
+    /// What the bank decided about a card.
+    public enum AuthorizationResult: String, Codable, Sendable {
+        /// The money is held for the reference.
+        case approved
+        /// The card holder must enter an OTP first (3-D Secure); nothing is held yet.
+        case authenticationRequired = "authentication_required"
+        /// Declined (a reason in `message`).
+        case denied
+    }
+
+    /// The answer to ``CardAuthorization`` and to ``OTPSubmission``.
+    public struct AuthorizationAnswer: Codable, Sendable, Equatable {
+        public var result: AuthorizationResult
+        public var approval_code: String?
+        public var authentication_id: String?
+        public var message: String
+
+        public init(result: AuthorizationResult, approval_code: String? = nil, authentication_id: String? = nil, message: String) {
+            self.result = result
+            self.approval_code = approval_code
+            self.authentication_id = authentication_id
+            self.message = message
+        }
+    }
+
+    /// `POST /3ds/{authentication_id}`: the OTP the card holder typed.
+    public struct OTPSubmission: Codable, Sendable, Equatable {
+        public var otp: String
+        public init(otp: String) { self.otp = otp }
+    }
+
+    /// `POST /va`: open an account (VA, bill key, QR or e-wallet code) that takes exactly `amount`.
+    public struct OpenAccount: Codable, Sendable, Equatable {
+        /// `bca`, `bni`, `bri`, `permata`, `mandiri`, `gopay`, `qris`, …
+        public var bank: String
+        public var amount: Rupiah
+        public var reference: String
+
+        public init(bank: String, amount: Rupiah, reference: String) {
+            self.bank = bank
+            self.amount = amount
+            self.reference = reference
+        }
+    }
+
+    /// An account as the bank keeps it (`POST /va`, `GET /va/{number}`, `POST /va/{number}/pay`).
+    public struct VirtualAccount: Codable, Sendable, Equatable {
+        public var va_number: String
+        public var bank: String
+        public var amount: Rupiah
+        public var reference: String
+        public var paid: Bool
+        /// Closed by the gateway (cancelled, expired, reversed): it takes no money.
+        public var closed: Bool
+        /// Paid, then the payment was given back to the customer (a late payment for a dead order).
+        public var returned: Bool
+
+        public init(va_number: String, bank: String, amount: Rupiah, reference: String, paid: Bool = false, closed: Bool = false,
+                    returned: Bool = false) {
+            self.va_number = va_number
+            self.bank = bank
+            self.amount = amount
+            self.reference = reference
+            self.paid = paid
+            self.closed = closed
+            self.returned = returned
+        }
+    }
+
+    /// `POST /references/{reference}/reverse` answers this: whether anything was undone, and how
+    /// much money went back to the customer.
+    public struct Reversal: Codable, Sendable, Equatable {
+        public var reference: String
+        public var reversed: Bool
+        public var returned: Rupiah
+
+        public init(reference: String, reversed: Bool, returned: Rupiah) {
+            self.reference = reference
+            self.reversed = reversed
+            self.returned = returned
+        }
+    }
+
+    /// `POST /references/{reference}/refund`: give `amount` of a payment back. The same
+    /// `refund_key` twice refunds once (the second answers the first's result).
+    public struct Refund: Codable, Sendable, Equatable {
+        public var amount: Rupiah
+        public var refund_key: String
+
+        public init(amount: Rupiah, refund_key: String) {
+            self.amount = amount
+            self.refund_key = refund_key
+        }
+    }
+
+    /// What the bank holds for a reference (`GET /references/{reference}`; also the answer to a
+    /// ``Refund``): the money taken, minus refunds and reversals.
+    public struct Holding: Codable, Sendable, Equatable {
+        public var reference: String
+        public var held: Rupiah
+
+        public init(reference: String, held: Rupiah) {
+            self.reference = reference
+            self.held = held
+        }
+    }
+
+    /// The bank's notice to the gateway (`POST {gateway}/bank/v1/payments`): an account was paid.
+    public struct PaymentNotice: Codable, Sendable, Equatable {
+        public var reference: String
+        public var amount: Rupiah
+        public var channel: String
+
+        public init(reference: String, amount: Rupiah, channel: String) {
+            self.reference = reference
+            self.amount = amount
+            self.channel = channel
+        }
+    }
+
+    /// `POST /faults`: failure drills.
+    public struct Faults: Codable, Sendable, Equatable {
+        /// Wait before deciding.
+        public var latency_ms: Int
+        /// Answer this status instead of deciding.
+        public var failure_status: Int?
+        /// Decide (the money moves), then wait this long before answering: the caller's outcome
+        /// is "in doubt" meanwhile — the case a gateway must recover from after a crash.
+        public var answer_latency_ms: Int?
+
+        public init(latency_ms: Int = 0, failure_status: Int? = nil, answer_latency_ms: Int? = nil) {
+            self.latency_ms = latency_ms
+            self.failure_status = failure_status
+            self.answer_latency_ms = answer_latency_ms
+        }
+    }
+}
