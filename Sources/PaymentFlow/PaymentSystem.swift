@@ -157,8 +157,8 @@ public final class PaymentSystem: Sendable {
         for actor in PaymentActor.allCases where actors.contains(actor) {
             var configuration = actor == .gateway ? Gateway.serverConfiguration : HTTPServerConfiguration()
             configuration.parser = options.httpParser
-            // The gateway, the outbox and the shop touch SQLite in their handlers.
-            configuration.handlersMayBlock = [.gateway, .notification, .merchant].contains(actor)
+            // The gateway, the outbox, the shop and the bank touch SQLite in their handlers.
+            configuration.handlersMayBlock = [.gateway, .notification, .merchant, .bank].contains(actor)
             if let log = options.accessLog {
                 let name = actor.rawValue
                 configuration.accessLog = { @Sendable line in log("\(name): \(line)") }
@@ -190,8 +190,9 @@ public final class PaymentSystem: Sendable {
         var background: [Task<Void, Never>] = []
         var gateway: Gateway?, bank: Bank?, fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?
         if actors.contains(.bank) {
-            bank = Bank(onPayment: Bank.notice(gatewayURL: url(.gateway), key: noticeKey, client: clientFor("bank")), observer: options.observer,
-                        gatewayKey: noticeKey)
+            bank = try Bank(ledgerPath: options.stateDirectory + "/bank.sqlite",
+                            onPayment: Bank.notice(gatewayURL: url(.gateway), key: noticeKey, client: clientFor("bank")), observer: options.observer,
+                            gatewayKey: noticeKey)
             routers.set(.bank, bank!.router)
         }
         if actors.contains(.fraud) {
