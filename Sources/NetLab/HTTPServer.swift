@@ -27,6 +27,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// How the server's own error answers look (404, 405, 408, 500, parse errors): text/plain by
     /// default; an API such as the payment gateway answers JSON so its clients can parse them.
     public var errorBody: (@Sendable (HTTPError) -> HTTPResponse)?
+    /// An API's one error path: turns whatever a handler throws into that API's answer (the
+    /// payment gateway answers Midtrans' JSON). Nil: an ``HTTPError`` answers its status, any
+    /// other error 500 (details only in the access log).
+    public var handlerErrorResponse: (@Sendable (any Error, HTTPRequest) -> HTTPResponse)?
     /// Run handlers on Swift's global executor instead of the connection's event loop. Set it
     /// when handlers do blocking work (SQLite, files): on the loop, one slow `fsync` would stall
     /// every connection the loop serves. Costs a thread hop per request.
@@ -244,9 +248,15 @@ public final class HTTPServer: Sendable {
                     return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await handler(request) }
                 }
                 return try await handler(request)
-            } catch let error as HTTPError {
-                return errorResponse(error)
             } catch {
+                if let map = configuration.handlerErrorResponse {
+                    let response = map(error, request)
+                    if response.status >= 500 {
+                        configuration.accessLog?("handler error for \(request.method) \(loggedTarget(request.target)): \(error)")
+                    }
+                    return response
+                }
+                if let error = error as? HTTPError { return errorResponse(error) }
                 // The handler's failure is the server's (500); its details stay in the log.
                 configuration.accessLog?("handler error for \(request.method) \(loggedTarget(request.target)): \(error)")
                 return errorResponse(HTTPError(status: 500))

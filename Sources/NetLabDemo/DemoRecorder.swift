@@ -102,18 +102,18 @@ public final class DemoRecorder: Sendable {
         switch event {
         case .gatewayStatus(let order, let id, let from, let to, let fraud):
             var details = ["transaction \(id)"]
-            if let fraud { details.append("fraud_status \(fraud)") }
+            if let fraud { details.append("fraud_status \(fraud.rawValue)") }
             add(DemoStep(layer: .payment, kind: "payment.gateway", from: "gateway",
-                         title: "Gateway records order \(order): \(from ?? "new") → \(to)", details: details, outcome: to))
+                         title: "Gateway records order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", details: details, outcome: to.rawValue))
         case .fraudVerdict(let order, let verdict, let reasons):
-            add(DemoStep(layer: .payment, kind: "payment.fraud", from: "fraud", title: "Fraud detection on order \(order): \(verdict)",
-                         details: reasons.isEmpty ? ["no rule fired"] : reasons, outcome: verdict))
+            add(DemoStep(layer: .payment, kind: "payment.fraud", from: "fraud", title: "Fraud detection on order \(order): \(verdict.rawValue)",
+                         details: reasons.isEmpty ? ["no rule fired"] : reasons, outcome: verdict.rawValue))
         case .bank(let reference, let change):
             add(DemoStep(layer: .payment, kind: "payment.bank", from: "bank", title: "Bank: \(change)", details: ["reference \(reference)"],
                          outcome: change.split(separator: ":").first.map(String.init)))
         case .orderStatus(let order, let from, let to):
             add(DemoStep(layer: .payment, kind: "payment.order", from: "merchant",
-                         title: "Merchant's order \(order): \(from ?? "new") → \(to)", outcome: to))
+                         title: "Merchant's order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", outcome: to.rawValue))
         case .webhookChecked(let order, let notified, let valid, let confirmed, let outcome):
             add(DemoStep(layer: .payment, kind: "payment.webhook", from: "merchant",
                          title: "Merchant checks the webhook for \(order)",

@@ -178,7 +178,7 @@ struct DemoContext {
         }
     }
 
-    func orderStatus(_ id: String) -> String? { system?.shop?.order(id)?.status }
+    func orderStatus(_ id: String) -> OrderStatus? { system?.shop?.order(id)?.status }
 
     func require(_ condition: Bool, _ message: String) throws {
         if !condition { throw Failure(description: message) }
@@ -216,7 +216,7 @@ struct DemoContext {
         let order = try await customer.payByCard("kopi", card: card("4811111111111114"))
         try await webhookHandled(order.order_id, "capture")
         let received = system!.bank!.balance.amount - bank.amount
-        try require(orderStatus(order.order_id) == "paid", "the order is \(orderStatus(order.order_id) ?? "missing"), not paid")
+        try require(orderStatus(order.order_id) == .paid, "the order is \(orderStatus(order.order_id)?.rawValue ?? "missing"), not paid")
         await conclude("Paid: the bank holds Rp \(received), the gateway says capture, the merchant's order is paid.", outcome: "paid")
         return DemoResult(succeeded: true, summary: "card-accept: order \(order.order_id) paid (capture), the webhook verified and confirmed")
     }
@@ -225,7 +225,7 @@ struct DemoContext {
         note("The customer pays with card 4711 1111 1111 1115, which the bank declines")
         let order = try await customer.payByCard("kopi", card: card("4711111111111115"))
         try await webhookHandled(order.order_id, "deny")
-        try require(orderStatus(order.order_id) == "denied", "the order is \(orderStatus(order.order_id) ?? "missing"), not denied")
+        try require(orderStatus(order.order_id) == .denied, "the order is \(orderStatus(order.order_id)?.rawValue ?? "missing"), not denied")
         await conclude("Denied: the bank said no, the gateway recorded deny, the merchant shows the order as denied (no money moved).", outcome: "denied")
         return DemoResult(succeeded: true, summary: "card-deny: order \(order.order_id) denied by the bank")
     }
@@ -233,7 +233,7 @@ struct DemoContext {
     func fraudChallenge(_ customer: Customer) async throws -> DemoResult {
         note("The customer pays with card 4511 1111 1111 1117: the fraud service's rules say challenge")
         let order = try await customer.payByCard("batik", card: card("4511111111111117"))
-        try require(order.status == "review", "the order is \(order.status), not in review")
+        try require(order.status == .awaitingReview, "the order is \(order.status.rawValue), not in review")
         note("The charge is captured but flagged: the merchant's staff must review it before shipping. They approve it.")
         let (status, _) = try await system!.shop!.gateway(.post, "/v2/\(order.order_id)/approve", nil)
         try require(status == 200, "approve answered \(status)")
@@ -253,7 +253,7 @@ struct DemoContext {
         note("The shop shows: transfer Rp 450.000 to BCA virtual account \(va). The customer pays at the bank's ATM.")
         try await customer.payAtBank(va)
         try await webhookHandled(order.order_id, "settlement")
-        try require(orderStatus(order.order_id) == "paid", "the order is \(orderStatus(order.order_id) ?? "missing"), not paid")
+        try require(orderStatus(order.order_id) == .paid, "the order is \(orderStatus(order.order_id)?.rawValue ?? "missing"), not paid")
         await conclude("Settled: the bank told the gateway, the gateway told the merchant, the order is paid.", outcome: "paid")
         return DemoResult(succeeded: true, summary: "va-transfer: order \(order.order_id) paid by VA \(va)")
     }
@@ -312,7 +312,7 @@ struct DemoContext {
             try await Task.sleep(for: .milliseconds(10))
         }
         try require(history.contains { $0.deliveredAt != nil && $0.attempts >= 1 }, "the webhook was not delivered after a retry")
-        await conclude("Delivered after \(history.map(\.attempts).max() ?? 0) failed attempt(s); the order is \(orderStatus(order.order_id) ?? "?").", outcome: "delivered")
+        await conclude("Delivered after \(history.map(\.attempts).max() ?? 0) failed attempt(s); the order is \(orderStatus(order.order_id)?.rawValue ?? "?").", outcome: "delivered")
         return DemoResult(succeeded: true, summary: "merchant-down: the webhook for \(order.order_id) was retried and delivered")
     }
 
@@ -345,7 +345,7 @@ struct DemoContext {
         try await expect("the replay to change nothing") { steps in
             steps.last { $0.kind == "payment.webhook" }?.outcome == "duplicate"
         }
-        try require(orderStatus(order.order_id) == "paid", "the order changed to \(orderStatus(order.order_id) ?? "?")")
+        try require(orderStatus(order.order_id) == .paid, "the order changed to \(orderStatus(order.order_id)?.rawValue ?? "?")")
         await conclude("Not fooled: the forgery failed the signature check (401); the replay was confirmed with GET status and changed nothing.",
              outcome: "rejected")
         return DemoResult(succeeded: true, summary: "forged-webhook: forgery refused (401), replay changed nothing; order \(order.order_id) still paid")

@@ -4,14 +4,14 @@ import Synchronization
 /// (What crosses the wire is observed a layer lower, on the HTTP clients' connections.)
 public enum PaymentEvent: Sendable, Equatable {
     /// The gateway stored a transaction's new status or fraud verdict (`from` nil: its first outcome).
-    case gatewayStatus(orderID: String, transactionID: String, from: String?, to: String, fraud: String?)
+    case gatewayStatus(orderID: String, transactionID: String, from: TransactionStatus?, to: TransactionStatus, fraud: FraudStatus?)
     /// Fraud detection's verdict on a card charge, with the rules that decided it.
-    case fraudVerdict(orderID: String, verdict: String, reasons: [String])
+    case fraudVerdict(orderID: String, verdict: FraudStatus, reasons: [String])
     /// The bank's books changed: a card approved or declined, an account opened, paid or
     /// closed, a reference reversed.
     case bank(reference: String, change: String)
     /// The shop's order changed status (`from` nil: a new order).
-    case orderStatus(orderID: String, from: String?, to: String)
+    case orderStatus(orderID: String, from: OrderStatus?, to: OrderStatus)
     /// The shop checked a webhook: the status the notification claims, the signature, what
     /// `GET status` confirmed (a late notification may be confirmed with a newer status), and
     /// the outcome (`applied`, `duplicate`, `rejected: …`).
@@ -26,29 +26,26 @@ public typealias PaymentObserver = @Sendable (PaymentEvent) -> Void
 public final class ObservedGatewayStore: GatewayStore {
     public let inner: any GatewayStore
     let observer: PaymentObserver
-    /// Transactions whose first outcome was reported (by this observer, in this process).
-    private let reported = Mutex<Set<String>>([])
 
     public init(_ inner: any GatewayStore, observer: @escaping PaymentObserver) {
         self.inner = inner
         self.observer = observer
     }
 
-    public func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction) throws -> R) throws -> R? {
+    public func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction, inout [WebhookDraft]) throws -> R) throws -> R? {
         var seen: (before: GatewayTransaction, after: GatewayTransaction)?
-        let result = try inner.update(merchantID: merchantID, id: id) { transaction -> R in
+        let result = try inner.update(merchantID: merchantID, id: id) { transaction, webhooks -> R in
             let before = transaction
-            let result = try change(&transaction)
+            let result = try change(&transaction, &webhooks)
             seen = (before, transaction)
             return result
         }
+        // Reported once committed: a first outcome, a new status or a new fraud verdict.
         if let (before, after) = seen {
-            // The first update of a reserved charge is its first outcome ("new → …").
-            let isNew = reported.withLock { $0.insert(after.transactionID).inserted }
-            if isNew || before.state.status != after.state.status || before.state.fraud != after.state.fraud {
-                observer(.gatewayStatus(orderID: after.orderID, transactionID: after.transactionID,
-                                        from: isNew ? nil : before.state.status.rawValue, to: after.state.status.rawValue,
-                                        fraud: after.state.fraud?.rawValue))
+            let first = !before.announced && (after.announced || after.state.status != .pending)
+            if first || before.state.status != after.state.status || before.state.fraud != after.state.fraud {
+                observer(.gatewayStatus(orderID: after.orderID, transactionID: after.transactionID, from: first ? nil : before.state.status,
+                                        to: after.state.status, fraud: after.state.fraud))
             }
         }
         return result
@@ -59,24 +56,19 @@ public final class ObservedGatewayStore: GatewayStore {
     public func removeMerchant(id: String) throws -> Bool { try inner.removeMerchant(id: id) }
     public func find(merchantID: String, id: String) throws -> GatewayTransaction? { try inner.find(merchantID: merchantID, id: id) }
     public func reserve(_ transaction: GatewayTransaction) throws -> Bool { try inner.reserve(transaction) }
-    public func expired(status: TransactionStatus, before now: String) throws -> [GatewayTransaction] { try inner.expired(status: status, before: now) }
-    public func unannounced() throws -> [GatewayTransaction] { try inner.unannounced() }
-    public func abandon(merchantID: String, id: String, evenIfAnnounced: Bool) throws -> Bool {
-        let abandoned = try inner.abandon(merchantID: merchantID, id: id, evenIfAnnounced: evenIfAnnounced)
-        if abandoned, let t = try inner.find(merchantID: merchantID, id: id) {
-            observer(.gatewayStatus(orderID: t.orderID, transactionID: t.transactionID, from: "pending", to: "failure", fraud: t.state.fraud?.rawValue))
-        }
-        return abandoned
-    }
-    public func reversalsOwed() throws -> [GatewayTransaction] { try inner.reversalsOwed() }
-    public func reversalDone(merchantID: String, id: String) throws { try inner.reversalDone(merchantID: merchantID, id: id) }
+    public func expired(before now: String) throws -> [GatewayTransaction] { try inner.expired(before: now) }
+    public func chargesInFlight() throws -> [GatewayTransaction] { try inner.chargesInFlight() }
     public func captured(before cutoff: String) throws -> [GatewayTransaction] { try inner.captured(before: cutoff) }
-    public func idempotentAnswer(merchantID: String, key: String) throws -> IdempotentAnswer? { try inner.idempotentAnswer(merchantID: merchantID, key: key) }
-    public func saveIdempotentAnswer(merchantID: String, key: String, _ answer: IdempotentAnswer) throws {
-        try inner.saveIdempotentAnswer(merchantID: merchantID, key: key, answer)
+    public func bankObligations() throws -> [GatewayTransaction] { try inner.bankObligations() }
+    public func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim {
+        try inner.claimIdempotencyKey(merchantID: merchantID, key: key, fingerprint: fingerprint, now: now, lifetime: lifetime)
     }
-    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int) throws -> [OutboxEntry] {
-        try inner.claimDueNotifications(now: now, leaseUntil: leaseUntil, limit: limit)
+    public func completeIdempotencyKey(merchantID: String, key: String, answer: IdempotentAnswer) throws {
+        try inner.completeIdempotencyKey(merchantID: merchantID, key: key, answer: answer)
+    }
+    public func releaseIdempotencyKey(merchantID: String, key: String) throws { try inner.releaseIdempotencyKey(merchantID: merchantID, key: key) }
+    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, admit: (OutboxEntry) -> Bool) throws -> [OutboxEntry] {
+        try inner.claimDueNotifications(now: now, leaseUntil: leaseUntil, limit: limit, admit: admit)
     }
     public func nextNotificationDue() throws -> Int64? { try inner.nextNotificationDue() }
     public func markDelivered(id: Int64, at: Int64, result: String) throws { try inner.markDelivered(id: id, at: at, result: result) }

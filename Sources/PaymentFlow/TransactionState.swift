@@ -19,18 +19,27 @@ public enum FraudStatus: String, Hashable, Sendable, Codable {
 
 /// The transaction state machine of Midtrans' Core API, as the gateway enforces it:
 ///
-///     charge ─┬─> pending ─(paid)─> settlement (non-card) / capture[accept] (card, after 3-DS)
-///             │      ├─(expire)─> expire    ├─(cancel)─> cancel    └─(provider or 3-DS fails)─> deny
-///             ├─> capture[accept] ─(settle, D+1)─> settlement ─(refund)─> refund | partial_refund
-///             │      └─(cancel before settlement)─> cancel
-///             ├─> capture[challenge] ─(approve)─> capture[accept];  ─(deny)─> cancel
-///             └─> deny (bank or fraud decline at charge time)
+///     reserve ─> pending ─(paid)─────────────> settlement (VA, bill, QR, e-wallet)
+///                  │ ├─(authorized[accept])──> capture[accept] ─(settle, D+1)─> settlement ─(refund)─> refund | partial_refund
+///                  │ ├─(authorized[challenge])> capture[challenge] ─(approve)─> capture[accept]
+///                  │ │                                 └─(deny)─> cancel
+///                  │ ├─(declined)────────────> deny   (the bank, the fraud rules or 3-D Secure said no)
+///                  │ ├─(awaitAuthentication)─> pending (3-D Secure: waits for the OTP)
+///                  │ ├─(awaitPayment)────────> pending (an account is open for the customer to pay)
+///                  │ ├─(cancel)──────────────> cancel   capture ─(cancel, before settlement)─> cancel
+///                  │ ├─(expire)──────────────> expire
+///                  └─┴─(abandon)─────────────> failure  (the bank's answer never came: in doubt)
 ///
-/// A merchant-denied challenge becomes `cancel` (the docs disagree; this is the documented
-/// choice). Every change of `transaction_status` emits exactly one notification; a move not in
-/// the graph is refused with `412` and changes nothing.
+/// Every outcome of every path — a card's bank answer, an OTP, a bank's payment notice, a
+/// timer, a merchant's action, crash recovery — is an ``Event`` applied here, inside the store's
+/// atomic read-change-write. So two paths racing for one transaction cannot both win: the
+/// second finds the state the first left and is refused if its move is no longer in the graph
+/// (Midtrans' `412`). A merchant-denied challenge becomes `cancel` (the docs disagree; this is
+/// the documented choice). A move not in the graph changes nothing.
 public struct TransactionState: Hashable, Sendable {
     public private(set) var status: TransactionStatus
+    /// The fraud verdict the merchant sees; nil while a charge is still pending (the verdict of
+    /// a card waiting for 3-D Secure is the charge saga's, not yet the transaction's).
     public private(set) var fraud: FraudStatus?
     public let grossAmount: Rupiah
     public let isCard: Bool
@@ -46,12 +55,23 @@ public struct TransactionState: Hashable, Sendable {
         self.refunded = refunded
     }
 
-    /// What may happen to a transaction after it was created.
+    /// A charge just reserved: `pending`, no verdict yet (waiting payments carry `accept`).
+    public static func reserved(grossAmount: Rupiah, isCard: Bool) -> TransactionState {
+        TransactionState(status: .pending, fraud: isCard ? nil : .accept, grossAmount: grossAmount, isCard: isCard)
+    }
+
+    /// What may happen to a transaction after it was reserved.
     public enum Event: Hashable, Sendable {
-        /// The customer paid (VA at the bank, QR/e-wallet, or a card's 3-DS OTP accepted).
+        /// The customer paid a waiting payment (VA at the bank, QR/e-wallet, bill).
         case paid
-        /// The provider rejected a pending payment (e.g. 3-DS authentication failed).
-        case providerDenied
+        /// The bank approved a card (at once, or after the 3-D Secure OTP) with this fraud verdict.
+        case authorized(fraud: FraudStatus)
+        /// Declined: by the bank or 3-D Secure (`fraud` accept), or by fraud detection (`deny`).
+        case declined(fraud: FraudStatus)
+        /// The card needs the holder's OTP first; the charge stays pending (and is announced).
+        case awaitAuthentication
+        /// The bank opened the account the customer pays into; the charge stays pending (and is announced).
+        case awaitPayment
         /// The D+1 settlement of a captured card payment.
         case settle
         /// The merchant approves a fraud challenge (`POST /v2/{id}/approve`).
@@ -64,14 +84,34 @@ public struct TransactionState: Hashable, Sendable {
         case expire
         /// A (partial) refund of this amount (`POST /v2/{id}/refund`).
         case refund(Rupiah)
+        /// The charge's outcome is in doubt (the bank never answered): given up, order id freed.
+        case abandon
+    }
+
+    /// Why an event was refused.
+    public enum Refusal: Error, Hashable, Sendable {
+        /// The move is not in the graph from this status (Midtrans' `412`).
+        case illegalMove(from: TransactionStatus)
+        /// A refund of more than what is left, or of nothing (Midtrans' `414`).
+        case refundOverBalance(requested: Rupiah, remaining: Rupiah)
+
+        /// Midtrans' `status_code` for the refusal.
+        public var statusCode: String {
+            switch self {
+            case .illegalMove: "412"
+            case .refundOverBalance: "414"
+            }
+        }
     }
 
     /// What the gateway does about an event.
     public enum Outcome: Hashable, Sendable {
-        /// The state changed; `notify` says whether a notification is due (status changes only).
+        /// The state changed; `notify` says whether the merchant must hear of it (a new status,
+        /// a new fraud verdict or a new refund). A charge's first outcome is announced even when
+        /// it stays pending; that is the caller's knowledge (``GatewayTransaction/announced``).
         case changed(from: TransactionStatus, to: TransactionStatus, notify: Bool)
-        /// The event is not allowed now: Midtrans' `412`, or `414` for a refund over the balance.
-        case refused(statusCode: String, message: String)
+        /// The event is not allowed now; nothing changed.
+        case refused(Refusal)
     }
 
     /// Applies `event`; on refusal nothing changes.
@@ -82,12 +122,15 @@ public struct TransactionState: Hashable, Sendable {
             if let newFraud { fraud = newFraud }
             return .changed(from: before, to: to, notify: before != to)
         }
-        let illegal = Outcome.refused(statusCode: "412", message: "Merchant cannot modify the status of the transaction")
         switch (event, status) {
-        case (.paid, .pending):
-            return isCard ? move(.capture, fraud: .accept) : move(.settlement, fraud: .accept)
-        case (.providerDenied, .pending):
-            return move(.deny)
+        case (.paid, .pending) where !isCard:
+            return move(.settlement, fraud: .accept)
+        case (.authorized(let verdict), .pending) where isCard && verdict != .deny:
+            return move(.capture, fraud: verdict)
+        case (.declined(let verdict), .pending):
+            return move(.deny, fraud: verdict)
+        case (.awaitAuthentication, .pending) where isCard, (.awaitPayment, .pending) where !isCard:
+            return .changed(from: .pending, to: .pending, notify: false)
         case (.settle, .capture) where fraud == .accept:
             return move(.settlement)
         case (.approve, .capture) where fraud == .challenge:
@@ -102,13 +145,16 @@ public struct TransactionState: Hashable, Sendable {
         case (.expire, .pending), (.expire, .authorize):
             return move(.expire)
         case (.refund(let amount), .settlement), (.refund(let amount), .partialRefund):
-            guard amount.amount > 0, amount.amount <= grossAmount.amount - refunded.amount else {
-                return .refused(statusCode: "414", message: "Refund amount is invalid or greater than the remaining amount")
+            let remaining = grossAmount - refunded
+            guard amount.amount > 0, amount <= remaining else {
+                return .refused(.refundOverBalance(requested: amount, remaining: remaining))
             }
-            refunded = Rupiah(refunded.amount + amount.amount)
+            refunded = refunded + amount
             return move(refunded == grossAmount ? .refund : .partialRefund)
+        case (.abandon, .pending):
+            return move(.failure)
         default:
-            return illegal
+            return .refused(.illegalMove(from: before))
         }
     }
 
@@ -123,4 +169,9 @@ public struct TransactionState: Hashable, Sendable {
         case .deny, .cancel, .expire, .failure: "202"
         }
     }
+
+    /// Whether the bank may still hold money or an open account for this transaction that the
+    /// gateway will not keep: entering `cancel`, `expire` or `failure` owes the bank a reversal
+    /// (a void of a captured card, the close of an account, the return of a late payment).
+    public var owesReversal: Bool { [.cancel, .expire, .failure].contains(status) }
 }

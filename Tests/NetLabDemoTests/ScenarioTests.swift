@@ -54,7 +54,7 @@ struct ScenarioTests {
         (.fraudChallenge, [
             Expect(kind: "payment.fraud", outcome: "challenge"),
             Expect(kind: "payment.gateway", outcome: "capture"),
-            Expect(kind: "payment.order", outcome: "review"),
+            Expect(kind: "payment.order", outcome: "awaiting_review"),
             Expect(kind: "http.request", from: "merchant", to: "gateway", title: "/approve"),
             Expect(kind: "payment.order", outcome: "paid"),
             Expect(kind: "note", outcome: "paid"),

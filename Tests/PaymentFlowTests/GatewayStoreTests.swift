@@ -3,7 +3,8 @@ import Testing
 
 @testable import PaymentFlow
 
-/// The SQLite store's atomic steps, on a file of its own.
+/// The SQLite store's atomic steps, on a file of its own. The store persists; it decides
+/// nothing — these tests hand it what the gateway would.
 @Suite("Gateway store", .timeLimit(.minutes(3)))
 struct GatewayStoreTests {
     static func withStore(_ body: (SQLiteGatewayStore) throws -> Void) throws {
@@ -17,42 +18,182 @@ struct GatewayStoreTests {
     }
 
     static func charge(_ id: String, order: String) -> GatewayTransaction {
-        GatewayTransaction(transactionID: id, orderID: order, merchantID: "M", paymentType: "credit_card",
-                           state: TransactionState(status: .pending, fraud: nil, grossAmount: Rupiah(10000), isCard: true),
-                           transactionTime: "2026-11-25 10:00:00")
+        GatewayTransaction(transactionID: id, orderID: order, merchantID: "M", paymentType: .creditCard,
+                           state: .reserved(grossAmount: Rupiah(10000), isCard: true), transactionTime: "2026-11-25 10:00:00")
     }
 
-    @Test("abandoning is atomic: an answered charge is never abandoned; an abandoned one frees its order id and owes a reversal")
-    func abandon() throws {
+    static func draft(_ status: TransactionStatus, _ body: String) -> WebhookDraft {
+        WebhookDraft(url: "https://127.0.0.1:9/notifications", transactionStatus: status, body: Array(body.utf8), dueAt: 0)
+    }
+
+    @Test("a change and its webhooks are one commit; a change that throws writes neither")
+    func changeWithWebhooks() throws {
+        try Self.withStore { store in
+            #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
+            struct Refused: Error {}
+            #expect(throws: Refused.self) {
+                try store.update(merchantID: "M", id: "t-1") { transaction, webhooks in
+                    transaction.announced = true
+                    webhooks.append(Self.draft(.pending, "lost"))
+                    throw Refused()
+                }
+            }
+            #expect(try store.find(merchantID: "M", id: "t-1")?.announced == false)
+            #expect(try store.notifications(merchantID: "M", orderID: "o-1").isEmpty)
+            try store.update(merchantID: "M", id: "o-1") { transaction, webhooks in
+                transaction.announced = true
+                webhooks.append(Self.draft(.pending, "kept"))
+            }
+            #expect(try store.notifications(merchantID: "M", orderID: "o-1").map { String(decoding: $0.body, as: UTF8.self) } == ["kept"])
+        }
+    }
+
+    @Test("the charge saga's step is stored: in-flight steps are found after a crash, a waiting OTP is not")
+    func chargesInFlight() throws {
+        try Self.withStore { store in
+            for (id, step) in [("t-1", ChargeSaga.authorizing(fraud: .challenge)), ("t-2", .awaitingAuthentication(fraud: .accept)),
+                               ("t-3", .verifyingAuthentication(fraud: .accept)), ("t-4", .openingAccount), ("t-5", .finished)] {
+                var charge = Self.charge(id, order: "o-\(id)")
+                charge.charge = step
+                #expect(try store.reserve(charge))
+            }
+            let found = try store.chargesInFlight()
+            #expect(Set(found.map(\.transactionID)) == ["t-1", "t-3", "t-4"])
+            #expect(found.first { $0.transactionID == "t-1" }?.charge == .authorizing(fraud: .challenge), "the pending verdict survives")
+        }
+    }
+
+    @Test("an order id with a NUL byte is stored whole: two ids that share a prefix stay two transactions")
+    func nulBytes() throws {
+        try Self.withStore { (store: SQLiteGatewayStore) throws in
+            let (a, b) = ("o-1" + String(UnicodeScalar(0)) + "a", "o-1" + String(UnicodeScalar(0)) + "b")
+            #expect(try store.reserve(Self.charge("t-1", order: a)))
+            #expect(try store.reserve(Self.charge("t-2", order: b)), "a different id, not a duplicate")
+            #expect(try store.find(merchantID: "M", id: b)?.transactionID == "t-2")
+            #expect(try store.find(merchantID: "M", id: "o-1") == nil)
+        }
+    }
+
+    @Test("an Idempotency-Key is claimed once, bound to its request, replayed when answered, freed when it failed")
+    func idempotency() throws {
+        try Self.withStore { store in
+            func claim(_ fingerprint: String, at now: Int64 = 1_000) throws -> IdempotencyClaim {
+                try store.claimIdempotencyKey(merchantID: "M", key: "k", fingerprint: fingerprint, now: now, lifetime: 300_000)
+            }
+            #expect(try claim("A") == .claimed)
+            #expect(try claim("A") == .running, "the first request still runs")
+            #expect(try claim("B") == .boundToAnotherRequest)
+            let answer = IdempotentAnswer(status: 200, body: Array("{}".utf8), storedAt: 1_000)
+            try store.completeIdempotencyKey(merchantID: "M", key: "k", answer: answer)
+            #expect(try claim("A") == .replay(answer))
+            #expect(try claim("B") == .boundToAnotherRequest)
+            #expect(try claim("B", at: 1_000 + 300_000) == .claimed, "after its lifetime the key is new again")
+            try store.releaseIdempotencyKey(merchantID: "M", key: "k")
+            #expect(try claim("C", at: 400_000) == .claimed, "a failed request frees the key")
+        }
+    }
+
+    @Test("the outbox hands out an order's webhooks in order: a newer one waits while an older one is undelivered")
+    func outboxOrdering() throws {
         try Self.withStore { store in
             #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
             #expect(try store.reserve(Self.charge("t-2", order: "o-2")))
-            // t-1's outcome is recorded (announced) before recovery gets to it.
-            _ = try store.update(merchantID: "M", id: "t-1") { $0.state = TransactionState(status: .capture, fraud: .accept, grossAmount: Rupiah(10000), isCard: true) }
-            #expect(try store.unannounced().map(\.transactionID) == ["t-2"])
-            #expect(try store.abandon(merchantID: "M", id: "t-1", evenIfAnnounced: false) == false)
-            #expect(try store.find(merchantID: "M", id: "t-1")?.state.status == .capture)
-            // t-2 was never answered: abandoned once, and only once.
-            #expect(try store.abandon(merchantID: "M", id: "t-2", evenIfAnnounced: false))
-            #expect(try store.abandon(merchantID: "M", id: "t-2", evenIfAnnounced: false) == false)
-            #expect(try store.find(merchantID: "M", id: "t-2")?.state.status == .failure)
-            #expect(try store.notifications(merchantID: "M", orderID: "o-2").isEmpty, "a failure sends no webhook")
-            #expect(try store.reversalsOwed().map(\.transactionID) == ["t-2"])
-            #expect(try store.reserve(Self.charge("t-3", order: "o-2")), "the order id is free for the merchant's retry")
-            try store.reversalDone(merchantID: "M", id: "t-2")
-            #expect(try store.reversalsOwed().isEmpty)
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.pending, "1-pending")) }
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.settlement, "1-settlement")) }
+            try store.update(merchantID: "M", id: "t-2") { _, webhooks in webhooks.append(Self.draft(.pending, "2-pending")) }
+            func claim(now: Int64 = 10) throws -> [String] {
+                try store.claimDueNotifications(now: now, leaseUntil: now + 1_000, limit: 10) { _ in true }.map { String(decoding: $0.body, as: UTF8.self) }
+            }
+            #expect(try claim() == ["1-pending", "2-pending"])
+            // 1-pending is leased (in flight): its successor still waits.
+            #expect(try claim() == [])
+            let first = try #require(try store.notifications(merchantID: "M", orderID: "o-1").first)
+            try store.markFailed(id: first.id, attempts: 1, nextAttemptAt: 20, at: 10, result: "503")
+            #expect(try claim(now: 15) == [], "a failed older one still blocks the newer one until it is retried")
+            #expect(try claim(now: 20) == ["1-pending"])
+            try store.markDelivered(id: first.id, at: 21, result: "200")
+            #expect(try claim(now: 21) == ["1-settlement"])
+            // `admit` refuses one: it stays due.
+            try store.update(merchantID: "M", id: "t-2") { _, webhooks in webhooks.append(Self.draft(.expire, "2-expire")) }
+            #expect(try store.claimDueNotifications(now: 2_000, leaseUntil: 3_000, limit: 10) { _ in false }.isEmpty)
+            #expect(try claim(now: 2_000) == ["2-pending", "1-settlement"], "the leases ran out; the refused one was not taken")
         }
     }
 
-    @Test("an announced pending charge (3-D Secure waiting) is abandoned only when asked to include announced ones")
-    func abandonAnnounced() throws {
-        try Self.withStore { store in
-            #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
-            _ = try store.update(merchantID: "M", id: "t-1") { $0.extra["waiting"] = "otp" }  // first outcome: pending, announced
-            #expect(try store.unannounced().isEmpty)
-            #expect(try store.abandon(merchantID: "M", id: "t-1", evenIfAnnounced: false) == false)
-            #expect(try store.abandon(merchantID: "M", id: "t-1", evenIfAnnounced: true))
-            #expect(try store.reversalsOwed().map(\.transactionID) == ["t-1"])
-        }
+    @Test("an old file gains the new columns; a charge the old version left unanswered counts as in flight")
+    func migration() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let old = try SQLiteDatabase(path: directory + "/gateway.sqlite")
+        try old.execute("""
+            CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, order_id TEXT NOT NULL,
+            payment_type TEXT NOT NULL, status TEXT NOT NULL, fraud_status TEXT, gross_amount INTEGER NOT NULL,
+            refunded INTEGER NOT NULL DEFAULT 0, is_card INTEGER NOT NULL, transaction_time TEXT NOT NULL, bank TEXT, va_number TEXT,
+            masked_card TEXT, approval_code TEXT, expiry_time TEXT, override_urls TEXT, append_urls TEXT NOT NULL DEFAULT '[]',
+            extra TEXT NOT NULL DEFAULT '{}', authentication_id TEXT, announced INTEGER NOT NULL DEFAULT 0)
+            """)
+        try old.execute("""
+            INSERT INTO transactions (transaction_id, merchant_id, order_id, payment_type, status, gross_amount, is_card, transaction_time)
+            VALUES ('t-old', 'M', 'o-old', 'credit_card', 'pending', 5000, 1, '2026-01-01 00:00:00')
+            """)
+        let store = try SQLiteGatewayStore(path: directory + "/gateway.sqlite")
+        #expect(try store.chargesInFlight().map(\.transactionID) == ["t-old"])
+    }
+}
+
+@Suite("Charge saga", .timeLimit(.minutes(3)))
+struct ChargeSagaTests {
+    @Test("each step's next action", arguments: [
+        (ChargeSaga.reserved, ChargeSaga.Event.begin(isCard: true), ChargeSaga.assessingFraud, ChargeSaga.Action.assessFraud),
+        (.reserved, .begin(isCard: false), .openingAccount, .openAccount),
+        (.assessingFraud, .fraudVerdict(.accept), .authorizing(fraud: .accept), .authorizeCard),
+        (.assessingFraud, .fraudVerdict(.challenge), .authorizing(fraud: .challenge), .authorizeCard),
+        (.assessingFraud, .fraudVerdict(.deny), .finished, .record(.declined(fraud: .deny))),
+        (.assessingFraud, .noAnswer, .finished, .record(.abandon)),
+        (.authorizing(fraud: .challenge), .bankAnswered(.approved), .finished, .record(.authorized(fraud: .challenge))),
+        (.authorizing(fraud: .accept), .bankAnswered(.denied), .finished, .record(.declined(fraud: .accept))),
+        (.authorizing(fraud: .challenge), .bankAnswered(.authenticationRequired), .awaitingAuthentication(fraud: .challenge), .record(.awaitAuthentication)),
+        (.authorizing(fraud: .accept), .noAnswer, .finished, .record(.abandon)),
+        (.awaitingAuthentication(fraud: .challenge), .otpSubmitted, .verifyingAuthentication(fraud: .challenge), .verifyOTP),
+        (.verifyingAuthentication(fraud: .challenge), .bankAnswered(.approved), .finished, .record(.authorized(fraud: .challenge))),
+        (.verifyingAuthentication(fraud: .accept), .bankAnswered(.denied), .finished, .record(.declined(fraud: .accept))),
+        (.verifyingAuthentication(fraud: .accept), .noAnswer, .finished, .record(.abandon)),
+        (.openingAccount, .accountOpened, .finished, .record(.awaitPayment)),
+        (.openingAccount, .noAnswer, .finished, .record(.abandon)),
+        // Lost a race: whatever the bank did is reversed.
+        (.authorizing(fraud: .accept), .outcomeRefused, .finished, .reverse),
+        (.verifyingAuthentication(fraud: .accept), .outcomeRefused, .finished, .reverse),
+        (.openingAccount, .outcomeRefused, .finished, .reverse),
+    ])
+    func next(start: ChargeSaga, event: ChargeSaga.Event, end: ChargeSaga, action: ChargeSaga.Action) {
+        var saga = start
+        #expect(saga.handle(event) == action)
+        #expect(saga == end)
+    }
+
+    @Test("what makes no sense in a step is refused and changes nothing", arguments: [
+        (ChargeSaga.awaitingAuthentication(fraud: .accept), ChargeSaga.Event.bankAnswered(.approved)),  // no OTP was sent
+        (.finished, .otpSubmitted),  // a second OTP
+        (.authorizing(fraud: .accept), .otpSubmitted),
+        (.reserved, .fraudVerdict(.accept)),
+        (.finished, .outcomeRefused),
+        (.openingAccount, .bankAnswered(.approved)),
+    ])
+    func refused(start: ChargeSaga, event: ChargeSaga.Event) {
+        var saga = start
+        #expect(saga.handle(event) == .refuse)
+        #expect(saga == start)
+    }
+
+    @Test("steps with a call in flight are in doubt after a crash; stored steps read back", arguments: [
+        ChargeSaga.reserved, .assessingFraud, .authorizing(fraud: .accept), .awaitingAuthentication(fraud: .challenge),
+        .verifyingAuthentication(fraud: .deny), .openingAccount, .finished,
+    ])
+    func stored(saga: ChargeSaga) {
+        let stored = saga.stored
+        #expect(ChargeSaga(step: stored.step, fraud: stored.fraud) == saga)
+        let waitsForPerson = { if case .awaitingAuthentication = saga { return true } else { return false } }()
+        #expect(saga.isInDoubtAfterCrash == !(saga == .finished || waitsForPerson))
     }
 }

@@ -39,7 +39,7 @@ struct GatewayTests {
 
             // The bank tells the gateway when a virtual account is paid.
             let box = GatewayBox()
-            let bank = try Bank(onPayment: { payment in _ = try? box.gateway.withLock { $0 }?.bankPaid(reference: payment.reference) })
+            let bank = try Bank(onPayment: { payment in _ = try? await box.gateway.withLock { $0 }?.bankPaid(reference: payment.reference) })
             bankServer = HTTPServer(router: bank.router)
             let bankAddress = try await bankServer.start(host: "127.0.0.1", port: 0, tls: serverContext)
             let store = try SQLiteGatewayStore(path: directory + "/gateway.sqlite")

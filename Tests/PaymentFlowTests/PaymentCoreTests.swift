@@ -69,8 +69,12 @@ struct TransactionStateTests {
 
     @Test("the allowed moves of the graph", arguments: [
         (va(.pending), TransactionState.Event.paid, TransactionStatus.settlement),
-        (card(.pending, nil), .paid, .capture),
-        (card(.pending, nil), .providerDenied, .deny),
+        (card(.pending, nil), .authorized(fraud: .accept), .capture),
+        (card(.pending, nil), .authorized(fraud: .challenge), .capture),
+        (card(.pending, nil), .declined(fraud: .accept), .deny),
+        (card(.pending, nil), .declined(fraud: .deny), .deny),
+        (card(.pending, nil), .abandon, .failure),
+        (va(.pending), .abandon, .failure),
         (va(.pending), .expire, .expire),
         (va(.pending), .cancel, .cancel),
         (card(.capture), .settle, .settlement),
@@ -97,14 +101,38 @@ struct TransactionStateTests {
         (va(.cancel), .cancel),
         (card(.deny, .deny), .approve),
         (card(.refund), .refund(Rupiah(1))),
+        // Every outcome of a charge is pending-guarded: a cancelled or expired charge cannot
+        // be captured, paid, declined or abandoned by a late answer.
+        (card(.cancel), .authorized(fraud: .accept)),
+        (card(.cancel), .declined(fraud: .accept)),
+        (card(.expire), .authorized(fraud: .accept)),
+        (va(.cancel), .paid),
+        (va(.expire), .awaitPayment),
+        (card(.cancel), .awaitAuthentication),
+        (card(.capture), .abandon),
+        (card(.cancel), .abandon),
+        (card(.pending, nil), .paid),  // a card is authorized, never "paid" by a bank notice
+        (va(.pending), .authorized(fraud: .accept)),  // and an account is never authorized
+        (card(.pending, nil), .authorized(fraud: .deny)),  // a fraud deny is a decline
     ])
     func refused(start: TransactionState, event: TransactionState.Event) {
         var state = start
-        guard case .refused(let code, _) = state.apply(event) else {
+        guard case .refused(.illegalMove(let from)) = state.apply(event) else {
             Issue.record("\(event) on \(start.status) was allowed")
             return
         }
-        #expect(code == "412")
+        #expect(from == start.status)
+        #expect(TransactionState.Refusal.illegalMove(from: from).statusCode == "412")
+        #expect(state == start)
+    }
+
+    @Test("announcing a waiting charge keeps it pending and changes nothing else", arguments: [
+        (card(.pending, nil), TransactionState.Event.awaitAuthentication),
+        (va(.pending), .awaitPayment),
+    ])
+    func announce(start: TransactionState, event: TransactionState.Event) {
+        var state = start
+        #expect(state.apply(event) == .changed(from: .pending, to: .pending, notify: false))
         #expect(state == start)
     }
 
@@ -121,11 +149,12 @@ struct TransactionStateTests {
     func refunds() {
         var state = Self.card(.settlement)
         #expect(state.apply(.refund(Rupiah(3000))) == .changed(from: .settlement, to: .partialRefund, notify: true))
-        guard case .refused(let code, _) = state.apply(.refund(Rupiah(7001))) else {
+        guard case .refused(let refusal) = state.apply(.refund(Rupiah(7001))) else {
             Issue.record("over-refund allowed")
             return
         }
-        #expect(code == "414")
+        #expect(refusal == .refundOverBalance(requested: Rupiah(7001), remaining: Rupiah(7000)))
+        #expect(refusal.statusCode == "414")
         #expect(state.apply(.refund(Rupiah(7000))) == .changed(from: .partialRefund, to: .refund, notify: true))
         #expect(state.status.isFinal)
     }

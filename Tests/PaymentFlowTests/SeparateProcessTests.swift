@@ -54,7 +54,7 @@ struct SeparateProcessTests {
             ])
         }
         func status(_ id: String) async throws -> String? { try await call(.get, gatewayURL + "/v2/\(id)/status").1["transaction_status"] as? String }
-        func bankBalance() async throws -> Int64 { (try await call(.get, bankURL + "/balance").1["received"] as? String).flatMap(Rupiah.init(parsing:))?.amount ?? -1 }
+        func bankBalance() async throws -> Int64 { (try await call(.get, bankURL + "/balance").1["received"] as? NSNumber)?.int64Value ?? -1 }
 
         // Answered before the crash: a captured card payment and a waiting VA (merchant offline:
         // both webhooks wait in the outbox).

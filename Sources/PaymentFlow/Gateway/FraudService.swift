@@ -9,24 +9,24 @@ import TLSWrapper
 public struct FraudCheck: Codable, Sendable, Equatable {
     public var merchant_id: String
     public var order_id: String
-    public var payment_type: String
-    public var gross_amount: String
+    public var payment_type: PaymentType
+    public var gross_amount: Rupiah
     public var masked_card: String?
     public var card_fingerprint: String?
 
-    public init(merchantID: String, orderID: String, paymentType: String, grossAmount: Rupiah, cardNumber: String?) {
+    public init(merchantID: String, orderID: String, paymentType: PaymentType, grossAmount: Rupiah, card: StoredCard?) {
         merchant_id = merchantID
         order_id = orderID
         payment_type = paymentType
-        gross_amount = grossAmount.gatewayText
-        masked_card = cardNumber.map(SandboxCards.masked)
-        card_fingerprint = cardNumber.map { Digest.sha512Hex("netlab-card:" + $0) }
+        gross_amount = grossAmount
+        masked_card = card?.masked
+        card_fingerprint = card.map { Digest.sha512Hex("netlab-card:" + $0.number) }
     }
 }
 
 /// The verdict: `fraud_status` and the rules that decided it (for the demo and the logs).
 public struct FraudVerdict: Codable, Sendable, Equatable {
-    public var fraud_status: String
+    public var fraud_status: FraudStatus
     public var reasons: [String]
 }
 
@@ -81,10 +81,8 @@ public final class FraudService: Sendable {
             if card.outcome == .fraudDeny { deny.append("sandbox card \(masked) is a fraud-deny test card") }
             if card.outcome == .fraudChallenge { challenge.append("sandbox card \(masked) is a fraud-challenge test card") }
         }
-        if let amount = Rupiah(parsing: check.gross_amount.replacingOccurrences(of: ".00", with: "")),
-            amount.amount >= rules.challengeAmount.amount
-        {
-            challenge.append("amount \(check.gross_amount) is at or above \(rules.challengeAmount.gatewayText)")
+        if check.gross_amount >= rules.challengeAmount {
+            challenge.append("amount \(check.gross_amount) is at or above \(rules.challengeAmount)")
         }
         if let fingerprint = check.card_fingerprint {
             let now = clock()
@@ -98,8 +96,8 @@ public final class FraudService: Sendable {
                 deny.append("\(count) charges with one card within \(rules.velocityWindow) (limit \(rules.velocityLimit))")
             }
         }
-        if !deny.isEmpty { return FraudVerdict(fraud_status: "deny", reasons: deny) }
-        if !challenge.isEmpty { return FraudVerdict(fraud_status: "challenge", reasons: challenge) }
-        return FraudVerdict(fraud_status: "accept", reasons: [])
+        if !deny.isEmpty { return FraudVerdict(fraud_status: .deny, reasons: deny) }
+        if !challenge.isEmpty { return FraudVerdict(fraud_status: .challenge, reasons: challenge) }
+        return FraudVerdict(fraud_status: .accept, reasons: [])
     }
 }

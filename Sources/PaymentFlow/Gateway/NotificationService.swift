@@ -55,6 +55,7 @@ public struct RetryPolicy: Sendable {
 /// (deliver what is due now).
 public final class NotificationService: Sendable {
     public let store: any GatewayStore
+    let merchants: MerchantDirectory
     let client: HTTPClient
     public let policy: RetryPolicy
     /// How long one delivery may take before it counts as failed (Midtrans: 15 s).
@@ -68,6 +69,7 @@ public final class NotificationService: Sendable {
                 seed: UInt64 = 0x4e65_744c_6162, now: @escaping @Sendable () -> Date = { Date() },
                 onAttempt: (@Sendable (_ entry: OutboxEntry, _ result: String, _ delivered: Bool) -> Void)? = nil) {
         self.store = store
+        self.merchants = MerchantDirectory(store: store)
         self.client = client
         self.policy = policy
         self.timeout = timeout
@@ -110,32 +112,76 @@ public final class NotificationService: Sendable {
     }
 
     private func merchant(for request: HTTPRequest) throws -> MerchantAccount? {
-        guard let key = Gateway.basicUser(request) else { return nil }
-        return Gateway.merchant(in: try store.merchants(), key: key, \.serverKey)
+        try? merchants.authenticate(request)
     }
 
-    /// One pass: takes what is due, delivers it (up to 32 at once), records each outcome.
-    /// Returns how many attempts were made.
-    @discardableResult
-    public func deliverDue(limit: Int = 256) async throws -> Int {
+    /// At most this many deliveries at once, in all.
+    public static let concurrency = 32
+    /// At most this many at once to one merchant: a merchant whose endpoint hangs for the full
+    /// timeout holds at most this many slots, and every other merchant's webhooks go on.
+    public static let perMerchantConcurrency = 4
+    /// Deliveries in flight per merchant (both ``run(every:)`` and ``deliverDue(limit:)`` count here).
+    private let inFlight = Mutex<[String: Int]>([:])
+
+    /// Takes up to `room` due entries, none for a merchant already at its share, and counts
+    /// them as in flight. The store keeps each order's webhooks in order.
+    private func claim(room: Int) throws -> [OutboxEntry] {
+        guard room > 0 else { return [] }
         let start = Self.millis(now())
         // Long enough for a whole attempt: every redirect hop has its own timeout.
         let lease = start + Int64(Self.maximumRedirects + 1) * Self.millis(timeout) + 5000
-        let entries = try store.claimDueNotifications(now: start, leaseUntil: lease, limit: limit)
-        await withTaskGroup(of: Void.self) { group in
-            for (index, entry) in entries.enumerated() {
-                if index >= 32 { await group.next() }
-                group.addTask { await self.deliver(entry) }
+        return try inFlight.withLock { inFlight in
+            try store.claimDueNotifications(now: start, leaseUntil: lease, limit: room) { entry in
+                guard inFlight[entry.merchantID, default: 0] < Self.perMerchantConcurrency else { return false }
+                inFlight[entry.merchantID, default: 0] += 1
+                return true
             }
+        }
+    }
+
+    private func deliverCounted(_ entry: OutboxEntry) async {
+        await deliver(entry)
+        inFlight.withLock { inFlight in
+            inFlight[entry.merchantID, default: 1] -= 1
+            if inFlight[entry.merchantID] == 0 { inFlight[entry.merchantID] = nil }
+        }
+    }
+
+    /// One pass: takes what is due now (within the concurrency limits), delivers it and records
+    /// each outcome. Returns how many attempts were made. (The flush and resend routes use it.)
+    @discardableResult
+    public func deliverDue(limit: Int = 256) async throws -> Int {
+        let entries = try claim(room: min(limit, Self.concurrency))
+        await withTaskGroup(of: Void.self) { group in
+            for entry in entries { group.addTask { await self.deliverCounted(entry) } }
         }
         return entries.count
     }
 
-    /// Delivers due notifications until the task is cancelled, checking every `interval`.
+    /// Delivers due notifications until the task is cancelled. Deliveries run side by side: a
+    /// new one starts as soon as a slot frees (or every `interval`, when nothing was due) — no
+    /// delivery waits for a batch, so one slow merchant cannot hold up another's webhooks.
     public func run(every interval: Duration) async {
-        while !Task.isCancelled {
-            let attempted = (try? await deliverDue()) ?? 0
-            if attempted == 0 { try? await Task.sleep(for: interval) }
+        await withTaskGroup(of: Bool.self) { group in
+            var deliveries = 0
+            var timerPending = false
+            while !Task.isCancelled {
+                let taken = (try? claim(room: Self.concurrency - deliveries)) ?? []
+                for entry in taken {
+                    deliveries += 1
+                    group.addTask { await self.deliverCounted(entry); return false }
+                }
+                // Took some and there is room: more may be due at once.
+                if !taken.isEmpty && deliveries < Self.concurrency { continue }
+                if !timerPending {
+                    timerPending = true
+                    group.addTask { try? await Task.sleep(for: interval); return true }
+                }
+                // Wait for a delivery to finish (a slot frees) or the interval to pass.
+                guard let wasTimer = await group.next() else { continue }
+                if wasTimer { timerPending = false } else { deliveries -= 1 }
+            }
+            group.cancelAll()
         }
     }
 

@@ -11,7 +11,7 @@ extension GatewayTransaction {
         var object: [String: Any] = [
             "status_code": statusCode,
             "transaction_id": transactionID, "order_id": orderID, "merchant_id": merchantID,
-            "gross_amount": state.grossAmount.gatewayText, "currency": "IDR", "payment_type": paymentType,
+            "gross_amount": state.grossAmount.gatewayText, "currency": "IDR", "payment_type": paymentType.rawValue,
             "transaction_time": transactionTime, "transaction_status": state.status.rawValue,
             "signature_key": NotificationSignature.compute(
                 orderID: orderID, statusCode: statusCode, grossAmount: state.grossAmount.gatewayText, serverKey: serverKey),
@@ -22,15 +22,22 @@ extension GatewayTransaction {
         if let expiry = expiryTime { object["expiry_time"] = expiry }
         if state.refunded.amount > 0 { object["refund_amount"] = state.refunded.gatewayText }
         if let bank { object["bank"] = bank }
-        if let va = vaNumber {
-            switch paymentType {
-            case "echannel": object["bill_key"] = va; object["biller_code"] = "70012"
-            case "bank_transfer" where bank == "permata": object["permata_va_number"] = va
-            case "bank_transfer": object["va_numbers"] = [["bank": bank ?? "", "va_number": va]]
-            default: break
+        if let settled = settlementTime { object["settlement_time"] = settled }
+        if !refunds.isEmpty {
+            object["refunds"] = refunds.map { refund -> [String: Any] in
+                ["refund_chargeback_id": refund.chargebackID, "refund_amount": refund.amount.gatewayText,
+                 "created_at": refund.createdAt, "reason": "", "refund_key": refund.refundKey]
             }
         }
-        for (name, value) in extra where !Self.internalExtras.contains(name) {
+        if let va = vaNumber {
+            switch paymentType {
+            case .echannel: object["bill_key"] = va; object["biller_code"] = "70012"
+            case .bankTransfer where bank == "permata": object["permata_va_number"] = va
+            case .bankTransfer: object["va_numbers"] = [["bank": bank ?? "", "va_number": va]]
+            case .creditCard, .gopay, .qris: break
+            }
+        }
+        for (name, value) in extra {
             // Structured extras (e.g. gopay's `actions`) are stored as JSON text.
             if let data = value.data(using: .utf8), value.hasPrefix("[") || value.hasPrefix("{"),
                 let structured = try? JSONSerialization.jsonObject(with: data)
@@ -43,21 +50,28 @@ extension GatewayTransaction {
         return object
     }
 
-    /// Extras the gateway keeps for itself, never shown to merchants (the fraud verdict of a card
-    /// still waiting for 3-D Secure).
-    static let internalExtras: Set<String> = ["fraud_verdict"]
-
     /// The `status_code` of `GET /v2/{id}/status` for this transaction.
     var statusAnswerCode: String { state.status == .expire ? "407" : state.statusCode }
 }
 
 /// The HTTP notification (webhook) the gateway sends for a change of a transaction.
-public enum Webhook {
+enum Webhook {
     /// The JSON body: the transaction's fields, `status_message` "midtrans payment notification",
     /// and `signature_key` over the notification's own `status_code` (200/201/202).
     static func body(for transaction: GatewayTransaction, serverKey: String) -> [UInt8] {
         var object = transaction.fields(statusCode: transaction.state.statusCode, serverKey: serverKey)
         object["status_message"] = "midtrans payment notification"
         return (try? JSONText.encode(object)) ?? Array("{}".utf8)
+    }
+
+    /// One draft per destination: the merchant's notification URL unless the charge overrode it
+    /// (`X-Override-Notification`), plus the appended ones (`X-Append-Notification`).
+    static func drafts(for transaction: GatewayTransaction, merchant: MerchantAccount, dueAt: Int64) -> [WebhookDraft] {
+        var urls = transaction.overrideNotificationURLs ?? merchant.notificationURL.map { [$0] } ?? []
+        if transaction.overrideNotificationURLs == nil { urls += transaction.appendNotificationURLs }
+        let body = body(for: transaction, serverKey: merchant.serverKey)
+        return urls.filter { !$0.isEmpty }.map {
+            WebhookDraft(url: $0, transactionStatus: transaction.state.status, body: body, dueAt: dueAt)
+        }
     }
 }

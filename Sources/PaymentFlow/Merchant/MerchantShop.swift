@@ -29,9 +29,7 @@ public final class MerchantShop: Sendable {
         public var quantity: Int
         public var gross_amount: String
         public var payment_type: String
-        /// `awaiting_payment`, `review`, `paid`, `partially_refunded`, `refunded`, `denied`,
-        /// `cancelled`, `expired`, `failed`.
-        public var status: String
+        public var status: OrderStatus
         public var transaction_id: String?
         public var transaction_status: String?
         public var va_number: String?
@@ -143,12 +141,12 @@ public final class MerchantShop: Sendable {
         default: throw HTTPError(status: 400, message: "payment.type must be credit_card, bank_transfer, echannel, gopay or qris")
         }
         var order = Order(order_id: orderID, product_id: product.product_id, quantity: quantity, gross_amount: gross.gatewayText,
-                          payment_type: type, status: "awaiting_payment")
+                          payment_type: type, status: .awaitingPayment)
         try orders.modify(orderID) { $0 = order }
         let (status, answer) = try await gateway(.post, "/v2/charge", charge)
         order.message = answer["status_message"] as? String
         if status >= 300 {
-            order.status = "failed"
+            order.status = .failed
         } else {
             order.transaction_id = answer["transaction_id"] as? String
             order.redirect_url = answer["redirect_url"] as? String
@@ -224,19 +222,8 @@ public final class MerchantShop: Sendable {
     /// The order's status from a gateway answer (charge or status).
     static func apply(_ answer: [String: Any], to order: inout Order) {
         guard let status = answer["transaction_status"] as? String else { return }
-        let fraud = answer["fraud_status"] as? String
         order.transaction_status = status
-        switch status {
-        case "capture": order.status = fraud == "challenge" ? "review" : "paid"
-        case "settlement": order.status = "paid"
-        case "pending": order.status = "awaiting_payment"
-        case "deny": order.status = "denied"
-        case "cancel": order.status = "cancelled"
-        case "expire": order.status = "expired"
-        case "refund": order.status = "refunded"
-        case "partial_refund": order.status = "partially_refunded"
-        default: order.status = "failed"
-        }
+        order.status = OrderStatus(transactionStatus: status, fraudStatus: answer["fraud_status"] as? String)
     }
 
     /// How far along a transaction is, to keep the later of two pieces of news.

@@ -29,7 +29,7 @@ final class OrderBook: Sendable {
 
     /// Reads, changes and writes one order atomically (`nil` in: no such order yet; `nil` out: none stored).
     func modify<R>(_ id: String, _ change: (inout MerchantShop.Order?) throws -> R) throws -> R {
-        var statuses: (before: String?, after: String?) = (nil, nil)
+        var statuses: (before: OrderStatus?, after: OrderStatus?) = (nil, nil)
         let result = try database.transaction { db in
             var order = try db.execute("SELECT body FROM orders WHERE order_id = ?", [.text(id)]).first.flatMap { try Self.decode($0[0]) }
             let before = order?.status

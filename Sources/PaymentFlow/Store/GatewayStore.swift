@@ -1,135 +1,72 @@
 import Foundation
 
-/// A merchant account at the gateway: its keys decide who may charge and see what, and its
-/// notification URL is where webhooks go.
-public struct MerchantAccount: Hashable, Sendable {
-    public var merchantID: String
-    public var serverKey: String
-    public var clientKey: String
-    /// The "Payment Notification URL" of Midtrans' dashboard; nil: no webhooks.
-    public var notificationURL: String?
+// Where the gateway keeps what must survive a restart, as four small protocols: a student's
+// store, a test's or an observing decorator implements only what its part needs, and the
+// gateway's parts each take the one they use. The store persists; it decides nothing — what a
+// change means (is it news? which webhooks? does the bank owe a reversal?) is the gateway's.
 
-    public init(merchantID: String, serverKey: String, clientKey: String, notificationURL: String? = nil) {
-        self.merchantID = merchantID
-        self.serverKey = serverKey
-        self.clientKey = clientKey
-        self.notificationURL = notificationURL
-    }
-}
-
-/// One payment as the gateway records it.
-public struct GatewayTransaction: Sendable, Equatable {
-    public var transactionID: String
-    public var orderID: String
-    public var merchantID: String
-    public var paymentType: String
-    public var state: TransactionState
-    public var transactionTime: String
-    public var bank: String?
-    public var vaNumber: String?
-    public var maskedCard: String?
-    public var approvalCode: String?
-    /// `expiry_time` for payments that wait for the customer (VA, e-wallet, QRIS).
-    public var expiryTime: String?
-    /// Per-charge webhook targets: `X-Override-Notification` replaces the merchant's URL,
-    /// `X-Append-Notification` adds to it.
-    public var overrideNotificationURLs: [String]?
-    public var appendNotificationURLs: [String] = []
-    /// Payment-type fields shown in answers (e.g. `bill_key`, `qr_string`, `actions`), as JSON text.
-    public var extra: [String: String] = [:]
-    /// The bank's 3-D Secure authentication waiting for the OTP.
-    var authenticationID: String?
-
-    public init(transactionID: String, orderID: String, merchantID: String, paymentType: String, state: TransactionState,
-                transactionTime: String) {
-        self.transactionID = transactionID
-        self.orderID = orderID
-        self.merchantID = merchantID
-        self.paymentType = paymentType
-        self.state = state
-        self.transactionTime = transactionTime
-    }
-}
-
-/// One webhook to deliver: one row of the outbox per (status change, destination URL).
-public struct OutboxEntry: Sendable, Equatable {
-    public var id: Int64
-    public var merchantID: String
-    public var orderID: String
-    public var transactionStatus: String
-    public var url: String
-    public var body: [UInt8]
-    /// Failed attempts so far.
-    public var attempts: Int
-    /// Milliseconds since 1970.
-    public var nextAttemptAt: Int64
-    public var deliveredAt: Int64?
-    public var gaveUpAt: Int64?
-    /// The last attempt's result ("200", "503", "connection refused", …).
-    public var lastResult: String?
-}
-
-/// A stored answer to a request that carried an `Idempotency-Key`.
-public struct IdempotentAnswer: Sendable, Equatable {
-    public var status: Int
-    public var body: [UInt8]
-    /// Milliseconds since 1970 when it was stored.
-    public var storedAt: Int64
-}
-
-/// Where the gateway keeps what must survive a restart: merchants, transactions, idempotency
-/// records and the webhook outbox. One protocol, so a student's store (or a test's) plugs in.
-///
-/// The contract that makes webhooks reliable (the "transactional outbox"): ``update(merchantID:id:_:)``
-/// writes the changed transaction *and* its notifications in one atomic step, so a crash can
-/// never leave a changed payment without its webhook, nor a webhook for a change that was lost.
-public protocol GatewayStore: Sendable {
-    // Merchants
+/// The merchants: keys and notification URLs.
+public protocol MerchantStore: Sendable {
     func merchants() throws -> [MerchantAccount]
     /// Adds the merchant, or replaces the one with the same merchant id.
     func saveMerchant(_ merchant: MerchantAccount) throws
     /// Removes the merchant; false if there was none.
     func removeMerchant(id: String) throws -> Bool
+}
 
-    // Transactions
+/// The transactions, with the transactional outbox's writing half.
+///
+/// The contract that makes webhooks reliable: ``update(merchantID:id:_:)`` writes the changed
+/// transaction *and* the webhooks the change produced in one atomic step, so a crash can never
+/// leave a changed payment without its webhook, nor a webhook for a change that was lost.
+public protocol TransactionStore: Sendable {
     /// The transaction with this transaction id or order id (the latest for a reused order id).
     func find(merchantID: String, id: String) throws -> GatewayTransaction?
-    /// Records `transaction` unless its order id is taken by one that is not cancelled, expired or
-    /// failed; false when taken. Atomic: two charges with one order id cannot both be reserved.
-    /// Sends no notification (the charge's outcome, recorded next, does).
+    /// Records `transaction` unless its order id is taken by one that is not cancelled, expired,
+    /// denied or failed; false when taken. Atomic: two charges with one order id cannot both be
+    /// reserved.
     func reserve(_ transaction: GatewayTransaction) throws -> Bool
-    /// Reads, changes and writes one transaction atomically; nil if there is none. If the change
-    /// is news for the merchant (the first outcome of a charge, a new status, a new fraud verdict
-    /// or a new refund), the notifications are queued in the same atomic step.
-    func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction) throws -> R) throws -> R?
-    /// Transactions in `status` whose `expiry_time` is before `now` (`YYYY-MM-DD HH:MM:SS`, UTC+7).
-    func expired(status: TransactionStatus, before now: String) throws -> [GatewayTransaction]
-    /// Charges reserved whose outcome was never recorded (`pending`, never announced): charges
-    /// running now, or left by a crash between ``reserve(_:)`` and the outcome.
-    func unannounced() throws -> [GatewayTransaction]
-    /// Gives up a charge whose outcome is in doubt, atomically: only if it is still `pending`
-    /// and — unless `evenIfAnnounced` — was never announced, it becomes `failure` (freeing its
-    /// order id, sending no webhook) with a reversal owed at the bank. False if it had moved on
-    /// (its outcome was recorded meanwhile): then nothing changes.
-    func abandon(merchantID: String, id: String, evenIfAnnounced: Bool) throws -> Bool
-    /// Abandoned charges whose reversal the bank has not yet confirmed.
-    func reversalsOwed() throws -> [GatewayTransaction]
-    /// The bank confirmed the reversal.
-    func reversalDone(merchantID: String, id: String) throws
+    /// Reads, changes and writes one transaction atomically, with the webhooks `change` adds to
+    /// its second argument; nil if there is no such transaction. The identity (transaction id,
+    /// merchant, order id) never changes.
+    func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction, inout [WebhookDraft]) throws -> R) throws -> R?
+    /// Pending transactions whose `expiry_time` is before `now` (`YYYY-MM-DD HH:MM:SS`, UTC+7).
+    func expired(before now: String) throws -> [GatewayTransaction]
+    /// Pending transactions whose charge saga is in a step with a call in flight
+    /// (``ChargeSaga/isInDoubtAfterCrash``): running now, or cut off by a crash.
+    func chargesInFlight() throws -> [GatewayTransaction]
     /// Card payments in `capture` with fraud `accept` whose `transaction_time` is before `cutoff`
     /// (due for settlement).
     func captured(before cutoff: String) throws -> [GatewayTransaction]
+    /// Transactions that owe the bank a reversal or a refund not yet confirmed.
+    func bankObligations() throws -> [GatewayTransaction]
+}
 
-    // Idempotency-Key
-    func idempotentAnswer(merchantID: String, key: String) throws -> IdempotentAnswer?
-    func saveIdempotentAnswer(merchantID: String, key: String, _ answer: IdempotentAnswer) throws
+/// `Idempotency-Key`s: claimed atomically, bound to the request that first used them.
+public protocol IdempotencyStore: Sendable {
+    /// In one atomic step: a key never seen (or last used longer than `lifetime` ms ago) is
+    /// claimed for this request (`fingerprint`: a digest of route and body); a key seen with
+    /// another fingerprint is ``IdempotencyClaim/boundToAnotherRequest``; one still running
+    /// (claimed within `lifetime`) is ``IdempotencyClaim/running``; one finished is replayed.
+    func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim
+    /// The claimed request finished with `answer`: later claims replay it.
+    func completeIdempotencyKey(merchantID: String, key: String, answer: IdempotentAnswer) throws
+    /// The claimed request failed: the key is free again (a failed request may be retried).
+    func releaseIdempotencyKey(merchantID: String, key: String) throws
+}
 
-    // Outbox
+/// The outbox's delivering half: what the notification service needs.
+public protocol OutboxStore: Sendable {
     /// Takes undelivered entries due at `now` (not given up), oldest first, and leases them:
     /// their next attempt moves to `leaseUntil`, so a second deliverer does not take them too,
     /// and a deliverer that dies mid-delivery leaves them due again when the lease runs out
     /// (at-least-once delivery; the merchant handles duplicates).
-    func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int) throws -> [OutboxEntry]
+    ///
+    /// Per-order ordering: an entry is taken only if no older entry for the same order and URL
+    /// is still undelivered (and not given up) — so a merchant never receives a newer status
+    /// and then an older one. `admit` is asked about each candidate inside the same step (the
+    /// deliverer's per-merchant fairness); an entry it refuses stays as it was.
+    func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, admit: (OutboxEntry) -> Bool) throws -> [OutboxEntry]
     /// The earliest `nextAttemptAt` of an undelivered entry, if any.
     func nextNotificationDue() throws -> Int64?
     func markDelivered(id: Int64, at: Int64, result: String) throws
@@ -140,3 +77,6 @@ public protocol GatewayStore: Sendable {
     /// Every entry for an order (the dashboard's notification history), oldest first.
     func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry]
 }
+
+/// Everything the gateway keeps (``SQLiteGatewayStore`` is one).
+public typealias GatewayStore = MerchantStore & TransactionStore & IdempotencyStore & OutboxStore

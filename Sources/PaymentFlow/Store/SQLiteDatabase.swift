@@ -110,7 +110,11 @@ public final class SQLiteDatabase: @unchecked Sendable {
             let position = Int32(index + 1)
             switch value {
             case .integer(let i): rc = sqlite3_bind_int64(statement, position, i)
-            case .text(let s): rc = sqlite3_bind_text(statement, position, s, -1, Self.transient)
+            case .text(let s):
+                // Bound with its byte length, never as a C string: a NUL inside the text must
+                // not cut it short (two different order ids would become one).
+                var text = s
+                rc = text.withUTF8 { sqlite3_bind_text(statement, position, $0.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, Int32($0.count), Self.transient) }
             case .blob(let bytes):
                 rc = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), Self.transient) }
             case .null: rc = sqlite3_bind_null(statement, position)
@@ -132,7 +136,11 @@ public final class SQLiteDatabase: @unchecked Sendable {
                     let bytes = sqlite3_column_blob(statement, column).map { Array(UnsafeRawBufferPointer(start: $0, count: count)) } ?? []
                     row.append(.blob(bytes))
                 default:
-                    row.append(.text(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? ""))
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    let text = sqlite3_column_text(statement, column).map {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+                    }
+                    row.append(.text(text ?? ""))
                 }
             }
             rows.append(row)

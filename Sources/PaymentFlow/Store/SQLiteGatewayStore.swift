@@ -35,6 +35,8 @@ public final class SQLiteGatewayStore: GatewayStore {
             authentication_id TEXT,
             announced INTEGER NOT NULL DEFAULT 0)
         """,
+        // The charge saga's step decides recovery: an index for "in flight".
+        "CREATE INDEX IF NOT EXISTS transactions_by_step ON transactions (status, charge_step)",
         "CREATE INDEX IF NOT EXISTS transactions_by_order ON transactions (merchant_id, order_id)",
         "CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (status, expiry_time)",
         // Settlement looks for captures older than D+1: by status and time, not a scan of all captures.
@@ -63,15 +65,36 @@ public final class SQLiteGatewayStore: GatewayStore {
             last_result TEXT)
         """,
         "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+        // Per-order ordering asks "is an older entry of this order still undelivered?".
+        "CREATE INDEX IF NOT EXISTS outbox_by_order ON outbox (merchant_id, order_id, id)",
+    ]
+
+    /// Columns added after the first release of the schema: a file from then gains them.
+    private static let addedColumns: [(table: String, column: String, definition: String)] = [
+        ("transactions", "reversal_owed", "INTEGER NOT NULL DEFAULT 0"),
+        ("transactions", "charge_step", "TEXT NOT NULL DEFAULT 'finished'"),
+        ("transactions", "pending_fraud_status", "TEXT"),
+        ("transactions", "settlement_time", "TEXT"),
+        ("transactions", "refunds", "TEXT NOT NULL DEFAULT '[]'"),
+        ("transactions", "refund_owed", "INTEGER NOT NULL DEFAULT 0"),
+        // An idempotency key is bound to the request that first used it; "running" until answered.
+        ("idempotency", "fingerprint", "TEXT NOT NULL DEFAULT ''"),
+        ("idempotency", "running", "INTEGER NOT NULL DEFAULT 0"),
     ]
 
     private func migrate() throws {
-        for statement in Self.schema { try database.execute(statement) }
-        // Added after the first release of the schema: a file from then gains the column.
-        let columns = try database.execute("PRAGMA table_info(transactions)").compactMap { $0[1].text }
-        if !columns.contains("reversal_owed") {
-            try database.execute("ALTER TABLE transactions ADD COLUMN reversal_owed INTEGER NOT NULL DEFAULT 0")
+        for statement in Self.schema where !statement.contains("transactions_by_step") { try database.execute(statement) }
+        for (table, column, definition) in Self.addedColumns {
+            let columns = try database.execute("PRAGMA table_info(\(table))").compactMap { $0[1].text }
+            if !columns.contains(column) {
+                try database.execute("ALTER TABLE \(table) ADD COLUMN \(column) \(definition)")
+                if column == "charge_step" {
+                    // Charges reserved and never answered by the old version are in flight.
+                    try database.execute("UPDATE transactions SET charge_step = 'reserved' WHERE status = 'pending' AND announced = 0")
+                }
+            }
         }
+        try database.execute(Self.schema.first { $0.contains("transactions_by_step") }!)
     }
 
     // MARK: Merchants
@@ -104,11 +127,12 @@ public final class SQLiteGatewayStore: GatewayStore {
     private static let columns = """
         transaction_id, merchant_id, order_id, payment_type, status, fraud_status, gross_amount, refunded, is_card,
         transaction_time, bank, va_number, masked_card, approval_code, expiry_time, override_urls, append_urls, extra,
-        authentication_id, announced
+        authentication_id, announced, reversal_owed, charge_step, pending_fraud_status, settlement_time, refunds, refund_owed
         """
+    private static let columnCount = columns.split(separator: ",").count
 
     private static let insertStatement =
-        "INSERT INTO transactions (\(columns)) VALUES (\(Array(repeating: "?", count: 20).joined(separator: ", ")))"
+        "INSERT INTO transactions (\(columns)) VALUES (\(Array(repeating: "?", count: columnCount).joined(separator: ", ")))"
     /// `UPDATE … SET merchant_id = ?2, … WHERE transaction_id = ?1` (the rowid, and with it the
     /// "latest for this order id" order, stays).
     private static let updateStatement: String = {
@@ -118,13 +142,11 @@ public final class SQLiteGatewayStore: GatewayStore {
     }()
 
     public func find(merchantID: String, id: String) throws -> GatewayTransaction? {
-        try database.read { db in try Self.find(db, merchantID: merchantID, id: id)?.transaction }
+        try database.read { db in try Self.find(db, merchantID: merchantID, id: id) }
     }
 
     /// By transaction id, else the latest transaction with that order id.
-    private static func find(_ db: SQLiteDatabase.Statements, merchantID: String, id: String) throws
-        -> (transaction: GatewayTransaction, announced: Bool)?
-    {
+    private static func find(_ db: SQLiteDatabase.Statements, merchantID: String, id: String) throws -> GatewayTransaction? {
         // Two lookups, each by an index (an `OR` across the two columns would scan every row
         // of the merchant: the benchmark showed charges slowing as the table grew).
         let byTransaction = try db.execute(
@@ -138,115 +160,94 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     public func reserve(_ transaction: GatewayTransaction) throws -> Bool {
         try database.transaction { db in
-            if let (current, _) = try Self.find(db, merchantID: transaction.merchantID, id: transaction.orderID),
+            if let current = try Self.find(db, merchantID: transaction.merchantID, id: transaction.orderID),
                 current.orderID == transaction.orderID,
-                ![.cancel, .expire, .failure].contains(current.state.status)
+                ![.cancel, .expire, .failure, .deny].contains(current.state.status)
             {
                 return false
             }
-            try db.execute(Self.insertStatement, Self.encode(transaction, announced: false))
+            try db.execute(Self.insertStatement, Self.encode(transaction))
             return true
         }
     }
 
-    public func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction) throws -> R) throws -> R? {
+    public func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction, inout [WebhookDraft]) throws -> R) throws -> R? {
         try database.transaction { db in
-            guard let (before, announced) = try Self.find(db, merchantID: merchantID, id: id) else { return nil }
+            guard let before = try Self.find(db, merchantID: merchantID, id: id) else { return nil }
             var after = before
-            let result = try change(&after)
-            // The identity of a transaction never changes.
+            var webhooks: [WebhookDraft] = []
+            let result = try change(&after, &webhooks)
             after.transactionID = before.transactionID
             after.merchantID = before.merchantID
             after.orderID = before.orderID
-            let news = after.state.status != .failure
-                && (!announced || after.state.status != before.state.status || after.state.fraud != before.state.fraud
-                    || after.state.refunded != before.state.refunded)
-            try db.execute(Self.updateStatement, Self.encode(after, announced: announced || news))
-            if news { try Self.enqueueNotifications(db, for: after) }
+            if after != before { try db.execute(Self.updateStatement, Self.encode(after)) }
+            for webhook in webhooks {
+                try db.execute(
+                    "INSERT INTO outbox (merchant_id, order_id, transaction_status, url, body, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [.text(after.merchantID), .text(after.orderID), .text(webhook.transactionStatus.rawValue), .text(webhook.url),
+                     .blob(webhook.body), .integer(webhook.dueAt)])
+            }
             return result
         }
     }
 
-    public func expired(status: TransactionStatus, before now: String) throws -> [GatewayTransaction] {
+    public func expired(before now: String) throws -> [GatewayTransaction] {
         try database.execute(
-            "SELECT \(Self.columns) FROM transactions WHERE status = ? AND expiry_time IS NOT NULL AND expiry_time < ?",
-            [.text(status.rawValue), .text(now)]
-        ).map { try Self.decode($0).transaction }
+            "SELECT \(Self.columns) FROM transactions WHERE status = 'pending' AND expiry_time IS NOT NULL AND expiry_time < ?",
+            [.text(now)]
+        ).map(Self.decode)
     }
 
-    public func abandon(merchantID: String, id: String, evenIfAnnounced: Bool) throws -> Bool {
-        try database.transaction { db in
-            try db.execute(
-                """
-                UPDATE transactions SET status = 'failure', reversal_owed = 1
-                WHERE merchant_id = ? AND transaction_id = ? AND status = 'pending' AND (announced = 0 OR ?)
-                """, [.text(merchantID), .text(id), .integer(evenIfAnnounced ? 1 : 0)])
-            return db.changes == 1
-        }
-    }
-
-    public func reversalsOwed() throws -> [GatewayTransaction] {
-        try database.execute("SELECT \(Self.columns) FROM transactions WHERE reversal_owed = 1").map { try Self.decode($0).transaction }
-    }
-
-    public func reversalDone(merchantID: String, id: String) throws {
-        try database.execute("UPDATE transactions SET reversal_owed = 0 WHERE merchant_id = ? AND transaction_id = ?",
-                             [.text(merchantID), .text(id)])
-    }
-
-    public func unannounced() throws -> [GatewayTransaction] {
-        try database.execute("SELECT \(Self.columns) FROM transactions WHERE status = 'pending' AND announced = 0")
-            .map { try Self.decode($0).transaction }
+    public func chargesInFlight() throws -> [GatewayTransaction] {
+        try database.execute("SELECT \(Self.columns) FROM transactions WHERE status = 'pending' AND charge_step != 'finished'")
+            .map(Self.decode).filter { $0.charge.isInDoubtAfterCrash }
     }
 
     public func captured(before cutoff: String) throws -> [GatewayTransaction] {
         try database.execute(
             "SELECT \(Self.columns) FROM transactions WHERE status = 'capture' AND fraud_status = 'accept' AND transaction_time < ?",
             [.text(cutoff)]
-        ).map { try Self.decode($0).transaction }
+        ).map(Self.decode)
     }
 
-    /// One outbox row per destination: the merchant's URL (unless overridden) and the appended ones.
-    private static func enqueueNotifications(_ db: SQLiteDatabase.Statements, for transaction: GatewayTransaction) throws {
-        let rows = try db.execute("SELECT server_key, notification_url FROM merchants WHERE merchant_id = ?", [.text(transaction.merchantID)])
-        guard let merchant = rows.first, let serverKey = merchant[0].text else { return }
-        var urls = transaction.overrideNotificationURLs ?? merchant[1].text.map { [$0] } ?? []
-        if transaction.overrideNotificationURLs == nil { urls += transaction.appendNotificationURLs }
-        let body = Webhook.body(for: transaction, serverKey: serverKey)
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        for url in urls where !url.isEmpty {
-            try db.execute(
-                "INSERT INTO outbox (merchant_id, order_id, transaction_status, url, body, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(transaction.merchantID), .text(transaction.orderID), .text(transaction.state.status.rawValue), .text(url), .blob(body), .integer(now)])
-        }
+    public func bankObligations() throws -> [GatewayTransaction] {
+        try database.execute("SELECT \(Self.columns) FROM transactions WHERE reversal_owed = 1 OR refund_owed = 1").map(Self.decode)
     }
 
-    private static func encode(_ t: GatewayTransaction, announced: Bool) -> [SQLiteValue] {
+    private static func encode(_ t: GatewayTransaction) -> [SQLiteValue] {
         func optional(_ s: String?) -> SQLiteValue { s.map(SQLiteValue.text) ?? .null }
         func json(_ value: Any) -> String {
             (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "null"
         }
+        let refunds = (try? JSONEncoder().encode(t.refunds)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        let step = t.charge.stored
         return [
-            .text(t.transactionID), .text(t.merchantID), .text(t.orderID), .text(t.paymentType), .text(t.state.status.rawValue),
+            .text(t.transactionID), .text(t.merchantID), .text(t.orderID), .text(t.paymentType.rawValue), .text(t.state.status.rawValue),
             optional(t.state.fraud?.rawValue), .integer(t.state.grossAmount.amount), .integer(t.state.refunded.amount),
             .integer(t.state.isCard ? 1 : 0), .text(t.transactionTime), optional(t.bank), optional(t.vaNumber), optional(t.maskedCard),
             optional(t.approvalCode), optional(t.expiryTime), optional(t.overrideNotificationURLs.map(json)),
-            .text(json(t.appendNotificationURLs)), .text(json(t.extra)), optional(t.authenticationID), .integer(announced ? 1 : 0),
+            .text(json(t.appendNotificationURLs)), .text(json(t.extra)), optional(t.authenticationID), .integer(t.announced ? 1 : 0),
+            .integer(t.reversalOwed ? 1 : 0), .text(step.step), optional(step.fraud?.rawValue), optional(t.settlementTime),
+            .text(refunds), .integer(t.refundOwed ? 1 : 0),
         ]
     }
 
-    private static func decode(_ row: [SQLiteValue]) throws -> (transaction: GatewayTransaction, announced: Bool) {
+    private static func decode(_ row: [SQLiteValue]) throws -> GatewayTransaction {
         func strings(_ value: SQLiteValue) -> [String]? {
             value.text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] }
         }
-        guard let status = row[4].text.flatMap(TransactionStatus.init(rawValue:)) else {
-            throw SQLiteError(code: 0, message: "unknown transaction_status \(row[4])", statement: "decode transaction")
+        func corrupt(_ what: String) -> SQLiteError {
+            SQLiteError(code: 0, message: "unknown \(what) in a stored transaction", statement: "decode transaction")
         }
+        guard let status = row[4].text.flatMap(TransactionStatus.init(rawValue:)) else { throw corrupt("transaction_status \(row[4])") }
+        guard let type = row[3].text.flatMap(PaymentType.init(rawValue:)) else { throw corrupt("payment_type \(row[3])") }
+        let pendingFraud = row[22].text.flatMap(FraudStatus.init(rawValue:))
+        guard let charge = ChargeSaga(step: row[21].text ?? "finished", fraud: pendingFraud) else { throw corrupt("charge_step \(row[21])") }
         let state = TransactionState(
             status: status, fraud: row[5].text.flatMap(FraudStatus.init(rawValue:)), grossAmount: Rupiah(row[6].integer ?? 0),
             isCard: row[8].integer == 1, refunded: Rupiah(row[7].integer ?? 0))
         var t = GatewayTransaction(
-            transactionID: row[0].text ?? "", orderID: row[2].text ?? "", merchantID: row[1].text ?? "", paymentType: row[3].text ?? "",
+            transactionID: row[0].text ?? "", orderID: row[2].text ?? "", merchantID: row[1].text ?? "", paymentType: type,
             state: state, transactionTime: row[9].text ?? "")
         t.bank = row[10].text
         t.vaNumber = row[11].text
@@ -257,24 +258,44 @@ public final class SQLiteGatewayStore: GatewayStore {
         t.appendNotificationURLs = strings(row[16]) ?? []
         t.extra = row[17].text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] } ?? [:]
         t.authenticationID = row[18].text
-        return (t, row[19].integer == 1)
+        t.announced = row[19].integer == 1
+        t.reversalOwed = row[20].integer == 1
+        t.charge = charge
+        t.settlementTime = row[23].text
+        t.refunds = row[24].text.flatMap { try? JSONDecoder().decode([RefundRecord].self, from: Data($0.utf8)) } ?? []
+        return t
     }
 
     // MARK: Idempotency
 
-    public func idempotentAnswer(merchantID: String, key: String) throws -> IdempotentAnswer? {
-        try database.execute("SELECT status, body, stored_at FROM idempotency WHERE merchant_id = ? AND key = ?", [.text(merchantID), .text(key)])
-            .first.map { row in
+    public func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim {
+        try database.transaction { db in
+            let rows = try db.execute(
+                "SELECT status, body, stored_at, fingerprint, running FROM idempotency WHERE merchant_id = ? AND key = ?",
+                [.text(merchantID), .text(key)])
+            if let row = rows.first, now - (row[2].integer ?? 0) < lifetime {
+                guard row[3].text == fingerprint else { return .boundToAnotherRequest }
+                if row[4].integer == 1 { return .running }
                 var body: [UInt8] = []
                 if case .blob(let bytes) = row[1] { body = bytes }
-                return IdempotentAnswer(status: Int(row[0].integer ?? 0), body: body, storedAt: row[2].integer ?? 0)
+                return .replay(IdempotentAnswer(status: Int(row[0].integer ?? 0), body: body, storedAt: row[2].integer ?? 0))
             }
+            // Unknown, or older than its lifetime (a claim left "running" by a crash expires too).
+            try db.execute(
+                "INSERT OR REPLACE INTO idempotency (merchant_id, key, status, body, stored_at, fingerprint, running) VALUES (?, ?, 0, x'', ?, ?, 1)",
+                [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
+            return .claimed
+        }
     }
 
-    public func saveIdempotentAnswer(merchantID: String, key: String, _ answer: IdempotentAnswer) throws {
+    public func completeIdempotencyKey(merchantID: String, key: String, answer: IdempotentAnswer) throws {
         try database.execute(
-            "INSERT OR REPLACE INTO idempotency (merchant_id, key, status, body, stored_at) VALUES (?, ?, ?, ?, ?)",
-            [.text(merchantID), .text(key), .integer(Int64(answer.status)), .blob(answer.body), .integer(answer.storedAt)])
+            "UPDATE idempotency SET status = ?, body = ?, stored_at = ?, running = 0 WHERE merchant_id = ? AND key = ?",
+            [.integer(Int64(answer.status)), .blob(answer.body), .integer(answer.storedAt), .text(merchantID), .text(key)])
+    }
+
+    public func releaseIdempotencyKey(merchantID: String, key: String) throws {
+        try database.execute("DELETE FROM idempotency WHERE merchant_id = ? AND key = ? AND running = 1", [.text(merchantID), .text(key)])
     }
 
     // MARK: Outbox
@@ -291,18 +312,26 @@ public final class SQLiteGatewayStore: GatewayStore {
             deliveredAt: row[8].integer, gaveUpAt: row[9].integer, lastResult: row[10].text)
     }
 
-    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int) throws -> [OutboxEntry] {
+    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, admit: (OutboxEntry) -> Bool) throws -> [OutboxEntry] {
         try database.transaction { db in
-            let entries = try db.execute(
+            // Due, and the oldest undelivered entry of its order and URL (a newer status waits
+            // until the older one is delivered or given up). A leased entry is undelivered too,
+            // so its successors wait for its outcome.
+            let candidates = try db.execute(
                 """
-                SELECT \(Self.outboxColumns) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
+                SELECT \(Self.outboxColumns) FROM outbox AS o
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
+                  AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = o.merchant_id AND p.order_id = o.order_id
+                                  AND p.url = o.url AND p.id < o.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
                 ORDER BY next_attempt_at, id LIMIT ?
-                """, [.integer(now), .integer(Int64(limit))]
+                """, [.integer(now), .integer(Int64(limit) * 4)]
             ).map(Self.decodeOutbox)
-            for entry in entries {
+            var taken: [OutboxEntry] = []
+            for entry in candidates where taken.count < limit && admit(entry) {
                 try db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", [.integer(leaseUntil), .integer(entry.id)])
+                taken.append(entry)
             }
-            return entries
+            return taken
         }
     }
 

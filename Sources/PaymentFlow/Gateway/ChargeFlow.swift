@@ -1,0 +1,251 @@
+import Foundation
+import Synchronization
+
+/// The driver of the charge saga: performs each ``ChargeSaga/Action`` (HTTP calls to fraud
+/// detection and the bank, records through the ledger) and feeds back what came of it.
+///
+/// The order is the whiteboard's: **reserve** the order id (a second charge with it gets `406`
+/// and never reaches the bank) → **fraud** (a denied card never reaches the bank) → **bank**
+/// (the step is stored before the call: whoever finds it later knows the bank may have acted)
+/// → **record** the outcome through the ledger, which refuses it if the transaction moved on
+/// meanwhile — then whatever the bank did is **reversed**. A call without an answer leaves the
+/// outcome in doubt: the charge is **abandoned** (`failure`, order id free again, a reversal owed).
+final class ChargeFlow: Sendable {
+    let ledger: TransactionLedger
+    let store: any TransactionStore
+    let bank: BankClient
+    let fraud: FraudClient
+    let vault: CardVault
+    let obligations: BankObligations
+    let configuration: GatewayConfiguration
+    /// The gateway's base URL as clients reach it (known once it listens).
+    let publicURL: @Sendable () -> String
+    /// Transaction ids of charges (and OTP checks) running in this process: recovery leaves them alone.
+    private let running = Mutex<Set<String>>([])
+
+    init(ledger: TransactionLedger, store: any TransactionStore, bank: BankClient, fraud: FraudClient, vault: CardVault,
+         obligations: BankObligations, configuration: GatewayConfiguration, publicURL: @escaping @Sendable () -> String) {
+        self.publicURL = publicURL
+        self.ledger = ledger
+        self.store = store
+        self.bank = bank
+        self.fraud = fraud
+        self.vault = vault
+        self.obligations = obligations
+        self.configuration = configuration
+    }
+
+    /// What a finished charge (or OTP) step tells the merchant.
+    struct Result: Sendable {
+        var transaction: GatewayTransaction
+        /// Midtrans' `status_message` for this outcome.
+        var message: String
+        /// The bank's reason for a decline (`channel_response_message`).
+        var bankMessage: String?
+    }
+
+    /// The running charges' ids (a snapshot).
+    var inFlight: Set<String> { running.withLock { $0 } }
+
+    // MARK: Charge
+
+    func charge(_ request: ChargeRequest, merchant: MerchantAccount) async throws(GatewayError) -> Result {
+        let now = configuration.now()
+        // The card first: an unusable token is 411 before anything is reserved.
+        var card: StoredCard?
+        if request.paymentType.isCard {
+            guard let token = request.tokenID, let taken = vault.take(token, merchantID: merchant.merchantID, now: now) else {
+                throw .invalidToken
+            }
+            card = taken
+        }
+        var transaction = GatewayTransaction(
+            transactionID: UUID().uuidString.lowercased(), orderID: request.orderID, merchantID: merchant.merchantID,
+            paymentType: request.paymentType, state: .reserved(grossAmount: request.grossAmount, isCard: request.paymentType.isCard),
+            transactionTime: Timestamp.midtrans(now))
+        transaction.overrideNotificationURLs = request.overrideNotificationURLs
+        transaction.appendNotificationURLs = request.appendNotificationURLs
+        transaction.maskedCard = card?.masked
+        switch request.paymentType {
+        case .creditCard: transaction.bank = "bni"
+        case .bankTransfer: transaction.bank = request.bank
+        case .echannel, .gopay, .qris: break
+        }
+        let id = transaction.transactionID
+        running.withLock { _ = $0.insert(id) }
+        defer { running.withLock { _ = $0.remove(id) } }
+        guard try storing({ try store.reserve(transaction) }) else { throw .duplicateOrderID }
+
+        var saga = ChargeSaga.reserved
+        let first = saga.handle(.begin(isCard: request.paymentType.isCard))
+        return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: Self.channel(request))
+    }
+
+    /// The bank's name for the account a waiting payment opens.
+    static func channel(_ request: ChargeRequest) -> String {
+        switch request.paymentType {
+        case .bankTransfer: request.bank ?? "permata"
+        case .echannel: "mandiri"
+        case .gopay: "gopay"
+        case .qris: "qris"
+        case .creditCard: "card"
+        }
+    }
+
+    // MARK: 3-D Secure
+
+    /// The OTP the card holder typed, for a charge waiting for it. The authentication is taken
+    /// once, atomically, and only while the charge still waits (a cancelled or expired charge is
+    /// never charged by a late OTP).
+    func verifyOTP(transactionID: String, otp: String, merchant: MerchantAccount) async throws(GatewayError) -> Result {
+        running.withLock { _ = $0.insert(transactionID) }
+        defer { running.withLock { _ = $0.remove(transactionID) } }
+        let taken = try ledger.amend(merchantID: merchant.merchantID, id: transactionID) { transaction throws(GatewayError) -> (GatewayTransaction, ChargeSaga, ChargeSaga.Action, String) in
+            var saga = transaction.charge
+            guard transaction.transactionID == transactionID, transaction.state.status == .pending,
+                let authentication = transaction.authenticationID
+            else { throw .transactionNotFound }
+            let action = saga.handle(.otpSubmitted)
+            guard action == .verifyOTP else { throw .transactionNotFound }
+            // Stored before the bank is asked: a crash from here on leaves the charge in doubt.
+            transaction.charge = saga
+            transaction.authenticationID = nil
+            return (transaction, saga, action, authentication)
+        }
+        var (transaction, saga, action, authentication) = taken
+        transaction.authenticationID = authentication
+        return try await drive(&saga, action, transaction, merchant: merchant, card: nil, otp: otp, channel: "card")
+    }
+
+    // MARK: The driver
+
+    private func drive(_ saga: inout ChargeSaga, _ first: ChargeSaga.Action, _ start: GatewayTransaction, merchant: MerchantAccount,
+                       card: StoredCard?, otp: String?, channel: String) async throws(GatewayError) -> Result {
+        var transaction = start
+        var action = first
+        var bankMessage: String?
+        var found: (approval: String?, authentication: String?, account: BankAPI.VirtualAccount?) = (nil, nil, nil)
+        while true {
+            let event: ChargeSaga.Event
+            switch action {
+            case .assessFraud:
+                let check = FraudCheck(merchantID: merchant.merchantID, orderID: transaction.orderID, paymentType: transaction.paymentType,
+                                       grossAmount: transaction.state.grossAmount, card: card)
+                do {
+                    event = .fraudVerdict(try await fraud.assess(check).fraud_status)
+                } catch {
+                    // Nobody was charged: give the order id back and say why.
+                    _ = try? ledger.record(.abandon, merchantID: merchant.merchantID, id: transaction.transactionID)
+                    throw error
+                }
+            case .authorizeCard:
+                guard let card else { throw .internalFailure("a card charge without its card") }
+                try persist(saga, of: transaction)
+                do {
+                    let answer = try await bank.authorize(BankAPI.CardAuthorization(card: card, amount: transaction.state.grossAmount,
+                                                                                    reference: transaction.transactionID))
+                    (found.approval, found.authentication, bankMessage) = (answer.approval_code, answer.authentication_id, answer.message)
+                    event = .bankAnswered(answer.result)
+                } catch {
+                    event = .noAnswer
+                }
+            case .openAccount:
+                try persist(saga, of: transaction)
+                do {
+                    found.account = try await bank.openAccount(BankAPI.OpenAccount(bank: channel, amount: transaction.state.grossAmount,
+                                                                                   reference: transaction.transactionID))
+                    event = .accountOpened
+                } catch {
+                    event = .noAnswer
+                }
+            case .verifyOTP:
+                do {
+                    let answer = try await bank.verify(authenticationID: transaction.authenticationID ?? "", otp: otp ?? "")
+                    (found.approval, bankMessage) = (answer.approval_code, answer.message)
+                    event = .bankAnswered(answer.result)
+                } catch {
+                    event = .noAnswer
+                }
+            case .record(let outcome):
+                let next = saga
+                do {
+                    transaction = try ledger.record(outcome, merchantID: merchant.merchantID, id: transaction.transactionID, alongside: {
+                        transaction throws(GatewayError) in
+                        transaction.charge = next
+                        if let code = found.approval { transaction.approvalCode = code }
+                        if let authentication = found.authentication, outcome == .awaitAuthentication {
+                            transaction.authenticationID = authentication
+                            transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authenticationExpiry)))
+                        }
+                        if let account = found.account { self.open(account, on: &transaction) }
+                    })
+                } catch GatewayError.illegalTransition {
+                    action = saga.handle(.outcomeRefused)
+                    continue
+                }
+                if transaction.reversalOwed { await obligations.settle(transaction) }
+                if outcome == .abandon { throw .chargeInDoubt }
+                return Result(transaction: transaction, message: Self.message(for: outcome, transaction), bankMessage: bankMessage)
+            case .reverse:
+                // The charge lost its race (cancelled or expired meanwhile): whatever the bank did
+                // for it is undone, now and — should the bank be unreachable — by the timers.
+                let current = try? ledger.amend(merchantID: merchant.merchantID, id: transaction.transactionID) {
+                    transaction throws(GatewayError) -> GatewayTransaction in
+                    transaction.charge = .finished
+                    transaction.reversalOwed = true
+                    return transaction
+                }
+                if let current { await obligations.settle(current) }
+                throw .chargeSuperseded(current?.state.status ?? .cancel)
+            case .refuse:
+                throw .transactionNotFound
+            }
+            action = saga.handle(event)
+        }
+    }
+
+    /// Stores the saga's step before a bank call (write-ahead: a crash from here on leaves the
+    /// charge in doubt, and recovery reverses it).
+    private func persist(_ saga: ChargeSaga, of transaction: GatewayTransaction) throws(GatewayError) {
+        try ledger.amend(merchantID: transaction.merchantID, id: transaction.transactionID) { stored throws(GatewayError) in stored.charge = saga }
+    }
+
+    /// The account the bank opened, as the merchant sees it: its number, and for QR and
+    /// e-wallets the QR string and the actions.
+    private func open(_ account: BankAPI.VirtualAccount, on transaction: inout GatewayTransaction) {
+        let number = account.va_number
+        transaction.vaNumber = number
+        transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.paymentExpiry)))
+        guard transaction.paymentType == .gopay || transaction.paymentType == .qris else { return }
+        // QR and e-wallet payments: the customer scans or opens the app; here they pay at the
+        // bank simulator's e-wallet endpoint with this number.
+        let base = publicURL()
+        transaction.extra["qr_string"] = "00020101021226\(number)5303360540\(transaction.state.grossAmount.amount)6304"
+        transaction.extra["acquirer"] = "gopay"
+        if transaction.paymentType == .qris { transaction.extra["issuer"] = "gopay" }
+        let typeBase = "\(base)/v2/\(transaction.paymentType.rawValue)/\(transaction.transactionID)"
+        var actions: [[String: String]] = [["name": "generate-qr-code", "method": "GET", "url": "\(typeBase)/qr-code"]]
+        if transaction.paymentType == .gopay {
+            actions.append(["name": "deeplink-redirect", "method": "GET", "url": "gojek://gopay/merchanttransfer?tref=\(number)"])
+        }
+        actions.append(["name": "get-status", "method": "GET", "url": "\(base)/v2/\(transaction.transactionID)/status"])
+        actions.append(["name": "cancel", "method": "POST", "url": "\(base)/v2/\(transaction.transactionID)/cancel"])
+        transaction.extra["actions"] = String(decoding: (try? JSONText.encode(actions)) ?? Array("[]".utf8), as: UTF8.self)
+    }
+
+    /// Midtrans' `status_message` for a charge's outcome.
+    static func message(for outcome: TransactionState.Event, _ transaction: GatewayTransaction) -> String {
+        switch (outcome, transaction.paymentType) {
+        case (.awaitAuthentication, _): "Success, Credit Card transaction is created; 3-D Secure authentication is required"
+        case (.authorized(fraud: .challenge), _): "Challenge by FDS"
+        case (.authorized, _): "Success, Credit Card transaction is successful"
+        case (.declined(fraud: .deny), _): "Denied by fraud detection"
+        case (.declined, _): "Denied by bank"
+        case (.awaitPayment, .bankTransfer): "Success, Bank Transfer transaction is created"
+        case (.awaitPayment, .echannel): "OK, Mandiri Bill transaction is successful"
+        case (.awaitPayment, .gopay): "GoPay transaction is created"
+        case (.awaitPayment, _): "QRIS transaction is created"
+        default: "Success"
+        }
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Synchronization
+
+/// The gateway's payment service: Midtrans' Core API and Snap on NetLab's HTTP server.
+///
+/// A thin façade: it routes each request to the part whose job it is and turns every failure
+/// into an answer through one path (``errorResponse(_:for:)``). The parts, each in a file of
+/// its name:
+///
+/// | part | job |
+/// |---|---|
+/// | ``MerchantDirectory`` | who is calling: keys, their cache, constant-time comparison |
+/// | ``IdempotencyGuard`` | `Idempotency-Key`: claimed atomically, bound to its request, replayed |
+/// | ``CardVault`` | card tokens, in memory only |
+/// | ``ChargeFlow`` (+ ``ChargeSaga``) | reserve → fraud → bank → record, with abandon/reverse |
+/// | ``TransactionLedger`` | the one door through which a transaction changes; decides webhooks and what the bank owes |
+/// | ``BankObligations`` | reversals and refunds, settled until the bank confirms |
+/// | ``ThreeDSecure``, ``Snap`` | the OTP page and check; Snap's sessions and page |
+/// | ``MerchantActions`` | cancel, approve, deny, expire, refund |
+/// | ``GatewayTimers`` | recovery, expiry, settlement, the bank's dues |
+/// | ``BankClient``, ``FraudClient`` | the bank's and fraud service's APIs, typed |
+///
+/// Routes: `GET /v2/token`; `POST /v2/charge`; `GET /v2/{id}/status`;
+/// `POST /v2/{id}/cancel|approve|deny|expire|refund` and `/v2/{id}/refund/online/direct`;
+/// `GET /v2/gopay|qris/{id}/qr-code`; the 3-D Secure page `GET|POST /v2/3ds/{transaction_id}`;
+/// Snap's `POST /snap/v1/transactions`, its page `GET /snap/v2/vtweb/{token}` and the page's
+/// `POST /snap/v2/transactions/{token}/charge`; the bank's payment notices `POST /bank/v1/payments`.
+///
+/// HTTP Basic auth with the server key; JSON with Midtrans' field names and string values; HTTP
+/// status 200 for body codes 200/201/202/407, the body code otherwise.
+public final class Gateway: Sendable {
+    public let store: any GatewayStore
+    public let configuration: GatewayConfiguration
+    let merchants: MerchantDirectory
+    let idempotency: IdempotencyGuard
+    let vault: CardVault
+    let ledger: TransactionLedger
+    let obligations: BankObligations
+    let flow: ChargeFlow
+    let threeDSecure: ThreeDSecure
+    let snap: Snap
+    let actions: MerchantActions
+    let timers: GatewayTimers
+
+    public init(configuration: GatewayConfiguration, store: any GatewayStore, bankClient: HTTPClient) {
+        self.configuration = configuration
+        self.store = store
+        merchants = MerchantDirectory(store: store)
+        idempotency = IdempotencyGuard(store: store, lifetime: configuration.idempotencyLifetime, now: configuration.now)
+        vault = CardVault(lifetime: configuration.tokenLifetime)
+        ledger = TransactionLedger(store: store, merchants: merchants, now: configuration.now)
+        let bank = BankClient(baseURL: configuration.bankURL, key: configuration.bankNoticeKey, client: bankClient)
+        obligations = BankObligations(store: store, bank: bank)
+        let fraud = FraudClient(route: configuration.fraudURL.map { .service(url: $0, client: bankClient) }
+            ?? .inProcess(FraudService(rules: configuration.fraudRules)))
+        let box = PublicURL(configuration.publicURL)
+        flow = ChargeFlow(ledger: ledger, store: store, bank: bank, fraud: fraud, vault: vault, obligations: obligations,
+                          configuration: configuration, publicURL: box.get)
+        threeDSecure = ThreeDSecure(flow: flow, merchants: merchants)
+        snap = Snap(flow: flow, merchants: merchants, configuration: configuration, publicURL: box.get)
+        actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
+        timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, configuration: configuration)
+        self.publicURLBox = box
+    }
+
+    private let publicURLBox: PublicURL
+
+    /// The gateway's base URL as clients reach it (settable once the port is known).
+    public var publicURL: String {
+        get { publicURLBox.get() }
+        set { publicURLBox.set(newValue) }
+    }
+
+    // MARK: Routes
+
+    public var router: Router {
+        var router = Router()
+        router.get("/v2/token") { [self] request in try token(request) }
+        router.post("/v2/charge") { [self] request in
+            let merchant = try merchants.authenticate(request)
+            return try await idempotency.run(request, merchant: merchant) {
+                guard let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
+                    throw GatewayError.chargeBodyNotAnObject
+                }
+                var charge = try ChargeRequest(json: body)
+                try charge.readNotificationTargets(request)
+                return try chargeAnswer(await flow.charge(charge, merchant: merchant), merchant: merchant)
+            }
+        }
+        router.get("/v2/{id}/status") { [self] request in
+            let merchant = try merchants.authenticate(request)
+            let transaction = try ledger.find(merchantID: merchant.merchantID, id: request.pathParameters["id"] ?? "")
+            var fields = transaction.fields(statusCode: transaction.statusAnswerCode, serverKey: merchant.serverKey)
+            fields["status_message"] = "Success, transaction is found"
+            return Self.answer(fields)
+        }
+        for action in MerchantActions.Action.allCases {
+            router.post("/v2/{id}/\(action.rawValue)") { [self] request in
+                let merchant = try merchants.authenticate(request)
+                return try await idempotency.run(request, merchant: merchant) {
+                    Self.answer(try await actions.perform(action, id: request.pathParameters["id"] ?? "", merchant: merchant))
+                }
+            }
+        }
+        let refund: HTTPHandler = { [self] request in
+            let merchant = try merchants.authenticate(request)
+            return try await idempotency.run(request, merchant: merchant) {
+                Self.answer(try await actions.refund(id: request.pathParameters["id"] ?? "", body: request.body, merchant: merchant))
+            }
+        }
+        router.post("/v2/{id}/refund", refund)
+        router.post("/v2/{id}/refund/online/direct", refund)
+        for type in [PaymentType.gopay, .qris] {
+            router.get("/v2/\(type.rawValue)/{id}/qr-code") { [self] request in
+                let merchant = try merchants.authenticate(request)
+                let transaction = try ledger.find(merchantID: merchant.merchantID, id: request.pathParameters["id"] ?? "")
+                guard let qr = transaction.extra["qr_string"] else { throw GatewayError.transactionNotFound }
+                return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "text/plain; charset=utf-8"]), body: .bytes(Array(qr.utf8)))
+            }
+        }
+        router.get("/v2/3ds/{id}") { [self] request in threeDSecure.page(request) }
+        router.post("/v2/3ds/{id}") { [self] request in
+            let result = try await threeDSecure.verify(request)
+            let merchant = try merchants.merchant(id: result.transaction.merchantID) ?? { throw GatewayError.unknownMerchant }()
+            return try chargeAnswer(result, merchant: merchant)
+        }
+        router.post("/snap/v1/transactions") { [self] request in
+            try snap.create(request, merchant: try merchants.authenticate(request))
+        }
+        router.get("/snap/v2/vtweb/{token}") { [self] request in try snap.page(request) }
+        router.post("/snap/v2/transactions/{token}/charge") { [self] request in
+            let (result, merchant) = try await snap.charge(request)
+            return try chargeAnswer(result, merchant: merchant)
+        }
+        router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
+        // Every answer is JSON, unknown routes included (a client SDK parses every body).
+        router.fallback = { _ in throw GatewayError.routeNotFound }
+        return router
+    }
+
+    // MARK: The one error path
+
+    /// Server configuration for the gateway: every failure — a handler's ``GatewayError``, the
+    /// server's own 404/405/408 and parse errors — answers in the shape of the API it was for.
+    public static var serverConfiguration: HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration()
+        configuration.errorBody = { error in errorResponse(GatewayError(error), for: .core) }
+        configuration.handlerErrorResponse = { error, request in
+            errorResponse(GatewayError(error), for: GatewayAPI(path: request.path, method: request.method))
+        }
+        // Card tokens travel in the query of GET /v2/token (as Midtrans' JS does): never log it.
+        configuration.redactQueryInAccessLog = true
+        return configuration
+    }
+
+    /// An error as its API answers it: Core API `{"status_code", "status_message", "id",
+    /// "validation_messages"?}` with the same HTTP status (202 and 407 answer HTTP 200); Snap
+    /// `{"error_messages": [...]}`; a page, HTML.
+    public static func errorResponse(_ error: GatewayError, for api: GatewayAPI) -> HTTPResponse {
+        switch api {
+        case .core:
+            var object: [String: Any] = ["status_code": String(error.status), "status_message": error.message, "id": UUID().uuidString.lowercased()]
+            if !error.details.isEmpty { object["validation_messages"] = error.details }
+            return answer(object)
+        case .snap:
+            // Snap words a wrong key its own way (the SDKs' tests look for "unauthorized").
+            let message = error == .unknownMerchant ? "Access denied due to unauthorized transaction, please check client or server key" : error.message
+            let messages = error.details.isEmpty ? [message] : error.details
+            return HTTPResponse(status: error.status, fields: HTTPFields(["Content-Type": "application/json"]),
+                                body: .bytes((try? JSONText.encode(["error_messages": messages])) ?? []))
+        case .page:
+            return HTML.page(title: "Payment", body: "<h1>\(error.status)</h1>\n<p>\(HTML.escape(error.message))</p>", status: error.status)
+        }
+    }
+
+    /// JSON with Midtrans' conventions: HTTP 200 for body codes below 300 and 407, else the code.
+    static func answer(_ fields: [String: Any]) -> HTTPResponse {
+        var response = HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]),
+                                    body: .bytes((try? JSONText.encode(fields)) ?? Array("{}".utf8)))
+        if let code = Int(fields["status_code"] as? String ?? ""), code >= 300, code != 407 { response.status = code }
+        return response
+    }
+
+    // MARK: Answers
+
+    /// A charge's (or OTP's) answer: the transaction, Midtrans' message, and for 3-D Secure the
+    /// page to send the customer to.
+    func chargeAnswer(_ result: ChargeFlow.Result, merchant: MerchantAccount) throws(GatewayError) -> HTTPResponse {
+        let transaction = result.transaction
+        var fields = transaction.fields(statusCode: transaction.state.statusCode, serverKey: merchant.serverKey)
+        fields["status_message"] = result.message
+        if case .awaitingAuthentication = transaction.charge {
+            fields["redirect_url"] = "\(publicURL)/v2/3ds/\(transaction.transactionID)?client_key=\(merchant.clientKey)"
+        }
+        if transaction.state.status == .deny, transaction.state.fraud != .deny {
+            fields["status_message"] = result.bankMessage ?? result.message
+            fields["channel_response_message"] = result.bankMessage ?? result.message
+        }
+        return Self.answer(fields)
+    }
+
+    /// `GET /v2/token?client_key=…&card_number=…&card_cvv=…&card_exp_month=…&card_exp_year=…`.
+    func token(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
+        let query = request.queryParameters
+        let byClientKey = try query["client_key"].flatMap { key throws(GatewayError) in try merchants.merchant(clientKey: key) }
+        guard let merchant = try byClientKey ?? (try? merchants.authenticate(request)) else { throw .unknownMerchant }
+        let card = try CardVault.card(from: query)
+        let id = vault.store(card, merchantID: merchant.merchantID, now: configuration.now())
+        return Self.answer(["status_code": "200", "status_message": "Credit card token is created as Token ID.", "token_id": id])
+    }
+
+    // MARK: The bank's side
+
+    /// `POST /bank/v1/payments` with a ``BankAPI/PaymentNotice``: the bank says an account was paid.
+    func bankNotice(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let header = request.fields["Authorization"], header.hasPrefix("Bearer "),
+            ConstantTime.equal(String(header.dropFirst(7)), configuration.bankNoticeKey)
+        else { throw GatewayError.unknownBank }
+        guard let notice = try? request.decodeJSON(BankAPI.PaymentNotice.self) else {
+            throw GatewayError.malformedBody("a payment notice is {reference, amount, channel}")
+        }
+        guard try await bankPaid(reference: notice.reference) else { throw GatewayError.transactionNotFound }
+        return Self.answer(["status_code": "200", "status_message": "payment recorded"])
+    }
+
+    /// The bank's notice that a waiting payment (VA, bill, QR, e-wallet) was paid. A payment for
+    /// a transaction that can no longer take it (expired, cancelled) is given back: the bank is
+    /// owed a reversal, which returns the money. False if no transaction has that reference.
+    @discardableResult
+    public func bankPaid(reference transactionID: String) async throws -> Bool {
+        for merchant in try store.merchants() {
+            guard let found = try store.find(merchantID: merchant.merchantID, id: transactionID), found.transactionID == transactionID else { continue }
+            let now = configuration.now()
+            do {
+                try ledger.record(.paid, merchantID: merchant.merchantID, id: transactionID, alongside: { transaction throws(GatewayError) in
+                    transaction.settlementTime = Timestamp.midtrans(now)
+                })
+            } catch GatewayError.illegalTransition(let status) where status != .settlement {
+                // Too late: the order is dead. The money goes back to the customer.
+                let owed = try ledger.amend(merchantID: merchant.merchantID, id: transactionID) { transaction throws(GatewayError) -> GatewayTransaction in
+                    transaction.reversalOwed = true
+                    return transaction
+                }
+                await obligations.settle(owed)
+            } catch GatewayError.illegalTransition {
+                // Paid twice: the bank refuses a second payment into one account; nothing to do.
+            }
+            return true
+        }
+        return false
+    }
+
+    // MARK: Timers
+
+    /// One pass of the timers (recovery, expiry, settlement, the bank's dues); returns how many changed.
+    @discardableResult
+    public func applyTimers() async throws -> Int {
+        try await timers.pass()
+    }
+
+    /// Runs ``applyTimers()`` every `interval` until the task is cancelled.
+    public func runTimers(every interval: Duration) async {
+        while !Task.isCancelled {
+            _ = try? await applyTimers()
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// The gateway's public base URL, settable once the server listens (parts read it through `get`).
+final class PublicURL: Sendable {
+    private let value: Mutex<String>
+    init(_ initial: String) { value = Mutex(initial) }
+    var get: @Sendable () -> String { { [self] in value.withLock { $0 } } }
+    func set(_ url: String) { value.withLock { $0 = url } }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import HTTPParser
+import NetLab
+
+/// Every way a request to the gateway fails: one case per rule broken, carrying what the
+/// merchant needs to fix it. ``Gateway/errorResponse(_:for:)`` is the one path from an error to
+/// an answer, in the shape of the API the request was for (Core API JSON, Snap JSON, or a page).
+public enum GatewayError: Error, Equatable, Sendable {
+    /// No merchant has this server key (or client key, for token and page routes): 401.
+    case unknownMerchant
+    /// No transaction with this id or order id for this merchant: 404.
+    case transactionNotFound
+    /// No route here: 404.
+    case routeNotFound
+    /// The body is not the JSON the route takes: 400.
+    case malformedBody(String)
+    /// A charge whose body is not a JSON object (`null`, say): Midtrans answers this with 500
+    /// "An unexpected error occurred", and the official SDKs' tests pin it, so NetLab does too.
+    case chargeBodyNotAnObject
+    /// Fields break Midtrans' rules; each message names the field: 400 with `validation_messages`.
+    case validation([String])
+    /// The order id is taken by a transaction that is not cancelled, expired, denied or failed: 406.
+    case duplicateOrderID
+    /// The card token is unknown, used already, expired or another merchant's: 411.
+    case invalidToken
+    /// The move is not in the transaction's graph from where it is now: 412.
+    case illegalTransition(from: TransactionStatus)
+    /// More refunded than what is left: 414.
+    case refundOverBalance(requested: Rupiah, remaining: Rupiah)
+    /// The `refund_key` was used for another refund amount: 412 (Midtrans rejects a reused key).
+    case refundKeyReused(String)
+    /// The `Idempotency-Key`'s first request is still running: HTTP 200 with body code 202.
+    case idempotencyKeyRunning
+    /// The `Idempotency-Key` was first used for another request: 409.
+    case idempotencyKeyReused
+    /// The charge lost a race: the transaction was cancelled or expired while the bank was
+    /// deciding; whatever the bank did is being reversed: 412.
+    case chargeSuperseded(TransactionStatus)
+    /// The bank's answer never came; the charge was abandoned and is being reversed: 502.
+    case chargeInDoubt
+    /// Fraud detection did not answer: 504.
+    case fraudUnavailable
+    /// The bank refused or could not be reached (the status it answered, 0: no answer): 502/503.
+    case bankUnavailable(status: Int)
+    /// A Snap token that is unknown, paid or expired: 404.
+    case snapTokenNotFound
+    /// A bank's payment notice without the bank's key: 401.
+    case unknownBank
+    /// The request was refused at the HTTP layer (a parse error, 405, 408, 413, a body that is
+    /// not the JSON the route decodes): that status, in the API's shape.
+    case protocolError(status: Int, message: String)
+    /// An answer the gateway cannot give (a store failure): 500, details only in the log.
+    case internalFailure(String)
+
+    /// The HTTP status, which is also Midtrans' `status_code`.
+    public var status: Int {
+        switch self {
+        case .unknownMerchant, .unknownBank: 401
+        case .transactionNotFound, .routeNotFound, .snapTokenNotFound: 404
+        case .malformedBody, .validation: 400
+        case .duplicateOrderID: 406
+        case .invalidToken: 411
+        case .illegalTransition, .refundKeyReused, .chargeSuperseded: 412
+        case .refundOverBalance: 414
+        case .idempotencyKeyRunning: 202
+        case .idempotencyKeyReused: 409
+        case .chargeInDoubt: 502
+        case .fraudUnavailable: 504
+        case .bankUnavailable(let status): status == 503 ? 503 : 502
+        case .protocolError(let status, _): status
+        case .internalFailure, .chargeBodyNotAnObject: 500
+        }
+    }
+
+    /// Midtrans' `status_message` (their wording where they have one).
+    public var message: String {
+        switch self {
+        case .unknownMerchant: "Unknown Merchant server_key/id"
+        case .unknownBank: "Unknown bank"
+        case .transactionNotFound: "Transaction doesn't exist."
+        case .routeNotFound: "The requested resource is not found"
+        case .malformedBody(let why): "The request body is invalid: \(why)"
+        case .validation: "One or more parameters in the payload is invalid."
+        case .duplicateOrderID:
+            "The request could not be completed due to a conflict with the current state of the target resource, please try again"
+        case .invalidToken: "Token id is missing, invalid, or timed out"
+        case .illegalTransition: "Merchant cannot modify the status of the transaction"
+        case .refundOverBalance: "Refund amount is invalid or greater than the remaining amount"
+        case .refundKeyReused(let key): "refund_key \(key) was already used for another refund"
+        case .idempotencyKeyRunning: "The request with this Idempotency-Key is still being processed"
+        case .idempotencyKeyReused: "This Idempotency-Key was already used for a different request"
+        case .chargeSuperseded(let status):
+            "The transaction became \(status.rawValue) while the bank was deciding; anything the bank did is being reversed"
+        case .chargeInDoubt: "The bank did not answer; the charge was cancelled and is being reversed, please charge again"
+        case .fraudUnavailable: "Fraud detection unavailable"
+        case .bankUnavailable(let status): status == 0 ? "Bank connection problem" : "The bank answered \(status)"
+        case .snapTokenNotFound: "Snap token is not found or expired"
+        case .protocolError(_, let message): message
+        case .internalFailure: "An unexpected error occurred"
+        case .chargeBodyNotAnObject: "An unexpected error occurred: the request body is not a JSON object"
+        }
+    }
+
+    /// The list of problems (`validation_messages` in the Core API, `error_messages` in Snap).
+    public var details: [String] {
+        if case .validation(let problems) = self { return problems }
+        return []
+    }
+
+    /// Any error as a gateway error: the server's own (parse errors, 404/405, a body that is
+    /// not the JSON a route decodes) keep their status; anything else is an internal failure.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as GatewayError: self = error
+        case let refusal as TransactionState.Refusal:
+            switch refusal {
+            case .illegalMove(let from): self = .illegalTransition(from: from)
+            case .refundOverBalance(let requested, let remaining): self = .refundOverBalance(requested: requested, remaining: remaining)
+            }
+        case let error as HTTPError where error.status == 404: self = .routeNotFound
+        case let error as HTTPError: self = .protocolError(status: error.status, message: error.message)
+        default: self = .internalFailure(String(describing: error))
+        }
+    }
+}
+
+/// Which API a request is for: each answers errors in its own shape.
+public enum GatewayAPI: Sendable {
+    /// `/v2/…`: `{"status_code", "status_message", "id", "validation_messages"?}`.
+    case core
+    /// `/snap/v1/…`: `{"error_messages": [...]}`.
+    case snap
+    /// Pages a browser opens (3-D Secure, Snap's payment page): HTML.
+    case page
+
+    public init(path: String, method: HTTPMethod) {
+        if path.hasPrefix("/snap/v2/vtweb/") || (method == .get && path.hasPrefix("/v2/3ds/")) {
+            self = .page
+        } else if path.hasPrefix("/snap/") {
+            self = .snap
+        } else {
+            self = .core
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// What happens to transactions with time, run every few hundred milliseconds (compressed
+/// clocks in tests and `--fast`), each through the ledger like any other outcome:
+/// - **recovery:** charges cut off mid-call by a crash (``ChargeSaga/isInDoubtAfterCrash``,
+///   not running in this process) are abandoned — `failure`, order id free, reversal owed;
+/// - **expiry:** pending payments past their `expiry_time` (an unpaid VA, an OTP never typed)
+///   expire, which owes the bank the close of the account or the drop of the authentication;
+/// - **settlement:** card captures older than the settlement delay settle (D+1);
+/// - **the bank's dues:** reversals and refunds the bank has not confirmed are asked again.
+///
+/// One gateway process per state folder: another process's running charges would look cut off.
+struct GatewayTimers: Sendable {
+    let ledger: TransactionLedger
+    let store: any TransactionStore
+    let obligations: BankObligations
+    let flow: ChargeFlow
+    let configuration: GatewayConfiguration
+
+    /// One pass; returns how many transactions changed or were settled with the bank.
+    func pass() async throws -> Int {
+        let now = configuration.now()
+        var changed = 0
+        let running = flow.inFlight
+        for transaction in try store.chargesInFlight() where !running.contains(transaction.transactionID) {
+            if record(.abandon, transaction, { $0.charge = .finished }) { changed += 1 }
+        }
+        for transaction in try store.expired(before: Timestamp.midtrans(now)) {
+            if record(.expire, transaction) { changed += 1 }
+        }
+        let cutoff = Timestamp.midtrans(now.addingTimeInterval(-Timestamp.seconds(configuration.settlementDelay)))
+        for transaction in try store.captured(before: cutoff) {
+            if record(.settle, transaction, { $0.settlementTime = Timestamp.midtrans(now) }) { changed += 1 }
+        }
+        changed += try await obligations.settleAll()
+        return changed
+    }
+
+    /// Records a timer's event; false when the transaction had moved on (a charge that finished
+    /// meanwhile is left alone: the ledger refuses the move).
+    private func record(_ event: TransactionState.Event, _ transaction: GatewayTransaction,
+                        _ alongside: (inout GatewayTransaction) -> Void = { _ in }) -> Bool {
+        do {
+            let recorded = try ledger.record(event, merchantID: transaction.merchantID, id: transaction.transactionID,
+                                             alongside: { stored throws(GatewayError) in alongside(&stored) })
+            return recorded.transactionID == transaction.transactionID
+        } catch {
+            return false
+        }
+    }
+}

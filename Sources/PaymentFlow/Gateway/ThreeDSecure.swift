@@ -1,0 +1,80 @@
+import Foundation
+import HTTPParser
+import NetLab
+
+/// 3-D Secure: the page the customer's browser opens from a card charge's `redirect_url`, and
+/// the OTP it posts back. The OTP goes to the bank through the charge saga
+/// (``ChargeFlow/verifyOTP(transactionID:otp:merchant:)``), so a cancel or an expiry racing
+/// it is decided by the ledger like every other outcome.
+struct ThreeDSecure: Sendable {
+    let flow: ChargeFlow
+    let merchants: MerchantDirectory
+
+    /// `GET /v2/3ds/{id}?client_key=…`: a form for the OTP. Everything shown is escaped.
+    func page(_ request: HTTPRequest) -> HTTPResponse {
+        let id = HTML.escape(request.pathParameters["id"] ?? "")
+        let clientKey = HTML.escape(request.queryParameters["client_key"] ?? "")
+        return HTML.page(title: "3-D Secure", body: """
+            <h1>3-D Secure authentication</h1>
+            <p>Your bank sent a one-time password to your phone (sandbox: 112233).</p>
+            <form method="post" action="/v2/3ds/\(id)">
+            <input type="hidden" name="client_key" value="\(clientKey)">
+            <label>OTP <input name="otp" inputmode="numeric" autocomplete="one-time-code"></label>
+            <button type="submit">Pay</button>
+            </form>
+            """)
+    }
+
+    /// `POST /v2/3ds/{id}` (form-encoded or JSON, with the merchant's client key and the OTP).
+    func verify(_ request: HTTPRequest) async throws(GatewayError) -> ChargeFlow.Result {
+        let form = HTML.formOrJSON(request)
+        guard let clientKey = form["client_key"], let merchant = try merchants.merchant(clientKey: clientKey) else {
+            throw .transactionNotFound
+        }
+        return try await flow.verifyOTP(transactionID: request.pathParameters["id"] ?? "", otp: form["otp"] ?? "", merchant: merchant)
+    }
+}
+
+/// The few HTML helpers the gateway's pages need.
+enum HTML {
+    static func page(title: String, body: String, status: Int = 200) -> HTTPResponse {
+        let html = """
+            <!doctype html>
+            <html><head><meta charset="utf-8"><title>\(escape(title))</title></head>
+            <body>
+            \(body)
+            </body></html>
+            """
+        return HTTPResponse(status: status, fields: HTTPFields(["Content-Type": "text/html; charset=utf-8"]), body: .bytes(Array(html.utf8)))
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for c in text {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// A form post (`application/x-www-form-urlencoded`, as the OTP page sends) or a JSON object.
+    static func formOrJSON(_ request: HTTPRequest) -> [String: String] {
+        if let object = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] {
+            return object.compactMapValues { $0 as? String }
+        }
+        var fields: [String: String] = [:]
+        for pair in String(decoding: request.body, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+            }
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        return fields
+    }
+}
