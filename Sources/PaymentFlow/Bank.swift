@@ -101,6 +101,9 @@ public final class Bank: Sendable {
     /// Money held for `reference`.
     public func holding(reference: String) -> Rupiah { books { try $0.holding(reference: reference) } }
 
+    /// The accounts opened for `reference` (for the demo's narration and for tests).
+    public func accounts(reference: String) -> [BankAPI.VirtualAccount] { books { try $0.accounts(reference: reference) } }
+
     /// The bank's routes.
     public var router: Router {
         var router = Router()

@@ -156,6 +156,14 @@ public final class BankLedger: Sendable {
         try database.read { db in try Self.account(number, db) }
     }
 
+    /// Every account opened for `reference`, oldest first.
+    public func accounts(reference: String) throws -> [BankAPI.VirtualAccount] {
+        try database.read { db in
+            try db.execute("SELECT va_number FROM accounts WHERE reference = ? ORDER BY rowid", [.text(reference)])
+                .compactMap { try Self.account($0[0].text ?? "", db) }
+        }
+    }
+
     /// The customer pays account `number` (at the ATM, or in the e-wallet app).
     public func pay(number: String) throws -> AccountPayment {
         try database.transaction { db in

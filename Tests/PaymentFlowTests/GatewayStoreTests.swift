@@ -165,6 +165,7 @@ struct ChargeSagaTests {
         (.authorizing(fraud: .accept), .outcomeRefused, .finished, .reverse),
         (.verifyingAuthentication(fraud: .accept), .outcomeRefused, .finished, .reverse),
         (.openingAccount, .outcomeRefused, .finished, .reverse),
+        (.finished, .outcomeRefused, .finished, .reverse),  // the outcome was refused right after the last step
     ])
     func next(start: ChargeSaga, event: ChargeSaga.Event, end: ChargeSaga, action: ChargeSaga.Action) {
         var saga = start
@@ -177,7 +178,6 @@ struct ChargeSagaTests {
         (.finished, .otpSubmitted),  // a second OTP
         (.authorizing(fraud: .accept), .otpSubmitted),
         (.reserved, .fraudVerdict(.accept)),
-        (.finished, .outcomeRefused),
         (.openingAccount, .bankAnswered(.approved)),
     ])
     func refused(start: ChargeSaga, event: ChargeSaga.Event) {

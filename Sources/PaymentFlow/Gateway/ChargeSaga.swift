@@ -71,7 +71,8 @@ public enum ChargeSaga: Hashable, Sendable {
     /// Moves to the next step and returns what to do.
     public mutating func handle(_ event: Event) -> Action {
         switch (self, event) {
-        case (_, .outcomeRefused) where self != .finished:
+        case (_, .outcomeRefused):
+            // The saga has just finished with an outcome the transaction no longer accepts.
             self = .finished
             return .reverse
         case (.reserved, .begin(isCard: true)):

@@ -61,9 +61,16 @@ public struct IdempotencyGuard: Sendable {
         }
     }
 
-    /// What makes two requests "the same": method, path (with its query) and body.
+    /// What makes two requests "the same": method, path (with its query) and body — a JSON body
+    /// by its meaning (members in any order, any spacing), anything else byte for byte.
     static func fingerprint(_ request: HTTPRequest) -> String {
-        Digest.sha512Hex(Array("\(request.method) \(request.target)\n".utf8) + request.body)
+        var body = request.body
+        if let parsed = try? JSONSerialization.jsonObject(with: Data(request.body), options: [.fragmentsAllowed]),
+            let canonical = try? JSONText.encode(parsed)
+        {
+            body = canonical
+        }
+        return Digest.sha512Hex(Array("\(request.method) \(request.target)\n".utf8) + body)
     }
 
     static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
