@@ -31,10 +31,15 @@ public struct HTTPServerConfiguration: Sendable {
     /// payment gateway answers Midtrans' JSON). Nil: an ``HTTPError`` answers its status, any
     /// other error 500 (details only in the access log).
     public var handlerErrorResponse: (@Sendable (any Error, HTTPRequest) -> HTTPResponse)?
-    /// Run handlers on Swift's global executor instead of the connection's event loop. Set it
-    /// when handlers do blocking work (SQLite, files): on the loop, one slow `fsync` would stall
-    /// every connection the loop serves. Costs a thread hop per request.
+    /// Run handlers on ``blockingExecutor`` (Swift's global executor when none is given)
+    /// instead of the connection's event loop. Set it when handlers do blocking work (SQLite,
+    /// files): on the loop, one slow `fsync` would stall every connection the loop serves. Costs
+    /// a thread hop per request.
     public var handlersMayBlock = false
+    /// Where handlers that may block run: threads of their own (an `EventLoopGroup` is a
+    /// `TaskExecutor`), so a handler waiting on a disk holds none of the cooperative pool's few
+    /// threads, where clients and other servers' tasks run.
+    public var blockingExecutor: (any TaskExecutor)?
     /// The request parser of each connection; nil: NetLab's ``HTTPMessageParser``. The HTTP
     /// layer's seam: a student's parser conforming to ``HTTPMessageParsing`` plugs in here.
     public var parser: HTTPParserFactory?
@@ -245,7 +250,9 @@ public final class HTTPServer: Sendable {
                 if configuration.handlersMayBlock {
                     // Off the loop: a handler waiting on a disk or a database lock then holds
                     // one of the global pool's threads, not every connection of this loop.
-                    return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await handler(request) }
+                    return try await withTaskExecutorPreference(configuration.blockingExecutor ?? globalConcurrentExecutor) {
+                        try await handler(request)
+                    }
                 }
                 return try await handler(request)
             } catch {

@@ -92,11 +92,15 @@ public final class PaymentSystem: Sendable {
     private let servers: [PaymentActor: HTTPServer]
     private let background: [Task<Void, Never>]
     private let clients: [HTTPClient]
+    /// Threads for the work that touches SQLite (handlers, timers, the outbox).
+    private let storeThreads: EventLoopGroup
 
     private init(options: PaymentSystemOptions, services: [(PaymentActor, String)], store: (any GatewayStore)?, gateway: Gateway?, bank: Bank?,
                  fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?, caCertificatePath: String?,
-                 client: HTTPClient, servers: [PaymentActor: HTTPServer], background: [Task<Void, Never>], clients: [HTTPClient]) {
+                 client: HTTPClient, servers: [PaymentActor: HTTPServer], background: [Task<Void, Never>], clients: [HTTPClient],
+                 storeThreads: EventLoopGroup) {
         self.clients = clients
+        self.storeThreads = storeThreads
         self.options = options
         self.services = services.map { (actor: $0.0, url: $0.1) }
         self.urls = Dictionary(uniqueKeysWithValues: services)
@@ -150,6 +154,8 @@ public final class PaymentSystem: Sendable {
         // Listen first (ports known), then build the actors that need each other's URLs. If
         // anything fails on the way, what was started is stopped again before the error.
         var servers: [PaymentActor: HTTPServer] = [:]
+        // Two threads for blocking store work: a disk wait holds one of them, not the pool.
+        let storeThreads = try EventLoopGroup(loopCount: 2, name: "netlab-store")
         do {
         var urls: [PaymentActor: String] = [:]
         var order: [(PaymentActor, String)] = []
@@ -157,8 +163,10 @@ public final class PaymentSystem: Sendable {
         for actor in PaymentActor.allCases where actors.contains(actor) {
             var configuration = actor == .gateway ? Gateway.serverConfiguration : HTTPServerConfiguration()
             configuration.parser = options.httpParser
-            // The gateway, the outbox, the shop and the bank touch SQLite in their handlers.
+            // The gateway, the outbox, the shop and the bank touch SQLite in their handlers: they
+            // run on the store's threads, never on the cooperative pool.
             configuration.handlersMayBlock = [.gateway, .notification, .merchant, .bank].contains(actor)
+            configuration.blockingExecutor = storeThreads
             if let log = options.accessLog {
                 let name = actor.rawValue
                 configuration.accessLog = { @Sendable line in log("\(name): \(line)") }
@@ -207,14 +215,14 @@ public final class PaymentSystem: Sendable {
             gateway = g
             routers.set(.gateway, g.router)
             let interval = options.pollInterval
-            background.append(Task { await g.runTimers(every: interval) })
+            background.append(Task(executorPreference: storeThreads) { await g.runTimers(every: interval) })
         }
         if actors.contains(.notification), let store {
             let n = NotificationService(store: store, client: clientFor("notification"), policy: options.retryPolicy)
             notifications = n
             routers.set(.notification, n.router)
             let interval = options.pollInterval
-            background.append(Task { await n.run(every: interval) })
+            background.append(Task(executorPreference: storeThreads) { await n.run(every: interval) })
         }
         if actors.contains(.merchant) {
             shop = try MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway),
@@ -225,10 +233,11 @@ public final class PaymentSystem: Sendable {
         return PaymentSystem(
             options: options, services: order, store: store, gateway: gateway, bank: bank, fraud: fraud, notifications: notifications,
             shop: shop, caCertificatePath: caPath, client: client, servers: servers,
-            background: background, clients: made)
+            background: background, clients: made, storeThreads: storeThreads)
         } catch {
             for server in servers.values { await server.shutdown(gracePeriod: .zero) }
             for client in made { await client.shutdown() }
+            storeThreads.shutdown()
             throw error
         }
     }
@@ -255,6 +264,7 @@ public final class PaymentSystem: Sendable {
             for server in servers.values { group.addTask { await server.shutdown(gracePeriod: .seconds(2)) } }
         }
         for client in clients { await client.shutdown() }
+        storeThreads.shutdown()
     }
 
     /// A random secret kept in a 0600 file (created on first use), shared by processes on one state.

@@ -45,3 +45,12 @@ public final class EventLoopGroup: Sendable {
         }
     }()
 }
+
+/// A group is also a `TaskExecutor`: each job goes to the next loop. Work that may block a
+/// thread (a SQLite call waiting on a disk or a lock) is given threads of its own this way, so it
+/// never holds one of the few threads of Swift's cooperative pool, where every other task runs.
+extension EventLoopGroup: TaskExecutor {
+    public func enqueue(_ job: consuming ExecutorJob) {
+        next().enqueue(job)
+    }
+}
