@@ -47,6 +47,7 @@ let package = Package(
                 .product(name: "NetLabConformance", package: "NetLab"),
                 .product(name: "NetLabDemo", package: "NetLab"),
                 .product(name: "HTTPParser", package: "NetLab"),
+                .product(name: "PaymentFlow", package: "NetLab"),
             ],
             path: "Sources/lab"),
     ],

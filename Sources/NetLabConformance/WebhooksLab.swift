@@ -4,29 +4,14 @@ import NetLab
 import PaymentFlow
 import Synchronization
 
-/// Lab 5's seam: the merchant's webhook endpoint. The gateway POSTs a notification; the handler
-/// answers with an HTTP status.
-public protocol WebhookHandling: Sendable {
-    /// Handles one `POST /notifications` (its JSON body) for `shop`, and returns the status to
-    /// answer: 2xx means "received" (the gateway stops retrying), anything else makes it retry.
-    func handle(_ body: [UInt8], shop: LabShop) async -> Int
-}
-
-/// The shop around the student's webhook handler: its server key, its orders, and a way to ask
-/// the gateway what is true.
-public final class LabShop: Sendable {
-    public struct Order: Sendable, Equatable {
-        public var orderID: String
-        public var grossAmount: String
-        /// `awaiting_payment`, `paid`, `denied`, `cancelled`, `expired`, `refunded`, `failed`.
-        public var status: String
-    }
-
+/// The shop around the student's webhook handler (``WebhookHandling``, in PaymentFlow): its
+/// server key, its orders in memory, and a way to ask the gateway what is true.
+public final class LabShop: WebhookShop {
     /// The merchant's secret: what signs its notifications (`signature_key`).
     public let serverKey: String
     let gatewayURL: String
     let client: HTTPClient
-    private let orders = Mutex<[String: Order]>([:])
+    private let orders = Mutex<[String: WebhookOrder]>([:])
     private let changes = Mutex(0)
 
     init(serverKey: String, gatewayURL: String, client: HTTPClient) {
@@ -35,70 +20,29 @@ public final class LabShop: Sendable {
         self.client = client
     }
 
-    public func order(_ id: String) -> Order? { orders.withLock { $0[id] } }
+    public func order(_ id: String) -> WebhookOrder? { orders.withLock { $0[id] } }
 
-    /// Sets an order's status (a no-op when it is already that: a duplicate changes nothing).
-    public func setStatus(_ status: String, of id: String) {
+    @discardableResult
+    public func setStatus(_ status: OrderStatus, of id: String) -> Bool {
         orders.withLock { orders in
-            guard orders[id] != nil, orders[id]?.status != status else { return }
+            guard orders[id] != nil, orders[id]?.status != status else { return false }
             orders[id]?.status = status
             changes.withLock { $0 += 1 }
+            return true
         }
     }
 
     /// How many times an order's status actually changed.
     public var changeCount: Int { changes.withLock { $0 } }
 
-    func add(_ order: Order) { orders.withLock { $0[order.orderID] = order } }
+    func add(_ order: WebhookOrder) { orders.withLock { $0[order.orderID] = order } }
 
-    /// `GET /v2/{transaction_id}/status` at the gateway, with this shop's server key: the truth
-    /// about a transaction (its fields as strings: `order_id`, `gross_amount`,
-    /// `transaction_status`, `fraud_status`, …). Throws if the gateway cannot be reached.
     public func gatewayStatus(_ transactionID: String) async throws -> (httpStatus: Int, fields: [String: String]) {
         var request = HTTPClientRequest(method: .get, url: try HTTPURL("\(gatewayURL)/v2/\(transactionID)/status"))
         request.basicAuthorization(user: serverKey)
         let response = try await client.execute(request)
         let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
         return (response.status, object.compactMapValues { $0 as? String })
-    }
-
-    /// The order status a transaction status means (provided: not the lesson).
-    public static func orderStatus(transactionStatus: String, fraudStatus: String?) -> String {
-        switch transactionStatus {
-        case "capture": fraudStatus == "challenge" ? "awaiting_review" : "paid"
-        case "settlement": "paid"
-        case "pending": "awaiting_payment"
-        case "deny": "denied"
-        case "cancel": "cancelled"
-        case "expire": "expired"
-        case "refund", "partial_refund": "refunded"
-        default: "failed"
-        }
-    }
-}
-
-/// NetLab's own webhook handler (the same four checks as ``MerchantShop``).
-public struct ReferenceWebhookHandler: WebhookHandling {
-    public init() {}
-
-    public func handle(_ body: [UInt8], shop: LabShop) async -> Int {
-        guard let note = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
-            let orderID = note["order_id"] as? String, let statusCode = note["status_code"] as? String,
-            let gross = note["gross_amount"] as? String, let signature = note["signature_key"] as? String,
-            let transactionID = note["transaction_id"] as? String
-        else { return 400 }
-        guard let order = shop.order(orderID) else { return 404 }
-        // 1. Only the gateway, which knows our server key, can sign.
-        guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: shop.serverKey)
-        else { return 401 }
-        // 2. The gateway's status answer is the truth, not the notification.
-        guard let truth = try? await shop.gatewayStatus(transactionID), truth.fields["order_id"] == orderID,
-            truth.fields["gross_amount"] == order.grossAmount, let status = truth.fields["transaction_status"]
-        else { return 503 }
-        // 3. Idempotent: applying the same truth twice changes nothing.
-        shop.setStatus(LabShop.orderStatus(transactionStatus: status, fraudStatus: truth.fields["fraud_status"]), of: orderID)
-        // 4. A quick 2xx.
-        return 200
     }
 }
 
@@ -114,19 +58,19 @@ public enum WebhooksLab {
                                    id: "notifikasi asli dari gateway diterima (2xx) dan mengubah order: pending, lalu lunas")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-1")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
+                    try await h.expectStatus(.awaitingPayment, of: order.orderID, after: Harness.pendingNote)
                     try await h.payAtBank(order)
-                    try await h.expectStatus("paid", of: order.orderID, after: Harness.settlementNote)
+                    try await h.expectStatus(.paid, of: order.orderID, after: Harness.settlementNote)
                 }
             },
             LabStep("5.2", LabText(en: "a forged notification (signature made without the server key) is refused with 401 and changes nothing",
                                    id: "notifikasi palsu (tanda tangan dibuat tanpa server key) ditolak dengan 401 dan tidak mengubah apa pun")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-2")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
+                    try await h.expectStatus(.awaitingPayment, of: order.orderID, after: Harness.pendingNote)
                     let forged = h.notification(order, status: "settlement", code: "200", key: "SB-Mid-server-guessed")
                     try await h.expectAnswer(401, to: forged, what: LabText(en: "the forged notification", id: "notifikasi palsu"))
-                    try h.expectUnchanged(order.orderID, "awaiting_payment")
+                    try h.expectUnchanged(order.orderID, .awaitingPayment)
                     try await h.expectGenuineAccepted(order)
                 }
             },
@@ -134,11 +78,11 @@ public enum WebhooksLab {
                                    id: "notifikasi yang jumlahnya diubah setelah ditandatangani ditolak dengan 401")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-3")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
+                    try await h.expectStatus(.awaitingPayment, of: order.orderID, after: Harness.pendingNote)
                     var tampered = h.notification(order, status: "settlement", code: "200", key: h.shop.serverKey)
                     tampered["gross_amount"] = "1.00"
                     try await h.expectAnswer(401, to: tampered, what: LabText(en: "the tampered notification", id: "notifikasi yang diubah"))
-                    try h.expectUnchanged(order.orderID, "awaiting_payment")
+                    try h.expectUnchanged(order.orderID, .awaitingPayment)
                     try await h.expectGenuineAccepted(order)
                 }
             },
@@ -146,14 +90,14 @@ public enum WebhooksLab {
                                    id: "notifikasi bertanda tangan sah yang tidak dikonfirmasi gateway (masih pending) tidak membuat order lunas")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-4")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
+                    try await h.expectStatus(.awaitingPayment, of: order.orderID, after: Harness.pendingNote)
                     let early = h.notification(order, status: "settlement", code: "200", key: h.shop.serverKey)
                     let answer = try await h.post(early)
                     guard (200..<300).contains(answer) else {
                         throw LabFailure(LabText(en: "a correctly signed notification got \(answer); answer 2xx once you have applied what the gateway says",
                                                  id: "notifikasi bertanda tangan benar mendapat \(answer); jawab 2xx setelah menerapkan apa kata gateway"))
                     }
-                    try h.expectUnchanged(order.orderID, "awaiting_payment",
+                    try h.expectUnchanged(order.orderID, .awaitingPayment,
                                           hint: LabText(en: "confirm with shop.gatewayStatus(transaction_id) and apply what it says, not what the notification says",
                                                         id: "konfirmasi dengan shop.gatewayStatus(transaction_id) dan terapkan jawabannya, bukan isi notifikasi"))
                 }
@@ -162,9 +106,9 @@ public enum WebhooksLab {
                                    id: "setelah lunas, notifikasi 'pending' lama yang diputar ulang dan 'settlement' ganda sama-sama mendapat 2xx dan tidak mengubah apa pun")) {
                 try await Harness.with(handler) { h in
                     let order = try await h.virtualAccount("lab-5-5")
-                    try await h.expectStatus("awaiting_payment", of: order.orderID, after: Harness.pendingNote)
+                    try await h.expectStatus(.awaitingPayment, of: order.orderID, after: Harness.pendingNote)
                     try await h.payAtBank(order)
-                    try await h.expectStatus("paid", of: order.orderID, after: Harness.settlementNote)
+                    try await h.expectStatus(.paid, of: order.orderID, after: Harness.settlementNote)
                     let changes = h.shop.changeCount
                     for (status, code) in [("pending", "201"), ("settlement", "200")] {
                         let old = h.notification(order, status: status, code: code, key: h.shop.serverKey)
@@ -174,7 +118,7 @@ public enum WebhooksLab {
                                                      id: "notifikasi \(status) asli (lama) mendapat \(answer); gateway akan mengulanginya berjam-jam"))
                         }
                     }
-                    try h.expectUnchanged(order.orderID, "paid")
+                    try h.expectUnchanged(order.orderID, .paid)
                     guard h.shop.changeCount == changes else {
                         throw LabFailure(LabText(en: "the replay and the duplicate changed the order \(h.shop.changeCount - changes) time(s)",
                                                  id: "pemutaran ulang dan duplikat mengubah order \(h.shop.changeCount - changes) kali"))
@@ -254,7 +198,7 @@ public enum WebhooksLab {
         /// A BNI virtual-account charge of Rp 25.000 for a new order of the shop.
         func virtualAccount(_ orderID: String) async throws -> Placed {
             // "created": only a handled notification makes it awaiting_payment.
-            shop.add(LabShop.Order(orderID: orderID, grossAmount: "25000.00", status: "created"))
+            shop.add(WebhookOrder(orderID: orderID, grossAmount: "25000.00", status: .created))
             var request = HTTPClientRequest(method: .post, url: try HTTPURL(system.urls[.gateway]! + "/v2/charge"))
             request.basicAuthorization(user: Self.serverKey)
             request.body = Array(#"{"payment_type":"bank_transfer","transaction_details":{"order_id":"\#(orderID)","gross_amount":25000},"bank_transfer":{"bank":"bni"}}"#.utf8)
@@ -272,7 +216,7 @@ public enum WebhooksLab {
         }
 
         /// Waits (up to 5 s) for the order to reach `status`, then says what the gateway saw.
-        func expectStatus(_ status: String, of orderID: String, after what: LabText) async throws {
+        func expectStatus(_ status: OrderStatus, of orderID: String, after what: LabText) async throws {
             let deadline = ContinuousClock.now + .seconds(5)
             while ContinuousClock.now < deadline {
                 if shop.order(orderID)?.status == status { return }
@@ -281,18 +225,18 @@ public enum WebhooksLab {
             let history = (try? system.store!.notifications(merchantID: Self.merchantID, orderID: orderID)) ?? []
             let answers = history.map { "\($0.transactionStatus): \($0.lastResult ?? "not tried yet") after \($0.attempts + ($0.deliveredAt != nil ? 1 : 0)) attempt(s)" }
             throw LabFailure(
-                LabText(en: "after \(what.en), the order is \(shop.order(orderID)?.status ?? "missing"), expected \(status)",
-                        id: "setelah \(what.id), order berstatus \(shop.order(orderID)?.status ?? "tidak ada"), seharusnya \(status)"),
+                LabText(en: "after \(what.en), the order is \(shop.order(orderID)?.status.rawValue ?? "missing"), expected \(status.rawValue)",
+                        id: "setelah \(what.id), order berstatus \(shop.order(orderID)?.status.rawValue ?? "tidak ada"), seharusnya \(status.rawValue)"),
                 evidence: LabText(en: "what your endpoint answered the gateway: " + (answers.isEmpty ? "nothing yet" : answers.joined(separator: "; ")),
                                  id: "jawaban endpoint Anda kepada gateway: " + (answers.isEmpty ? "belum ada" : answers.joined(separator: "; "))),
-                hint: LabText(en: "check the signature, then ask shop.gatewayStatus and set the status it means (LabShop.orderStatus)",
-                              id: "periksa tanda tangan, lalu tanya shop.gatewayStatus dan set status yang sesuai (LabShop.orderStatus)"))
+                hint: LabText(en: "check the signature, then ask shop.gatewayStatus and set the status it means (OrderStatus(transactionStatus:fraudStatus:))",
+                              id: "periksa tanda tangan, lalu tanya shop.gatewayStatus dan set status yang sesuai (OrderStatus(transactionStatus:fraudStatus:))"))
         }
 
-        func expectUnchanged(_ orderID: String, _ status: String, hint: LabText? = nil) throws {
+        func expectUnchanged(_ orderID: String, _ status: OrderStatus, hint: LabText? = nil) throws {
             guard shop.order(orderID)?.status == status else {
-                throw LabFailure(LabText(en: "the order became \(shop.order(orderID)?.status ?? "missing"); it must stay \(status)",
-                                         id: "order menjadi \(shop.order(orderID)?.status ?? "tidak ada"); seharusnya tetap \(status)"), hint: hint)
+                throw LabFailure(LabText(en: "the order became \(shop.order(orderID)?.status.rawValue ?? "missing"); it must stay \(status.rawValue)",
+                                         id: "order menjadi \(shop.order(orderID)?.status.rawValue ?? "tidak ada"); seharusnya tetap \(status.rawValue)"), hint: hint)
             }
         }
 

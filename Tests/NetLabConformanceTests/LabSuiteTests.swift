@@ -1,5 +1,6 @@
 import Foundation
 import NetLabConformance
+import PaymentFlow
 import TCPSocket
 import TLSWrapper
 import Testing
@@ -55,12 +56,12 @@ struct LabChecksCatchMistakesTests {
 
     /// A webhook handler that believes what the notification says.
     struct CredulousWebhook: WebhookHandling {
-        func handle(_ body: [UInt8], shop: LabShop) async -> Int {
+        func handle(_ body: [UInt8], shop: any WebhookShop) async -> Int {
             guard let note = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any], let order = note["order_id"] as? String,
                 let status = note["transaction_status"] as? String
             else { return 400 }
             guard shop.order(order) != nil else { return 404 }
-            shop.setStatus(LabShop.orderStatus(transactionStatus: status, fraudStatus: nil), of: order)
+            shop.setStatus(OrderStatus(transactionStatus: status, fraudStatus: nil), of: order)
             return 200
         }
     }
@@ -82,7 +83,7 @@ struct LabChecksCatchMistakesTests {
 
     /// An endpoint that refuses every notification.
     struct RefuseAllWebhook: WebhookHandling {
-        func handle(_ body: [UInt8], shop: LabShop) async -> Int { 401 }
+        func handle(_ body: [UInt8], shop: any WebhookShop) async -> Int { 401 }
     }
 
     @Test("refusing is not verifying: a client that never completes a handshake fails every TLS step; an endpoint that answers 401 to everything fails all but the unknown-order step")

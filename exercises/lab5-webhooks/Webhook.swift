@@ -13,9 +13,10 @@ public struct StudentWebhook: WebhookHandling {
     /// Step 1: parse the JSON; answer 400 if it is not a notification, 404 for an unknown order.
     /// Step 2: verify `signature_key` with `NotificationSignature.isValid` and `shop.serverKey`: 401 if wrong.
     /// Step 3: ask the gateway (`shop.gatewayStatus(transaction_id)`) and set the order's status
-    ///         from *its* answer (`LabShop.orderStatus`, `shop.setStatus`) — never from the notification.
+    ///         from *its* answer (`OrderStatus(transactionStatus:fraudStatus:)`, `shop.setStatus`) — never
+    ///         from the notification.
     /// Step 4: answer 200 — also for duplicates and replays, which must change nothing.
-    public func handle(_ body: [UInt8], shop: LabShop) async -> Int {
+    public func handle(_ body: [UInt8], shop: any WebhookShop) async -> Int {
         501  // Not Implemented: the gateway will keep retrying
     }
 }

@@ -52,7 +52,11 @@ public final class MerchantShop: Sendable {
     let gatewayURL: String
     let client: HTTPClient
     public let catalogue: [Product]
-    private let orders: OrderBook
+    let orders: OrderBook
+    /// The webhook endpoint's logic (lab 5's seam).
+    let webhookHandler = ReferenceWebhookHandler()
+    /// The `transaction_status` the gateway last confirmed per order, until a handler applies it.
+    let confirmed = Mutex<[String: String]>([:])
     private let observer: PaymentObserver?
     private let counts = Mutex(WebhookCounts())
     private let sequence: Mutex<Int>
@@ -171,52 +175,64 @@ public final class MerchantShop: Sendable {
 
     // MARK: Webhook
 
+    /// `POST /notifications`: the shop's webhook endpoint is ``ReferenceWebhookHandler`` — the
+    /// same code lab 5's checks hold students' handlers to — over this shop's orders.
     func webhook(_ request: HTTPRequest) async throws -> HTTPResponse {
         counts.withLock { $0.received += 1 }
         guard acceptingWebhooks.withLock({ $0 }) else { throw HTTPError(status: 503, message: "the shop is down for maintenance") }
-        guard let note = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any],
-            let orderID = note["order_id"] as? String, let statusCode = note["status_code"] as? String,
-            let gross = note["gross_amount"] as? String, let signature = note["signature_key"] as? String,
-            let transactionID = note["transaction_id"] as? String
-        else {
-            counts.withLock { $0.rejected += 1 }
-            throw HTTPError(status: 400, message: "not a payment notification")
+        let check = await webhookHandler.check(request.body, shop: Desk(shop: self))
+        switch check.outcome {
+        case .applied: counts.withLock { $0.applied += 1 }
+        case .duplicate: counts.withLock { $0.duplicates += 1 }
+        case .rejected: counts.withLock { $0.rejected += 1 }
         }
-        let notified = note["transaction_status"] as? String
-        // (1) Only someone who knows our server key can sign.
-        guard NotificationSignature.isValid(signature, orderID: orderID, statusCode: statusCode, grossAmount: gross, serverKey: serverKey) else {
-            counts.withLock { $0.rejected += 1 }
-            observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: false, confirmedStatus: nil, outcome: "rejected: invalid signature_key (401)"))
-            throw HTTPError(status: 401, message: "invalid signature_key")
+        if let orderID = check.orderID {
+            let outcome: String
+            switch check.outcome {
+            case .applied: outcome = "applied"
+            case .duplicate: outcome = "duplicate: nothing changed"
+            case .rejected(let why): outcome = "rejected: \(why)"
+            }
+            observer?(.webhookChecked(orderID: orderID, notifiedStatus: check.notifiedStatus, signatureValid: check.signatureValid,
+                                      confirmedStatus: check.confirmedStatus, outcome: outcome))
         }
-        // A genuine notification about an order this shop never placed (another shop on the
-        // same merchant account, or a charge someone made with our stolen key): nothing to apply.
-        guard try orders.order(orderID) != nil else {
-            counts.withLock { $0.rejected += 1 }
-            observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: true, confirmedStatus: nil,
-                                      outcome: "rejected: no such order here (404)"))
-            throw HTTPError(status: 404, message: "unknown order_id")
-        }
-        // (2) Ask the gateway what is true now (a replay or a late notification says less).
-        let (status, truth) = try await gateway(.get, "/v2/\(transactionID)/status", nil)
-        guard status < 300 || status == 407 || truth["transaction_status"] != nil,
-            truth["order_id"] as? String == orderID, truth["gross_amount"] as? String == gross
-        else {
-            counts.withLock { $0.rejected += 1 }
-            observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
-                                      outcome: "rejected: the gateway does not confirm it (401)"))
-            throw HTTPError(status: 401, message: "the gateway does not confirm this notification")
-        }
-        // (3) Idempotent: the same truth twice changes nothing.
-        let changed = try orders.modify(orderID) { order -> Bool in
-            guard let before = order else { return false }
-            Self.apply(truth, to: &order!)
-            return order != before
-        }
-        counts.withLock { changed ? ($0.applied += 1) : ($0.duplicates += 1) }
-        observer?(.webhookChecked(orderID: orderID, notifiedStatus: notified, signatureValid: true, confirmedStatus: truth["transaction_status"] as? String,
-                                  outcome: changed ? "applied" : "duplicate: nothing changed"))
+        guard check.httpStatus < 300 else { throw HTTPError(status: check.httpStatus, message: "\(check.outcome)") }
         return .text("OK")
+    }
+
+    /// The shop's orders as a webhook handler sees them. The `transaction_status` the gateway
+    /// last confirmed for an order is kept with its status when the handler sets it.
+    struct Desk: WebhookShop {
+        let shop: MerchantShop
+        var serverKey: String { shop.serverKey }
+
+        func order(_ id: String) -> WebhookOrder? {
+            (try? shop.orders.order(id)).flatMap { $0 }.map { WebhookOrder(orderID: $0.order_id, grossAmount: $0.gross_amount, status: $0.status) }
+        }
+
+        func setStatus(_ status: OrderStatus, of id: String) -> Bool {
+            let confirmed = shop.confirmed.withLock { $0.removeValue(forKey: id) }
+            return (try? shop.orders.modify(id) { order -> Bool in
+                guard let before = order else { return false }
+                // Never backwards: a late answer (confirmed before a newer one was applied)
+                // cannot move a paid order back to awaiting payment.
+                guard status.stage >= before.status.stage else { return false }
+                order!.status = status
+                if let confirmed, Self.rank(confirmed) >= Self.rank(before.transaction_status) { order!.transaction_status = confirmed }
+                return order != before
+            }) ?? false
+        }
+
+        func gatewayStatus(_ transactionID: String) async throws -> (httpStatus: Int, fields: [String: String]) {
+            let (status, truth) = try await shop.gateway(.get, "/v2/\(transactionID)/status", nil)
+            let fields = truth.compactMapValues { $0 as? String }
+            if let order = fields["order_id"], let transactionStatus = fields["transaction_status"] {
+                shop.confirmed.withLock { $0[order] = transactionStatus }
+            }
+            return (status, fields)
+        }
+
+        static func rank(_ status: String?) -> Int { MerchantShop.rank(status) }
     }
 
     /// The order's status from a gateway answer (charge or status).

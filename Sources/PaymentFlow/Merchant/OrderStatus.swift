@@ -31,4 +31,19 @@ public enum OrderStatus: String, Hashable, Sendable, Codable, CaseIterable {
         case .failure, nil: self = .failed
         }
     }
+
+    /// How far along an order is: an order never moves to an earlier stage, so a late or
+    /// replayed answer cannot undo newer news (a cancelled order never becomes paid again, a paid
+    /// one never awaits payment again). The endings that no payment follows come last.
+    public var stage: Int {
+        switch self {
+        case .created: 0
+        case .awaitingPayment: 1
+        case .awaitingReview: 2
+        case .paid: 3
+        case .partiallyRefunded: 4
+        case .refunded: 5
+        case .denied, .cancelled, .expired, .failed: 6
+        }
+    }
 }

@@ -11,6 +11,7 @@ import Lab4TLS
 import Lab5Webhooks
 import NetLabConformance
 import NetLabDemo
+import PaymentFlow
 
 #if canImport(Glibc)
 import Glibc
