@@ -24,6 +24,18 @@ struct PaymentServeOptions: ParsableArguments {
     @Flag(help: "Compress the clocks for a live demo: retries in seconds, VA expiry 2 min, settlement 30 s.")
     var fast = false
 
+    @Option(help: "Seconds a VA, bill, QR or e-wallet payment waits before it expires (Midtrans: 86400; --fast: 120).")
+    var paymentExpiry: Int?
+
+    @Option(help: "Seconds after capture a card payment settles (Midtrans: 86400, D+1; --fast: 30).")
+    var settlementDelay: Int?
+
+    @Option(help: "Seconds one webhook delivery may take before it counts as failed (Midtrans: 15).")
+    var notificationTimeout: Int?
+
+    @Option(help: "Fraud detection: charges with one card within a minute before it is denied (card testing; default 5).")
+    var velocityLimit: Int?
+
     @Flag(help: "Print an access-log line per request (queries of /v2/token are redacted).")
     var accessLog = false
 
@@ -38,6 +50,10 @@ struct PaymentServeOptions: ParsableArguments {
             options.paymentExpiry = .seconds(120)
             options.settlementDelay = .seconds(30)
         }
+        if let paymentExpiry { options.paymentExpiry = .seconds(max(1, paymentExpiry)) }
+        if let settlementDelay { options.settlementDelay = .seconds(max(1, settlementDelay)) }
+        if let velocityLimit { options.fraudRules.velocityLimit = max(1, velocityLimit) }
+        if let notificationTimeout { options.notificationTimeout = .seconds(max(1, notificationTimeout)) }
         if accessLog { options.accessLog = { say($0) } }
         return options
     }

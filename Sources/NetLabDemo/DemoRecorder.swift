@@ -51,6 +51,21 @@ public final class DemoRecorder: Sendable {
         state.withLock { $0.sealed = true }
     }
 
+    /// Ends the story with `last` if it is at rest: no message on its way (every reserved place
+    /// filled) and `condition` true of the steps — checked and sealed in one step, so nothing can
+    /// slip in between the check and the end. False (and nothing changes) otherwise.
+    func conclude(with last: DemoStep, if condition: ([DemoStep]) -> Bool) -> Bool {
+        let slot = state.withLock { state -> Int? in
+            guard !state.sealed, state.emitted == state.slots.count, condition(state.steps) else { return nil }
+            state.slots.append(nil)
+            state.sealed = true
+            return state.slots.count - 1
+        }
+        guard let slot else { return false }
+        fill(slot, with: last)
+        return true
+    }
+
     /// Fills a reserved place and gives the listener every step now complete, in order.
     @discardableResult
     func fill(_ slot: Int, with step: DemoStep) -> DemoStep {

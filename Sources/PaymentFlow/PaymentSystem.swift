@@ -44,6 +44,8 @@ public struct PaymentSystemOptions: Sendable {
     public var fraudRules = FraudRules()
     public var paymentExpiry: Duration = .seconds(24 * 3600)
     public var settlementDelay: Duration = .seconds(24 * 3600)
+    /// How long one webhook delivery may take (Midtrans: 15 s).
+    public var notificationTimeout: Duration = .seconds(15)
     /// How often expiry/settlement timers and the outbox are checked.
     public var pollInterval: Duration = .milliseconds(200)
     public var accessLog: (@Sendable (String) -> Void)?
@@ -211,6 +213,8 @@ public final class PaymentSystem: Sendable {
             var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: url(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
             configuration.paymentExpiry = options.paymentExpiry
             configuration.settlementDelay = options.settlementDelay
+            // An OTP never typed expires too (at most as late as any waiting payment).
+            configuration.authenticationExpiry = min(configuration.authenticationExpiry, options.paymentExpiry)
             let g = Gateway(configuration: configuration, store: store, bankClient: clientFor("gateway"))
             gateway = g
             routers.set(.gateway, g.router)
@@ -218,7 +222,8 @@ public final class PaymentSystem: Sendable {
             background.append(Task(executorPreference: storeThreads) { await g.runTimers(every: interval) })
         }
         if actors.contains(.notification), let store {
-            let n = NotificationService(store: store, client: clientFor("notification"), policy: options.retryPolicy)
+            let n = NotificationService(store: store, client: clientFor("notification"), policy: options.retryPolicy,
+                                        timeout: options.notificationTimeout)
             notifications = n
             routers.set(.notification, n.router)
             let interval = options.pollInterval

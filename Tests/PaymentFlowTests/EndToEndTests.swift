@@ -21,9 +21,9 @@ struct EndToEndTests {
         return try await PaymentSystem.start(options)
     }
 
-    /// Waits (up to 10 s: only a guard against hangs) until `condition` holds.
-    static func eventually(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+    /// Waits (up to `limit`, 10 s by default: only a guard against hangs) until `condition` holds.
+    static func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(20))

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The crash storm for longer than CI runs it: RUNS runs of KILLS SIGKILLs each (defaults 5 and
+# 100), each with a fresh random seed, stopping at the first failure (its seed is printed:
+# replay it with NETLAB_SEED=… NETLAB_STORM_KILLS=… swift test --filter CrashStorm).
+#
+#   scripts/crash-storm.sh [RUNS] [KILLS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-5}"
+kills="${2:-100}"
+swift build --build-tests
+for run in $(seq 1 "$runs"); do
+  echo "== run $run of $runs: $kills kills"
+  NETLAB_STORM_KILLS="$kills" swift test --skip-build --filter CrashStorm 2>&1 | grep -E "crash storm|✘|Test run"
+  test "${PIPESTATUS[0]}" -eq 0 || { echo "run $run failed (seed above)"; exit 1; }
+done
+echo "all $runs runs passed"
