@@ -120,6 +120,23 @@ struct GatewayStoreTests {
         }
     }
 
+    @Test("resend makes failed and given-up webhooks due now, but never one a deliverer holds (it would arrive twice)")
+    func resendSkipsLeased() throws {
+        try Self.withStore { store in
+            for n in 1...3 {
+                #expect(try store.reserve(Self.charge("t-\(n)", order: "o-\(n)")))
+                try store.update(merchantID: "M", id: "t-\(n)") { _, webhooks in webhooks.append(Self.draft(.pending, "\(n)")) }
+            }
+            let taken = try store.claimDueNotifications(now: 10, leaseUntil: 10_000, limit: 10) { _ in true }
+            try store.markFailed(id: taken[0].id, attempts: 1, nextAttemptAt: 5_000, at: 10, result: "503")
+            try store.markFailed(id: taken[1].id, attempts: 5, nextAttemptAt: nil, at: 10, result: "404")
+            // taken[2] is still being delivered.
+            #expect(try store.resendNotifications(merchantID: "M", orderID: nil, now: 20) == 2)
+            let due = try store.claimDueNotifications(now: 20, leaseUntil: 10_000, limit: 10) { _ in true }
+            #expect(due.map(\.orderID).sorted() == ["o-1", "o-2"])
+        }
+    }
+
     @Test("an old file gains the new columns; a charge the old version left unanswered counts as in flight")
     func migration() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-store-\(UUID().uuidString)").path

@@ -161,6 +161,8 @@ public final class NotificationService: Sendable {
     /// Delivers due notifications until the task is cancelled. Deliveries run side by side: a
     /// new one starts as soon as a slot frees (or every `interval`, when nothing was due) — no
     /// delivery waits for a batch, so one slow merchant cannot hold up another's webhooks.
+    /// Cancelled, it takes nothing more and lets the deliveries under way finish (each within
+    /// ``timeout``): a shutdown never cuts a webhook off between its request and its answer.
     public func run(every interval: Duration) async {
         await withTaskGroup(of: Bool.self) { group in
             var deliveries = 0
@@ -169,7 +171,9 @@ public final class NotificationService: Sendable {
                 let taken = (try? claim(room: Self.concurrency - deliveries)) ?? []
                 for entry in taken {
                     deliveries += 1
-                    group.addTask { await self.deliverCounted(entry); return false }
+                    // Its own task: the loop's cancellation does not reach a delivery under way.
+                    let delivery = Task { await self.deliverCounted(entry) }
+                    group.addTask { await delivery.value; return false }
                 }
                 // Took some and there is room: more may be due at once.
                 if !taken.isEmpty && deliveries < Self.concurrency { continue }

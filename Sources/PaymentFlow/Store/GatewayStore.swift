@@ -72,7 +72,8 @@ public protocol OutboxStore: Sendable {
     func markDelivered(id: Int64, at: Int64, result: String) throws
     func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws
     /// Makes the merchant's undelivered entries (for one order, or all) due at `now`, given-up ones
-    /// included — the dashboard's "resend notification". Returns how many.
+    /// included — the dashboard's "resend notification" — except those a deliverer holds right
+    /// now (their attempt is under way; handing them out again would deliver twice). Returns how many.
     func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int
     /// Every entry for an order (the dashboard's notification history), oldest first.
     func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry]

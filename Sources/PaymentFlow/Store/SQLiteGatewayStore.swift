@@ -80,6 +80,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         // An idempotency key is bound to the request that first used it; "running" until answered.
         ("idempotency", "fingerprint", "TEXT NOT NULL DEFAULT ''"),
         ("idempotency", "running", "INTEGER NOT NULL DEFAULT 0"),
+        // Taken by a deliverer until next_attempt_at (a resend must not hand it out twice).
+        ("outbox", "leased", "INTEGER NOT NULL DEFAULT 0"),
     ]
 
     private func migrate() throws {
@@ -328,7 +330,7 @@ public final class SQLiteGatewayStore: GatewayStore {
             ).map(Self.decodeOutbox)
             var taken: [OutboxEntry] = []
             for entry in candidates where taken.count < limit && admit(entry) {
-                try db.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", [.integer(leaseUntil), .integer(entry.id)])
+                try db.execute("UPDATE outbox SET next_attempt_at = ?, leased = 1 WHERE id = ?", [.integer(leaseUntil), .integer(entry.id)])
                 taken.append(entry)
             }
             return taken
@@ -340,15 +342,15 @@ public final class SQLiteGatewayStore: GatewayStore {
     }
 
     public func markDelivered(id: Int64, at: Int64, result: String) throws {
-        try database.execute("UPDATE outbox SET delivered_at = ?, last_result = ? WHERE id = ?", [.integer(at), .text(result), .integer(id)])
+        try database.execute("UPDATE outbox SET delivered_at = ?, last_result = ?, leased = 0 WHERE id = ?", [.integer(at), .text(result), .integer(id)])
     }
 
     public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws {
         if let nextAttemptAt {
-            try database.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_result = ? WHERE id = ?",
+            try database.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_result = ?, leased = 0 WHERE id = ?",
                                  [.integer(Int64(attempts)), .integer(nextAttemptAt), .text(result), .integer(id)])
         } else {
-            try database.execute("UPDATE outbox SET attempts = ?, gave_up_at = ?, last_result = ? WHERE id = ?",
+            try database.execute("UPDATE outbox SET attempts = ?, gave_up_at = ?, last_result = ?, leased = 0 WHERE id = ?",
                                  [.integer(Int64(attempts)), .integer(at), .text(result), .integer(id)])
         }
     }
@@ -356,7 +358,10 @@ public final class SQLiteGatewayStore: GatewayStore {
     public func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int {
         try database.transaction { db in
             try db.execute(
-                "UPDATE outbox SET next_attempt_at = ?, gave_up_at = NULL WHERE merchant_id = ? AND (?3 IS NULL OR order_id = ?3) AND delivered_at IS NULL",
+                """
+                UPDATE outbox SET next_attempt_at = ?1, gave_up_at = NULL WHERE merchant_id = ?2 AND (?3 IS NULL OR order_id = ?3)
+                  AND delivered_at IS NULL AND NOT (leased = 1 AND next_attempt_at > ?1)
+                """,
                 [.integer(now), .text(merchantID), orderID.map(SQLiteValue.text) ?? .null])
             return db.changes
         }
