@@ -100,19 +100,19 @@ let placed = Mutex<[String]>([])
 _ = await drive(.seconds(1)) { _ = try await customer.payByCard("kopi", card: card) }
 let result = await drive(.seconds(seconds)) {
     let order = try await customer.payByCard("kopi", card: card)
-    guard order.status == "paid" || order.transaction_status == "capture" else {
-        throw HTTPError(status: 500, message: "charge ended \(order.status): \(order.message ?? "")")
+    guard order.status == .paid || order.transaction_status == "capture" else {
+        throw HTTPError(status: 500, message: "charge ended \(order.status.rawValue): \(order.message ?? "")")
     }
     placed.withLock { $0.append(order.order_id) }
 }
 // Webhooks: wait until the shop has applied every capture (each verified + confirmed by status).
 let drainStart = ContinuousClock.now
 let ids = placed.withLock { $0 }
-var pending = ids.filter { system.shop!.order($0)?.status != "paid" }.count
+var pending = ids.filter { system.shop!.order($0)?.status != .paid }.count
 let drainLimit = ContinuousClock.now + .seconds(120)
 while pending > 0 && ContinuousClock.now < drainLimit {
     try await Task.sleep(for: .milliseconds(50))
-    pending = ids.filter { system.shop!.order($0)?.status != "paid" }.count
+    pending = ids.filter { system.shop!.order($0)?.status != .paid }.count
 }
 let counts = system.shop!.webhookCounts
 report("card_charge_end_to_end", result, extra: String(
