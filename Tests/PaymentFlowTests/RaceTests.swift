@@ -267,6 +267,24 @@ struct RaceTests {
         await h.stop()
     }
 
+    @Test("recovery racing a charge that finishes: a VA whose account opened while the timers listed it as in flight stays pending")
+    func recoveryRacingACharge() async throws {
+        let h = try await Harness.start { $0.pollInterval = .seconds(3600) }  // only this test's timer pass runs
+        let gateway = h.system.gateway!
+        let opening = h.bank.checkpoints.hold(.accountOpened)
+        async let charge = h.vaCharge("recover-1")
+        await opening.reached()  // the charge's step "opening account" is stored; it runs in this process
+        let listed = gateway.checkpoints.hold(.recoveryListed)
+        let pass = Task { try await gateway.applyTimers() }
+        await listed.reached()  // the timers listed it as in flight…
+        opening.release()
+        #expect(try await charge.status == 200, "…and it finished, pending with its account")
+        listed.release()  // …then the timers look at what runs here: it no longer does
+        _ = try await pass.value
+        #expect(try h.transaction("recover-1")?.state.status == .pending, "a finished charge is never abandoned")
+        await h.stop()
+    }
+
     @Test("order ids are checked before storage: a NUL byte, a space or 51 characters are 400 with the rule named")
     func orderIDs() async throws {
         let h = try await Harness.start()

@@ -43,6 +43,15 @@ public final class Gateway: Sendable {
     let snap: Snap
     let actions: MerchantActions
     let timers: GatewayTimers
+    /// Places where a test stops the gateway to force an interleaving (see ``Checkpoints``).
+    public let checkpoints = Checkpoints<Step>()
+
+    /// The gateway's checkpoints.
+    public enum Step: Hashable, Sendable {
+        /// A timer pass has listed the charges with a call in flight, and has not yet looked at
+        /// which of them run in this process.
+        case recoveryListed
+    }
 
     public init(configuration: GatewayConfiguration, store: any GatewayStore, bankClient: HTTPClient) {
         self.configuration = configuration
@@ -61,7 +70,8 @@ public final class Gateway: Sendable {
         threeDSecure = ThreeDSecure(flow: flow, merchants: merchants)
         snap = Snap(flow: flow, merchants: merchants, configuration: configuration, publicURL: box.get)
         actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
-        timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, configuration: configuration)
+        timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, configuration: configuration,
+                               checkpoints: checkpoints)
         self.publicURLBox = box
     }
 

@@ -16,14 +16,22 @@ struct GatewayTimers: Sendable {
     let obligations: BankObligations
     let flow: ChargeFlow
     let configuration: GatewayConfiguration
+    let checkpoints: Checkpoints<Gateway.Step>
 
     /// One pass; returns how many transactions changed or were settled with the bank.
     func pass() async throws -> Int {
         let now = configuration.now()
         var changed = 0
+        // The list first, then which of them run here: a charge that starts after the list is
+        // not in it; one that runs now is in the set. (The other order would abandon a charge
+        // that started in between.) One that finished meanwhile has left its in-doubt step,
+        // which the abandon checks in the same atomic step — a VA that just opened its account
+        // is pending too, and must not be failed.
+        let listed = try store.chargesInFlight()
+        await checkpoints.pass(.recoveryListed)
         let running = flow.inFlight
-        for transaction in try store.chargesInFlight() where !running.contains(transaction.transactionID) {
-            if record(.abandon, transaction, { $0.charge = .finished }) { changed += 1 }
+        for transaction in listed where !running.contains(transaction.transactionID) {
+            if record(.abandon, transaction, unlessDone: { !$0.charge.isInDoubtAfterCrash }, { $0.charge = .finished }) { changed += 1 }
         }
         for transaction in try store.expired(before: Timestamp.midtrans(now)) {
             if record(.expire, transaction) { changed += 1 }
@@ -39,11 +47,14 @@ struct GatewayTimers: Sendable {
     /// Records a timer's event; false when the transaction had moved on (a charge that finished
     /// meanwhile is left alone: the ledger refuses the move).
     private func record(_ event: TransactionState.Event, _ transaction: GatewayTransaction,
+                        unlessDone done: (GatewayTransaction) -> Bool = { _ in false },
                         _ alongside: (inout GatewayTransaction) -> Void = { _ in }) -> Bool {
+        var skipped = false
         do {
-            let recorded = try ledger.record(event, merchantID: transaction.merchantID, id: transaction.transactionID,
-                                             alongside: { stored throws(GatewayError) in alongside(&stored) })
-            return recorded.transactionID == transaction.transactionID
+            _ = try ledger.record(event, merchantID: transaction.merchantID, id: transaction.transactionID,
+                                  alreadyDone: { stored throws(GatewayError) in skipped = done(stored); return skipped },
+                                  alongside: { stored throws(GatewayError) in alongside(&stored) })
+            return !skipped
         } catch {
             return false
         }
