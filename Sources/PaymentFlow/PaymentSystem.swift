@@ -223,7 +223,7 @@ public final class PaymentSystem: Sendable {
         }
         if actors.contains(.notification), let store {
             let n = NotificationService(store: store, client: clientFor("notification"), policy: options.retryPolicy,
-                                        timeout: options.notificationTimeout)
+                                        timeout: options.notificationTimeout, executor: storeThreads)
             notifications = n
             routers.set(.notification, n.router)
             let interval = options.pollInterval

@@ -5,11 +5,11 @@ import Synchronization
 /// detection and the bank, records through the ledger) and feeds back what came of it.
 ///
 /// The order is the whiteboard's: **reserve** the order id (a second charge with it gets `406`
-/// and never reaches the bank) → **fraud** (a denied card never reaches the bank) → **bank**
-/// (the step is stored before the call: whoever finds it later knows the bank may have acted)
-/// → **record** the outcome through the ledger, which refuses it if the transaction moved on
-/// meanwhile — then whatever the bank did is **reversed**. A call without an answer leaves the
-/// outcome in doubt: the charge is **abandoned** (`failure`, order id free again, a reversal owed).
+/// and never reaches the bank; the stored step `reserved` tells whoever finds it later that calls
+/// may be under way) → **fraud** (a denied card never reaches the bank) → **bank** → **record**
+/// the outcome through the ledger, which refuses it if the transaction moved on meanwhile — then
+/// whatever the bank did is **reversed**. A call without an answer leaves the outcome in doubt:
+/// the charge is **abandoned** (`failure`, order id free again, a reversal owed).
 final class ChargeFlow: Sendable {
     let ledger: TransactionLedger
     let store: any TransactionStore
@@ -140,7 +140,6 @@ final class ChargeFlow: Sendable {
                 }
             case .authorizeCard:
                 guard let card else { throw .internalFailure("a card charge without its card") }
-                try persist(saga, of: transaction)
                 do {
                     let answer = try await bank.authorize(BankAPI.CardAuthorization(card: card, amount: transaction.state.grossAmount,
                                                                                     reference: transaction.transactionID))
@@ -150,7 +149,6 @@ final class ChargeFlow: Sendable {
                     event = .noAnswer
                 }
             case .openAccount:
-                try persist(saga, of: transaction)
                 do {
                     found.account = try await bank.openAccount(BankAPI.OpenAccount(bank: channel, amount: transaction.state.grossAmount,
                                                                                    reference: transaction.transactionID))
@@ -202,12 +200,6 @@ final class ChargeFlow: Sendable {
             }
             action = saga.handle(event)
         }
-    }
-
-    /// Stores the saga's step before a bank call (write-ahead: a crash from here on leaves the
-    /// charge in doubt, and recovery reverses it).
-    private func persist(_ saga: ChargeSaga, of transaction: GatewayTransaction) throws(GatewayError) {
-        try ledger.amend(merchantID: transaction.merchantID, id: transaction.transactionID) { stored throws(GatewayError) in stored.charge = saga }
     }
 
     /// The account the bank opened, as the merchant sees it: its number, and for QR and

@@ -23,8 +23,11 @@
 ///     any step ─(the record was refused: the merchant cancelled, or a timer expired it, meanwhile)
 ///              ─> finished: reverse at the bank (the bank may have acted for a charge nobody keeps)
 ///
-/// The step a charge is in is stored with its transaction, so a restarted gateway knows which
-/// charges were cut off mid-call (``isInDoubtAfterCrash``) and which wait for a person.
+/// The step a charge is in is stored with its transaction — `reserved` when it is reserved, the
+/// 3-D Secure steps when the charge waits for a person or checks the OTP, `finished` with its
+/// outcome — so a restarted gateway knows which charges were cut off mid-call
+/// (``isInDoubtAfterCrash``) and which wait for a person. (The steps between, fraud and bank,
+/// are not written: `reserved` already says "calls may be under way", and every write costs.)
 public enum ChargeSaga: Hashable, Sendable {
     /// Reserved: the order id is taken, nobody asked yet.
     case reserved

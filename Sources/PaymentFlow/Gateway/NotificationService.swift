@@ -61,12 +61,14 @@ public final class NotificationService: Sendable {
     /// How long one delivery may take before it counts as failed (Midtrans: 15 s).
     public let timeout: Duration
     private let now: @Sendable () -> Date
+    /// Where deliveries run (they touch the store): the store's threads, or Swift's global executor.
+    private let executor: (any TaskExecutor)?
     private let random: Mutex<SeededRandom>
     /// Called after each attempt (for the demo's narration and for tests).
     private let onAttempt: (@Sendable (OutboxEntry, String, Bool) -> Void)?
 
     public init(store: any GatewayStore, client: HTTPClient, policy: RetryPolicy = .midtrans, timeout: Duration = .seconds(15),
-                seed: UInt64 = 0x4e65_744c_6162, now: @escaping @Sendable () -> Date = { Date() },
+                seed: UInt64 = 0x4e65_744c_6162, now: @escaping @Sendable () -> Date = { Date() }, executor: (any TaskExecutor)? = nil,
                 onAttempt: (@Sendable (_ entry: OutboxEntry, _ result: String, _ delivered: Bool) -> Void)? = nil) {
         self.store = store
         self.merchants = MerchantDirectory(store: store)
@@ -74,6 +76,7 @@ public final class NotificationService: Sendable {
         self.policy = policy
         self.timeout = timeout
         self.now = now
+        self.executor = executor
         self.random = Mutex(SeededRandom(seed: seed))
         self.onAttempt = onAttempt
     }
@@ -119,7 +122,7 @@ public final class NotificationService: Sendable {
     public static let concurrency = 32
     /// At most this many at once to one merchant: a merchant whose endpoint hangs for the full
     /// timeout holds at most this many slots, and every other merchant's webhooks go on.
-    public static let perMerchantConcurrency = 4
+    public static let perMerchantConcurrency = 8
     /// Deliveries in flight per merchant (both ``run(every:)`` and ``deliverDue(limit:)`` count here).
     private let inFlight = Mutex<[String: Int]>([:])
 
@@ -172,7 +175,7 @@ public final class NotificationService: Sendable {
                 for entry in taken {
                     deliveries += 1
                     // Its own task: the loop's cancellation does not reach a delivery under way.
-                    let delivery = Task { await self.deliverCounted(entry) }
+                    let delivery = Task(executorPreference: executor) { await self.deliverCounted(entry) }
                     group.addTask { await delivery.value; return false }
                 }
                 // Took some and there is room: more may be due at once.

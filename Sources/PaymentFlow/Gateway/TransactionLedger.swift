@@ -13,9 +13,10 @@ import Foundation
 ///   outcome: the merchant is notified, with the webhooks written in the same commit (the
 ///   transactional outbox). A failure the merchant never heard of (its charge request got the
 ///   error) is not news.
-/// - **Does the bank owe something back?** Entering `cancel`, `expire` or `failure` after the
-///   bank may have acted owes a reversal; a refund owes the bank's refund. ``BankObligations``
-///   settles them.
+/// - **Does the bank owe something back?** Entering `cancel`, `expire` or `failure` owes a
+///   reversal (the bank may have acted, or may yet: a reversal also bars a late authorisation,
+///   and costs nothing where there was none); a refund owes the bank's refund.
+///   ``BankObligations`` settles them.
 struct TransactionLedger: Sendable {
     let store: any TransactionStore
     let merchants: MerchantDirectory
@@ -45,7 +46,7 @@ struct TransactionLedger: Sendable {
                 case .changed(_, let status, let news): (to, notify) = (status, news)
                 }
                 try alongside(&transaction)
-                if transaction.state.owesReversal && before.charge.mayHaveReachedBank { transaction.reversalOwed = true }
+                if transaction.state.owesReversal { transaction.reversalOwed = true }
                 let news = notify || before.state.fraud != transaction.state.fraud || before.state.refunded != transaction.state.refunded
                     || (!before.announced && to != .failure)
                 let announce = news && (to != .failure || before.announced)
@@ -89,14 +90,4 @@ struct TransactionLedger: Sendable {
     }
 
     static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
-}
-
-extension ChargeSaga {
-    /// Whether the bank may have been asked anything for this charge (from the first bank call on).
-    var mayHaveReachedBank: Bool {
-        switch self {
-        case .reserved, .assessingFraud: false
-        case .authorizing, .awaitingAuthentication, .verifyingAuthentication, .openingAccount, .finished: true
-        }
-    }
 }

@@ -315,7 +315,11 @@ public final class SQLiteGatewayStore: GatewayStore {
     }
 
     public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, admit: (OutboxEntry) -> Bool) throws -> [OutboxEntry] {
-        try database.transaction { db in
+        // Most passes find nothing due: look first, without taking the write lock.
+        let anything = try database.execute(
+            "SELECT 1 FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ? LIMIT 1", [.integer(now)])
+        guard !anything.isEmpty else { return [] }
+        return try database.transaction { db in
             // Due, and the oldest undelivered entry of its order and URL (a newer status waits
             // until the older one is delivered or given up). A leased entry is undelivered too,
             // so its successors wait for its outcome.
