@@ -120,9 +120,10 @@ public final class NotificationService: Sendable {
 
     /// At most this many deliveries at once, in all.
     public static let concurrency = 32
-    /// At most this many at once to one merchant: a merchant whose endpoint hangs for the full
-    /// timeout holds at most this many slots, and every other merchant's webhooks go on.
-    public static let perMerchantConcurrency = 8
+    /// At most this many at once to one merchant: three quarters of the slots. A busy merchant
+    /// alone uses nearly all of them; a merchant whose endpoint hangs for the full timeout holds
+    /// no more than this, and the slots left over always carry the other merchants' webhooks.
+    public static let perMerchantConcurrency = 24
     /// Deliveries in flight per merchant (both ``run(every:)`` and ``deliverDue(limit:)`` count here).
     private let inFlight = Mutex<[String: Int]>([:])
 
