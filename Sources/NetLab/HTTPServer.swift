@@ -257,7 +257,11 @@ public final class HTTPServer: Sendable {
                 return try await handler(request)
             } catch {
                 if let map = configuration.handlerErrorResponse {
-                    let response = map(error, request)
+                    var response = map(error, request)
+                    // Fields an HTTPError carries (Allow with a 405) belong to the answer whatever its body.
+                    if let error = error as? HTTPError {
+                        for (name, value) in error.fields where !response.fields.contains(name) { try? response.fields.append(name: name, value: value) }
+                    }
                     if response.status >= 500 {
                         configuration.accessLog?("handler error for \(request.method) \(loggedTarget(request.target)): \(error)")
                     }

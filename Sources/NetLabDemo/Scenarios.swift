@@ -215,14 +215,14 @@ struct DemoContext {
     }
 
     func cardAccept(_ customer: Customer) async throws -> DemoResult {
-        let bank = system!.bank!.balance
+        let bank = try system!.bank!.balance
         note("The customer buys Kopi Toraja (Rp 85.000) and pays by card 4811 1111 1111 1114", [
             "The card number goes to the gateway only (GET /v2/token with the merchant's public client key);",
             "the shop receives a token. This sandbox card asks for 3-D Secure: an OTP page at the gateway, the bank checks the OTP.",
         ])
         let order = try await customer.payByCard("kopi", card: card("4811111111111114"))
         try await webhookHandled(order.order_id, "capture")
-        let received = system!.bank!.balance.amount - bank.amount
+        let received = try system!.bank!.balance.amount - bank.amount
         try require(orderStatus(order.order_id) == .paid, "the order is \(orderStatus(order.order_id)?.rawValue ?? "missing"), not paid")
         await conclude("Paid: the bank holds Rp \(received), the gateway says capture, the merchant's order is paid.", outcome: "paid")
         return DemoResult(succeeded: true, summary: "card-accept: order \(order.order_id) paid (capture), the webhook verified and confirmed")

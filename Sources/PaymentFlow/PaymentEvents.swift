@@ -63,12 +63,14 @@ public final class ObservedGatewayStore: GatewayStore {
     public func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim {
         try inner.claimIdempotencyKey(merchantID: merchantID, key: key, fingerprint: fingerprint, now: now, lifetime: lifetime)
     }
-    public func completeIdempotencyKey(merchantID: String, key: String, answer: IdempotentAnswer) throws {
-        try inner.completeIdempotencyKey(merchantID: merchantID, key: key, answer: answer)
+    public func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws {
+        try inner.completeIdempotencyKey(merchantID: merchantID, key: key, claimedAt: claimedAt, answer: answer)
     }
-    public func releaseIdempotencyKey(merchantID: String, key: String) throws { try inner.releaseIdempotencyKey(merchantID: merchantID, key: key) }
-    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, admit: (OutboxEntry) -> Bool) throws -> [OutboxEntry] {
-        try inner.claimDueNotifications(now: now, leaseUntil: leaseUntil, limit: limit, admit: admit)
+    public func releaseIdempotencyKey(merchantID: String, key: String, claimedAt: Int64) throws {
+        try inner.releaseIdempotencyKey(merchantID: merchantID, key: key, claimedAt: claimedAt)
+    }
+    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, share: Int, inFlight: [String: Int]) throws -> [OutboxEntry] {
+        try inner.claimDueNotifications(now: now, leaseUntil: leaseUntil, limit: limit, share: share, inFlight: inFlight)
     }
     public func nextNotificationDue() throws -> Int64? { try inner.nextNotificationDue() }
     public func markDelivered(id: Int64, at: Int64, result: String) throws { try inner.markDelivered(id: id, at: at, result: result) }

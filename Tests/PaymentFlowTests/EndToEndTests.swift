@@ -40,10 +40,10 @@ struct EndToEndTests {
     func cardAccepted() async throws {
         let system = try await Self.start()
         let customer = system.customer()
-        let bankBefore = system.bank!.balance
+        let bankBefore = try system.bank!.balance
         let order = try await customer.payByCard("kopi", card: .init(number: "4811111111111114"))
         #expect(order.transaction_status == "capture")
-        #expect(system.bank!.balance.amount - bankBefore.amount == 85000)
+        #expect(try system.bank!.balance.amount - bankBefore.amount == 85000)
         let record = try #require(try system.store!.find(merchantID: system.options.merchantID, id: order.order_id))
         #expect(record.state.status == .capture && record.state.fraud == .accept)
         try await Self.eventually("the capture webhook is delivered and applied") {
@@ -60,10 +60,10 @@ struct EndToEndTests {
         let customer = system.customer()
         let denied = try await customer.payByCard("kopi", card: .init(number: "4711111111111115"))
         #expect(denied.status == .denied)
-        let balance = system.bank!.balance
+        let balance = try system.bank!.balance
         let fraud = try await customer.payByCard("kopi", card: .init(number: "4611111111111116"))
         #expect(fraud.status == .denied)
-        #expect(system.bank!.balance == balance, "a fraud-denied card never reaches the bank")
+        #expect(try system.bank!.balance == balance, "a fraud-denied card never reaches the bank")
         let challenged = try await customer.payByCard("batik", card: .init(number: "4511111111111117"))
         #expect(challenged.status == .awaitingReview)
         let (approved, _) = try await system.shop!.gateway(.post, "/v2/\(challenged.order_id)/approve", nil)

@@ -84,11 +84,15 @@ struct GatewayStoreTests {
             #expect(try claim("A") == .running, "the first request still runs")
             #expect(try claim("B") == .boundToAnotherRequest)
             let answer = IdempotentAnswer(status: 200, body: Array("{}".utf8), storedAt: 1_000)
-            try store.completeIdempotencyKey(merchantID: "M", key: "k", answer: answer)
+            try store.completeIdempotencyKey(merchantID: "M", key: "k", claimedAt: 999, answer: answer)
+            #expect(try claim("A") == .running, "only the request that claimed the key completes it")
+            try store.completeIdempotencyKey(merchantID: "M", key: "k", claimedAt: 1_000, answer: answer)
             #expect(try claim("A") == .replay(answer))
             #expect(try claim("B") == .boundToAnotherRequest)
             #expect(try claim("B", at: 1_000 + 300_000) == .claimed, "after its lifetime the key is new again")
-            try store.releaseIdempotencyKey(merchantID: "M", key: "k")
+            try store.releaseIdempotencyKey(merchantID: "M", key: "k", claimedAt: 1_000)
+            #expect(try claim("C", at: 301_001) == .boundToAnotherRequest, "a stale owner cannot free another request's claim")
+            try store.releaseIdempotencyKey(merchantID: "M", key: "k", claimedAt: 301_000)
             #expect(try claim("C", at: 400_000) == .claimed, "a failed request frees the key")
         }
     }
@@ -102,7 +106,7 @@ struct GatewayStoreTests {
             try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.settlement, "1-settlement")) }
             try store.update(merchantID: "M", id: "t-2") { _, webhooks in webhooks.append(Self.draft(.pending, "2-pending")) }
             func claim(now: Int64 = 10) throws -> [String] {
-                try store.claimDueNotifications(now: now, leaseUntil: now + 1_000, limit: 10) { _ in true }.map { String(decoding: $0.body, as: UTF8.self) }
+                try store.claimDueNotifications(now: now, leaseUntil: now + 1_000, limit: 10, share: 10, inFlight: [:]).map { String(decoding: $0.body, as: UTF8.self) }
             }
             #expect(try claim() == ["1-pending", "2-pending"])
             // 1-pending is leased (in flight): its successor still waits.
@@ -113,10 +117,11 @@ struct GatewayStoreTests {
             #expect(try claim(now: 20) == ["1-pending"])
             try store.markDelivered(id: first.id, at: 21, result: "200")
             #expect(try claim(now: 21) == ["1-settlement"])
-            // `admit` refuses one: it stays due.
+            // A merchant at its share is not considered at all; below it, it gets what is left of it.
             try store.update(merchantID: "M", id: "t-2") { _, webhooks in webhooks.append(Self.draft(.expire, "2-expire")) }
-            #expect(try store.claimDueNotifications(now: 2_000, leaseUntil: 3_000, limit: 10) { _ in false }.isEmpty)
-            #expect(try claim(now: 2_000) == ["2-pending", "1-settlement"], "the leases ran out; the refused one was not taken")
+            #expect(try store.claimDueNotifications(now: 2_000, leaseUntil: 3_000, limit: 10, share: 4, inFlight: ["M": 4]).isEmpty)
+            #expect(try store.claimDueNotifications(now: 2_000, leaseUntil: 3_000, limit: 10, share: 4, inFlight: ["M": 3]).count == 1)
+            #expect(try claim(now: 3_000) == ["1-settlement", "2-pending"], "the leases ran out; 2-expire still waits behind 2-pending")
         }
     }
 
@@ -127,13 +132,22 @@ struct GatewayStoreTests {
                 #expect(try store.reserve(Self.charge("t-\(n)", order: "o-\(n)")))
                 try store.update(merchantID: "M", id: "t-\(n)") { _, webhooks in webhooks.append(Self.draft(.pending, "\(n)")) }
             }
-            let taken = try store.claimDueNotifications(now: 10, leaseUntil: 10_000, limit: 10) { _ in true }
+            let taken = try store.claimDueNotifications(now: 10, leaseUntil: 10_000, limit: 10, share: 10, inFlight: [:])
             try store.markFailed(id: taken[0].id, attempts: 1, nextAttemptAt: 5_000, at: 10, result: "503")
             try store.markFailed(id: taken[1].id, attempts: 5, nextAttemptAt: nil, at: 10, result: "404")
             // taken[2] is still being delivered.
             #expect(try store.resendNotifications(merchantID: "M", orderID: nil, now: 20) == 2)
-            let due = try store.claimDueNotifications(now: 20, leaseUntil: 10_000, limit: 10) { _ in true }
+            let due = try store.claimDueNotifications(now: 20, leaseUntil: 10_000, limit: 10, share: 10, inFlight: [:])
             #expect(due.map(\.orderID).sorted() == ["o-1", "o-2"])
+            // A given-up older status a newer one of its order has overtaken is not resent.
+            #expect(try store.reserve(Self.charge("t-9", order: "o-9")))
+            try store.update(merchantID: "M", id: "t-9") { _, webhooks in webhooks.append(Self.draft(.pending, "9-pending")) }
+            try store.update(merchantID: "M", id: "t-9") { _, webhooks in webhooks.append(Self.draft(.settlement, "9-settlement")) }
+            let older = try #require(try store.notifications(merchantID: "M", orderID: "o-9").first)
+            let newer = try #require(try store.notifications(merchantID: "M", orderID: "o-9").last)
+            try store.markFailed(id: older.id, attempts: 3, nextAttemptAt: nil, at: 30, result: "404")
+            try store.markDelivered(id: newer.id, at: 31, result: "200")
+            #expect(try store.resendNotifications(merchantID: "M", orderID: "o-9", now: 40) == 0)
         }
     }
 

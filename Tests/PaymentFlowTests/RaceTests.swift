@@ -60,7 +60,7 @@ struct RaceTests {
 
         /// What the bank holds for the transaction of `order`.
         func held(_ order: String) throws -> Rupiah {
-            bank.holding(reference: try #require(try transaction(order)).transactionID)
+            try bank.holding(reference: try #require(try transaction(order)).transactionID)
         }
 
         func payAtBank(_ number: String) async throws -> Int {
@@ -97,7 +97,7 @@ struct RaceTests {
         hold.release()
         #expect(try await charge.status == 412)
         let reference = try #require(try h.transaction("race-va")).transactionID
-        let number = try #require(h.bank.accounts(reference: reference).first)
+        let number = try #require(try h.bank.accounts(reference: reference).first)
         #expect(try await h.payAtBank(number.va_number) == 410, "a closed account refuses the customer's money")
         #expect(try h.held("race-va") == Rupiah(0))
         await h.stop()
@@ -187,13 +187,13 @@ struct RaceTests {
         hold.release()
         let answered = try await first
         #expect(answered.status == 200 && answered.body["transaction_status"] as? String == "capture")
-        let before = h.bank.balance
+        let before = try h.bank.balance
         let other = try await h.vaCharge("idem-2")
         #expect(other.status == 200)
         #expect(try await h.call(.post, "/v2/charge", ["payment_type": "qris", "transaction_details": ["order_id": "idem-3", "gross_amount": 5000]],
                                  idempotencyKey: "key-1").status == 409, "another order with the same key is refused, never replayed")
         #expect(try h.transaction("idem-3") == nil)
-        #expect(h.bank.balance == before)
+        #expect(try h.bank.balance == before)
         await h.stop()
     }
 
@@ -213,7 +213,7 @@ struct RaceTests {
         #expect(answered.status == 200 && answered.body["status_code"] as? String == "201")
         let replay = try await h.call(.post, "/v2/charge", body(), idempotencyKey: "key-va")
         #expect(replay.replayed && replay.body["transaction_id"] as? String == answered.body["transaction_id"] as? String)
-        #expect(h.bank.accounts(reference: answered.body["transaction_id"] as? String ?? "").count == 1, "one account, not two")
+        #expect(try h.bank.accounts(reference: answered.body["transaction_id"] as? String ?? "").count == 1, "one account, not two")
         await h.stop()
     }
 
@@ -282,6 +282,51 @@ struct RaceTests {
         listed.release()  // …then the timers look at what runs here: it no longer does
         _ = try await pass.value
         #expect(try h.transaction("recover-1")?.state.status == .pending, "a finished charge is never abandoned")
+        await h.stop()
+    }
+
+    @Test("a double-clicked OTP: the second post is refused while the first runs, and recovery leaves the first alone")
+    func doubleOTP() async throws {
+        let h = try await Harness.start { $0.pollInterval = .seconds(3600) }
+        let charge = try await h.cardCharge("4811111111111114", order: "otp-twice")
+        let redirect = try #require(charge.body["redirect_url"] as? String)
+        let hold = h.bank.checkpoints.hold(.authenticated)
+        let customer = h.system.customer()
+        let first = Task { try await customer.authenticate(redirect: redirect, otp: SandboxCards.otp) }
+        await hold.reached()
+        await #expect(throws: Customer.CheckoutError.self, "the second post finds the OTP taken") {
+            try await customer.authenticate(redirect: redirect, otp: SandboxCards.otp)
+        }
+        _ = try await h.system.gateway!.applyTimers()
+        #expect(try h.transaction("otp-twice")?.state.status == .pending, "still running here: never abandoned")
+        hold.release()
+        try await first.value
+        #expect(try h.transaction("otp-twice")?.state.status == .capture)
+        #expect(try h.held("otp-twice") == Rupiah(10000))
+        await h.stop()
+    }
+
+    @Test("refunds: a body that is no JSON object is 400 and refunds nothing; a retry with the key and no amount answers the first refund; a late payment notice for a refunded transaction gives nothing back")
+    func refundEdges() async throws {
+        let h = try await Harness.start()
+        let charge = try await h.vaCharge("refund-edge", amount: 20000)
+        let number = try #require((charge.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        #expect(try await h.payAtBank(number) == 200)
+        try await EndToEndTests.eventually("settled") { try h.transaction("refund-edge")?.state.status == .settlement }
+        var bad = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/v2/refund-edge/refund"))
+        bad.basicAuthorization(user: h.system.options.serverKey)
+        bad.body = Array("amount=5000".utf8)
+        #expect(try await h.system.client.execute(bad).status == 400)
+        #expect(try h.transaction("refund-edge")?.state.refunded == Rupiah(0))
+        let first = try await h.call(.post, "/v2/refund-edge/refund", ["refund_key": "rest-1"])
+        let retry = try await h.call(.post, "/v2/refund-edge/refund", ["refund_key": "rest-1"])
+        #expect(first.status == 200 && retry.status == 200 && retry.body["refund_amount"] as? String == "20000.00")
+        #expect(try h.transaction("refund-edge")?.state.status == .refund)
+        // The bank's payment notice again (its first answer lost): the payment was recorded long ago.
+        let reference = try #require(try h.transaction("refund-edge")).transactionID
+        #expect(try await h.system.gateway!.bankPaid(reference: reference))
+        #expect(try h.transaction("refund-edge")?.reversalOwed == false)
+        #expect(try h.held("refund-edge") == Rupiah(0), "refunded once, not reversed on top")
         await h.stop()
     }
 

@@ -53,6 +53,14 @@ struct SeparateProcessTests {
                 "credit_card": ["token_id": token],
             ])
         }
+        // Failure drills are the operator's: the bank wants the key the gateway and it share.
+        func drill(_ json: [String: Any]) async throws {
+            var request = HTTPClientRequest(method: .post, url: try HTTPURL(bankURL + "/faults"))
+            let key = try String(contentsOfFile: state + "/bank-notice.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            try request.fields.append(name: "Authorization", value: "Bearer \(key)")
+            request.body = Array(try JSONSerialization.data(withJSONObject: json))
+            #expect(try await client.execute(request).status == 200, "the bank takes the drill")
+        }
         func status(_ id: String) async throws -> String? { try await call(.get, gatewayURL + "/v2/\(id)/status").1["transaction_status"] as? String }
         func bankBalance() async throws -> Int64 { (try await call(.get, bankURL + "/balance").1["received"] as? NSNumber)?.int64Value ?? -1 }
 
@@ -69,13 +77,13 @@ struct SeparateProcessTests {
 
         // In doubt: the bank approves, then holds its answer; the gateway dies waiting for it.
         let before = try await bankBalance()
-        _ = try await call(.post, bankURL + "/faults", ["latency_ms": 0, "answer_latency_ms": 60_000])
+        try await drill(["latency_ms": 0, "answer_latency_ms": 60_000])
         let doomed = Task { try await cardCharge("proc-card-2").0 }
         try await EndToEndTests.eventually("the bank approves the charge in flight") { try await bankBalance() == before + 50000 }
         gateway.kill(SIGKILL)
         #expect(await gateway.waitForExit() == SIGKILL, "the gateway died by SIGKILL")
         await #expect(throws: (any Error).self, "the merchant never gets an answer for the killed charge") { try await doomed.value }
-        _ = try await call(.post, bankURL + "/faults", ["latency_ms": 0])
+        try await drill(["latency_ms": 0])
 
         gateway = try await serve("gateway")
         // Recovery: the in-doubt charge is reversed at the bank and recorded as failure.

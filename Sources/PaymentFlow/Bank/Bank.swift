@@ -95,14 +95,14 @@ public final class Bank: Sendable {
     }
 
     /// Money held across all references (card approvals and paid accounts, less refunds and
-    /// reversals).
-    public var balance: Rupiah { books { try $0.balance() } }
+    /// reversals). Throws if the ledger cannot be read: the bank never guesses its books.
+    public var balance: Rupiah { get throws { try ledger.balance() } }
 
     /// Money held for `reference`.
-    public func holding(reference: String) -> Rupiah { books { try $0.holding(reference: reference) } }
+    public func holding(reference: String) throws -> Rupiah { try ledger.holding(reference: reference) }
 
     /// The accounts opened for `reference` (for the demo's narration and for tests).
-    public func accounts(reference: String) -> [BankAPI.VirtualAccount] { books { try $0.accounts(reference: reference) } }
+    public func accounts(reference: String) throws -> [BankAPI.VirtualAccount] { try ledger.accounts(reference: reference) }
 
     /// The bank's routes.
     public var router: Router {
@@ -165,6 +165,7 @@ public final class Bank: Sendable {
             }
         }
         router.post("/va/{number}/close") { [self] request in
+            try requireGateway(request, to: "close an account")
             let number = request.pathParameters["number"] ?? ""
             guard let account = try ledger.close(number: number) else { throw HTTPError(status: 404, message: "no such virtual account") }
             observer?(.bank(reference: account.reference, change: "virtual account \(number) closed (cancelled or expired at the gateway)"))
@@ -211,6 +212,8 @@ public final class Bank: Sendable {
             return try .json(BankAPI.Holding(reference: reference, held: held))
         }
         router.post("/faults") { [self] request in
+            // Drills are the operator's: the same key (in the state folder, 0600) as the gateway's.
+            try requireGateway(request, to: "set failure drills")
             let drill: BankAPI.Faults = try request.decodeJSON()
             faults.withLock { $0 = drill }
             return try .json(drill)
@@ -273,11 +276,6 @@ public final class Bank: Sendable {
         }
     }
 
-    /// Reads the books for an in-process caller. A ledger that cannot be read (the file gone
-    /// or corrupt) stops the process: the bank must never guess its books.
-    private func books<R>(_ read: (BankLedger) throws -> R) -> R {
-        do { return try read(ledger) } catch { fatalError("the bank's ledger cannot be read: \(error)") }
-    }
 
     private func delayAnswer() async throws {
         if let wait = faults.withLock({ $0.answer_latency_ms }), wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }

@@ -20,8 +20,10 @@ final class ChargeFlow: Sendable {
     let configuration: GatewayConfiguration
     /// The gateway's base URL as clients reach it (known once it listens).
     let publicURL: @Sendable () -> String
-    /// Transaction ids of charges (and OTP checks) running in this process: recovery leaves them alone.
-    private let running = Mutex<Set<String>>([])
+    /// Charges (and OTP checks) running in this process, counted per transaction id (two OTP
+    /// posts for one charge run side by side; the first to end must not unmark the other):
+    /// recovery leaves them alone.
+    private let running = Mutex<[String: Int]>([:])
 
     init(ledger: TransactionLedger, store: any TransactionStore, bank: BankClient, fraud: FraudClient, vault: CardVault,
          obligations: BankObligations, configuration: GatewayConfiguration, publicURL: @escaping @Sendable () -> String) {
@@ -44,8 +46,17 @@ final class ChargeFlow: Sendable {
         var bankMessage: String?
     }
 
-    /// The running charges' ids (a snapshot).
-    var inFlight: Set<String> { running.withLock { $0 } }
+    /// Whether a charge or OTP check of this transaction runs in this process now.
+    func isRunning(_ transactionID: String) -> Bool { running.withLock { $0[transactionID] != nil } }
+
+    private func start(_ id: String) { running.withLock { $0[id, default: 0] += 1 } }
+
+    private func end(_ id: String) {
+        running.withLock { running in
+            running[id, default: 1] -= 1
+            if running[id] == 0 { running[id] = nil }
+        }
+    }
 
     // MARK: Charge
 
@@ -72,8 +83,8 @@ final class ChargeFlow: Sendable {
         case .echannel, .gopay, .qris: break
         }
         let id = transaction.transactionID
-        running.withLock { _ = $0.insert(id) }
-        defer { running.withLock { _ = $0.remove(id) } }
+        start(id)
+        defer { end(id) }
         guard try storing({ try store.reserve(transaction) }) else { throw .duplicateOrderID }
 
         var saga = ChargeSaga.reserved
@@ -98,8 +109,8 @@ final class ChargeFlow: Sendable {
     /// once, atomically, and only while the charge still waits (a cancelled or expired charge is
     /// never charged by a late OTP).
     func verifyOTP(transactionID: String, otp: String, merchant: MerchantAccount) async throws(GatewayError) -> Result {
-        running.withLock { _ = $0.insert(transactionID) }
-        defer { running.withLock { _ = $0.remove(transactionID) } }
+        start(transactionID)
+        defer { end(transactionID) }
         let taken = try ledger.amend(merchantID: merchant.merchantID, id: transactionID) { transaction throws(GatewayError) -> (GatewayTransaction, ChargeSaga, ChargeSaga.Action, String) in
             var saga = transaction.charge
             guard transaction.transactionID == transactionID, transaction.state.status == .pending,
@@ -190,7 +201,9 @@ final class ChargeFlow: Sendable {
                 let current = try? ledger.amend(merchantID: merchant.merchantID, id: transaction.transactionID) {
                     transaction throws(GatewayError) -> GatewayTransaction in
                     transaction.charge = .finished
-                    transaction.reversalOwed = true
+                    // Only a transaction nobody keeps gives the money back (it is, or it would
+                    // not have refused the outcome; checked again here, in the same step).
+                    if transaction.state.owesReversal { transaction.reversalOwed = true }
                     return transaction
                 }
                 if let current { await obligations.settle(current) }

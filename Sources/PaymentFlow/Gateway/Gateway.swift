@@ -117,7 +117,8 @@ public final class Gateway: Sendable {
         let refund: HTTPHandler = { [self] request in
             let merchant = try merchants.authenticate(request)
             return try await idempotency.run(request, merchant: merchant) {
-                Self.answer(try await actions.refund(id: request.pathParameters["id"] ?? "", body: request.body, merchant: merchant))
+                Self.answer(try await actions.refund(id: request.pathParameters["id"] ?? "", body: request.body,
+                                                     idempotencyKey: request.fields["Idempotency-Key"], merchant: merchant))
             }
         }
         router.post("/v2/{id}/refund", refund)
@@ -247,10 +248,11 @@ public final class Gateway: Sendable {
                 try ledger.record(.paid, merchantID: merchant.merchantID, id: transactionID, alongside: { transaction throws(GatewayError) in
                     transaction.settlementTime = Timestamp.midtrans(now)
                 })
-            } catch GatewayError.illegalTransition(let status) where status != .settlement {
-                // Too late: the order is dead. The money goes back to the customer.
+            } catch GatewayError.illegalTransition(let status) where [.cancel, .expire, .failure].contains(status) {
+                // Too late: the order is dead. The money goes back to the customer. (Any other
+                // refusal is this notice again — the payment was already recorded.)
                 let owed = try ledger.amend(merchantID: merchant.merchantID, id: transactionID) { transaction throws(GatewayError) -> GatewayTransaction in
-                    transaction.reversalOwed = true
+                    if transaction.state.owesReversal { transaction.reversalOwed = true }
                     return transaction
                 }
                 await obligations.settle(owed)

@@ -40,8 +40,6 @@ public enum GatewayError: Error, Equatable, Sendable {
     case chargeInDoubt
     /// Fraud detection did not answer: 504.
     case fraudUnavailable
-    /// The bank refused or could not be reached (the status it answered, 0: no answer): 502/503.
-    case bankUnavailable(status: Int)
     /// A Snap token that is unknown, paid or expired: 404.
     case snapTokenNotFound
     /// A bank's payment notice without the bank's key: 401.
@@ -66,7 +64,6 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .idempotencyKeyReused: 409
         case .chargeInDoubt: 502
         case .fraudUnavailable: 504
-        case .bankUnavailable(let status): status == 503 ? 503 : 502
         case .protocolError(let status, _): status
         case .internalFailure, .chargeBodyNotAnObject: 500
         }
@@ -93,7 +90,6 @@ public enum GatewayError: Error, Equatable, Sendable {
             "The transaction became \(status.rawValue) while the bank was deciding; anything the bank did is being reversed"
         case .chargeInDoubt: "The bank did not answer; the charge was cancelled and is being reversed, please charge again"
         case .fraudUnavailable: "Fraud detection unavailable"
-        case .bankUnavailable(let status): status == 0 ? "Bank connection problem" : "The bank answered \(status)"
         case .snapTokenNotFound: "Snap token is not found or expired"
         case .protocolError(_, let message): message
         case .internalFailure: "An unexpected error occurred"

@@ -22,16 +22,17 @@ struct GatewayTimers: Sendable {
     func pass() async throws -> Int {
         let now = configuration.now()
         var changed = 0
-        // The list first, then which of them run here: a charge that starts after the list is
-        // not in it; one that runs now is in the set. (The other order would abandon a charge
-        // that started in between.) One that finished meanwhile has left its in-doubt step,
-        // which the abandon checks in the same atomic step — a VA that just opened its account
-        // is pending too, and must not be failed.
+        // Listed as in flight: abandoned only if, in the abandon's own atomic step, it is still in
+        // the step it was listed in (one that finished, or moved on to an OTP check, has not
+        // been cut off) and no call of this process is running it. Checked inside the step, so
+        // a charge that starts or finishes meanwhile is never abandoned by mistake.
         let listed = try store.chargesInFlight()
         await checkpoints.pass(.recoveryListed)
-        let running = flow.inFlight
-        for transaction in listed where !running.contains(transaction.transactionID) {
-            if record(.abandon, transaction, unlessDone: { !$0.charge.isInDoubtAfterCrash }, { $0.charge = .finished }) { changed += 1 }
+        for transaction in listed {
+            let cutOff: (GatewayTransaction) -> Bool = { stored in
+                stored.charge == transaction.charge && stored.charge.isInDoubtAfterCrash && !flow.isRunning(stored.transactionID)
+            }
+            if record(.abandon, transaction, unlessDone: { !cutOff($0) }, { $0.charge = .finished }) { changed += 1 }
         }
         for transaction in try store.expired(before: Timestamp.midtrans(now)) {
             if record(.expire, transaction) { changed += 1 }

@@ -46,16 +46,16 @@ public struct IdempotencyGuard: Sendable {
             do {
                 response = try await body()
             } catch {
-                try? store.releaseIdempotencyKey(merchantID: merchant.merchantID, key: key)
+                try? store.releaseIdempotencyKey(merchantID: merchant.merchantID, key: key, claimedAt: started)
                 throw error
             }
             if response.status < 300, case .bytes(let bytes) = response.body {
                 try storing {
-                    try store.completeIdempotencyKey(merchantID: merchant.merchantID, key: key,
+                    try store.completeIdempotencyKey(merchantID: merchant.merchantID, key: key, claimedAt: started,
                                                      answer: IdempotentAnswer(status: response.status, body: bytes, storedAt: started))
                 }
             } else {
-                try? store.releaseIdempotencyKey(merchantID: merchant.merchantID, key: key)
+                try? store.releaseIdempotencyKey(merchantID: merchant.merchantID, key: key, claimedAt: started)
             }
             return response
         }

@@ -1,5 +1,6 @@
 import Foundation
 import NetLab
+import TLSWrapper
 
 /// What a merchant's back office asks of a transaction: `POST /v2/{id}/cancel`, `approve`,
 /// `deny`, `expire` and `refund` (also `refund/online/direct`). Each is one event through the
@@ -42,40 +43,59 @@ struct MerchantActions: Sendable {
         return fields
     }
 
-    /// A refund: `amount` (default: what is left) and `refund_key` (default: a new one). The
-    /// same key again returns the first refund's answer and refunds nothing more; the key with
-    /// another amount is refused. Both are decided in the same atomic step as the refund itself.
-    func refund(id: String, body: [UInt8], merchant: MerchantAccount) async throws(GatewayError) -> [String: Any] {
-        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+    /// A refund: `amount` (default: what is left) and `refund_key` (default: derived from the
+    /// request's `Idempotency-Key` when it has one, so a retried request cannot refund twice;
+    /// else a new one). The same key again returns the first refund's answer and refunds nothing
+    /// more (with no amount, or the same one); the key with another amount is refused. All of it
+    /// — the default amount too — is decided in the same atomic step as the refund itself.
+    func refund(id: String, body: [UInt8], idempotencyKey: String?, merchant: MerchantAccount) async throws(GatewayError) -> [String: Any] {
+        var object: [String: Any] = [:]
+        if !body.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) {
+            // A body that is there but is no JSON object is a mistake, never "refund everything".
+            guard let parsed = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+                throw .malformedBody("a refund is a JSON object: {\"amount\", \"refund_key\", \"reason\"}, all optional")
+            }
+            object = parsed
+        }
         var requested: Rupiah?
         if let given = object["amount"] {
             guard let parsed = ChargeRequest.amount(given), parsed.amount > 0 else { throw .validation(["amount must be a positive whole number"]) }
             requested = parsed
         }
-        let key = object["refund_key"] as? String ?? UUID().uuidString.lowercased()
-        guard !key.isEmpty, key.utf8.count <= 50, key.utf8.allSatisfy(ChargeRequest.isOrderIDByte) else {
-            throw .validation(["refund_key may contain at most 50 letters, digits and - _ ~ ."])
+        let key: String
+        if let given = object["refund_key"] {
+            guard let text = given as? String, !text.isEmpty, text.utf8.count <= 50, text.utf8.allSatisfy(ChargeRequest.isOrderIDByte) else {
+                throw .validation(["refund_key may contain at most 50 letters, digits and - _ ~ ."])
+            }
+            key = text
+        } else if let idempotencyKey {
+            key = "idem-" + String(Digest.sha512Hex(Array(idempotencyKey.utf8)).prefix(40))
+        } else {
+            key = UUID().uuidString.lowercased()
         }
-        let current = try ledger.find(merchantID: merchant.merchantID, id: id)
-        let amount = requested ?? (current.state.grossAmount - current.state.refunded)
         let at = now()
-        let transaction = try ledger.record(.refund(amount), merchantID: merchant.merchantID, id: id) {
-            transaction throws(GatewayError) -> Bool in
-            guard let earlier = transaction.refunds.first(where: { $0.refundKey == key }) else { return false }
-            guard earlier.amount == amount else { throw .refundKeyReused(key) }
+        let transaction = try ledger.record(deciding: { stored in
+            .refund(requested ?? (stored.state.grossAmount - stored.state.refunded))
+        }, merchantID: merchant.merchantID, id: id, alreadyDone: { stored throws(GatewayError) -> Bool in
+            guard let earlier = stored.refunds.first(where: { $0.refundKey == key }) else { return false }
+            guard requested == nil || earlier.amount == requested else { throw .refundKeyReused(key) }
             return true
-        } alongside: { transaction throws(GatewayError) in
-            transaction.refunds.append(RefundRecord(refundKey: key, amount: amount, chargebackID: Timestamp.millis(at) * 10 + Int64(transaction.refunds.count),
-                                                    createdAt: Timestamp.midtrans(at)))
-        }
+        }, alongside: { stored throws(GatewayError) in
+            // What this refund added: the state already counts it, the records not yet.
+            let amount = stored.state.refunded - stored.refunds.reduce(Rupiah.zero) { $0 + $1.amount }
+            stored.refunds.append(RefundRecord(refundKey: key, amount: amount, chargebackID: Timestamp.millis(at) * 10 + Int64(stored.refunds.count),
+                                               createdAt: Timestamp.midtrans(at)))
+        })
         if transaction.refundOwed { await obligations.settle(transaction) }
         let refund = transaction.refunds.first { $0.refundKey == key }
         var fields = transaction.fields(statusCode: transaction.statusAnswerCode, serverKey: merchant.serverKey)
         fields["status_code"] = "200"
         fields["status_message"] = "Success, refund request is approved"
         fields["refund_key"] = key
-        fields["refund_amount"] = amount.gatewayText
-        if let refund { fields["refund_chargeback_id"] = refund.chargebackID }
+        if let refund {
+            fields["refund_amount"] = refund.amount.gatewayText
+            fields["refund_chargeback_id"] = refund.chargebackID
+        }
         return fields
     }
 }

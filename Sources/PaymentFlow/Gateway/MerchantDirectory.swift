@@ -6,8 +6,9 @@ import Synchronization
 ///
 /// Every API request authenticates, so the merchants are cached: read from the store at most
 /// once a second (reading them from SQLite each time cost more than the rest of a status call).
-/// A key not found reloads at once, so a merchant added by `netlab gateway merchant add` works
-/// immediately; a removed one is refused within a second. Keys are compared in constant time
+/// A key not found reloads — at most ten times a second, so a flood of wrong keys cannot keep
+/// the database busy — and a merchant added by `netlab gateway merchant add` works within a
+/// tenth of a second; a removed one is refused within a second. Keys are compared in constant time
 /// against every merchant (no early exit, no hint of which key came close). The payment and the
 /// notification services share this type.
 public final class MerchantDirectory: Sendable {
@@ -42,7 +43,9 @@ public final class MerchantDirectory: Sendable {
     }
 
     private func list(fresh: Bool) throws(GatewayError) -> [MerchantAccount] {
-        if !fresh, let cached = cache.withLock({ $0 }), ContinuousClock.now - cached.loaded < .seconds(1) { return cached.list }
+        if let cached = cache.withLock({ $0 }), ContinuousClock.now - cached.loaded < (fresh ? .milliseconds(100) : .seconds(1)) {
+            return cached.list
+        }
         do {
             let list = try store.merchants()
             cache.withLock { $0 = (list, .now) }

@@ -127,19 +127,26 @@ public final class NotificationService: Sendable {
     /// Deliveries in flight per merchant (both ``run(every:)`` and ``deliverDue(limit:)`` count here).
     private let inFlight = Mutex<[String: Int]>([:])
 
+    /// One claim at a time (the run loop and a resend's pass), so their counts add up.
+    private let claiming = Mutex(())
+
     /// Takes up to `room` due entries, none for a merchant already at its share, and counts
-    /// them as in flight. The store keeps each order's webhooks in order.
+    /// them as in flight once the store has handed them out. The store keeps each order's
+    /// webhooks in order.
     private func claim(room: Int) throws -> [OutboxEntry] {
         guard room > 0 else { return [] }
         let start = Self.millis(now())
         // Long enough for a whole attempt: every redirect hop has its own timeout.
         let lease = start + Int64(Self.maximumRedirects + 1) * Self.millis(timeout) + 5000
-        return try inFlight.withLock { inFlight in
-            try store.claimDueNotifications(now: start, leaseUntil: lease, limit: room) { entry in
-                guard inFlight[entry.merchantID, default: 0] < Self.perMerchantConcurrency else { return false }
-                inFlight[entry.merchantID, default: 0] += 1
-                return true
+        return try claiming.withLock { _ in
+            // A snapshot: deliveries that end meanwhile only leave more room than counted.
+            let busy = inFlight.withLock { $0 }
+            let taken = try store.claimDueNotifications(now: start, leaseUntil: lease, limit: room, share: Self.perMerchantConcurrency,
+                                                        inFlight: busy)
+            inFlight.withLock { inFlight in
+                for entry in taken { inFlight[entry.merchantID, default: 0] += 1 }
             }
+            return taken
         }
     }
 

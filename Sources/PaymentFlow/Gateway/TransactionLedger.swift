@@ -33,6 +33,15 @@ struct TransactionLedger: Sendable {
     func record(_ event: TransactionState.Event, merchantID: String, id: String,
                 alreadyDone: (GatewayTransaction) throws(GatewayError) -> Bool = { _ in false },
                 alongside: (inout GatewayTransaction) throws(GatewayError) -> Void = { _ in }) throws(GatewayError) -> GatewayTransaction {
+        try record(deciding: { _ in event }, merchantID: merchantID, id: id, alreadyDone: alreadyDone, alongside: alongside)
+    }
+
+    /// ``record(_:merchantID:id:alreadyDone:alongside:)`` with the event decided from the
+    /// transaction as stored, in the same atomic step (a refund of "the rest" is the rest now).
+    @discardableResult
+    func record(deciding decide: (GatewayTransaction) throws(GatewayError) -> TransactionState.Event, merchantID: String, id: String,
+                alreadyDone: (GatewayTransaction) throws(GatewayError) -> Bool = { _ in false },
+                alongside: (inout GatewayTransaction) throws(GatewayError) -> Void = { _ in }) throws(GatewayError) -> GatewayTransaction {
         let merchant = try merchants.merchant(id: merchantID)
         let now = now()
         let stored: GatewayTransaction?
@@ -40,6 +49,7 @@ struct TransactionLedger: Sendable {
             stored = try store.update(merchantID: merchantID, id: id) { transaction, webhooks in
                 let before = transaction
                 if try alreadyDone(transaction) { return transaction }
+                let event = try decide(transaction)
                 let to: TransactionStatus, notify: Bool
                 switch transaction.state.apply(event) {
                 case .refused(let refusal): throw refusal  // the store writes nothing

@@ -55,8 +55,9 @@ public final class MerchantShop: Sendable {
     let orders: OrderBook
     /// The webhook endpoint's logic (lab 5's seam).
     let webhookHandler = ReferenceWebhookHandler()
-    /// The `transaction_status` the gateway last confirmed per order, until a handler applies it.
-    let confirmed = Mutex<[String: String]>([:])
+    /// The transaction and `transaction_status` the gateway last confirmed per order, until a
+    /// handler applies it.
+    let confirmed = Mutex<[String: (transactionID: String, status: String)]>([:])
     private let observer: PaymentObserver?
     private let counts = Mutex(WebhookCounts())
     private let sequence: Mutex<Int>
@@ -214,11 +215,14 @@ public final class MerchantShop: Sendable {
             let confirmed = shop.confirmed.withLock { $0.removeValue(forKey: id) }
             return (try? shop.orders.modify(id) { order -> Bool in
                 guard let before = order else { return false }
+                // A webhook about another transaction of this order id (an earlier, failed one)
+                // says nothing about the order's own.
+                if let confirmed, let current = before.transaction_id, confirmed.transactionID != current { return false }
                 // Never backwards: a late answer (confirmed before a newer one was applied)
                 // cannot move a paid order back to awaiting payment.
                 guard status.stage >= before.status.stage else { return false }
                 order!.status = status
-                if let confirmed, Self.rank(confirmed) >= Self.rank(before.transaction_status) { order!.transaction_status = confirmed }
+                if let confirmed, Self.rank(confirmed.status) >= Self.rank(before.transaction_status) { order!.transaction_status = confirmed.status }
                 return order != before
             }) ?? false
         }
@@ -227,7 +231,7 @@ public final class MerchantShop: Sendable {
             let (status, truth) = try await shop.gateway(.get, "/v2/\(transactionID)/status", nil)
             let fields = truth.compactMapValues { $0 as? String }
             if let order = fields["order_id"], let transactionStatus = fields["transaction_status"] {
-                shop.confirmed.withLock { $0[order] = transactionStatus }
+                shop.confirmed.withLock { $0[order] = (transactionID, transactionStatus) }
             }
             return (status, fields)
         }

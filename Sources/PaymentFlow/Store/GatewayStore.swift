@@ -49,10 +49,13 @@ public protocol IdempotencyStore: Sendable {
     /// another fingerprint is ``IdempotencyClaim/boundToAnotherRequest``; one still running
     /// (claimed within `lifetime`) is ``IdempotencyClaim/running``; one finished is replayed.
     func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim
-    /// The claimed request finished with `answer`: later claims replay it.
-    func completeIdempotencyKey(merchantID: String, key: String, answer: IdempotentAnswer) throws
-    /// The claimed request failed: the key is free again (a failed request may be retried).
-    func releaseIdempotencyKey(merchantID: String, key: String) throws
+    /// The request that claimed the key at `claimedAt` (its claim's `now`: the owner's token)
+    /// finished with `answer`: later claims replay it. A claim that has meanwhile expired and
+    /// been taken by another request is left to that request.
+    func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws
+    /// The request that claimed the key at `claimedAt` failed: the key is free again (a failed
+    /// request may be retried); another request's claim is left alone.
+    func releaseIdempotencyKey(merchantID: String, key: String, claimedAt: Int64) throws
 }
 
 /// The outbox's delivering half: what the notification service needs.
@@ -64,16 +67,19 @@ public protocol OutboxStore: Sendable {
     ///
     /// Per-order ordering: an entry is taken only if no older entry for the same order and URL
     /// is still undelivered (and not given up) — so a merchant never receives a newer status
-    /// and then an older one. `admit` is asked about each candidate inside the same step (the
-    /// deliverer's per-merchant fairness); an entry it refuses stays as it was.
-    func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, admit: (OutboxEntry) -> Bool) throws -> [OutboxEntry]
+    /// and then an older one. Per-merchant fairness: a merchant with `inFlight[m]` deliveries
+    /// under way gets at most `share` minus those; one at its share is not even considered (so
+    /// its many due entries cannot hide everyone else's).
+    func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, share: Int, inFlight: [String: Int]) throws -> [OutboxEntry]
     /// The earliest `nextAttemptAt` of an undelivered entry, if any.
     func nextNotificationDue() throws -> Int64?
     func markDelivered(id: Int64, at: Int64, result: String) throws
     func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws
     /// Makes the merchant's undelivered entries (for one order, or all) due at `now`, given-up ones
     /// included — the dashboard's "resend notification" — except those a deliverer holds right
-    /// now (their attempt is under way; handing them out again would deliver twice). Returns how many.
+    /// now (their attempt is under way; handing them out again would deliver twice) and given-up
+    /// ones a newer status of the same order has overtaken (sending them now would deliver an
+    /// older status after a newer one). Returns how many.
     func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int
     /// Every entry for an order (the dashboard's notification history), oldest first.
     func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry]

@@ -290,14 +290,15 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
-    public func completeIdempotencyKey(merchantID: String, key: String, answer: IdempotentAnswer) throws {
+    public func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws {
         try database.execute(
-            "UPDATE idempotency SET status = ?, body = ?, stored_at = ?, running = 0 WHERE merchant_id = ? AND key = ?",
-            [.integer(Int64(answer.status)), .blob(answer.body), .integer(answer.storedAt), .text(merchantID), .text(key)])
+            "UPDATE idempotency SET status = ?, body = ?, running = 0 WHERE merchant_id = ? AND key = ? AND running = 1 AND stored_at = ?",
+            [.integer(Int64(answer.status)), .blob(answer.body), .text(merchantID), .text(key), .integer(claimedAt)])
     }
 
-    public func releaseIdempotencyKey(merchantID: String, key: String) throws {
-        try database.execute("DELETE FROM idempotency WHERE merchant_id = ? AND key = ? AND running = 1", [.text(merchantID), .text(key)])
+    public func releaseIdempotencyKey(merchantID: String, key: String, claimedAt: Int64) throws {
+        try database.execute("DELETE FROM idempotency WHERE merchant_id = ? AND key = ? AND running = 1 AND stored_at = ?",
+                             [.text(merchantID), .text(key), .integer(claimedAt)])
     }
 
     // MARK: Outbox
@@ -314,11 +315,15 @@ public final class SQLiteGatewayStore: GatewayStore {
             deliveredAt: row[8].integer, gaveUpAt: row[9].integer, lastResult: row[10].text)
     }
 
-    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, admit: (OutboxEntry) -> Bool) throws -> [OutboxEntry] {
+    public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, share: Int, inFlight: [String: Int]) throws -> [OutboxEntry] {
         // Most passes find nothing due: look first, without taking the write lock.
         let anything = try database.execute(
             "SELECT 1 FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ? LIMIT 1", [.integer(now)])
         guard !anything.isEmpty else { return [] }
+        // Merchants at their share are left out in the query itself, so a merchant with many
+        // webhooks due cannot fill the candidates and hide everyone else's.
+        let skipped = inFlight.filter { $0.value >= share }.keys.sorted()
+        let exclusion = skipped.isEmpty ? "" : "AND merchant_id NOT IN (\(Array(repeating: "?", count: skipped.count).joined(separator: ", ")))"
         return try database.transaction { db in
             // Due, and the oldest undelivered entry of its order and URL (a newer status waits
             // until the older one is delivered or given up). A leased entry is undelivered too,
@@ -326,14 +331,16 @@ public final class SQLiteGatewayStore: GatewayStore {
             let candidates = try db.execute(
                 """
                 SELECT \(Self.outboxColumns) FROM outbox AS o
-                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ? \(exclusion)
                   AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = o.merchant_id AND p.order_id = o.order_id
                                   AND p.url = o.url AND p.id < o.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
                 ORDER BY next_attempt_at, id LIMIT ?
-                """, [.integer(now), .integer(Int64(limit) * 4)]
+                """, [.integer(now)] + skipped.map(SQLiteValue.text) + [.integer(Int64(limit) * 4)]
             ).map(Self.decodeOutbox)
             var taken: [OutboxEntry] = []
-            for entry in candidates where taken.count < limit && admit(entry) {
+            var busy = inFlight
+            for entry in candidates where taken.count < limit && busy[entry.merchantID, default: 0] < share {
+                busy[entry.merchantID, default: 0] += 1
                 try db.execute("UPDATE outbox SET next_attempt_at = ?, leased = 1 WHERE id = ?", [.integer(leaseUntil), .integer(entry.id)])
                 taken.append(entry)
             }
@@ -365,6 +372,9 @@ public final class SQLiteGatewayStore: GatewayStore {
                 """
                 UPDATE outbox SET next_attempt_at = ?1, gave_up_at = NULL WHERE merchant_id = ?2 AND (?3 IS NULL OR order_id = ?3)
                   AND delivered_at IS NULL AND NOT (leased = 1 AND next_attempt_at > ?1)
+                  AND NOT (gave_up_at IS NOT NULL AND EXISTS (
+                      SELECT 1 FROM outbox AS n WHERE n.merchant_id = outbox.merchant_id AND n.order_id = outbox.order_id
+                      AND n.url = outbox.url AND n.id > outbox.id AND n.delivered_at IS NOT NULL))
                 """,
                 [.integer(now), .text(merchantID), orderID.map(SQLiteValue.text) ?? .null])
             return db.changes
