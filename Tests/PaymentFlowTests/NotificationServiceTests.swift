@@ -6,33 +6,8 @@ import Testing
 
 @testable import PaymentFlow
 
-/// A gate a test opens: requests that reach it wait until then.
-final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let now = state.withLock { state -> Bool in
-                if state.open { return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    func open() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.open = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-}
-
 /// A merchant's webhook endpoint that records what arrives, answers `answer(n)` to the n-th
-/// request (0-based), and may wait at a gate first.
+/// request (0-based), and may stop each request at a checkpoint first (a hanging endpoint).
 final class RecordingEndpoint: Sendable {
     final class Log: Sendable {
         let list = Mutex<[(order: String, status: String)]>([])
@@ -42,7 +17,7 @@ final class RecordingEndpoint: Sendable {
     let server: HTTPServer
     let url: String
 
-    init(gate: Gate? = nil, answer: @escaping @Sendable (Int) -> Int = { _ in 200 }) async throws {
+    init(gate: Checkpoints<String>? = nil, answer: @escaping @Sendable (Int) -> Int = { _ in 200 }) async throws {
         let log = self.log
         var router = Router()
         router.post("/hook") { request in
@@ -51,7 +26,7 @@ final class RecordingEndpoint: Sendable {
                 list.append((note["order_id"] as? String ?? "", note["transaction_status"] as? String ?? ""))
                 return list.count - 1
             }
-            await gate?.wait()
+            await gate?.pass("hook")
             return HTTPResponse(status: answer(index), fields: HTTPFields(), body: .bytes([]))
         }
         server = HTTPServer(router: router)
@@ -99,7 +74,9 @@ struct NotificationServiceTests {
     @Test("per-merchant fairness: a merchant whose endpoint hangs holds at most its share; another merchant's webhook is delivered meanwhile")
     func fairness() async throws {
         let system = try await EndToEndTests.start()
-        let gate = Gate()
+        // Every request to the slow endpoint stops there until the test lets them all go.
+        let gate = Checkpoints<String>()
+        let holds = (0..<(NotificationService.perMerchantConcurrency + 3)).map { _ in gate.hold("hook") }
         let slow = try await RecordingEndpoint(gate: gate)
         let fast = try await RecordingEndpoint()
         try system.store!.saveMerchant(MerchantAccount(merchantID: "G-SLOW", serverKey: "SB-Mid-server-slow", clientKey: "SB-Mid-client-slow",
@@ -117,7 +94,7 @@ struct NotificationServiceTests {
             try system.store!.notifications(merchantID: "G-FAST", orderID: "fast-1").first?.deliveredAt != nil
         }
         #expect(slow.orders.count == NotificationService.perMerchantConcurrency, "the slow merchant never held more than its share")
-        gate.open()
+        for hold in holds { hold.release() }
         try await EndToEndTests.eventually("then the slow merchant's webhooks all arrive") {
             try system.store!.notifications(merchantID: "G-SLOW", orderID: nil).allSatisfy { $0.deliveredAt != nil }
         }
