@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import NetLab
 import PaymentFlow
 import Synchronization
 
@@ -193,6 +194,16 @@ struct GatewayCommand: ParsableCommand {
             let merchant = MerchantAccount(
                 merchantID: merchantID, serverKey: serverKey ?? random("SB-Mid-server-"), clientKey: clientKey ?? random("SB-Mid-client-"),
                 notificationURL: notificationURL)
+            // Checked before anything is stored: an id or key with a NUL, a space or a colon (which
+            // would end the Basic user name) could never be used, and a URL must be http(s).
+            for (name, value) in [("merchant id", merchant.merchantID), ("server key", merchant.serverKey), ("client key", merchant.clientKey)] {
+                guard !value.isEmpty, value.utf8.count <= 64, value.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: ":") }) else {
+                    throw ValidationError("the \(name) must be 1 to 64 visible ASCII characters without ':'")
+                }
+            }
+            if let url = notificationURL, (try? HTTPURL(url)) == nil {
+                throw ValidationError("the notification URL must be an http:// or https:// URL")
+            }
             do {
                 try state.store().saveMerchant(merchant)
             } catch let error as SQLiteError {
