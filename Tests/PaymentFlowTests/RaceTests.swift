@@ -330,6 +330,23 @@ struct RaceTests {
         await h.stop()
     }
 
+    @Test("a bank that lost its books hands out a VA number again: the gateway refuses it, and the account is reversed")
+    func vaNumberNeverReused() async throws {
+        let h = try await Harness.start()
+        let first = try await h.vaCharge("va-once-1")
+        let number = try #require((first.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        // The bank's counter goes back to where it started (its file lost and made anew).
+        let ledger = try BankLedger(path: h.system.options.stateDirectory + "/bank.sqlite")
+        try ledger.database.execute("UPDATE counter SET next = 1")
+        try ledger.database.execute("DELETE FROM accounts")
+        let second = try await h.vaCharge("va-once-2")
+        #expect(second.status == 502, "no number is handed out twice: \(second.body)")
+        #expect(try h.transaction("va-once-2")?.state.status == .failure)
+        #expect(try h.transaction("va-once-2")?.vaNumber == nil)
+        #expect(try h.system.store!.transaction(vaNumber: number)?.orderID == "va-once-1")
+        await h.stop()
+    }
+
     @Test("order ids are checked before storage: a NUL byte, a space or 51 characters are 400 with the rule named")
     func orderIDs() async throws {
         let h = try await Harness.start()

@@ -161,9 +161,18 @@ final class ChargeFlow: Sendable {
                 }
             case .openAccount:
                 do {
-                    found.account = try await bank.openAccount(BankAPI.OpenAccount(bank: channel, amount: transaction.state.grossAmount,
-                                                                                   reference: transaction.transactionID))
-                    event = .accountOpened
+                    let account = try await bank.openAccount(BankAPI.OpenAccount(bank: channel, amount: transaction.state.grossAmount,
+                                                                                 reference: transaction.transactionID))
+                    // Numbers are unique for ever, and the gateway checks: a bank that lost its
+                    // books and hands out a number again would settle one customer's payment
+                    // into another's order. Such an answer is no answer; the account is reversed.
+                    let holder = try store.transaction(vaNumber: account.va_number)
+                    if account.reference != transaction.transactionID || (holder.map { $0.transactionID != transaction.transactionID } ?? false) {
+                        event = .noAnswer
+                    } else {
+                        found.account = account
+                        event = .accountOpened
+                    }
                 } catch {
                     event = .noAnswer
                 }

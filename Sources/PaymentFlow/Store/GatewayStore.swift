@@ -22,6 +22,8 @@ public protocol MerchantStore: Sendable {
 public protocol TransactionStore: Sendable {
     /// The transaction with this transaction id or order id (the latest for a reused order id).
     func find(merchantID: String, id: String) throws -> GatewayTransaction?
+    /// The transaction paid through this VA number, bill key or payment code, if any.
+    func transaction(vaNumber: String) throws -> GatewayTransaction?
     /// Records `transaction` unless its order id is taken by one that is not cancelled, expired,
     /// denied or failed; false when taken. Atomic: two charges with one order id cannot both be
     /// reserved.

@@ -35,6 +35,8 @@ public final class SQLiteGatewayStore: GatewayStore {
             authentication_id TEXT,
             announced INTEGER NOT NULL DEFAULT 0)
         """,
+        // The gateway checks that no VA number is ever used twice.
+        "CREATE INDEX IF NOT EXISTS transactions_by_va ON transactions (va_number) WHERE va_number IS NOT NULL",
         // The charge saga's step decides recovery: an index for "in flight".
         "CREATE INDEX IF NOT EXISTS transactions_by_step ON transactions (status, charge_step)",
         "CREATE INDEX IF NOT EXISTS transactions_by_order ON transactions (merchant_id, order_id)",
@@ -158,6 +160,11 @@ public final class SQLiteGatewayStore: GatewayStore {
             "SELECT \(columns) FROM transactions WHERE merchant_id = ?1 AND order_id = ?2 ORDER BY rowid DESC LIMIT 1",
             [.text(merchantID), .text(id)])
         return try byOrder.first.map(decode)
+    }
+
+    public func transaction(vaNumber: String) throws -> GatewayTransaction? {
+        try database.execute("SELECT \(Self.columns) FROM transactions WHERE va_number = ? ORDER BY rowid LIMIT 1", [.text(vaNumber)])
+            .first.map(Self.decode)
     }
 
     public func reserve(_ transaction: GatewayTransaction) throws -> Bool {
