@@ -43,6 +43,7 @@ public final class Gateway: Sendable {
     let snap: Snap
     let actions: MerchantActions
     let timers: GatewayTimers
+    private let publicURLBox: PublicURL
     /// Places where a test stops the gateway to force an interleaving (see ``Checkpoints``).
     public let checkpoints = Checkpoints<Step>()
 
@@ -74,8 +75,6 @@ public final class Gateway: Sendable {
                                checkpoints: checkpoints)
         self.publicURLBox = box
     }
-
-    private let publicURLBox: PublicURL
 
     /// The gateway's base URL as clients reach it (settable once the port is known).
     public var publicURL: String {
