@@ -57,6 +57,9 @@ public final class ObservedGatewayStore: GatewayStore {
     public func find(merchantID: String, id: String) throws -> GatewayTransaction? { try inner.find(merchantID: merchantID, id: id) }
     public func reserve(_ transaction: GatewayTransaction) throws -> Bool { try inner.reserve(transaction) }
     public func transaction(vaNumber: String) throws -> GatewayTransaction? { try inner.transaction(vaNumber: vaNumber) }
+    public func transactions(merchantID: String, orderID: String) throws -> [GatewayTransaction] {
+        try inner.transactions(merchantID: merchantID, orderID: orderID)
+    }
     public func expired(before now: String) throws -> [GatewayTransaction] { try inner.expired(before: now) }
     public func chargesInFlight() throws -> [GatewayTransaction] { try inner.chargesInFlight() }
     public func captured(before cutoff: String) throws -> [GatewayTransaction] { try inner.captured(before: cutoff) }

@@ -22,6 +22,7 @@ public enum FraudStatus: String, Hashable, Sendable, Codable {
 ///     reserve ─> pending ─(paid)─────────────> settlement (VA, bill, QR, e-wallet)
 ///                  │ ├─(authorized[accept])──> capture[accept] ─(settle, D+1)─> settlement ─(refund)─> refund | partial_refund
 ///                  │ ├─(authorized[challenge])> capture[challenge] ─(approve)─> capture[accept]
+///                  │ ├─(held)────────────────> authorize ─(capture)─> capture;  ─(cancel | expire)─> cancel | expire
 ///                  │ │                                 └─(deny)─> cancel
 ///                  │ ├─(declined)────────────> deny   (the bank, the fraud rules or 3-D Secure said no)
 ///                  │ ├─(awaitAuthentication)─> pending (3-D Secure: waits for the OTP)
@@ -66,6 +67,11 @@ public struct TransactionState: Hashable, Sendable {
         case paid
         /// The bank approved a card (at once, or after the 3-D Secure OTP) with this fraud verdict.
         case authorized(fraud: FraudStatus)
+        /// The bank approved a pre-authorisation (`credit_card.type: authorize`): the money is
+        /// held, and taken only when the merchant captures it.
+        case held(fraud: FraudStatus)
+        /// The merchant captures a pre-authorised card (`POST /v2/capture`).
+        case capture
         /// Declined: by the bank or 3-D Secure (`fraud` accept), or by fraud detection (`deny`).
         case declined(fraud: FraudStatus)
         /// The card needs the holder's OTP first; the charge stays pending (and is announced).
@@ -127,6 +133,10 @@ public struct TransactionState: Hashable, Sendable {
             return move(.settlement, fraud: .accept)
         case (.authorized(let verdict), .pending) where isCard && verdict != .deny:
             return move(.capture, fraud: verdict)
+        case (.held(let verdict), .pending) where isCard && verdict != .deny:
+            return move(.authorize, fraud: verdict)
+        case (.capture, .authorize):
+            return move(.capture)
         case (.declined(let verdict), .pending):
             return move(.deny, fraud: verdict)
         case (.awaitAuthentication, .pending) where isCard, (.awaitPayment, .pending) where !isCard:

@@ -77,6 +77,7 @@ final class ChargeFlow: Sendable {
         transaction.overrideNotificationURLs = request.overrideNotificationURLs
         transaction.appendNotificationURLs = request.appendNotificationURLs
         transaction.maskedCard = card?.masked
+        transaction.extra = request.echoed
         switch request.paymentType {
         case .creditCard: transaction.bank = "bni"
         case .bankTransfer: transaction.bank = request.bank
@@ -89,7 +90,8 @@ final class ChargeFlow: Sendable {
 
         var saga = ChargeSaga.reserved
         let first = saga.handle(.begin(isCard: request.paymentType.isCard))
-        return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: Self.channel(request))
+        return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: Self.channel(request),
+                               preauthorize: request.preauthorize)
     }
 
     /// The bank's name for the account a waiting payment opens.
@@ -131,7 +133,7 @@ final class ChargeFlow: Sendable {
     // MARK: The driver
 
     private func drive(_ saga: inout ChargeSaga, _ first: ChargeSaga.Action, _ start: GatewayTransaction, merchant: MerchantAccount,
-                       card: StoredCard?, otp: String?, channel: String) async throws(GatewayError) -> Result {
+                       card: StoredCard?, otp: String?, channel: String, preauthorize: Bool = false) async throws(GatewayError) -> Result {
         var transaction = start
         var action = first
         var bankMessage: String?
@@ -184,7 +186,11 @@ final class ChargeFlow: Sendable {
                 } catch {
                     event = .noAnswer
                 }
-            case .record(let outcome):
+            case .record(let decided):
+                // A pre-authorisation keeps the approved money held (`authorize`) for the merchant
+                // to capture; the saga's steps are the same.
+                var outcome = decided
+                if preauthorize, case .authorized(let verdict) = decided { outcome = .held(fraud: verdict) }
                 let next = saga
                 do {
                     transaction = try ledger.record(outcome, merchantID: merchant.merchantID, id: transaction.transactionID, alongside: {
@@ -196,6 +202,10 @@ final class ChargeFlow: Sendable {
                             transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authenticationExpiry)))
                         }
                         if let account = found.account { self.open(account, on: &transaction) }
+                        if case .held = outcome {
+                            // An authorisation not captured in time is released (Midtrans: 7 days).
+                            transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authorizationExpiry)))
+                        }
                     })
                 } catch GatewayError.illegalTransition {
                     action = saga.handle(.outcomeRefused)
@@ -251,7 +261,8 @@ final class ChargeFlow: Sendable {
     static func message(for outcome: TransactionState.Event, _ transaction: GatewayTransaction) -> String {
         switch (outcome, transaction.paymentType) {
         case (.awaitAuthentication, _): "Success, Credit Card transaction is created; 3-D Secure authentication is required"
-        case (.authorized(fraud: .challenge), _): "Challenge by FDS"
+        case (.authorized(fraud: .challenge), _), (.held(fraud: .challenge), _): "Challenge by FDS"
+        case (.held, _): "Success, Credit Card transaction is authorized"
         case (.authorized, _): "Success, Credit Card transaction is successful"
         case (.declined(fraud: .deny), _): "Denied by fraud detection"
         case (.declined, _): "Denied by bank"

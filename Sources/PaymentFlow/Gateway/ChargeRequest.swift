@@ -11,6 +11,11 @@ struct ChargeRequest: Sendable {
     var bank: String?
     /// `credit_card.token_id`.
     var tokenID: String?
+    /// `credit_card.type: authorize`: hold the money; the merchant captures it later.
+    var preauthorize = false
+    /// `custom_field1`…`custom_field3` and `metadata` (as JSON text): echoed in status answers
+    /// and notifications.
+    var echoed: [String: String] = [:]
     /// `X-Override-Notification` / `X-Append-Notification`.
     var overrideNotificationURLs: [String]?
     var appendNotificationURLs: [String] = []
@@ -38,12 +43,36 @@ struct ChargeRequest: Sendable {
             bank = (body["bank_transfer"] as? [String: Any])?["bank"] as? String ?? "permata"
             if !Self.transferBanks.contains(bank!) { problems.append("bank_transfer.bank is not supported") }
         }
+        if let gross { problems += Self.itemProblems(body["item_details"], gross: gross) }
+        problems += Self.customerProblems(body["customer_details"])
+        var echoed: [String: String] = [:]
+        for name in ["custom_field1", "custom_field2", "custom_field3"] {
+            guard let value = body[name] else { continue }
+            guard let text = value as? String, text.utf8.count <= 255, !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                problems.append("\(name) must be a string of at most 255 characters")
+                continue
+            }
+            echoed[name] = text
+        }
+        if let metadata = body["metadata"] {
+            if let object = metadata as? [String: Any], let text = try? JSONText.encode(object), text.count <= 1024 {
+                echoed["metadata"] = String(decoding: text, as: UTF8.self)
+            } else {
+                problems.append("metadata must be a JSON object of at most 1024 bytes")
+            }
+        }
+        if let cardType = (body["credit_card"] as? [String: Any])?["type"], ![ "authorize", "authorize_capture"].contains(cardType as? String ?? "") {
+            problems.append("credit_card.type must be authorize or authorize_capture")
+        }
         guard problems.isEmpty, let gross, let type else { throw .validation(problems) }
+        self.echoed = echoed
         self.orderID = orderID
         self.grossAmount = gross
         self.paymentType = type
         self.bank = bank
-        self.tokenID = (body["credit_card"] as? [String: Any])?["token_id"] as? String
+        let card = body["credit_card"] as? [String: Any]
+        self.tokenID = card?["token_id"] as? String
+        self.preauthorize = card?["type"] as? String == "authorize"
     }
 
     /// Midtrans: `order_id` is required, at most 50 characters of `A-Z a-z 0-9 - _ ~ .`. Checked
@@ -64,6 +93,44 @@ struct ChargeRequest: Sendable {
         case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "."): true
         default: false
         }
+    }
+
+    /// `item_details`: when sent, each item's `price` × `quantity` must add up to `gross_amount`.
+    static func itemProblems(_ value: Any?, gross: Rupiah) -> [String] {
+        guard let value else { return [] }
+        guard let items = value as? [[String: Any]] else { return ["item_details must be an array of items"] }
+        var sum: Int64 = 0
+        for (index, item) in items.enumerated() {
+            guard let price = item["price"].flatMap({ amount($0) }), let quantity = (item["quantity"] as? NSNumber)?.int64Value,
+                quantity > 0, quantity <= 1_000_000
+            else { return ["item_details[\(index)] needs a whole price and a positive quantity"] }
+            let (line, overflow) = price.amount.multipliedReportingOverflow(by: quantity)
+            guard !overflow, line <= maximumAmount.amount else { return ["item_details[\(index)] is too large"] }
+            sum += line
+        }
+        return sum == gross.amount ? [] : ["transaction_details.gross_amount is not equal to the sum of item_details"]
+    }
+
+    /// `customer_details`: an e-mail address and a phone number, when given, must look like one.
+    static func customerProblems(_ value: Any?) -> [String] {
+        guard let customer = value as? [String: Any] else { return value == nil ? [] : ["customer_details must be an object"] }
+        var problems: [String] = []
+        if let email = customer["email"] {
+            let text = email as? String ?? ""
+            let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+            if parts.count != 2 || parts[0].isEmpty || !parts[1].contains(".") || parts[1].hasPrefix(".") || parts[1].hasSuffix(".")
+                || text.contains(where: { $0 == " " || $0.asciiValue.map { $0 < 0x21 } ?? false }) || text.utf8.count > 255 {
+                problems.append("customer_details.email format is invalid")
+            }
+        }
+        if let phone = customer["phone"] {
+            let text = (phone as? String ?? "").filter { $0 != " " && $0 != "-" }
+            let digits = text.hasPrefix("+") ? text.dropFirst() : Substring(text)
+            if digits.count < 5 || digits.count > 19 || !digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                problems.append("customer_details.phone format is invalid")
+            }
+        }
+        return problems
     }
 
     /// `gross_amount` as JSON sends it: an integer, or a string such as `"10000"` / `"10000.00"`.

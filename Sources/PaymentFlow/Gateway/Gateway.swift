@@ -105,6 +105,18 @@ public final class Gateway: Sendable {
             fields["status_message"] = "Success, transaction is found"
             return Self.answer(fields)
         }
+        // Every transaction made under one order id (a B2B account is paid more than once; a
+        // merchant re-charges an order after a failure), latest first, `page` × `per_page`.
+        router.get("/v2/{id}/status/b2b") { [self] request in
+            let merchant = try merchants.authenticate(request)
+            let latest = try ledger.find(merchantID: merchant.merchantID, id: request.pathParameters["id"] ?? "")
+            let query = request.queryParameters
+            let page = max(0, Int(query["page"] ?? "") ?? 0), perPage = min(100, max(1, Int(query["per_page"] ?? "") ?? 10))
+            let all = try storing { try store.transactions(merchantID: merchant.merchantID, orderID: latest.orderID) }
+            let shown = all.dropFirst(page * perPage).prefix(perPage)
+            return Self.answer(["status_code": "200", "status_message": "Success, transactions are retrieved",
+                                "transactions": shown.map { $0.fields(statusCode: $0.statusAnswerCode, serverKey: merchant.serverKey) }])
+        }
         for action in MerchantActions.Action.allCases {
             router.post("/v2/{id}/\(action.rawValue)") { [self] request in
                 let merchant = try merchants.authenticate(request)
@@ -118,6 +130,12 @@ public final class Gateway: Sendable {
             return try await idempotency.run(request, merchant: merchant) {
                 Self.answer(try await actions.refund(id: request.pathParameters["id"] ?? "", body: request.body,
                                                      idempotencyKey: request.fields["Idempotency-Key"], merchant: merchant))
+            }
+        }
+        router.post("/v2/capture") { [self] request in
+            let merchant = try merchants.authenticate(request)
+            return try await idempotency.run(request, merchant: merchant) {
+                Self.answer(try await actions.capture(body: request.body, merchant: merchant))
             }
         }
         router.post("/v2/{id}/refund", refund)
@@ -144,6 +162,7 @@ public final class Gateway: Sendable {
             let (result, merchant) = try await snap.charge(request)
             return try chargeAnswer(result, merchant: merchant)
         }
+        router.get("/v1/bins/{bin}") { [self] request in try binLookup(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
         // Every answer is JSON, unknown routes included (a client SDK parses every body).
         router.fallback = { _ in throw GatewayError.routeNotFound }
@@ -214,11 +233,55 @@ public final class Gateway: Sendable {
     /// `GET /v2/token?client_key=…&card_number=…&card_cvv=…&card_exp_month=…&card_exp_year=…`.
     func token(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let query = request.queryParameters
-        let byClientKey = try query["client_key"].flatMap { key throws(GatewayError) in try merchants.merchant(clientKey: key) }
-        guard let merchant = try byClientKey ?? (try? merchants.authenticate(request)) else { throw .unknownMerchant }
-        let card = try CardVault.card(from: query)
-        let id = vault.store(card, merchantID: merchant.merchantID, now: configuration.now())
-        return Self.answer(["status_code": "200", "status_message": "Credit card token is created as Token ID.", "token_id": id])
+        let callback = try Self.jsonpCallback(query["callback"])
+        do {
+            let byClientKey = try query["client_key"].flatMap { key throws(GatewayError) in try merchants.merchant(clientKey: key) }
+            guard let merchant = try byClientKey ?? (try? merchants.authenticate(request)) else { throw GatewayError.unknownMerchant }
+            let card = try CardVault.card(from: query)
+            let id = vault.store(card, merchantID: merchant.merchantID, now: configuration.now())
+            return Self.jsonp(Self.answer(["status_code": "200", "status_message": "Credit card token is created as Token ID.", "token_id": id]),
+                              callback: callback)
+        } catch {
+            // A page's script reads failures through its callback too (JSONP has no status).
+            return Self.jsonp(Self.errorResponse(GatewayError(error), for: .core), callback: callback)
+        }
+    }
+
+    /// `callback` for JSONP (`GET /v2/token?callback=…`, as Midtrans' browser script asks): a
+    /// JavaScript name and nothing else — anything more would let a page inject script.
+    static func jsonpCallback(_ name: String?) throws(GatewayError) -> String? {
+        guard let name else { return nil }
+        guard !name.isEmpty, name.utf8.count <= 64, name.utf8.first.map({ !(48...57).contains($0) }) ?? false,
+            name.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == UInt8(ascii: "_")
+                || $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: ".") })
+        else { throw .validation(["callback must be a JavaScript function name (letters, digits, _ $ .)"]) }
+        return name
+    }
+
+    /// The JSON answer wrapped as `callback({...});` (HTTP 200, JavaScript), or as it is without one.
+    static func jsonp(_ response: HTTPResponse, callback: String?) -> HTTPResponse {
+        guard let callback, case .bytes(let json) = response.body else { return response }
+        var fields = HTTPFields(["Content-Type": "application/javascript; charset=utf-8"])
+        try? fields.append(name: "X-Content-Type-Options", value: "nosniff")
+        return HTTPResponse(status: 200, fields: fields, body: .bytes(Array("/**/\(callback)(".utf8) + json + Array(");".utf8)))
+    }
+
+    /// `GET /v1/bins/{bin}`: what a card's first digits say (brand, issuing bank, credit or
+    /// debit), for a payment page that adapts to the card being typed. Client or server key.
+    func binLookup(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
+        let key = MerchantDirectory.basicUser(request) ?? ""
+        guard (try merchants.merchant(clientKey: key)) != nil || (try? merchants.authenticate(request)) != nil else { throw .unknownMerchant }
+        let bin = request.pathParameters["bin"] ?? ""
+        guard (6...8).contains(bin.count), bin.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw .validation(["the BIN is the first 6 to 8 digits of a card number"])
+        }
+        guard let card = SandboxCards.all.first(where: { $0.number.hasPrefix(bin) }) else { throw .binNotFound }
+        let data: [String: Any] = [
+            "bin": bin, "brand": card.brand, "bin_type": "CREDIT", "bin_class": "CLASSIC", "bank_code": "BNI",
+            "bank": "BANK NEGARA INDONESIA", "country_code": "ID", "country_name": "INDONESIA", "channel": "online_offline",
+            "registration_required": false,
+        ]
+        return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes((try? JSONText.encode(["data": data])) ?? []))
     }
 
     // MARK: The bank's side

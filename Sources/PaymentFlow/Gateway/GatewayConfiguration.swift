@@ -17,6 +17,9 @@ public struct GatewayConfiguration: Sendable {
     public var paymentExpiry: Duration = .seconds(24 * 3600)
     /// How long a card charge waits for the 3-D Secure OTP before it expires.
     public var authenticationExpiry: Duration = .seconds(15 * 60)
+    /// How long a pre-authorised card (`type: authorize`) waits for its capture before the hold
+    /// is released (Midtrans: 7 days).
+    public var authorizationExpiry: Duration = .seconds(7 * 24 * 3600)
     /// How long after capture a card payment settles (Midtrans: D+1).
     public var settlementDelay: Duration = .seconds(24 * 3600)
     /// How long an `Idempotency-Key` answer is replayed (Midtrans: 5 minutes).

@@ -40,6 +40,8 @@ public enum GatewayError: Error, Equatable, Sendable {
     case chargeInDoubt
     /// Fraud detection did not answer: 504.
     case fraudUnavailable
+    /// No card starts with these digits: 404.
+    case binNotFound
     /// A Snap token that is unknown, paid or expired: 404.
     case snapTokenNotFound
     /// A bank's payment notice without the bank's key: 401.
@@ -54,7 +56,7 @@ public enum GatewayError: Error, Equatable, Sendable {
     public var status: Int {
         switch self {
         case .unknownMerchant, .unknownBank: 401
-        case .transactionNotFound, .routeNotFound, .snapTokenNotFound: 404
+        case .transactionNotFound, .routeNotFound, .snapTokenNotFound, .binNotFound: 404
         case .malformedBody, .validation: 400
         case .duplicateOrderID: 406
         case .invalidToken: 411
@@ -91,6 +93,7 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .chargeInDoubt: "The bank did not answer; the charge was cancelled and is being reversed, please charge again"
         case .fraudUnavailable: "Fraud detection unavailable"
         case .snapTokenNotFound: "Snap token is not found or expired"
+        case .binNotFound: "BIN is not found"
         case .protocolError(_, let message): message
         case .internalFailure: "An unexpected error occurred"
         case .chargeBodyNotAnObject: "An unexpected error occurred: the request body is not a JSON object"

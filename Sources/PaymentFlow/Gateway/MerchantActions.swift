@@ -27,7 +27,8 @@ struct MerchantActions: Sendable {
         /// Midtrans' answer: `status_code` and `status_message`.
         var answer: (code: String?, message: String) {
             switch self {
-            case .cancel, .deny: ("200", "Success, transaction is canceled")
+            case .cancel: ("200", "Success, transaction is canceled")
+            case .deny: ("200", "Success, transaction is denied")
             case .approve: (nil, "Success, transaction is approved")
             case .expire: (nil, "Success, transaction has expired")
             }
@@ -96,6 +97,26 @@ struct MerchantActions: Sendable {
             fields["refund_amount"] = refund.amount.gatewayText
             fields["refund_chargeback_id"] = refund.chargebackID
         }
+        return fields
+    }
+
+    /// `POST /v2/capture` `{transaction_id, gross_amount}`: takes the money a pre-authorisation
+    /// holds. The whole amount: the bank holds exactly that, and a partial capture would have to
+    /// release the rest (not simulated; refused with the rule named).
+    func capture(body: [UInt8], merchant: MerchantAccount) async throws(GatewayError) -> [String: Any] {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
+            let id = object["transaction_id"] as? String, !id.isEmpty
+        else { throw .validation(["transaction_id is required"]) }
+        let requested = object["gross_amount"].map { ChargeRequest.amount($0) }
+        if case .some(.none) = requested { throw .validation(["gross_amount must be a whole number"]) }
+        let transaction = try ledger.record(.capture, merchantID: merchant.merchantID, id: id, alongside: { stored throws(GatewayError) in
+            if let amount = requested ?? nil, amount != stored.state.grossAmount {
+                throw .validation(["gross_amount must be the authorized amount (\(stored.state.grossAmount.gatewayText)): partial capture is not supported"])
+            }
+            stored.expiryTime = nil
+        })
+        var fields = transaction.fields(statusCode: transaction.state.statusCode, serverKey: merchant.serverKey)
+        fields["status_message"] = "Success, Credit Card capture transaction is successful"
         return fields
     }
 }

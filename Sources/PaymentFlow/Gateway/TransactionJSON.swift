@@ -38,8 +38,9 @@ extension GatewayTransaction {
             }
         }
         for (name, value) in extra {
-            // Structured extras (e.g. gopay's `actions`) are stored as JSON text.
-            if let data = value.data(using: .utf8), value.hasPrefix("[") || value.hasPrefix("{"),
+            // Structured extras (gopay's `actions`, the merchant's `metadata`) are stored as JSON
+            // text; every other extra is a string, whatever it looks like.
+            if Self.structuredExtras.contains(name), let data = value.data(using: .utf8),
                 let structured = try? JSONSerialization.jsonObject(with: data)
             {
                 object[name] = structured
@@ -50,8 +51,18 @@ extension GatewayTransaction {
         return object
     }
 
-    /// The `status_code` of `GET /v2/{id}/status` for this transaction.
-    var statusAnswerCode: String { state.status == .expire ? "407" : state.statusCode }
+    static let structuredExtras: Set<String> = ["actions", "metadata"]
+
+    /// The `status_code` of `GET /v2/{id}/status` for this transaction: `407` for an expired
+    /// one, `200` for a cancelled card (Midtrans reports the cancel of a card — a void — as a
+    /// success), else the notification's code.
+    var statusAnswerCode: String {
+        switch state.status {
+        case .expire: "407"
+        case .cancel where state.isCard: "200"
+        default: state.statusCode
+        }
+    }
 }
 
 /// The HTTP notification (webhook) the gateway sends for a change of a transaction.

@@ -22,6 +22,8 @@ public protocol MerchantStore: Sendable {
 public protocol TransactionStore: Sendable {
     /// The transaction with this transaction id or order id (the latest for a reused order id).
     func find(merchantID: String, id: String) throws -> GatewayTransaction?
+    /// Every transaction made under `orderID`, latest first.
+    func transactions(merchantID: String, orderID: String) throws -> [GatewayTransaction]
     /// The transaction paid through this VA number, bill key or payment code, if any.
     func transaction(vaNumber: String) throws -> GatewayTransaction?
     /// Records `transaction` unless its order id is taken by one that is not cancelled, expired,
@@ -32,7 +34,8 @@ public protocol TransactionStore: Sendable {
     /// its second argument; nil if there is no such transaction. The identity (transaction id,
     /// merchant, order id) never changes.
     func update<R>(merchantID: String, id: String, _ change: (inout GatewayTransaction, inout [WebhookDraft]) throws -> R) throws -> R?
-    /// Pending transactions whose `expiry_time` is before `now` (`YYYY-MM-DD HH:MM:SS`, UTC+7).
+    /// Pending (or pre-authorised) transactions whose `expiry_time` is before `now`
+    /// (`YYYY-MM-DD HH:MM:SS`, UTC+7).
     func expired(before now: String) throws -> [GatewayTransaction]
     /// Pending transactions whose charge saga is in a step with a call in flight
     /// (``ChargeSaga/isInDoubtAfterCrash``): running now, or cut off by a crash.

@@ -162,6 +162,11 @@ public final class SQLiteGatewayStore: GatewayStore {
         return try byOrder.first.map(decode)
     }
 
+    public func transactions(merchantID: String, orderID: String) throws -> [GatewayTransaction] {
+        try database.execute("SELECT \(Self.columns) FROM transactions WHERE merchant_id = ? AND order_id = ? ORDER BY rowid DESC",
+                             [.text(merchantID), .text(orderID)]).map(Self.decode)
+    }
+
     public func transaction(vaNumber: String) throws -> GatewayTransaction? {
         try database.execute("SELECT \(Self.columns) FROM transactions WHERE va_number = ? ORDER BY rowid LIMIT 1", [.text(vaNumber)])
             .first.map(Self.decode)
@@ -202,7 +207,7 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     public func expired(before now: String) throws -> [GatewayTransaction] {
         try database.execute(
-            "SELECT \(Self.columns) FROM transactions WHERE status = 'pending' AND expiry_time IS NOT NULL AND expiry_time < ?",
+            "SELECT \(Self.columns) FROM transactions WHERE status IN ('pending', 'authorize') AND expiry_time IS NOT NULL AND expiry_time < ?",
             [.text(now)]
         ).map(Self.decode)
     }

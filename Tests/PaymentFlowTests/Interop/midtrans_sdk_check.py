@@ -61,6 +61,17 @@ charged = api.charge({"payment_type": "credit_card", "transaction_details": {"or
 check("card charge: 200 capture/accept", charged.get("status_code") == "200" and charged.get("transaction_status") == "capture"
       and charged.get("fraud_status") == "accept", charged)
 
+# Pre-authorisation, then the SDK's capture.
+token = api.card_token({"card_number": "4411 1111 1111 1118", "card_exp_month": "12", "card_exp_year": "2099",
+                        "card_cvv": "123", "client_key": CLIENT_KEY})
+held = api.charge({"payment_type": "credit_card", "transaction_details": {"order_id": order_id("sdk-auth"), "gross_amount": 30000},
+                   "credit_card": {"token_id": token.get("token_id", ""), "type": "authorize"},
+                   "custom_field1": "sdk", "metadata": {"source": "midtransclient"}})
+check("pre-authorisation: 200 authorize, custom_field1 echoed", held.get("transaction_status") == "authorize"
+      and held.get("custom_field1") == "sdk", held)
+captured = api.capture({"transaction_id": held.get("transaction_id", ""), "gross_amount": 30000})
+check("capture: 200 capture", captured.get("status_code") == "200" and captured.get("transaction_status") == "capture", captured)
+
 # Bank transfer: 201 pending, status agrees.
 va_order = order_id("sdk-va")
 va = api.charge({"payment_type": "bank_transfer", "transaction_details": {"order_id": va_order, "gross_amount": 44145},
@@ -75,6 +86,9 @@ check("notification() confirms through GET status", api.transactions.notificatio
 for kind in ("gopay", "qris"):
     answer = api.charge({"payment_type": kind, "transaction_details": {"order_id": order_id("sdk-" + kind), "gross_amount": 20000}})
     check(f"{kind} charge: 201 pending with actions", answer.get("status_code") == "201" and answer.get("actions"), answer)
+
+b2b = api.transactions.statusb2b(va_order)
+check("status/b2b lists the order's transactions", b2b.get("status_code") == "200" and len(b2b.get("transactions", [])) == 1, b2b)
 
 # expire → 407 without an exception.
 expired = api.transactions.expire(va_order)

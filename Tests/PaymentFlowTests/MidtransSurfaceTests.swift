@@ -1,0 +1,127 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Testing
+
+@testable import PaymentFlow
+
+/// Parts of Midtrans' Core API beyond the basic charge, as a merchant's code written for the
+/// sandbox uses them: request validation, echoed fields, pre-authorisation and capture, the
+/// status answers, JSONP tokens and the BIN lookup.
+@Suite("Midtrans' Core API surface", .timeLimit(.minutes(3)))
+struct MidtransSurfaceTests {
+    typealias Harness = RaceTests.Harness
+
+    @Test("custom_field1..3 and metadata are echoed in the answer, the status and the webhook")
+    func echoedFields() async throws {
+        let h = try await Harness.start()
+        let answer = try await h.call(.post, "/v2/charge", [
+            "payment_type": "qris", "transaction_details": ["order_id": "echo-1", "gross_amount": 5000],
+            "custom_field1": "shelf 7", "custom_field2": "[not json]", "metadata": ["cart": ["kopi", "batik"], "campaign": 12],
+        ])
+        #expect(answer.status == 200 && answer.body["custom_field1"] as? String == "shelf 7")
+        #expect(answer.body["custom_field2"] as? String == "[not json]", "a custom field is a string, whatever it looks like")
+        let status = try await h.call(.get, "/v2/echo-1/status")
+        let metadata = try #require(status.body["metadata"] as? [String: Any])
+        #expect(metadata["cart"] as? [String] == ["kopi", "batik"] && metadata["campaign"] as? Int == 12)
+        let webhook = try #require(try h.system.store!.notifications(merchantID: h.merchantID, orderID: "echo-1").first)
+        #expect(String(decoding: webhook.body, as: UTF8.self).contains(#""custom_field1":"shelf 7""#))
+        await h.stop()
+    }
+
+    @Test("validation like Midtrans: item_details must add up; e-mail and phone formats; custom fields and metadata typed", arguments: [
+        (#"{"item_details": [{"id": "a", "price": 4000, "quantity": 1, "name": "A"}]}"#, "transaction_details.gross_amount is not equal to the sum of item_details"),
+        (#"{"customer_details": {"email": "not-an-address"}}"#, "customer_details.email format is invalid"),
+        (#"{"customer_details": {"phone": "call me"}}"#, "customer_details.phone format is invalid"),
+        (#"{"custom_field3": 7}"#, "custom_field3 must be a string of at most 255 characters"),
+        (#"{"metadata": "text"}"#, "metadata must be a JSON object of at most 1024 bytes"),
+    ])
+    func validation(extraJSON: String, message: String) async throws {
+        let extra = try #require(try JSONSerialization.jsonObject(with: Data(extraJSON.utf8)) as? [String: Any])
+        let h = try await Harness.start()
+        var body: [String: Any] = ["payment_type": "qris", "transaction_details": ["order_id": "valid-1", "gross_amount": 5000]]
+        for (name, value) in extra { body[name] = value }
+        let answer = try await h.call(.post, "/v2/charge", body)
+        #expect(answer.status == 400 && (answer.body["validation_messages"] as? [String])?.contains(message) == true, "\(answer.body)")
+        #expect(try h.transaction("valid-1") == nil, "nothing is reserved for a request that breaks a rule")
+        let items: [[String: Any]] = [["id": "a", "price": 2000, "quantity": 2, "name": "A"], ["id": "b", "price": 1000, "quantity": 1, "name": "B"]]
+        body = ["payment_type": "qris", "transaction_details": ["order_id": "valid-2", "gross_amount": 5000], "item_details": items,
+                "customer_details": ["email": "siti@example.co.id", "phone": "+62 812-3456-7890"]]
+        #expect(try await h.call(.post, "/v2/charge", body).status == 200)
+        await h.stop()
+    }
+
+    @Test("pre-authorisation: type authorize holds the money (authorize); capture takes it; a second capture is 412; cancel releases a hold")
+    func authorizeAndCapture() async throws {
+        let h = try await Harness.start()
+        func authorize(_ order: String) async throws -> [String: Any] {
+            let token = try await h.system.customer().tokenize(Customer.Card(number: "4411111111111118"))
+            return try await h.call(.post, "/v2/charge", [
+                "payment_type": "credit_card", "transaction_details": ["order_id": order, "gross_amount": 30000],
+                "credit_card": ["token_id": token, "type": "authorize"],
+            ]).body
+        }
+        let held = try await authorize("preauth-1")
+        #expect(held["transaction_status"] as? String == "authorize" && held["status_code"] as? String == "200", "\(held)")
+        #expect(try h.held("preauth-1") == Rupiah(30000), "the bank holds the money")
+        let id = try #require(held["transaction_id"] as? String)
+        #expect(try await h.call(.post, "/v2/capture", ["transaction_id": id, "gross_amount": 1000]).status == 400, "no partial capture")
+        let captured = try await h.call(.post, "/v2/capture", ["transaction_id": id, "gross_amount": 30000])
+        #expect(captured.status == 200 && captured.body["transaction_status"] as? String == "capture", "\(captured.body)")
+        #expect(try await h.call(.post, "/v2/capture", ["transaction_id": id]).status == 412)
+        #expect(try h.notified("preauth-1") == ["authorize", "capture"])
+        _ = try await authorize("preauth-2")
+        #expect(try await h.call(.post, "/v2/preauth-2/cancel").status == 200)
+        #expect(try h.held("preauth-2") == Rupiah(0), "a cancelled hold is released at the bank")
+        await h.stop()
+    }
+
+    @Test("status answers: a cancelled card is 200; deny says denied; status/b2b lists every transaction of an order, latest first, by page")
+    func statusAnswers() async throws {
+        let h = try await Harness.start()
+        _ = try await h.cardCharge("4411111111111118", order: "status-1")
+        #expect(try await h.call(.post, "/v2/status-1/cancel").status == 200)
+        let cancelled = try await h.call(.get, "/v2/status-1/status")
+        #expect(cancelled.body["status_code"] as? String == "200" && cancelled.body["transaction_status"] as? String == "cancel")
+        _ = try await h.cardCharge("4511111111111117", order: "status-2")
+        let denied = try await h.call(.post, "/v2/status-2/deny")
+        #expect(denied.status == 200 && denied.body["status_message"] as? String == "Success, transaction is denied")
+        // The order id of a cancelled charge is charged again: two transactions under it.
+        let again = try await h.cardCharge("4411111111111118", order: "status-1")
+        let b2b = try await h.call(.get, "/v2/status-1/status/b2b")
+        let listed = try #require(b2b.body["transactions"] as? [[String: Any]])
+        #expect(b2b.body["status_message"] as? String == "Success, transactions are retrieved")
+        #expect(listed.map { $0["transaction_id"] as? String } == [again.body["transaction_id"] as? String, cancelled.body["transaction_id"] as? String])
+        let second = try await h.call(.get, "/v2/status-1/status/b2b?page=1&per_page=1")
+        #expect((second.body["transactions"] as? [[String: Any]])?.first?["transaction_status"] as? String == "cancel")
+        await h.stop()
+    }
+
+    @Test("GET /v2/token answers JSONP when given a callback (errors too); a callback that is not a name is refused")
+    func jsonpToken() async throws {
+        let h = try await Harness.start()
+        let base = h.system.urls[.gateway]! + "/v2/token?client_key=\(h.system.options.clientKey)"
+        let card = "&card_number=4811111111111114&card_exp_month=12&card_exp_year=2099&card_cvv=123"
+        let answer = try await h.system.client.get(base + card + "&callback=Veritrans.c_1")
+        #expect(answer.status == 200 && answer.fields["Content-Type"]?.hasPrefix("application/javascript") == true)
+        let text = String(decoding: answer.body, as: UTF8.self)
+        #expect(text.hasPrefix("/**/Veritrans.c_1({") && text.hasSuffix("});") && text.contains(#""token_id":"481111-1114-"#), "\(text)")
+        let failed = String(decoding: try await h.system.client.get(base + "&card_number=4811111111111115&callback=cb").body, as: UTF8.self)
+        #expect(failed.hasPrefix("/**/cb({") && failed.contains(#""status_code":"400""#), "\(failed)")
+        #expect(try await h.system.client.get(base + card + "&callback=alert(1)").status == 400)
+        #expect(try await h.system.client.get(base + card).fields["Content-Type"] == "application/json")
+        await h.stop()
+    }
+
+    @Test("BIN lookup: a sandbox card's first digits name its brand; unknown digits are 404; a wrong key is 401")
+    func bins() async throws {
+        let h = try await Harness.start()
+        let found = try await h.call(.get, "/v1/bins/52642210", key: h.system.options.clientKey)
+        let data = try #require(found.body["data"] as? [String: Any])
+        #expect(found.status == 200 && data["brand"] as? String == "MASTERCARD" && data["bin"] as? String == "52642210")
+        #expect(try await h.call(.get, "/v1/bins/999999").status == 404)
+        #expect(try await h.call(.get, "/v1/bins/48x111").status == 400)
+        #expect(try await h.call(.get, "/v1/bins/481111", key: "SB-Mid-client-wrong").status == 401)
+        await h.stop()
+    }
+}
