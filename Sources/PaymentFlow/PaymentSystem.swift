@@ -44,6 +44,9 @@ public struct PaymentSystemOptions: Sendable {
     public var fraudRules = FraudRules()
     public var paymentExpiry: Duration = .seconds(24 * 3600)
     public var settlementDelay: Duration = .seconds(24 * 3600)
+    /// The clock of the gateway and the outbox (expiry, settlement, retry schedules); tests
+    /// inject one they move by hand.
+    public var now: @Sendable () -> Date = { Date() }
     /// How long one webhook delivery may take (Midtrans: 15 s).
     public var notificationTimeout: Duration = .seconds(15)
     /// How often expiry/settlement timers and the outbox are checked.
@@ -211,6 +214,7 @@ public final class PaymentSystem: Sendable {
         }
         if actors.contains(.gateway), let store {
             var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: url(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
+            configuration.now = options.now
             configuration.paymentExpiry = options.paymentExpiry
             configuration.settlementDelay = options.settlementDelay
             // An OTP never typed expires too (at most as late as any waiting payment).
@@ -223,7 +227,7 @@ public final class PaymentSystem: Sendable {
         }
         if actors.contains(.notification), let store {
             let n = NotificationService(store: store, client: clientFor("notification"), policy: options.retryPolicy,
-                                        timeout: options.notificationTimeout, executor: storeThreads)
+                                        timeout: options.notificationTimeout, now: options.now, executor: storeThreads)
             notifications = n
             routers.set(.notification, n.router)
             let interval = options.pollInterval

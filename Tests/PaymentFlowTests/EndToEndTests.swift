@@ -138,13 +138,19 @@ struct EndToEndTests {
 
     @Test("merchant down: the webhook is retried on the schedule and delivered once the merchant is back")
     func merchantDown() async throws {
-        let system = try await Self.start()
+        // The outbox's clock moves only when the test says: the retry cannot come (and the retries
+        // cannot run out) before the merchant is back, however slow the machine.
+        let clock = ManualClock()
+        let system = try await Self.start { $0.now = { clock.now } }
         system.shop!.setAcceptingWebhooks(false)
         let order = try await system.customer().order("kopi", payment: ["type": "bank_transfer", "bank": "bca"])
         try await Self.eventually("a failed attempt is recorded") {
             try system.store!.notifications(merchantID: system.options.merchantID, orderID: order.order_id).first.map { $0.attempts >= 1 && $0.lastResult == "503" } ?? false
         }
+        let waiting = try #require(try system.store!.notifications(merchantID: system.options.merchantID, orderID: order.order_id).first)
+        #expect(waiting.attempts == 1 && waiting.deliveredAt == nil, "no retry before its time")
         system.shop!.setAcceptingWebhooks(true)
+        clock.advance(by: 1)  // past the first retry's delay (100 ms)
         try await Self.eventually("delivered after the merchant returned") {
             try system.store!.notifications(merchantID: system.options.merchantID, orderID: order.order_id).allSatisfy { $0.deliveredAt != nil }
         }
@@ -316,4 +322,11 @@ struct EndToEndTests {
         await server.shutdown(gracePeriod: .zero)
         await Self.stop(system)
     }
+}
+
+/// A clock a test moves by hand (`PaymentSystemOptions.now`).
+final class ManualClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+    var now: Date { current.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
