@@ -35,6 +35,7 @@ struct MidtransSurfaceTests {
         (#"{"customer_details": {"phone": "call me"}}"#, "customer_details.phone format is invalid"),
         (#"{"custom_field3": 7}"#, "custom_field3 must be a string of at most 255 characters"),
         (#"{"metadata": "text"}"#, "metadata must be a JSON object of at most 1024 bytes"),
+        (#"{"payment_type": "echannel", "echannel": {"bill_info1": "Payment for"}}"#, "echannel.bill_info2 is required"),
     ])
     func validation(extraJSON: String, message: String) async throws {
         let extra = try #require(try JSONSerialization.jsonObject(with: Data(extraJSON.utf8)) as? [String: Any])

@@ -61,6 +61,13 @@ struct ChargeRequest: Sendable {
                 problems.append("metadata must be a JSON object of at most 1024 bytes")
             }
         }
+        if type == .echannel {
+            // Mandiri Bill: the two labels the customer's ATM shows are required.
+            let echannel = body["echannel"] as? [String: Any] ?? [:]
+            for name in ["bill_info1", "bill_info2"] where (echannel[name] as? String ?? "").isEmpty {
+                problems.append("echannel.\(name) is required")
+            }
+        }
         if let cardType = (body["credit_card"] as? [String: Any])?["type"], ![ "authorize", "authorize_capture"].contains(cardType as? String ?? "") {
             problems.append("credit_card.type must be authorize or authorize_capture")
         }
