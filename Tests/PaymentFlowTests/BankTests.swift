@@ -59,11 +59,12 @@ struct BankTests {
             return (response.status, object)
         }
 
+        /// `authentication`: the merchant asks for 3-D Secure (an enrolled card then waits for the OTP).
         func authorize(_ card: String, cvv: String = "123", month: String = "12", year: String = "2099", amount: Any = 10000,
-                       reference: String = "order-1") async throws -> (Int, [String: Any])
+                       reference: String = "order-1", authentication: Bool = true) async throws -> (Int, [String: Any])
         {
             try await post("/cards/authorize", ["card_number": card, "cvv": cvv, "expiry_month": month, "expiry_year": year,
-                                               "amount": amount, "reference": reference])
+                                               "amount": amount, "reference": reference, "authentication": authentication])
         }
 
         func open(_ amount: Int, reference: String) async throws -> String {

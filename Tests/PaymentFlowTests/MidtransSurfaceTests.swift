@@ -12,6 +12,27 @@ import Testing
 struct MidtransSurfaceTests {
     typealias Harness = RaceTests.Harness
 
+    @Test("credit_card.authentication decides 3-D Secure: without it a card is charged at once; with it an enrolled card waits for the OTP, one not enrolled is an attempted authentication")
+    func authentication() async throws {
+        let h = try await Harness.start()
+        func charge(_ number: String, order: String, authentication: Bool) async throws -> [String: Any] {
+            let token = try await h.system.customer().tokenize(Customer.Card(number: number))
+            return try await h.call(.post, "/v2/charge", [
+                "payment_type": "credit_card", "transaction_details": ["order_id": order, "gross_amount": 10000],
+                "credit_card": ["token_id": token, "authentication": authentication],
+            ]).body
+        }
+        let direct = try await charge("4811111111111114", order: "auth-1", authentication: false)
+        #expect(direct["status_code"] as? String == "200" && direct["transaction_status"] as? String == "capture" && direct["eci"] as? String == "07")
+        let full = try await charge("4811111111111114", order: "auth-2", authentication: true)
+        #expect(full["status_code"] as? String == "201" && full["transaction_status"] as? String == "pending" && full["redirect_url"] != nil)
+        try await h.system.customer().authenticate(redirect: try #require(full["redirect_url"] as? String), otp: SandboxCards.otp)
+        #expect(try await h.call(.get, "/v2/auth-2/status").body["eci"] as? String == "05", "the holder authenticated")
+        let attempted = try await charge("4411111111111118", order: "auth-3", authentication: true)
+        #expect(attempted["transaction_status"] as? String == "capture" && attempted["eci"] as? String == "06", "\(attempted)")
+        await h.stop()
+    }
+
     @Test("custom_field1..3 and metadata are echoed in the answer, the status and the webhook")
     func echoedFields() async throws {
         let h = try await Harness.start()

@@ -124,7 +124,8 @@ public final class Bank: Sendable {
             guard let outcome = try ledger.authenticate(id: id, otpAccepted: body.otp == SandboxCards.otp) else {
                 throw HTTPError(status: 404, message: "no such 3-D Secure authentication (or already used)")
             }
-            let answer = Self.answer(outcome.decision)
+            var answer = Self.answer(outcome.decision)
+            if answer.result == .approved { answer.eci = "05" }  // the holder authenticated
             observer?(.bank(reference: outcome.reference, change: answer.result == .approved
                 ? "card approved after the 3-D Secure OTP for \(outcome.amount), approval code \(answer.approval_code ?? "-"): the money is held"
                 : "3-D Secure OTP refused: \(answer.message)"))
@@ -231,7 +232,12 @@ public final class Bank: Sendable {
         guard Self.notExpired(month: request.expiry_month, year: request.expiry_year) else { return .init(result: .denied, message: "card expired") }
         guard let card = SandboxCards.card(request.card_number) else { return .init(result: .denied, message: "unknown card (use a sandbox card)") }
         guard card.outcome != .bankDeny else { return .init(result: .denied, message: "Denied by bank") }
-        return Self.answer(try ledger.authorize(request.amount, reference: request.reference, needsOTP: card.threeDSecure))
+        // 3-D Secure only when the merchant asks for it; then an enrolled card waits for its
+        // holder's OTP, and one that is not enrolled is an attempted authentication.
+        let asked = request.authentication ?? false
+        var answer = Self.answer(try ledger.authorize(request.amount, reference: request.reference, needsOTP: asked && card.threeDSecure))
+        if answer.result == .approved { answer.eci = asked ? "06" : "07" }
+        return answer
     }
 
     static func answer(_ decision: BankLedger.CardDecision) -> BankAPI.AuthorizationAnswer {

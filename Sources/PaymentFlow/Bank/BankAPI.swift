@@ -15,14 +15,19 @@ public enum BankAPI {
         public var amount: Rupiah
         /// The gateway's transaction id: every later call about this money names it.
         public var reference: String
+        /// The merchant asked for 3-D Secure (`credit_card.authentication`): a card enrolled in it
+        /// waits for the holder's OTP; one that is not is approved as an *attempted*
+        /// authentication. Absent or false: no 3-D Secure.
+        public var authentication: Bool?
 
-        public init(card: StoredCard, amount: Rupiah, reference: String) {
+        public init(card: StoredCard, amount: Rupiah, reference: String, authentication: Bool = false) {
             card_number = card.number
             cvv = card.cvv
             expiry_month = card.expiryMonth
             expiry_year = card.expiryYear
             self.amount = amount
             self.reference = reference
+            self.authentication = authentication
         }
     }
 
@@ -42,12 +47,17 @@ public enum BankAPI {
         public var approval_code: String?
         public var authentication_id: String?
         public var message: String
+        /// The e-commerce indicator of an approval: `05` the holder authenticated (3-D Secure
+        /// with the OTP), `06` authentication attempted (the card is not enrolled), `07` none.
+        public var eci: String?
 
-        public init(result: AuthorizationResult, approval_code: String? = nil, authentication_id: String? = nil, message: String) {
+        public init(result: AuthorizationResult, approval_code: String? = nil, authentication_id: String? = nil, message: String,
+                    eci: String? = nil) {
             self.result = result
             self.approval_code = approval_code
             self.authentication_id = authentication_id
             self.message = message
+            self.eci = eci
         }
     }
 

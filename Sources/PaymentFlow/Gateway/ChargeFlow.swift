@@ -91,7 +91,7 @@ final class ChargeFlow: Sendable {
         var saga = ChargeSaga.reserved
         let first = saga.handle(.begin(isCard: request.paymentType.isCard))
         return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: Self.channel(request),
-                               preauthorize: request.preauthorize)
+                               preauthorize: request.preauthorize, authentication: request.authentication)
     }
 
     /// The bank's name for the account a waiting payment opens.
@@ -133,11 +133,12 @@ final class ChargeFlow: Sendable {
     // MARK: The driver
 
     private func drive(_ saga: inout ChargeSaga, _ first: ChargeSaga.Action, _ start: GatewayTransaction, merchant: MerchantAccount,
-                       card: StoredCard?, otp: String?, channel: String, preauthorize: Bool = false) async throws(GatewayError) -> Result {
+                       card: StoredCard?, otp: String?, channel: String, preauthorize: Bool = false,
+                       authentication: Bool = false) async throws(GatewayError) -> Result {
         var transaction = start
         var action = first
         var bankMessage: String?
-        var found: (approval: String?, authentication: String?, account: BankAPI.VirtualAccount?) = (nil, nil, nil)
+        var found: (approval: String?, authentication: String?, account: BankAPI.VirtualAccount?, eci: String?) = (nil, nil, nil, nil)
         while true {
             let event: ChargeSaga.Event
             switch action {
@@ -155,8 +156,9 @@ final class ChargeFlow: Sendable {
                 guard let card else { throw .internalFailure("a card charge without its card") }
                 do {
                     let answer = try await bank.authorize(BankAPI.CardAuthorization(card: card, amount: transaction.state.grossAmount,
-                                                                                    reference: transaction.transactionID))
+                                                                                    reference: transaction.transactionID, authentication: authentication))
                     (found.approval, found.authentication, bankMessage) = (answer.approval_code, answer.authentication_id, answer.message)
+                    found.eci = answer.eci
                     event = .bankAnswered(answer.result)
                 } catch {
                     event = .noAnswer
@@ -182,6 +184,7 @@ final class ChargeFlow: Sendable {
                 do {
                     let answer = try await bank.verify(authenticationID: transaction.authenticationID ?? "", otp: otp ?? "")
                     (found.approval, bankMessage) = (answer.approval_code, answer.message)
+                    found.eci = answer.eci
                     event = .bankAnswered(answer.result)
                 } catch {
                     event = .noAnswer
@@ -197,6 +200,7 @@ final class ChargeFlow: Sendable {
                         transaction throws(GatewayError) in
                         transaction.charge = next
                         if let code = found.approval { transaction.approvalCode = code }
+                        if let eci = found.eci { transaction.extra["eci"] = eci }
                         if let authentication = found.authentication, outcome == .awaitAuthentication {
                             transaction.authenticationID = authentication
                             transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authenticationExpiry)))

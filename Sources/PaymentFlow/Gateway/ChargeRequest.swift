@@ -13,6 +13,8 @@ struct ChargeRequest: Sendable {
     var tokenID: String?
     /// `credit_card.type: authorize`: hold the money; the merchant captures it later.
     var preauthorize = false
+    /// `credit_card.authentication`: 3-D Secure asked for (an enrolled card then waits for the OTP).
+    var authentication = false
     /// `custom_field1`…`custom_field3` and `metadata` (as JSON text): echoed in status answers
     /// and notifications.
     var echoed: [String: String] = [:]
@@ -80,6 +82,7 @@ struct ChargeRequest: Sendable {
         let card = body["credit_card"] as? [String: Any]
         self.tokenID = card?["token_id"] as? String
         self.preauthorize = card?["type"] as? String == "authorize"
+        self.authentication = (card?["authentication"] as? NSNumber)?.boolValue ?? false
     }
 
     /// Midtrans: `order_id` is required, at most 50 characters of `A-Z a-z 0-9 - _ ~ .`. Checked
