@@ -57,6 +57,8 @@ struct MidtransSurfaceTests {
         (#"{"custom_field3": 7}"#, "custom_field3 must be a string of at most 255 characters"),
         (#"{"metadata": "text"}"#, "metadata must be a JSON object of at most 1024 bytes"),
         (#"{"payment_type": "echannel", "echannel": {"bill_info1": "Payment for"}}"#, "echannel.bill_info2 is required"),
+        (#"{"payment_type": "bank_transfer"}"#, "bank_transfer.bank is required"),
+        (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "mandiri"}}"#, "bank_transfer.bank is not supported: use bca, bni, bri, permata or cimb"),
     ])
     func validation(extraJSON: String, message: String) async throws {
         let extra = try #require(try JSONSerialization.jsonObject(with: Data(extraJSON.utf8)) as? [String: Any])
@@ -70,6 +72,9 @@ struct MidtransSurfaceTests {
         body = ["payment_type": "qris", "transaction_details": ["order_id": "valid-2", "gross_amount": 5000], "item_details": items,
                 "customer_details": ["email": "siti@example.co.id", "phone": "+62 812-3456-7890"]]
         #expect(try await h.call(.post, "/v2/charge", body).status == 200)
+        let cimb = try await h.call(.post, "/v2/charge", ["payment_type": "bank_transfer", "transaction_details": ["order_id": "valid-3", "gross_amount": 5000],
+                                                         "bank_transfer": ["bank": "cimb"]])
+        #expect((cimb.body["va_numbers"] as? [[String: Any]])?.first?["bank"] as? String == "cimb", "\(cimb.body)")
         await h.stop()
     }
 

@@ -7,7 +7,7 @@ struct ChargeRequest: Sendable {
     var orderID: String
     var grossAmount: Rupiah
     var paymentType: PaymentType
-    /// `bank_transfer.bank` (bca, bni, bri, permata).
+    /// `bank_transfer.bank` (bca, bni, bri, permata, cimb).
     var bank: String?
     /// `credit_card.token_id`.
     var tokenID: String?
@@ -24,7 +24,7 @@ struct ChargeRequest: Sendable {
 
     /// The largest gross_amount accepted (keeps every sum far from overflow).
     static let maximumAmount = Rupiah(999_999_999_999)
-    static let transferBanks: Set<String> = ["bca", "bni", "bri", "permata"]
+    static let transferBanks: Set<String> = ["bca", "bni", "bri", "permata", "cimb"]
 
     init(json body: [String: Any]) throws(GatewayError) {
         let details = body["transaction_details"] as? [String: Any] ?? [:]
@@ -42,8 +42,13 @@ struct ChargeRequest: Sendable {
         if type == nil { problems.append("payment_type is not supported: \(typeName)") }
         var bank: String?
         if type == .bankTransfer {
-            bank = (body["bank_transfer"] as? [String: Any])?["bank"] as? String ?? "permata"
-            if !Self.transferBanks.contains(bank!) { problems.append("bank_transfer.bank is not supported") }
+            // Required, as Midtrans' newest documentation says (older pages defaulted to Permata).
+            bank = (body["bank_transfer"] as? [String: Any])?["bank"] as? String
+            if bank == nil {
+                problems.append("bank_transfer.bank is required")
+            } else if !Self.transferBanks.contains(bank!) {
+                problems.append("bank_transfer.bank is not supported: use bca, bni, bri, permata or cimb")
+            }
         }
         if let gross { problems += Self.itemProblems(body["item_details"], gross: gross) }
         problems += Self.customerProblems(body["customer_details"])

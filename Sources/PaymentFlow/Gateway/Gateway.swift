@@ -236,7 +236,7 @@ public final class Gateway: Sendable {
         let callback = try Self.jsonpCallback(query["callback"])
         do {
             let byClientKey = try query["client_key"].flatMap { key throws(GatewayError) in try merchants.merchant(clientKey: key) }
-            guard let merchant = try byClientKey ?? (try? merchants.authenticate(request)) else { throw GatewayError.unknownMerchant }
+            guard let merchant = byClientKey ?? (try? merchants.authenticate(request)) else { throw GatewayError.unknownMerchant }
             let card = try CardVault.card(from: query)
             let id = vault.store(card, merchantID: merchant.merchantID, now: configuration.now())
             return Self.jsonp(Self.answer(["status_code": "200", "status_message": "Credit card token is created as Token ID.", "token_id": id]),
