@@ -21,6 +21,7 @@ import Testing
 /// left in doubt or owed. Bounded: `NETLAB_STORM_KILLS` kills (20 by default); the seed is
 /// printed and replayed with `NETLAB_SEED`. (The verdict never depends on timing: the random
 /// moments only choose *which* interleavings happen.)
+extension SeparateProcesses {
 @Suite("Crash storm: services killed at random while charges run", .timeLimit(.minutes(6)))
 struct CrashStormTests {
     struct Answered: Sendable {
@@ -179,3 +180,4 @@ struct CrashStormTests {
         }
     }
 }
+}  // extension SeparateProcesses

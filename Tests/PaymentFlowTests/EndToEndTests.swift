@@ -9,7 +9,7 @@ import Testing
 /// The whole payment system on loopback over HTTPS — bank, gateway (payment, fraud and
 /// notification services), merchant — driven by the customer. Every scenario checks all sides:
 /// the bank's books, the gateway's record and outbox, and the merchant's order.
-@Suite("Payment system end to end", .timeLimit(.minutes(3)))
+@Suite("Payment system end to end", .serialized, .timeLimit(.minutes(3)))
 struct EndToEndTests {
     /// A fresh system in a temporary state folder, with compressed clocks.
     static func start(_ tweak: (inout PaymentSystemOptions) -> Void = { _ in }) async throws -> PaymentSystem {

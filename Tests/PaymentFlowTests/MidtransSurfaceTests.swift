@@ -8,7 +8,7 @@ import Testing
 /// Parts of Midtrans' Core API beyond the basic charge, as a merchant's code written for the
 /// sandbox uses them: request validation, echoed fields, pre-authorisation and capture, the
 /// status answers, JSONP tokens and the BIN lookup.
-@Suite("Midtrans' Core API surface", .timeLimit(.minutes(3)))
+@Suite("Midtrans' Core API surface", .serialized, .timeLimit(.minutes(3)))
 struct MidtransSurfaceTests {
     typealias Harness = RaceTests.Harness
 

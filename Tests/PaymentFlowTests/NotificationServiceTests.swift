@@ -37,7 +37,7 @@ final class RecordingEndpoint: Sendable {
     var orders: [String] { log.list.withLock { $0.map(\.order) } }
 }
 
-@Suite("Notification service: order and fairness", .timeLimit(.minutes(3)))
+@Suite("Notification service: order and fairness", .serialized, .timeLimit(.minutes(3)))
 struct NotificationServiceTests {
     static func charge(_ system: PaymentSystem, order: String, key: String, notify url: String? = nil) async throws -> [String: Any] {
         var request = HTTPClientRequest(method: .post, url: try HTTPURL(system.urls[.gateway]! + "/v2/charge"))
@@ -73,7 +73,9 @@ struct NotificationServiceTests {
 
     @Test("per-merchant fairness: a merchant whose endpoint hangs holds at most its share; another merchant's webhook is delivered meanwhile")
     func fairness() async throws {
-        let system = try await EndToEndTests.start()
+        // Deliveries to the hanging endpoint must not time out (and be retried) while the test
+        // runs, however slow the machine: only the checkpoint decides when they end.
+        let system = try await EndToEndTests.start { $0.notificationTimeout = .seconds(600) }
         // Every request to the slow endpoint stops there until the test lets them all go.
         let gate = Checkpoints<String>()
         let holds = (0..<(NotificationService.perMerchantConcurrency + 3)).map { _ in gate.hold("hook") }
@@ -86,16 +88,16 @@ struct NotificationServiceTests {
         for n in 0..<(NotificationService.perMerchantConcurrency + 3) {
             _ = try await Self.charge(system, order: "slow-\(n)", key: "SB-Mid-server-slow")
         }
-        try await EndToEndTests.eventually("the slow merchant's endpoint is busy") {
+        try await EndToEndTests.eventually("the slow merchant's endpoint is busy", within: .seconds(60)) {
             slow.orders.count == NotificationService.perMerchantConcurrency
         }
         _ = try await Self.charge(system, order: "fast-1", key: "SB-Mid-server-fast")
-        try await EndToEndTests.eventually("the other merchant's webhook arrives while the slow one still hangs") {
+        try await EndToEndTests.eventually("the other merchant's webhook arrives while the slow one still hangs", within: .seconds(60)) {
             try system.store!.notifications(merchantID: "G-FAST", orderID: "fast-1").first?.deliveredAt != nil
         }
         #expect(slow.orders.count == NotificationService.perMerchantConcurrency, "the slow merchant never held more than its share")
         for hold in holds { hold.release() }
-        try await EndToEndTests.eventually("then the slow merchant's webhooks all arrive") {
+        try await EndToEndTests.eventually("then the slow merchant's webhooks all arrive", within: .seconds(60)) {
             try system.store!.notifications(merchantID: "G-SLOW", orderID: nil).allSatisfy { $0.deliveredAt != nil }
         }
         await slow.server.shutdown(gracePeriod: .zero)

@@ -10,7 +10,9 @@ import Testing
 /// forced deterministically. The bank stops a request at a checkpoint *after* its decision is
 /// committed (the money moved) and *before* the gateway hears the answer; the test does the
 /// racing thing in that window, then lets the answer through. No sleeps decide a verdict.
-@Suite("Races over money, forced", .timeLimit(.minutes(3)))
+/// (One test at a time: each starts the whole system, and a two-core machine running many at
+/// once can miss the servers' TLS handshake deadline.)
+@Suite("Races over money, forced", .serialized, .timeLimit(.minutes(3)))
 struct RaceTests {
     /// The payment system on loopback, with a merchant's-eye view of the gateway.
     struct Harness {

@@ -14,6 +14,13 @@ import Testing
 
 @testable import PaymentFlow
 
+/// The suites that run the services as `netlab serve` processes, one at a time: each starts four
+/// processes and their TLS handshakes, which a two-core machine cannot do twice at once within
+/// the servers' deadlines while the rest of the tests run.
+@Suite("Services as separate processes", .serialized)
+enum SeparateProcesses {}
+
+extension SeparateProcesses {
 /// `netlab serve ACTOR` as separate processes sharing one `--state` and `--port-base` — the way a
 /// class runs the system — and the gateway killed with SIGKILL in the middle of a charge.
 @Suite("netlab serve: one process per service, and a gateway killed mid-charge", .timeLimit(.minutes(3)))
@@ -135,6 +142,8 @@ struct SeparateProcessTests {
         throw HTTPError(status: 500, message: "no five free ports in 20000…29005")
     }
 }
+
+}  // extension SeparateProcesses
 
 /// The merchant's webhook endpoint, played by the test: records what arrives and checks the signature.
 final class WebhookReceiver: Sendable {
