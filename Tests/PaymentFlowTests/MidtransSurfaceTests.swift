@@ -124,6 +124,28 @@ struct MidtransSurfaceTests {
         await h.stop()
     }
 
+    @Test("Snap: the page's charge takes the order from the session — details, items, custom fields, notification targets — and the page cannot change it")
+    func snapSession() async throws {
+        let h = try await Harness.start()
+        var create = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v1/transactions"))
+        create.basicAuthorization(user: h.system.options.serverKey)
+        try create.fields.append(name: "X-Override-Notification", value: h.system.urls[.merchant]! + "/elsewhere")
+        create.body = Array(try JSONSerialization.data(withJSONObject: [
+            "transaction_details": ["order_id": "snap-1", "gross_amount": 7000], "custom_field1": "from snap",
+            "item_details": [["id": "k", "price": 7000, "quantity": 1, "name": "Kopi"]],
+        ]))
+        let created = try await h.system.client.execute(create)
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])?["token"] as? String)
+        var pay = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(token)/charge"))
+        pay.body = Array(#"{"payment_type":"qris","transaction_details":{"order_id":"snap-1","gross_amount":1}}"#.utf8)
+        #expect(try await h.system.client.execute(pay).status == 200)
+        let stored = try #require(try h.transaction("snap-1"))
+        #expect(stored.state.grossAmount == Rupiah(7000), "the page cannot change the amount")
+        #expect(stored.extra["custom_field1"] == "from snap")
+        #expect(try h.system.store!.notifications(merchantID: h.merchantID, orderID: "snap-1").first?.url.hasSuffix("/elsewhere") == true)
+        await h.stop()
+    }
+
     @Test("GET /v2/token answers JSONP when given a callback (errors too); a callback that is not a name is refused")
     func jsonpToken() async throws {
         let h = try await Harness.start()

@@ -156,16 +156,27 @@ struct ChargeRequest: Sendable {
     }
 
     /// `X-Override-Notification` / `X-Append-Notification`: at most 3 http(s) URLs each.
-    mutating func readNotificationTargets(_ request: HTTPRequest) throws(GatewayError) {
-        func urls(_ name: String) throws(GatewayError) -> [String]? {
-            guard let value = request.fields[name] else { return nil }
-            let list = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard list.count <= 3, list.allSatisfy({ (try? HTTPURL($0)) != nil }) else {
-                throw .validation(["\(name) must be at most 3 comma-separated http(s) URLs"])
+    struct Targets {
+        var overrideURLs: [String]?
+        var appendURLs: [String] = []
+
+        mutating func read(_ request: HTTPRequest) throws(GatewayError) {
+            func urls(_ name: String) throws(GatewayError) -> [String]? {
+                guard let value = request.fields[name] else { return nil }
+                let list = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                guard list.count <= 3, list.allSatisfy({ (try? HTTPURL($0)) != nil }) else {
+                    throw .validation(["\(name) must be at most 3 comma-separated http(s) URLs"])
+                }
+                return list
             }
-            return list
+            overrideURLs = try urls("X-Override-Notification")
+            appendURLs = try urls("X-Append-Notification") ?? []
         }
-        overrideNotificationURLs = try urls("X-Override-Notification")
-        appendNotificationURLs = try urls("X-Append-Notification") ?? []
+    }
+
+    mutating func readNotificationTargets(_ request: HTTPRequest) throws(GatewayError) {
+        var targets = Targets()
+        try targets.read(request)
+        (overrideNotificationURLs, appendNotificationURLs) = (targets.overrideURLs, targets.appendURLs)
     }
 }

@@ -15,6 +15,8 @@ final class Snap: Sendable {
         /// The creating request's JSON.
         var body: [UInt8]
         var expires: Date
+        /// Its `X-Override-Notification` / `X-Append-Notification`, for the charge the page makes.
+        var notificationTargets: (override: [String]?, append: [String])
     }
 
     private let sessions = Mutex<[String: Session]>([:])
@@ -43,7 +45,13 @@ final class Snap: Sendable {
         guard problems.isEmpty else { throw .validation(problems) }
         let token = UUID().uuidString.lowercased()
         let expires = configuration.now().addingTimeInterval(Timestamp.seconds(configuration.paymentExpiry))
-        sessions.withLock { $0[token] = Session(merchantID: merchant.merchantID, body: request.body, expires: expires) }
+        // The notification headers belong to the transaction the page will make: checked now,
+        // kept with the session.
+        var targets = ChargeRequest.Targets()
+        try targets.read(request)
+        let session = Session(merchantID: merchant.merchantID, body: request.body, expires: expires,
+                              notificationTargets: (targets.overrideURLs, targets.appendURLs))
+        sessions.withLock { $0[token] = session }
         let object: [String: Any] = ["token": token, "redirect_url": "\(publicURL())/snap/v2/vtweb/\(token)"]
         return HTTPResponse(status: 201, fields: HTTPFields(["Content-Type": "application/json"]),
                             body: .bytes((try? JSONText.encode(object)) ?? []))
@@ -52,7 +60,7 @@ final class Snap: Sendable {
     /// `GET /snap/v2/vtweb/{token}`: the order and the ways to pay.
     func page(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let token = request.pathParameters["token"] ?? ""
-        let (_, body) = try session(token)
+        let (_, body, _) = try session(token)
         let details = body["transaction_details"] as? [String: Any] ?? [:]
         let order = HTML.escape(details["order_id"] as? String ?? "")
         let amount = ChargeRequest.amount(details["gross_amount"])?.gatewayText ?? "?"
@@ -70,25 +78,30 @@ final class Snap: Sendable {
             """)
     }
 
-    /// `POST /snap/v2/transactions/{token}/charge`: the order from the session, the payment
-    /// method from the page.
+    /// `POST /snap/v2/transactions/{token}/charge`: the order from the session — its details,
+    /// items, customer, custom fields, metadata and notification targets — and the payment
+    /// method from the page (which cannot change the order).
     func charge(_ request: HTTPRequest) async throws(GatewayError) -> (ChargeFlow.Result, MerchantAccount) {
         let token = request.pathParameters["token"] ?? ""
-        let (merchant, session) = try session(token)
+        let (merchant, session, targets) = try session(token)
         guard var choice = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
             throw .validation(["the body must be a JSON object with payment_type"])
         }
-        choice["transaction_details"] = session["transaction_details"]
-        let result = try await flow.charge(try ChargeRequest(json: choice), merchant: merchant)
+        for field in ["transaction_details", "item_details", "customer_details", "custom_field1", "custom_field2", "custom_field3", "metadata"] {
+            choice[field] = session[field]
+        }
+        var request = try ChargeRequest(json: choice)
+        (request.overrideNotificationURLs, request.appendNotificationURLs) = targets
+        let result = try await flow.charge(request, merchant: merchant)
         _ = sessions.withLock { $0.removeValue(forKey: token) }
         return (result, merchant)
     }
 
-    private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any]) {
+    private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any], (override: [String]?, append: [String])) {
         let now = configuration.now()
         guard let session = sessions.withLock({ $0[token] }), session.expires > now,
             let merchant = try merchants.merchant(id: session.merchantID)
         else { throw .snapTokenNotFound }
-        return (merchant, (try? JSONSerialization.jsonObject(with: Data(session.body))) as? [String: Any] ?? [:])
+        return (merchant, (try? JSONSerialization.jsonObject(with: Data(session.body))) as? [String: Any] ?? [:], session.notificationTargets)
     }
 }
