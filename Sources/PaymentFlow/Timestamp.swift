@@ -21,4 +21,24 @@ enum Timestamp {
     }
 
     static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
+
+    /// `YYYY-MM-DD HH:MM:SS +0700` (a merchant's `order_time`, any offset) as a date; nil if it
+    /// is not one.
+    static func parseMidtrans(_ text: String) -> Date? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 3 else { return nil }
+        let day = parts[0].split(separator: "-").compactMap { Int($0) }, time = parts[1].split(separator: ":").compactMap { Int($0) }
+        let zone = parts[2]
+        guard day.count == 3, time.count == 3, zone.count == 5, let sign = zone.first, sign == "+" || sign == "-",
+            let hours = Int(zone.dropFirst().prefix(2)), let minutes = Int(zone.suffix(2))
+        else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (day[0], day[1], day[2])
+        (components.hour, components.minute, components.second) = (time[0], time[1], time[2])
+        var calendar = Calendar(identifier: .gregorian)
+        guard let offset = TimeZone(secondsFromGMT: (sign == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)) else { return nil }
+        calendar.timeZone = offset
+        guard components.isValidDate(in: calendar) else { return nil }
+        return calendar.date(from: components)
+    }
 }

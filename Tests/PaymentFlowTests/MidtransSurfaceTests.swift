@@ -58,6 +58,9 @@ struct MidtransSurfaceTests {
         (#"{"metadata": "text"}"#, "metadata must be a JSON object of at most 1024 bytes"),
         (#"{"payment_type": "echannel", "echannel": {"bill_info1": "Payment for"}}"#, "echannel.bill_info2 is required"),
         (#"{"payment_type": "bank_transfer"}"#, "bank_transfer.bank is required"),
+        (#"{"custom_expiry": {"expiry_duration": 2, "unit": "week"}}"#, "custom_expiry.unit must be second, minute, hour or day"),
+        (#"{"custom_expiry": {"expiry_duration": 0, "unit": "hour"}}"#, "custom_expiry.expiry_duration must be a whole number greater than 0"),
+        (#"{"custom_expiry": {"order_time": "06/12/2026 10:00", "expiry_duration": 2, "unit": "hour"}}"#, "custom_expiry.order_time must be like 2026-12-06 10:00:00 +0700"),
         (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "mandiri"}}"#, "bank_transfer.bank is not supported: use bca, bni, bri, permata or cimb"),
     ])
     func validation(extraJSON: String, message: String) async throws {
@@ -143,6 +146,30 @@ struct MidtransSurfaceTests {
         #expect(stored.state.grossAmount == Rupiah(7000), "the page cannot change the amount")
         #expect(stored.extra["custom_field1"] == "from snap")
         #expect(try h.system.store!.notifications(merchantID: h.merchantID, orderID: "snap-1").first?.url.hasSuffix("/elsewhere") == true)
+        await h.stop()
+    }
+
+    @Test("custom_expiry (Core) and expiry (Snap) decide when a waiting payment expires")
+    func expiries() async throws {
+        let h = try await Harness.start()
+        let core = try await h.call(.post, "/v2/charge", [
+            "payment_type": "bank_transfer", "transaction_details": ["order_id": "expiry-1", "gross_amount": 5000], "bank_transfer": ["bank": "bni"],
+            "custom_expiry": ["order_time": "2026-12-06 10:00:00 +0700", "expiry_duration": 90, "unit": "minute"],
+        ])
+        #expect(core.body["expiry_time"] as? String == "2026-12-06 11:30:00", "\(core.body)")
+        let utc = try await h.call(.post, "/v2/charge", [
+            "payment_type": "qris", "transaction_details": ["order_id": "expiry-2", "gross_amount": 5000],
+            "custom_expiry": ["order_time": "2026-12-06 03:00:00 +0000", "expiry_duration": 1, "unit": "day"],
+        ])
+        #expect(utc.body["expiry_time"] as? String == "2026-12-07 10:00:00", "times are written in UTC+7")
+        var create = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v1/transactions"))
+        create.basicAuthorization(user: h.system.options.serverKey)
+        create.body = Array(#"{"transaction_details":{"order_id":"expiry-3","gross_amount":5000},"expiry":{"start_time":"2099-01-01 10:00:00 +0700","unit":"minutes","duration":30}}"#.utf8)
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(try await h.system.client.execute(create).body)) as? [String: Any])?["token"] as? String)
+        var pay = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(token)/charge"))
+        pay.body = Array(#"{"payment_type":"qris","custom_expiry":{"expiry_duration":9,"unit":"day"}}"#.utf8)
+        let snap = try JSONSerialization.jsonObject(with: Data(try await h.system.client.execute(pay).body)) as? [String: Any]
+        #expect(snap?["expiry_time"] as? String == "2099-01-01 10:30:00", "Snap's expiry, not the page's: \(snap ?? [:])")
         await h.stop()
     }
 

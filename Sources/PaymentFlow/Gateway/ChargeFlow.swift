@@ -91,7 +91,7 @@ final class ChargeFlow: Sendable {
         var saga = ChargeSaga.reserved
         let first = saga.handle(.begin(isCard: request.paymentType.isCard))
         return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: Self.channel(request),
-                               preauthorize: request.preauthorize, authentication: request.authentication)
+                               preauthorize: request.preauthorize, authentication: request.authentication, expiry: request.customExpiry)
     }
 
     /// The bank's name for the account a waiting payment opens.
@@ -134,7 +134,7 @@ final class ChargeFlow: Sendable {
 
     private func drive(_ saga: inout ChargeSaga, _ first: ChargeSaga.Action, _ start: GatewayTransaction, merchant: MerchantAccount,
                        card: StoredCard?, otp: String?, channel: String, preauthorize: Bool = false,
-                       authentication: Bool = false) async throws(GatewayError) -> Result {
+                       authentication: Bool = false, expiry: (from: Date?, lasts: Duration)? = nil) async throws(GatewayError) -> Result {
         var transaction = start
         var action = first
         var bankMessage: String?
@@ -205,7 +205,7 @@ final class ChargeFlow: Sendable {
                             transaction.authenticationID = authentication
                             transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authenticationExpiry)))
                         }
-                        if let account = found.account { self.open(account, on: &transaction) }
+                        if let account = found.account { self.open(account, on: &transaction, expiry: expiry) }
                         if case .held = outcome {
                             // An authorisation not captured in time is released (Midtrans: 7 days).
                             transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authorizationExpiry)))
@@ -240,10 +240,12 @@ final class ChargeFlow: Sendable {
 
     /// The account the bank opened, as the merchant sees it: its number, and for QR and
     /// e-wallets the QR string and the actions.
-    private func open(_ account: BankAPI.VirtualAccount, on transaction: inout GatewayTransaction) {
+    private func open(_ account: BankAPI.VirtualAccount, on transaction: inout GatewayTransaction, expiry: (from: Date?, lasts: Duration)?) {
         let number = account.va_number
         transaction.vaNumber = number
-        transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.paymentExpiry)))
+        // The merchant's `custom_expiry`, else the gateway's default.
+        let from = expiry?.from ?? configuration.now(), lasts = expiry?.lasts ?? configuration.paymentExpiry
+        transaction.expiryTime = Timestamp.midtrans(from.addingTimeInterval(Timestamp.seconds(lasts)))
         guard transaction.paymentType == .gopay || transaction.paymentType == .qris else { return }
         // QR and e-wallet payments: the customer scans or opens the app; here they pay at the
         // bank simulator's e-wallet endpoint with this number.

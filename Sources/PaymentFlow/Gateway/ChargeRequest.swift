@@ -15,6 +15,9 @@ struct ChargeRequest: Sendable {
     var preauthorize = false
     /// `credit_card.authentication`: 3-D Secure asked for (an enrolled card then waits for the OTP).
     var authentication = false
+    /// `custom_expiry`: when a waiting payment expires (from `order_time`, default now); nil:
+    /// the gateway's default (24 h).
+    var customExpiry: (from: Date?, lasts: Duration)?
     /// `custom_field1`…`custom_field3` and `metadata` (as JSON text): echoed in status answers
     /// and notifications.
     var echoed: [String: String] = [:]
@@ -78,8 +81,16 @@ struct ChargeRequest: Sendable {
         if let cardType = (body["credit_card"] as? [String: Any])?["type"], ![ "authorize", "authorize_capture"].contains(cardType as? String ?? "") {
             problems.append("credit_card.type must be authorize or authorize_capture")
         }
+        var customExpiry: (from: Date?, lasts: Duration)?
+        if let value = body["custom_expiry"] {
+            switch Self.expiry(value, field: "custom_expiry", start: "order_time", duration: "expiry_duration") {
+            case .success(let expiry): customExpiry = expiry
+            case .failure(let problem): problems.append(problem.message)
+            }
+        }
         guard problems.isEmpty, let gross, let type else { throw .validation(problems) }
         self.echoed = echoed
+        self.customExpiry = customExpiry
         self.orderID = orderID
         self.grossAmount = gross
         self.paymentType = type
@@ -146,6 +157,34 @@ struct ChargeRequest: Sendable {
             }
         }
         return problems
+    }
+
+    struct Problem: Error { var message: String }
+
+    /// An expiry object: `{<start>: "YYYY-MM-DD HH:MM:SS +0700", <duration>: n, unit: second |
+    /// minute | hour | day}` (Core's `custom_expiry`; Snap's `expiry` has `start_time`, `duration`
+    /// and plural units too). The start is optional (now).
+    static func expiry(_ value: Any, field: String, start: String, duration: String) -> Result<(from: Date?, lasts: Duration), Problem> {
+        guard let object = value as? [String: Any] else { return .failure(Problem(message: "\(field) must be an object")) }
+        guard let count = (object[duration] as? NSNumber)?.int64Value, count > 0, count <= 365 * 24 * 3600 else {
+            return .failure(Problem(message: "\(field).\(duration) must be a whole number greater than 0"))
+        }
+        let seconds: Int64
+        switch (object["unit"] as? String ?? "").lowercased() {
+        case "second", "seconds": seconds = 1
+        case "minute", "minutes": seconds = 60
+        case "hour", "hours": seconds = 3600
+        case "day", "days": seconds = 86400
+        default: return .failure(Problem(message: "\(field).unit must be second, minute, hour or day"))
+        }
+        var from: Date?
+        if let text = object[start] {
+            guard let parsed = (text as? String).flatMap(Timestamp.parseMidtrans) else {
+                return .failure(Problem(message: "\(field).\(start) must be like 2026-12-06 10:00:00 +0700"))
+            }
+            from = parsed
+        }
+        return .success((from, .seconds(count * seconds)))
     }
 
     /// `gross_amount` as JSON sends it: an integer, or a string such as `"10000"` / `"10000.00"`.

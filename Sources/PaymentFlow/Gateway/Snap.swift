@@ -17,6 +17,8 @@ final class Snap: Sendable {
         var expires: Date
         /// Its `X-Override-Notification` / `X-Append-Notification`, for the charge the page makes.
         var notificationTargets: (override: [String]?, append: [String])
+        /// Its `expiry`: the page's and the payment's.
+        var expiry: (from: Date?, lasts: Duration)?
     }
 
     private let sessions = Mutex<[String: Session]>([:])
@@ -42,15 +44,23 @@ final class Snap: Sendable {
         if (ChargeRequest.amount(details["gross_amount"])?.amount ?? 0) <= 0 {
             problems.append("transaction_details.gross_amount must be greater than or equal to 0.01")
         }
+        var expiry: (from: Date?, lasts: Duration)?
+        if let value = body["expiry"] {
+            switch ChargeRequest.expiry(value, field: "expiry", start: "start_time", duration: "duration") {
+            case .success(let parsed): expiry = parsed
+            case .failure(let problem): problems.append(problem.message)
+            }
+        }
         guard problems.isEmpty else { throw .validation(problems) }
         let token = UUID().uuidString.lowercased()
-        let expires = configuration.now().addingTimeInterval(Timestamp.seconds(configuration.paymentExpiry))
+        // The page lives as long as the payment may wait (Snap's `expiry`, else the default).
+        let expires = (expiry?.from ?? configuration.now()).addingTimeInterval(Timestamp.seconds(expiry?.lasts ?? configuration.paymentExpiry))
         // The notification headers belong to the transaction the page will make: checked now,
         // kept with the session.
         var targets = ChargeRequest.Targets()
         try targets.read(request)
         let session = Session(merchantID: merchant.merchantID, body: request.body, expires: expires,
-                              notificationTargets: (targets.overrideURLs, targets.appendURLs))
+                              notificationTargets: (targets.overrideURLs, targets.appendURLs), expiry: expiry)
         sessions.withLock { $0[token] = session }
         let object: [String: Any] = ["token": token, "redirect_url": "\(publicURL())/snap/v2/vtweb/\(token)"]
         return HTTPResponse(status: 201, fields: HTTPFields(["Content-Type": "application/json"]),
@@ -83,25 +93,27 @@ final class Snap: Sendable {
     /// method from the page (which cannot change the order).
     func charge(_ request: HTTPRequest) async throws(GatewayError) -> (ChargeFlow.Result, MerchantAccount) {
         let token = request.pathParameters["token"] ?? ""
-        let (merchant, session, targets) = try session(token)
+        let (merchant, session, kept) = try session(token)
         guard var choice = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
             throw .validation(["the body must be a JSON object with payment_type"])
         }
-        for field in ["transaction_details", "item_details", "customer_details", "custom_field1", "custom_field2", "custom_field3", "metadata"] {
+        for field in ["transaction_details", "item_details", "customer_details", "custom_field1", "custom_field2", "custom_field3", "metadata",
+                      "custom_expiry"] {
             choice[field] = session[field]
         }
         var request = try ChargeRequest(json: choice)
-        (request.overrideNotificationURLs, request.appendNotificationURLs) = targets
+        (request.overrideNotificationURLs, request.appendNotificationURLs) = kept.notificationTargets
+        if let expiry = kept.expiry { request.customExpiry = expiry }
         let result = try await flow.charge(request, merchant: merchant)
         _ = sessions.withLock { $0.removeValue(forKey: token) }
         return (result, merchant)
     }
 
-    private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any], (override: [String]?, append: [String])) {
+    private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any], Session) {
         let now = configuration.now()
         guard let session = sessions.withLock({ $0[token] }), session.expires > now,
             let merchant = try merchants.merchant(id: session.merchantID)
         else { throw .snapTokenNotFound }
-        return (merchant, (try? JSONSerialization.jsonObject(with: Data(session.body))) as? [String: Any] ?? [:], session.notificationTargets)
+        return (merchant, (try? JSONSerialization.jsonObject(with: Data(session.body))) as? [String: Any] ?? [:], session)
     }
 }
