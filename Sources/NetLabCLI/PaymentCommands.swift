@@ -34,7 +34,13 @@ struct PaymentServeOptions: ParsableArguments {
     @Option(help: "Seconds one webhook delivery may take before it counts as failed (Midtrans: 15).")
     var notificationTimeout: Int?
 
-    @Option(help: "Fraud detection: charges with one card within a minute before it is denied (card testing; default 5).")
+    @Option(help: "Fraud detection's rules: sandbox (only Midtrans' test cards decide; the default) or lab (also the amount and velocity rules).")
+    var fraudRules: FraudRuleSet = .sandbox
+
+    @Option(help: "Fraud detection: challenge payments of at least this many rupiah (switches the amount rule on).")
+    var challengeAmount: Int64?
+
+    @Option(help: "Fraud detection: deny a card's charge past this many within a minute (card testing; switches the velocity rule on).")
     var velocityLimit: Int?
 
     @Flag(help: "Print an access-log line per request (queries of /v2/token are redacted).")
@@ -53,6 +59,8 @@ struct PaymentServeOptions: ParsableArguments {
         }
         if let paymentExpiry { options.paymentExpiry = .seconds(max(1, paymentExpiry)) }
         if let settlementDelay { options.settlementDelay = .seconds(max(1, settlementDelay)) }
+        if fraudRules == .lab { options.fraudRules = .lab }
+        if let challengeAmount { options.fraudRules.challengeAmount = Rupiah(max(1, challengeAmount)) }
         if let velocityLimit { options.fraudRules.velocityLimit = max(1, velocityLimit) }
         if let notificationTimeout { options.notificationTimeout = .seconds(max(1, notificationTimeout)) }
         if accessLog { options.accessLog = { say($0) } }
@@ -239,4 +247,9 @@ struct GatewayCommand: ParsableCommand {
             print("removed \(merchantID)")
         }
     }
+}
+
+/// `--fraud-rules`: which rules fraud detection runs.
+enum FraudRuleSet: String, ExpressibleByArgument, CaseIterable {
+    case sandbox, lab
 }

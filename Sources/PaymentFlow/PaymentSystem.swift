@@ -40,7 +40,8 @@ public struct PaymentSystemOptions: Sendable {
     public var serverKey = PaymentSystemOptions.defaultServerKey
     public var clientKey = PaymentSystemOptions.defaultClientKey
     public var retryPolicy = RetryPolicy.midtrans
-    /// The fraud service's rules (amount and velocity limits).
+    /// The fraud service's rules: the sandbox's by default (only the test cards decide); the
+    /// amount and velocity rules are lab settings (``FraudRules/lab``).
     public var fraudRules = FraudRules()
     public var paymentExpiry: Duration = .seconds(24 * 3600)
     public var settlementDelay: Duration = .seconds(24 * 3600)

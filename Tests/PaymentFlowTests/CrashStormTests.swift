@@ -47,7 +47,7 @@ struct CrashStormTests {
         defer { try? FileManager.default.removeItem(atPath: state) }
         let base = try SeparateProcessTests.freePortBase()
         let flags = ["--port-base", String(base), "--state", state, "--fast", "--payment-expiry", "3", "--settlement-delay", "2",
-                     "--notification-timeout", "1", "--velocity-limit", "100000"]
+                     "--notification-timeout", "1"]
         func serve(_ actor: String) async throws -> ServiceProcess {
             try await ServiceProcess.start(["serve", actor] + flags, ready: "\(actor) https://127.0.0.1:")
         }

@@ -186,3 +186,30 @@ struct SandboxCardTests {
         #expect(SandboxCards.masked("4811111111111114") == "481111-1114")
     }
 }
+
+@Suite("Fraud rules", .timeLimit(.minutes(3)))
+struct FraudRulesTests {
+    static func check(_ number: String, amount: Int64) -> FraudCheck {
+        FraudCheck(merchantID: "M", orderID: "o", paymentType: .creditCard, grossAmount: Rupiah(amount),
+                   card: StoredCard(number: number, cvv: "123", expiryMonth: "12", expiryYear: "2099"))
+    }
+
+    @Test("the sandbox's rules by default: only the test cards decide; big amounts and repeated cards pass")
+    func sandbox() {
+        let fraud = FraudService()
+        #expect(fraud.assess(Self.check("4511111111111117", amount: 10000)).fraud_status == .challenge)
+        #expect(fraud.assess(Self.check("4611111111111116", amount: 10000)).fraud_status == .deny)
+        #expect(fraud.assess(Self.check("4411111111111118", amount: 900_000_000)).fraud_status == .accept)
+        for _ in 0..<10 { #expect(fraud.assess(Self.check("4411111111111118", amount: 10000)).fraud_status == .accept) }
+    }
+
+    @Test("the lab's rules: a big amount is challenged; a sixth charge of one card within the window is denied, with the rule named")
+    func lab() {
+        let fraud = FraudService(rules: .lab)
+        let big = fraud.assess(Self.check("5410111111111116", amount: 50_000_000))
+        #expect(big.fraud_status == .challenge && big.reasons.first?.contains("at or above") == true)
+        for _ in 0..<5 { #expect(fraud.assess(Self.check("4411111111111118", amount: 10000)).fraud_status == .accept) }
+        let sixth = fraud.assess(Self.check("4411111111111118", amount: 10000))
+        #expect(sixth.fraud_status == .deny && sixth.reasons.first?.contains("limit 5") == true, "\(sixth.reasons)")
+    }
+}

@@ -224,7 +224,7 @@ struct RaceTests {
         let h = try await Harness.start()
         for round in 0..<6 {
             let order = "challenge-\(round)"
-            // Two challenge cards in turn: fraud detection's velocity rule denies a sixth charge of one card.
+            // Two challenge cards in turn (with the lab's velocity rule on, a sixth charge of one card is denied).
             let card = round.isMultiple(of: 2) ? "4511111111111117" : "5510111111111115"
             #expect(try await h.cardCharge(card, order: order).body["fraud_status"] as? String == "challenge")
             let (approve, deny) = try await withThrowingTaskGroup(of: (String, Int).self) { group in

@@ -33,16 +33,33 @@ public struct FraudVerdict: Codable, Sendable, Equatable {
 /// The rules of fraud detection, small enough to read and change in a lab.
 ///
 /// Checked in order; the first `deny` wins, else any `challenge`, else `accept`:
-/// 1. Midtrans' sandbox cards keep their documented outcome (challenge / deny cards).
-/// 2. Amount: at or above ``challengeAmount`` → challenge (a human looks at big payments).
-/// 3. Velocity: more than ``velocityLimit`` charges with one card within ``velocityWindow`` → deny
-///    (card testing: a stolen number tried again and again).
+/// 1. Midtrans' sandbox cards keep their documented outcome (challenge / deny cards). Always on.
+/// 2. Amount (a lab rule, off unless set): at or above ``challengeAmount`` → challenge (a human
+///    looks at big payments).
+/// 3. Velocity (a lab rule, off unless set): more than ``velocityLimit`` charges with one card
+///    within ``velocityWindow`` → deny (card testing: a stolen number tried again and again).
+///
+/// The default is the sandbox's behaviour — only the test cards decide — so a merchant's code
+/// sees what it would see at Midtrans. ``lab`` switches both extra rules on for the lesson on
+/// fraud detection (`netlab serve --fraud-rules lab`, or one at a time with
+/// `--challenge-amount` and `--velocity-limit`).
 public struct FraudRules: Sendable {
-    public var challengeAmount = Rupiah(50_000_000)
-    public var velocityLimit = 5
+    /// Challenge payments of at least this much; nil: no amount rule.
+    public var challengeAmount: Rupiah?
+    /// Deny a card's charge past this many within ``velocityWindow``; nil: no velocity rule.
+    public var velocityLimit: Int?
     public var velocityWindow: Duration = .seconds(60)
 
+    /// The sandbox's rules: only the test cards decide.
     public init() {}
+
+    /// Both lab rules on: challenge from Rp 50.000.000, deny a sixth charge of one card within a minute.
+    public static var lab: FraudRules {
+        var rules = FraudRules()
+        rules.challengeAmount = Rupiah(50_000_000)
+        rules.velocityLimit = 5
+        return rules
+    }
 }
 
 /// The fraud-detection service: `POST /v1/assess` with a ``FraudCheck`` → a ``FraudVerdict``.
@@ -81,10 +98,10 @@ public final class FraudService: Sendable {
             if card.outcome == .fraudDeny { deny.append("sandbox card \(masked) is a fraud-deny test card") }
             if card.outcome == .fraudChallenge { challenge.append("sandbox card \(masked) is a fraud-challenge test card") }
         }
-        if check.gross_amount >= rules.challengeAmount {
-            challenge.append("amount \(check.gross_amount) is at or above \(rules.challengeAmount)")
+        if let threshold = rules.challengeAmount, check.gross_amount >= threshold {
+            challenge.append("amount \(check.gross_amount) is at or above \(threshold)")
         }
-        if let fingerprint = check.card_fingerprint {
+        if let limit = rules.velocityLimit, let fingerprint = check.card_fingerprint {
             let now = clock()
             let count = recent.withLock { recent -> Int in
                 var times = (recent[fingerprint] ?? []).filter { now - $0 < rules.velocityWindow }
@@ -92,8 +109,8 @@ public final class FraudService: Sendable {
                 recent[fingerprint] = times
                 return times.count
             }
-            if count > rules.velocityLimit {
-                deny.append("\(count) charges with one card within \(rules.velocityWindow) (limit \(rules.velocityLimit))")
+            if count > limit {
+                deny.append("\(count) charges with one card within \(rules.velocityWindow) (limit \(limit))")
             }
         }
         if !deny.isEmpty { return FraudVerdict(fraud_status: .deny, reasons: deny) }
