@@ -2,7 +2,7 @@
 //
 // NetLab: a from-scratch network stack that carries an online payment.
 // One target per layer; dependencies point down (see docs/ARCHITECTURE.md).
-// Targets arrive with the issue that fills them.
+// Every target here holds a built layer; a new one is added only with the code that fills it.
 import PackageDescription
 
 let package = Package(

@@ -6,6 +6,10 @@
 // which means "need more bytes". It never reads a socket, never blocks, never allocates a
 // String per field.
 //
+// (One file, over 500 lines, on purpose: the message state machine and its buffer are one
+// concept whose transitions read best together; the byte-level scanners it drives — heads,
+// chunk lines, framing rules — are already files of their own.)
+//
 // One message goes through these states (the `State` enum below):
 //
 //   idle ──▶ head ──▶ fixedBody | chunked ⇄ (chunk lines, data) ──▶ trailers | untilClose

@@ -2,6 +2,8 @@ import HTTPParser
 
 /// The HTTP/1.1 parser's specification as data: one vector per behaviour, named like a line
 /// of RFC 9112. The reference parser's tests and the HTTP-parsing lab run the same table.
+/// (One file on purpose, over 500 lines: it is one table — the parser's specification — and
+/// reads best whole, section by section of the RFC.)
 public enum HTTPParserVectors {
     public static let requestConfiguration = ParserConfiguration(kind: .requests)
     public static let responseConfiguration = ParserConfiguration(kind: .responses)

@@ -22,6 +22,10 @@ enum Timestamp {
 
     static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
 
+    static func millis(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
     /// `YYYY-MM-DD HH:MM:SS +0700` (a merchant's `order_time`, any offset) as a date; nil if it
     /// is not one.
     static func parseMidtrans(_ text: String) -> Date? {

@@ -133,6 +133,7 @@ struct ChargeRequest: Sendable {
             let (line, overflow) = price.amount.multipliedReportingOverflow(by: quantity)
             guard !overflow, line <= maximumAmount.amount else { return ["item_details[\(index)] is too large"] }
             sum += line
+            guard sum <= maximumAmount.amount else { return ["item_details add up to more than the largest gross_amount"] }
         }
         return sum == gross.amount ? [] : ["transaction_details.gross_amount is not equal to the sum of item_details"]
     }

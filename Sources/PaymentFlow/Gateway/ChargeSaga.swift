@@ -125,14 +125,6 @@ public enum ChargeSaga: Hashable, Sendable {
         }
     }
 
-    /// The fraud verdict the saga holds for an outcome still to come.
-    public var pendingFraudVerdict: FraudStatus? {
-        switch self {
-        case .authorizing(let verdict), .awaitingAuthentication(let verdict), .verifyingAuthentication(let verdict): verdict
-        case .reserved, .assessingFraud, .openingAccount, .finished: nil
-        }
-    }
-
     /// The step's name as stored (`charge_step`) and the verdict it holds (`pending_fraud_status`).
     public var stored: (step: String, fraud: FraudStatus?) {
         switch self {

@@ -29,10 +29,10 @@ public struct IdempotencyGuard: Sendable {
         guard key.utf8.count <= Self.maximumKeyLength, key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw GatewayError.validation(["Idempotency-Key must be 1 to \(Self.maximumKeyLength) visible ASCII characters"])
         }
-        let started = Self.millis(now())
+        let started = Timestamp.millis(now())
         let claim = try storing {
             try store.claimIdempotencyKey(merchantID: merchant.merchantID, key: key, fingerprint: Self.fingerprint(request),
-                                          now: started, lifetime: Self.millis(lifetime))
+                                          now: started, lifetime: Timestamp.millis(lifetime))
         }
         switch claim {
         case .running: throw GatewayError.idempotencyKeyRunning
@@ -73,10 +73,6 @@ public struct IdempotencyGuard: Sendable {
         return Digest.sha512Hex(Array("\(request.method) \(request.target)\n".utf8) + body)
     }
 
-    static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
-    static func millis(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
 }
 
 /// Runs a store call; a store failure becomes ``GatewayError/internalFailure(_:)``.

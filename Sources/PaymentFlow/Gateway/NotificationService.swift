@@ -107,7 +107,7 @@ public final class NotificationService: Sendable {
         router.post("/v1/notifications/resend") { [self] request in
             guard let merchant = try merchant(for: request) else { throw HTTPError(status: 401, message: "Unknown Merchant server_key/id") }
             let due = try store.resendNotifications(merchantID: merchant.merchantID, orderID: request.queryParameters["order_id"],
-                                                    now: Self.millis(now()))
+                                                    now: Timestamp.millis(now()))
             let attempted = try await deliverDue()
             return try .json(["resent": due, "attempted": attempted])
         }
@@ -135,9 +135,9 @@ public final class NotificationService: Sendable {
     /// webhooks in order.
     private func claim(room: Int) throws -> [OutboxEntry] {
         guard room > 0 else { return [] }
-        let start = Self.millis(now())
+        let start = Timestamp.millis(now())
         // Long enough for a whole attempt: every redirect hop has its own timeout.
-        let lease = start + Int64(Self.maximumRedirects + 1) * Self.millis(timeout) + 5000
+        let lease = start + Int64(Self.maximumRedirects + 1) * Timestamp.millis(timeout) + 5000
         return try claiming.withLock { _ in
             // A snapshot: deliveries that end meanwhile only leave more room than counted.
             let busy = inFlight.withLock { $0 }
@@ -210,7 +210,7 @@ public final class NotificationService: Sendable {
         } catch {
             result = String(describing: error)
         }
-        let at = Self.millis(now())
+        let at = Timestamp.millis(now())
         let delivered = (200..<300).contains(status ?? 0)
         do {
             if delivered {
@@ -221,7 +221,7 @@ public final class NotificationService: Sendable {
                 var next: Int64?
                 if attempts <= allowed {
                     let nominal = policy.delays[attempts - 1]
-                    var wait = Self.millis(nominal)
+                    var wait = Timestamp.millis(nominal)
                     if policy.jitter { wait += Int64(random.withLock { $0.next() } % UInt64(max(wait, 1))) }
                     next = at + wait
                 }
@@ -270,10 +270,6 @@ public final class NotificationService: Sendable {
         return try? HTTPURL(location)
     }
 
-    static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
-    static func millis(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
 }
 
 /// Runs `body`, failing with a timeout if it takes longer than `limit`.

@@ -62,7 +62,7 @@ struct TransactionLedger: Sendable {
                 let announce = news && (to != .failure || before.announced)
                 if announce, let merchant {
                     transaction.announced = true
-                    webhooks = Webhook.drafts(for: transaction, merchant: merchant, dueAt: Self.millis(now))
+                    webhooks = Webhook.drafts(for: transaction, merchant: merchant, dueAt: Timestamp.millis(now))
                 }
                 return transaction
             }
@@ -99,5 +99,4 @@ struct TransactionLedger: Sendable {
         return transaction
     }
 
-    static func millis(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1000) }
 }
