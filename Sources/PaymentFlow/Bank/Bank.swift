@@ -137,7 +137,14 @@ public final class Bank: Sendable {
             try await injectFaults()
             let body: BankAPI.OpenAccount = try request.decodeJSON()
             try Self.validate(body.amount)
-            let account = try ledger.openAccount(bank: body.bank, amount: body.amount, reference: body.reference)
+            if let number = body.number, !(1...20).contains(number.utf8.count) || !number.utf8.allSatisfy({ (48...57).contains($0) }) {
+                throw HTTPError(status: 400, message: "an account number is 1 to 20 digits")
+            }
+            if let note = body.note, note.count > 20 || note.contains(where: { $0.utf8.count > 255 }) {
+                throw HTTPError(status: 400, message: "a note is at most 20 lines of 255 bytes")
+            }
+            let account = try ledger.openAccount(bank: body.bank, amount: body.amount, reference: body.reference,
+                                                 requested: body.number, note: body.note)
             observer?(.bank(reference: body.reference, change: account.closed
                 ? "virtual account \(account.va_number) opened closed: this payment was reversed, the account can take no money"
                 : "virtual account \(account.va_number) opened for \(body.amount), unpaid"))

@@ -73,11 +73,18 @@ public enum BankAPI {
         public var bank: String
         public var amount: Rupiah
         public var reference: String
+        /// The number the merchant asked for (a custom `va_number`): given if no account ever
+        /// had it, else the bank picks one, as Midtrans does.
+        public var number: String?
+        /// What the customer is shown with the account (BCA's ATM text, a shop's message).
+        public var note: [String]?
 
-        public init(bank: String, amount: Rupiah, reference: String) {
+        public init(bank: String, amount: Rupiah, reference: String, number: String? = nil, note: [String]? = nil) {
             self.bank = bank
             self.amount = amount
             self.reference = reference
+            self.number = number
+            self.note = note
         }
     }
 
@@ -92,9 +99,12 @@ public enum BankAPI {
         public var closed: Bool
         /// Paid, then the payment was given back to the customer (a late payment for a dead order).
         public var returned: Bool
+        /// What the customer is shown with the account, if the merchant gave anything.
+        public var note: [String]?
 
         public init(va_number: String, bank: String, amount: Rupiah, reference: String, paid: Bool = false, closed: Bool = false,
-                    returned: Bool = false) {
+                    returned: Bool = false, note: [String]? = nil) {
+            self.note = note
             self.va_number = va_number
             self.bank = bank
             self.amount = amount

@@ -76,6 +76,8 @@ public final class BankLedger: Sendable {
             returned INTEGER NOT NULL DEFAULT 0)
         """,
         "CREATE INDEX IF NOT EXISTS accounts_by_reference ON accounts (reference)",
+        // What the customer is shown with an account (JSON array of lines), when there is any.
+        "CREATE TABLE IF NOT EXISTS account_notes (va_number TEXT PRIMARY KEY, note TEXT NOT NULL)",
         // A card approval: `number` comes from the counter, the approval code is its last six digits.
         "CREATE TABLE IF NOT EXISTS approvals (number INTEGER PRIMARY KEY, reference TEXT NOT NULL, amount INTEGER NOT NULL)",
         "CREATE INDEX IF NOT EXISTS approvals_by_reference ON approvals (reference)",
@@ -140,13 +142,23 @@ public final class BankLedger: Sendable {
     // MARK: Accounts
 
     /// Opens an account that takes exactly `amount` for `reference`, under a number never given
-    /// out before. An account for a reversed reference is born closed: it can never take money.
-    public func openAccount(bank: String, amount: Rupiah, reference: String) throws -> BankAPI.VirtualAccount {
+    /// out before: `requested` if no account ever had it (a merchant's custom number), else the
+    /// counter's next free one. An account for a reversed reference is born closed: it can never
+    /// take money. `note` is kept with it for the customer to see.
+    public func openAccount(bank: String, amount: Rupiah, reference: String, requested: String? = nil,
+                            note: [String]? = nil) throws -> BankAPI.VirtualAccount {
         try database.transaction { db in
-            let account = BankAPI.VirtualAccount(va_number: "8127" + String(format: "%011lld", try Self.nextNumber(db)), bank: bank,
-                                                 amount: amount, reference: reference, closed: try Self.isReversed(reference, db))
+            var number = requested ?? ""
+            while try number.isEmpty || Self.account(number, db) != nil {
+                number = "8127" + String(format: "%011lld", try Self.nextNumber(db))
+            }
+            let account = BankAPI.VirtualAccount(va_number: number, bank: bank, amount: amount, reference: reference,
+                                                 closed: try Self.isReversed(reference, db), note: note)
             try db.execute("INSERT INTO accounts (va_number, bank, amount, reference, closed) VALUES (?, ?, ?, ?, ?)",
                            [.text(account.va_number), .text(bank), .integer(amount.amount), .text(reference), .integer(account.closed ? 1 : 0)])
+            if let note, let text = try? JSONEncoder().encode(note) {
+                try db.execute("INSERT INTO account_notes (va_number, note) VALUES (?, ?)", [.text(number), .text(String(decoding: text, as: UTF8.self))])
+            }
             return account
         }
     }
@@ -186,12 +198,15 @@ public final class BankLedger: Sendable {
     }
 
     private static func account(_ number: String, _ db: SQLiteDatabase.Statements) throws -> BankAPI.VirtualAccount? {
-        let rows = try db.execute("SELECT va_number, bank, amount, reference, paid, closed, returned FROM accounts WHERE va_number = ?",
-                                  [.text(number)])
+        let rows = try db.execute("""
+            SELECT a.va_number, a.bank, a.amount, a.reference, a.paid, a.closed, a.returned, n.note
+            FROM accounts a LEFT JOIN account_notes n ON n.va_number = a.va_number WHERE a.va_number = ?
+            """, [.text(number)])
         return rows.first.map { row in
             BankAPI.VirtualAccount(va_number: row[0].text ?? "", bank: row[1].text ?? "", amount: Rupiah(row[2].integer ?? 0),
                                    reference: row[3].text ?? "", paid: row[4].integer == 1, closed: row[5].integer == 1,
-                                   returned: row[6].integer == 1)
+                                   returned: row[6].integer == 1,
+                                   note: row[7].text.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) })
         }
     }
 

@@ -78,11 +78,7 @@ final class ChargeFlow: Sendable {
         transaction.appendNotificationURLs = request.appendNotificationURLs
         transaction.maskedCard = card?.masked
         transaction.extra = request.echoed
-        switch request.paymentType {
-        case .creditCard: transaction.bank = "bni"
-        case .bankTransfer: transaction.bank = request.bank
-        case .echannel, .gopay, .qris: break
-        }
+        transaction.bank = request.channel.bank
         let id = transaction.transactionID
         start(id)
         defer { end(id) }
@@ -90,19 +86,8 @@ final class ChargeFlow: Sendable {
 
         var saga = ChargeSaga.reserved
         let first = saga.handle(.begin(isCard: request.paymentType.isCard))
-        return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: Self.channel(request),
+        return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: request.channel,
                                preauthorize: request.preauthorize, authentication: request.authentication, expiry: request.customExpiry)
-    }
-
-    /// The bank's name for the account a waiting payment opens.
-    static func channel(_ request: ChargeRequest) -> String {
-        switch request.paymentType {
-        case .bankTransfer: request.bank ?? "permata"
-        case .echannel: "mandiri"
-        case .gopay: "gopay"
-        case .qris: "qris"
-        case .creditCard: "card"
-        }
     }
 
     // MARK: 3-D Secure
@@ -127,13 +112,13 @@ final class ChargeFlow: Sendable {
         }
         var (transaction, saga, action, authentication) = taken
         transaction.authenticationID = authentication
-        return try await drive(&saga, action, transaction, merchant: merchant, card: nil, otp: otp, channel: "card")
+        return try await drive(&saga, action, transaction, merchant: merchant, card: nil, otp: otp, channel: .card)
     }
 
     // MARK: The driver
 
     private func drive(_ saga: inout ChargeSaga, _ first: ChargeSaga.Action, _ start: GatewayTransaction, merchant: MerchantAccount,
-                       card: StoredCard?, otp: String?, channel: String, preauthorize: Bool = false,
+                       card: StoredCard?, otp: String?, channel: PaymentChannel, preauthorize: Bool = false,
                        authentication: Bool = false, expiry: (from: Date?, lasts: Duration)? = nil) async throws(GatewayError) -> Result {
         var transaction = start
         var action = first
@@ -165,8 +150,9 @@ final class ChargeFlow: Sendable {
                 }
             case .openAccount:
                 do {
-                    let account = try await bank.openAccount(BankAPI.OpenAccount(bank: channel, amount: transaction.state.grossAmount,
-                                                                                 reference: transaction.transactionID))
+                    let account = try await bank.openAccount(BankAPI.OpenAccount(
+                        bank: channel.bankChannel, amount: transaction.state.grossAmount, reference: transaction.transactionID,
+                        number: channel.customNumber, note: channel.accountNote.isEmpty ? nil : channel.accountNote))
                     // Numbers are unique for ever, and the gateway checks: a bank that lost its
                     // books and hands out a number again would settle one customer's payment
                     // into another's order. Such an answer is no answer; the account is reversed.
@@ -205,7 +191,7 @@ final class ChargeFlow: Sendable {
                             transaction.authenticationID = authentication
                             transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authenticationExpiry)))
                         }
-                        if let account = found.account { self.open(account, on: &transaction, expiry: expiry) }
+                        if let account = found.account { self.open(account, on: &transaction, channel: channel, expiry: expiry) }
                         if case .held = outcome {
                             // An authorisation not captured in time is released (Midtrans: 7 days).
                             transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authorizationExpiry)))
@@ -217,7 +203,7 @@ final class ChargeFlow: Sendable {
                 }
                 if transaction.reversalOwed { await obligations.settle(transaction) }
                 if outcome == .abandon { throw .chargeInDoubt }
-                return Result(transaction: transaction, message: Self.message(for: outcome, transaction), bankMessage: bankMessage)
+                return Result(transaction: transaction, message: Self.message(for: outcome, transaction, channel: channel), bankMessage: bankMessage)
             case .reverse:
                 // The charge lost its race (cancelled or expired meanwhile): whatever the bank did
                 // for it is undone, now and — should the bank be unreachable — by the timers.
@@ -238,33 +224,17 @@ final class ChargeFlow: Sendable {
         }
     }
 
-    /// The account the bank opened, as the merchant sees it: its number, and for QR and
-    /// e-wallets the QR string and the actions.
-    private func open(_ account: BankAPI.VirtualAccount, on transaction: inout GatewayTransaction, expiry: (from: Date?, lasts: Duration)?) {
-        let number = account.va_number
-        transaction.vaNumber = number
-        // The merchant's `custom_expiry`, else the gateway's default.
+    /// The account the bank opened, as the merchant sees it (the channel decides), and when an
+    /// unpaid one expires: the merchant's `custom_expiry`, else the gateway's default.
+    private func open(_ account: BankAPI.VirtualAccount, on transaction: inout GatewayTransaction, channel: PaymentChannel,
+                      expiry: (from: Date?, lasts: Duration)?) {
         let from = expiry?.from ?? configuration.now(), lasts = expiry?.lasts ?? configuration.paymentExpiry
         transaction.expiryTime = Timestamp.midtrans(from.addingTimeInterval(Timestamp.seconds(lasts)))
-        guard transaction.paymentType == .gopay || transaction.paymentType == .qris else { return }
-        // QR and e-wallet payments: the customer scans or opens the app; here they pay at the
-        // bank simulator's e-wallet endpoint with this number.
-        let base = publicURL()
-        transaction.extra["qr_string"] = "00020101021226\(number)5303360540\(transaction.state.grossAmount.amount)6304"
-        transaction.extra["acquirer"] = "gopay"
-        if transaction.paymentType == .qris { transaction.extra["issuer"] = "gopay" }
-        let typeBase = "\(base)/v2/\(transaction.paymentType.rawValue)/\(transaction.transactionID)"
-        var actions: [[String: String]] = [["name": "generate-qr-code", "method": "GET", "url": "\(typeBase)/qr-code"]]
-        if transaction.paymentType == .gopay {
-            actions.append(["name": "deeplink-redirect", "method": "GET", "url": "gojek://gopay/merchanttransfer?tref=\(number)"])
-        }
-        actions.append(["name": "get-status", "method": "GET", "url": "\(base)/v2/\(transaction.transactionID)/status"])
-        actions.append(["name": "cancel", "method": "POST", "url": "\(base)/v2/\(transaction.transactionID)/cancel"])
-        transaction.extra["actions"] = String(decoding: (try? JSONText.encode(actions)) ?? Array("[]".utf8), as: UTF8.self)
+        channel.show(account: account.va_number, on: &transaction, gateway: publicURL(), bank: configuration.bankURL)
     }
 
     /// Midtrans' `status_message` for a charge's outcome.
-    static func message(for outcome: TransactionState.Event, _ transaction: GatewayTransaction) -> String {
+    static func message(for outcome: TransactionState.Event, _ transaction: GatewayTransaction, channel: PaymentChannel) -> String {
         switch (outcome, transaction.paymentType) {
         case (.awaitAuthentication, _): "Success, Credit Card transaction is created; 3-D Secure authentication is required"
         case (.authorized(fraud: .challenge), _), (.held(fraud: .challenge), _): "Challenge by FDS"
@@ -272,10 +242,7 @@ final class ChargeFlow: Sendable {
         case (.authorized, _): "Success, Credit Card transaction is successful"
         case (.declined(fraud: .deny), _): "Denied by fraud detection"
         case (.declined, _): "Denied by bank"
-        case (.awaitPayment, .bankTransfer): "Success, Bank Transfer transaction is created"
-        case (.awaitPayment, .echannel): "OK, Mandiri Bill transaction is successful"
-        case (.awaitPayment, .gopay): "GoPay transaction is created"
-        case (.awaitPayment, _): "QRIS transaction is created"
+        case (.awaitPayment, _): channel.createdMessage
         default: "Success"
         }
     }

@@ -7,8 +7,8 @@ struct ChargeRequest: Sendable {
     var orderID: String
     var grossAmount: Rupiah
     var paymentType: PaymentType
-    /// `bank_transfer.bank` (bca, bni, bri, permata, cimb).
-    var bank: String?
+    /// How it is paid: the payment type's own object (bank, store, acquirer, custom number…).
+    var channel: PaymentChannel
     /// `credit_card.token_id`.
     var tokenID: String?
     /// `credit_card.type: authorize`: hold the money; the merchant captures it later.
@@ -27,7 +27,6 @@ struct ChargeRequest: Sendable {
 
     /// The largest gross_amount accepted (keeps every sum far from overflow).
     static let maximumAmount = Rupiah(999_999_999_999)
-    static let transferBanks: Set<String> = ["bca", "bni", "bri", "permata", "cimb"]
 
     init(json body: [String: Any]) throws(GatewayError) {
         let details = body["transaction_details"] as? [String: Any] ?? [:]
@@ -43,16 +42,7 @@ struct ChargeRequest: Sendable {
         let typeName = body["payment_type"] as? String ?? ""
         let type = PaymentType(rawValue: typeName)
         if type == nil { problems.append("payment_type is not supported: \(typeName)") }
-        var bank: String?
-        if type == .bankTransfer {
-            // Required, as Midtrans' newest documentation says (older pages defaulted to Permata).
-            bank = (body["bank_transfer"] as? [String: Any])?["bank"] as? String
-            if bank == nil {
-                problems.append("bank_transfer.bank is required")
-            } else if !Self.transferBanks.contains(bank!) {
-                problems.append("bank_transfer.bank is not supported: use bca, bni, bri, permata or cimb")
-            }
-        }
+        let channel = type.flatMap { PaymentChannel.read($0, from: body, problems: &problems) }
         if let gross { problems += Self.itemProblems(body["item_details"], gross: gross) }
         problems += Self.customerProblems(body["customer_details"])
         var echoed: [String: String] = [:]
@@ -71,13 +61,6 @@ struct ChargeRequest: Sendable {
                 problems.append("metadata must be a JSON object of at most 1024 bytes")
             }
         }
-        if type == .echannel {
-            // Mandiri Bill: the two labels the customer's ATM shows are required.
-            let echannel = body["echannel"] as? [String: Any] ?? [:]
-            for name in ["bill_info1", "bill_info2"] where (echannel[name] as? String ?? "").isEmpty {
-                problems.append("echannel.\(name) is required")
-            }
-        }
         if let cardType = (body["credit_card"] as? [String: Any])?["type"], ![ "authorize", "authorize_capture"].contains(cardType as? String ?? "") {
             problems.append("credit_card.type must be authorize or authorize_capture")
         }
@@ -88,13 +71,13 @@ struct ChargeRequest: Sendable {
             case .failure(let problem): problems.append(problem.message)
             }
         }
-        guard problems.isEmpty, let gross, let type else { throw .validation(problems) }
+        guard problems.isEmpty, let gross, let type, let channel else { throw .validation(problems) }
         self.echoed = echoed
         self.customExpiry = customExpiry
         self.orderID = orderID
         self.grossAmount = gross
         self.paymentType = type
-        self.bank = bank
+        self.channel = channel
         let card = body["credit_card"] as? [String: Any]
         self.tokenID = card?["token_id"] as? String
         self.preauthorize = card?["type"] as? String == "authorize"

@@ -34,7 +34,7 @@ extension GatewayTransaction {
             case .echannel: object["bill_key"] = va; object["biller_code"] = "70012"
             case .bankTransfer where bank == "permata": object["permata_va_number"] = va
             case .bankTransfer: object["va_numbers"] = [["bank": bank ?? "", "va_number": va]]
-            case .creditCard, .gopay, .qris: break
+            case .creditCard, .gopay, .shopeepay, .qris, .cstore, .akulaku, .kredivo: break
             }
         }
         for (name, value) in extra {

@@ -35,6 +35,11 @@ public final class MerchantShop: Sendable {
         public var va_number: String?
         public var bill_key: String?
         public var qr_string: String?
+        /// A convenience store's payment code (`cstore`) and the store.
+        public var payment_code: String?
+        public var store: String?
+        /// The e-wallet app's deeplink (GoPay, ShopeePay).
+        public var deeplink_url: String?
         public var redirect_url: String?
         public var message: String?
     }
@@ -142,8 +147,11 @@ public final class MerchantShop: Sendable {
         case "credit_card": charge["credit_card"] = ["token_id": body.payment["token_id"] ?? "", "authentication": true]
         case "bank_transfer": charge["bank_transfer"] = ["bank": body.payment["bank"] ?? "bca"]
         case "echannel": charge["echannel"] = ["bill_info1": "Payment for", "bill_info2": product.name]
-        case "gopay", "qris": break
-        default: throw HTTPError(status: 400, message: "payment.type must be credit_card, bank_transfer, echannel, gopay or qris")
+        case "qris": charge["qris"] = ["acquirer": body.payment["acquirer"] ?? "gopay"]
+        case "cstore": charge["cstore"] = ["store": body.payment["store"] ?? "indomaret", "message": "Pembayaran \(product.name)"]
+        case "gopay", "shopeepay", "akulaku", "kredivo": break
+        default:
+            throw HTTPError(status: 400, message: "payment.type must be credit_card, bank_transfer, echannel, gopay, shopeepay, qris, cstore, akulaku or kredivo")
         }
         var order = Order(order_id: orderID, product_id: product.product_id, quantity: quantity, gross_amount: gross.gatewayText,
                           payment_type: type, status: .awaitingPayment)
@@ -158,6 +166,9 @@ public final class MerchantShop: Sendable {
             order.va_number = (answer["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String ?? answer["permata_va_number"] as? String
             order.bill_key = answer["bill_key"] as? String
             order.qr_string = answer["qr_string"] as? String
+            order.payment_code = answer["payment_code"] as? String
+            order.store = answer["store"] as? String
+            order.deeplink_url = (answer["actions"] as? [[String: Any]])?.first { $0["name"] as? String == "deeplink-redirect" }?["url"] as? String
             Self.apply(answer, to: &order)
         }
         let final = order

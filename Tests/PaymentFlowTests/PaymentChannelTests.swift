@@ -1,0 +1,175 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Testing
+
+@testable import PaymentFlow
+
+/// Every payment channel of Midtrans' Core API, end to end: the charge's answer carries the
+/// channel's own fields, the bank opened the account the customer pays into, paying it settles
+/// the transaction at the gateway and pays the order at the merchant.
+@Suite("Payment channels", .serialized, .timeLimit(.minutes(3)))
+struct PaymentChannelTests {
+    typealias Harness = RaceTests.Harness
+
+    /// One channel: the charge's channel object, Midtrans' message, and where the answer shows
+    /// the number the customer pays with.
+    struct Vector: Sendable, CustomTestStringConvertible {
+        var type: String
+        var object: [String: String] = [:]
+        var message: String
+        var number: @Sendable ([String: Any]) -> String?
+        var testDescription: String { object.isEmpty ? type : "\(type) \(object.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))" }
+    }
+
+    static let vectors: [Vector] = [
+        Vector(type: "bank_transfer", object: ["bank": "bca", "va_number": "12345678901"], message: "Success, Bank Transfer transaction is created",
+               number: { ($0["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String }),
+        Vector(type: "bank_transfer", object: ["bank": "permata", "va_number": "8562000123"], message: "Success, Bank Transfer transaction is created",
+               number: { $0["permata_va_number"] as? String }),
+        Vector(type: "bank_transfer", object: ["bank": "cimb"], message: "Success, Bank Transfer transaction is created",
+               number: { ($0["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String }),
+        Vector(type: "shopeepay", message: "ShopeePay transaction is created", number: { deeplinkAccount($0) }),
+        Vector(type: "gopay", message: "GoPay transaction is created", number: { qrAccount($0) }),
+        Vector(type: "qris", object: ["acquirer": "airpay shopee"], message: "QRIS transaction is created", number: { qrAccount($0) }),
+        Vector(type: "cstore", object: ["store": "indomaret", "message": "Bayar di kasir"], message: "Success, cstore transaction is successful",
+               number: { $0["payment_code"] as? String }),
+        Vector(type: "cstore", object: ["store": "alfamart"], message: "Success, cstore transaction is successful",
+               number: { $0["payment_code"] as? String }),
+        Vector(type: "akulaku", message: "Success, Akulaku transaction is created", number: { lastPathPart($0["redirect_url"]) }),
+        Vector(type: "kredivo", message: "Success, Kredivo transaction is created", number: { lastPathPart($0["redirect_url"]) }),
+    ]
+
+    static func lastPathPart(_ url: Any?) -> String? { (url as? String)?.split(separator: "/").last.map(String.init) }
+
+    static func deeplinkAccount(_ answer: [String: Any]) -> String? {
+        lastPathPart((answer["actions"] as? [[String: Any]])?.first { $0["name"] as? String == "deeplink-redirect" }?["url"])
+    }
+
+    /// The account number inside a QR string: EMVCo field 26's sub-field 01.
+    static func qrAccount(_ answer: [String: Any]) -> String? {
+        guard let qr = answer["qr_string"] as? String else { return nil }
+        return EMV.fields(qr)["26"].flatMap { EMV.fields($0)["01"] }
+    }
+
+    enum EMV {
+        /// EMVCo's ID · length · value fields, one level.
+        static func fields(_ text: String) -> [String: String] {
+            var result: [String: String] = [:]
+            var rest = Substring(text)
+            while rest.count >= 4, let length = Int(rest.dropFirst(2).prefix(2)), rest.count >= 4 + length {
+                result[String(rest.prefix(2))] = String(rest.dropFirst(4).prefix(length))
+                rest = rest.dropFirst(4 + length)
+            }
+            return result
+        }
+    }
+
+    @Test("each channel: created pending with its own fields, the bank's account paid, settled at the gateway, paid at the merchant", arguments: vectors)
+    func channel(_ vector: Vector) async throws {
+        let h = try await Harness.start()
+        let order = "ch-\(vector.type)-\(UUID().uuidString.prefix(6))"
+        var body: [String: Any] = ["payment_type": vector.type, "transaction_details": ["order_id": order, "gross_amount": 25000]]
+        if !vector.object.isEmpty { body[vector.type] = vector.object }
+        let answer = try await h.call(.post, "/v2/charge", body)
+        #expect(answer.status == 200 && answer.body["status_code"] as? String == "201", "\(answer.body)")
+        #expect(answer.body["status_message"] as? String == vector.message)
+        #expect(answer.body["transaction_status"] as? String == "pending" && answer.body["payment_type"] as? String == vector.type)
+        let number = try #require(vector.number(answer.body), "the answer shows the number the customer pays: \(answer.body)")
+        if let custom = vector.object["va_number"] { #expect(number == custom, "the merchant's own number") }
+        let account = try #require(try h.bank.ledger.account(number: number), "the bank opened that account")
+        #expect(account.amount == Rupiah(25000) && !account.paid)
+        if let message = vector.object["message"] { #expect(account.note == [message], "the shop's message is kept with the account") }
+        #expect(try await h.payAtBank(number) == 200)
+        try await EndToEndTests.eventually("the notice settles the transaction") { try h.transaction(order)?.state.status == .settlement }
+        let status = try await h.call(.get, "/v2/\(order)/status").body
+        #expect(status["transaction_status"] as? String == "settlement" && status["settlement_time"] != nil, "\(status)")
+        #expect(try h.notified(order) == ["pending", "settlement"])
+        #expect(try h.held(order) == Rupiah(25000))
+        await h.stop()
+    }
+
+    @Test("the merchant's shop sells through each new channel: its order shows the code and is paid by the webhook", arguments: [
+        ["type": "shopeepay"], ["type": "cstore", "store": "alfamart"], ["type": "akulaku"], ["type": "kredivo"], ["type": "qris", "acquirer": "airpay shopee"],
+    ])
+    func shop(_ payment: [String: String]) async throws {
+        let system = try await EndToEndTests.start()
+        let customer = system.customer()
+        let order = try await customer.order("kopi", payment: payment)
+        #expect(order.status == .awaitingPayment, "\(order)")
+        switch payment["type"] {
+        case "shopeepay": #expect(order.deeplink_url != nil)
+        case "cstore": #expect(order.payment_code != nil && order.store == "alfamart")
+        case "qris": #expect(order.qr_string != nil)
+        default: #expect(order.redirect_url != nil)
+        }
+        let record = try #require(try system.store!.find(merchantID: system.options.merchantID, id: order.order_id))
+        try await customer.payAtBank(try #require(record.vaNumber))
+        try await EndToEndTests.eventually("the order is paid") { system.shop!.order(order.order_id)?.status == .paid }
+        await EndToEndTests.stop(system)
+    }
+
+    @Test("each channel's own rules, with Midtrans' validation messages", arguments: [
+        (#"{"payment_type": "cstore"}"#, "cstore.store is required"),
+        (#"{"payment_type": "cstore", "cstore": {"store": "lawson"}}"#, "cstore.store is not supported: use indomaret or alfamart"),
+        (#"{"payment_type": "qris", "qris": {"acquirer": "ovo"}}"#, "qris.acquirer is not supported: use gopay or airpay shopee"),
+        (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "bni", "va_number": "123456789"}}"#, "bank_transfer.va_number for bni must be 1 to 8 digits"),
+        (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "permata", "va_number": "12345"}}"#, "bank_transfer.va_number for permata must be 10 digits"),
+        (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "bca", "va_number": "12ab"}}"#, "bank_transfer.va_number for bca must be 1 to 11 digits"),
+        (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "bri", "free_text": {"inquiry": []}}}"#, "bank_transfer.free_text is for bca only"),
+        (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "bca", "free_text": {"payment": [{"id": "Bayar", "en": ""}]}}}"#, "bank_transfer.free_text.payment[0].en must be 1 to 50 characters"),
+        (#"{"payment_type": "shopeepay", "shopeepay": {"callback_url": 7}}"#, "shopeepay.callback_url must be a URL of at most 255 characters"),
+        (#"{"payment_type": "ovo"}"#, "payment_type is not supported: ovo"),
+    ])
+    func rules(json: String, message: String) async throws {
+        var body = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        body["transaction_details"] = ["order_id": "rule-\(UUID().uuidString.prefix(8))", "gross_amount": 1000]
+        let request = Result { () throws(GatewayError) in try ChargeRequest(json: body) }
+        guard case .failure(.validation(let problems)) = request else {
+            Issue.record("accepted: \(json)")
+            return
+        }
+        #expect(problems == [message])
+    }
+
+    @Test("a custom va_number another account already had is not given twice: the bank picks a fresh one")
+    func customNumberTaken() async throws {
+        let h = try await Harness.start()
+        func charge(_ order: String) async throws -> String? {
+            let answer = try await h.call(.post, "/v2/charge", [
+                "payment_type": "bank_transfer", "transaction_details": ["order_id": order, "gross_amount": 1000],
+                "bank_transfer": ["bank": "bni", "va_number": "77001234"],
+            ])
+            return (answer.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String
+        }
+        #expect(try await charge("custom-1") == "77001234")
+        let second = try #require(try await charge("custom-2"))
+        #expect(second != "77001234" && second.hasPrefix("8127"), "\(second)")
+        await h.stop()
+    }
+
+    @Test("BCA's free_text is kept with the account for the ATM's screen")
+    func freeText() async throws {
+        let h = try await Harness.start()
+        let answer = try await h.call(.post, "/v2/charge", [
+            "payment_type": "bank_transfer", "transaction_details": ["order_id": "free-text", "gross_amount": 1000],
+            "bank_transfer": ["bank": "bca", "free_text": ["inquiry": [["id": "Toko Batik", "en": "Batik shop"]], "payment": [["id": "Terima kasih", "en": "Thank you"]]]],
+        ])
+        let number = try #require((answer.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        let account = try #require(try h.bank.ledger.account(number: number))
+        #expect(account.note == ["inquiry id: Toko Batik", "inquiry en: Batik shop", "payment id: Terima kasih", "payment en: Thank you"])
+        await h.stop()
+    }
+
+    @Test("a QR string is EMVCo's layout with a valid CRC-16 (what a wallet checks before paying)")
+    func qrString() {
+        let text = PaymentChannel.qrString(account: "812700000000042", amount: Rupiah(15000), acquirer: "gopay")
+        let fields = EMV.fields(text)
+        #expect(fields["54"] == "15000" && fields["53"] == "360" && fields["58"] == "ID")
+        #expect(EMV.fields(fields["26"] ?? "")["01"] == "812700000000042")
+        let body = String(text.dropLast(4))
+        #expect(String(format: "%04X", PaymentChannel.crc16(Array(body.utf8))) == String(text.suffix(4)))
+        // CRC-16/CCITT-FALSE's check value (the catalogue's "123456789" vector).
+        #expect(PaymentChannel.crc16(Array("123456789".utf8)) == 0x29B1)
+    }
+}
