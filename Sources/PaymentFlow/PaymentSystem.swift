@@ -189,9 +189,10 @@ public final class PaymentSystem: Sendable {
         }
 
         let noticeKey = try Self.secret(at: options.stateDirectory + "/bank-notice.key")
-        var store: (any GatewayStore)?
+        var store: (any GatewayStore)?, accounts: (any AccountStore)?
         if actors.contains(.gateway) || actors.contains(.notification) {
             let opened = try SQLiteGatewayStore(path: options.stateDirectory + "/gateway.sqlite")
+            accounts = try SQLiteAccountStore(database: opened.database)
             let sqlite: any GatewayStore = options.observer.map { ObservedGatewayStore(opened, observer: $0) } ?? opened
             // The lab merchant exists (keys from the options; its webhook goes to the shop).
             let existing = try sqlite.merchants().first { $0.merchantID == options.merchantID }
@@ -213,14 +214,15 @@ public final class PaymentSystem: Sendable {
             fraud = FraudService(rules: options.fraudRules, observer: options.observer)
             routers.set(.fraud, fraud!.router)
         }
-        if actors.contains(.gateway), let store {
+        if actors.contains(.gateway), let store, let accounts {
             var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: url(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
             configuration.now = options.now
             configuration.paymentExpiry = options.paymentExpiry
             configuration.settlementDelay = options.settlementDelay
+            configuration.vaultKey = try Self.sealingKey(at: options.stateDirectory + "/vault.key")
             // An OTP never typed expires too (at most as late as any waiting payment).
             configuration.authenticationExpiry = min(configuration.authenticationExpiry, options.paymentExpiry)
-            let g = Gateway(configuration: configuration, store: store, bankClient: clientFor("gateway"))
+            let g = Gateway(configuration: configuration, store: store, accounts: accounts, bankClient: clientFor("gateway"))
             gateway = g
             routers.set(.gateway, g.router)
             let interval = options.pollInterval
@@ -275,6 +277,14 @@ public final class PaymentSystem: Sendable {
         }
         for client in clients { await client.shutdown() }
         storeThreads.shutdown()
+    }
+
+    /// The vault's key: 32 random bytes, hex in a 0600 file (created on first use).
+    static func sealingKey(at path: String) throws -> SealingKey {
+        let hex = Array(try secret(at: path).utf8)
+        let bytes = stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(String(decoding: hex[$0...$0 + 1], as: UTF8.self), radix: 16) }
+        guard let key = SealingKey(bytes: bytes) else { throw CocoaError(.fileReadCorruptFile) }
+        return key
     }
 
     /// A random secret kept in a 0600 file (created on first use), shared by processes on one state.

@@ -18,15 +18,17 @@ public enum SandboxCards {
         /// Enrolled in 3-D Secure: the payment waits for the OTP.
         public let threeDSecure: Bool
         public let outcome: Outcome
+        /// BNI reward points the card holds, in rupiah (`GET /v2/point_inquiry`); nil: none.
+        public var rewardPoints: Rupiah? = nil
     }
 
     public static let otp = "112233"
     public static let cvv = "123"
 
     public static let all: [Card] = [
-        Card(number: "4811111111111114", brand: "VISA", threeDSecure: true, outcome: .accept),
+        Card(number: "4811111111111114", brand: "VISA", threeDSecure: true, outcome: .accept, rewardPoints: Rupiah(15_000)),
         Card(number: "4911111111111113", brand: "VISA", threeDSecure: true, outcome: .bankDeny),
-        Card(number: "4411111111111118", brand: "VISA", threeDSecure: false, outcome: .accept),
+        Card(number: "4411111111111118", brand: "VISA", threeDSecure: false, outcome: .accept, rewardPoints: Rupiah(2_500)),
         Card(number: "4511111111111117", brand: "VISA", threeDSecure: false, outcome: .fraudChallenge),
         Card(number: "4611111111111116", brand: "VISA", threeDSecure: false, outcome: .fraudDeny),
         Card(number: "4711111111111115", brand: "VISA", threeDSecure: false, outcome: .bankDeny),
@@ -70,10 +72,11 @@ public enum SandboxCards {
         return sum % 10 == 0
     }
 
-    /// `481111-1114`: how Midtrans shows a card (first six, last four).
+    /// `48111111-1114`: how Midtrans shows a card — the first eight digits (the 8-digit BINs of
+    /// ISO/IEC 7812-1:2017, which Midtrans moved to) and the last four.
     public static func masked(_ number: String) -> String {
         let digits = number.filter { $0 != " " }
         guard digits.count >= 10 else { return "****" }
-        return "\(digits.prefix(6))-\(digits.suffix(4))"
+        return "\(digits.prefix(8))-\(digits.suffix(4))"
     }
 }

@@ -16,6 +16,6 @@ public struct StoredCard: Sendable, Equatable {
         self.expiryYear = expiryYear
     }
 
-    /// `481111-1114`: the first six and last four digits, as Midtrans shows `masked_card`.
+    /// `48111111-1114`: the first eight and last four digits, as Midtrans shows `masked_card`.
     public var masked: String { SandboxCards.masked(number) }
 }

@@ -47,7 +47,7 @@ struct GatewayTests {
             try store.saveMerchant(GatewayTests.other)
             let gateway = Gateway(
                 configuration: GatewayConfiguration(bankURL: "https://localhost:\(bankAddress.port)", publicURL: "", bankNoticeKey: "bank-secret"),
-                store: store, bankClient: HTTPClient(configuration: clientConfiguration))
+                store: store, accounts: try SQLiteAccountStore(database: store.database), bankClient: HTTPClient(configuration: clientConfiguration))
             box.gateway.withLock { $0 = gateway }
             let gatewayServer = HTTPServer(configuration: Gateway.serverConfiguration, router: gateway.router)
             let gatewayAddress = try await gatewayServer.start(host: "127.0.0.1", port: 0, tls: serverContext)

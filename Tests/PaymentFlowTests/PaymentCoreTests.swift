@@ -178,12 +178,12 @@ struct SandboxCardTests {
         #expect(!SandboxCards.passesLuhn("4811-1111"))
     }
 
-    @Test("lookup ignores spaces; masking shows first six and last four")
+    @Test("lookup ignores spaces; masking shows first eight and last four")
     func lookup() {
         #expect(SandboxCards.card("4811 1111 1111 1114")?.outcome == .accept)
         #expect(SandboxCards.card("4511111111111117")?.outcome == .fraudChallenge)
         #expect(SandboxCards.card("4000000000000002") == nil)
-        #expect(SandboxCards.masked("4811111111111114") == "481111-1114")
+        #expect(SandboxCards.masked("4811111111111114") == "48111111-1114")
     }
 }
 

@@ -258,7 +258,8 @@ struct RaceTests {
         await hold.reached()
         #expect(try h.held("doubt-1") == Rupiah(10000))
         // "After the crash": another gateway process on the same state, which is not running this OTP.
-        let restarted = Gateway(configuration: h.system.gateway!.configuration, store: h.system.store!, bankClient: h.system.client)
+        let restarted = Gateway(configuration: h.system.gateway!.configuration, store: h.system.store!, accounts: h.system.gateway!.accounts,
+                                bankClient: h.system.client)
         #expect(try await restarted.applyTimers() >= 1)
         #expect(try h.transaction("doubt-1")?.state.status == .failure)
         #expect(try h.held("doubt-1") == Rupiah(0), "reversed: never left pending with the money held")

@@ -20,6 +20,7 @@ import Synchronization
 /// | route | what |
 /// |---|---|
 /// | `POST /cards/authorize` | ``BankAPI/CardAuthorization`` → ``BankAPI/AuthorizationAnswer`` |
+/// | `POST /cards/points` | ``BankAPI/PointInquiry`` → ``BankAPI/PointBalance`` (404: a card without reward points) |
 /// | `POST /3ds/{authentication_id}` | ``BankAPI/OTPSubmission`` → ``BankAPI/AuthorizationAnswer`` (404: no such wait, or used) |
 /// | `POST /va` | ``BankAPI/OpenAccount`` → ``BankAPI/VirtualAccount``, 201 |
 /// | `GET /va/{va_number}` | the ``BankAPI/VirtualAccount`` |
@@ -116,6 +117,14 @@ public final class Bank: Sendable {
             await checkpoints.pass(.authorized)
             try await delayAnswer()
             return try .json(answer)
+        }
+        router.post("/cards/points") { [self] request in
+            try await injectFaults()
+            let body: BankAPI.PointInquiry = try request.decodeJSON()
+            guard SandboxCards.passesLuhn(body.card_number), Self.notExpired(month: body.expiry_month, year: body.expiry_year),
+                let points = SandboxCards.card(body.card_number)?.rewardPoints
+            else { throw HTTPError(status: 404, message: "this card collects no reward points") }
+            return try .json(BankAPI.PointBalance(point_balance: points))
         }
         router.post("/3ds/{id}") { [self] request in
             try await injectFaults()
@@ -235,7 +244,10 @@ public final class Bank: Sendable {
     /// card touches no books.
     func authorize(_ request: BankAPI.CardAuthorization) throws -> BankAPI.AuthorizationAnswer {
         guard SandboxCards.passesLuhn(request.card_number) else { return .init(result: .denied, message: "invalid card number") }
-        guard request.cvv == SandboxCards.cvv else { return .init(result: .denied, message: "CVV does not match") }
+        // A card on file is charged without its CVV (the holder is not there to type it).
+        guard request.cvv == SandboxCards.cvv || (request.card_on_file == true && request.cvv.isEmpty) else {
+            return .init(result: .denied, message: "CVV does not match")
+        }
         guard Self.notExpired(month: request.expiry_month, year: request.expiry_year) else { return .init(result: .denied, message: "card expired") }
         guard let card = SandboxCards.card(request.card_number) else { return .init(result: .denied, message: "unknown card (use a sandbox card)") }
         guard card.outcome != .bankDeny else { return .init(result: .denied, message: "Denied by bank") }

@@ -19,8 +19,12 @@ public enum BankAPI {
         /// waits for the holder's OTP; one that is not is approved as an *attempted*
         /// authentication. Absent or false: no 3-D Secure.
         public var authentication: Bool?
+        /// A saved card charged by the merchant (one-click, a subscription): the card on file
+        /// has no CVV to present.
+        public var card_on_file: Bool?
 
-        public init(card: StoredCard, amount: Rupiah, reference: String, authentication: Bool = false) {
+        public init(card: StoredCard, amount: Rupiah, reference: String, authentication: Bool = false, cardOnFile: Bool = false) {
+            card_on_file = cardOnFile ? true : nil
             card_number = card.number
             cvv = card.cvv
             expiry_month = card.expiryMonth
@@ -59,6 +63,25 @@ public enum BankAPI {
             self.message = message
             self.eci = eci
         }
+    }
+
+    /// `POST /cards/points`: the reward points of a card (BNI's, for `GET /v2/point_inquiry`).
+    public struct PointInquiry: Codable, Sendable, Equatable {
+        public var card_number: String
+        public var expiry_month: String
+        public var expiry_year: String
+
+        public init(card: StoredCard) {
+            card_number = card.number
+            expiry_month = card.expiryMonth
+            expiry_year = card.expiryYear
+        }
+    }
+
+    /// The answer to ``PointInquiry``: points worth `point_balance` rupiah.
+    public struct PointBalance: Codable, Sendable, Equatable {
+        public var point_balance: Rupiah
+        public init(point_balance: Rupiah) { self.point_balance = point_balance }
     }
 
     /// `POST /3ds/{authentication_id}`: the OTP the card holder typed.

@@ -28,6 +28,10 @@ struct BankClient: Sendable {
         try await call(.post, "/3ds/\(Self.segment(authenticationID))", BankAPI.OTPSubmission(otp: otp))
     }
 
+    func points(_ inquiry: BankAPI.PointInquiry) async throws(Failure) -> BankAPI.PointBalance {
+        try await call(.post, "/cards/points", inquiry)
+    }
+
     func openAccount(_ open: BankAPI.OpenAccount) async throws(Failure) -> BankAPI.VirtualAccount {
         try await call(.post, "/va", open)
     }

@@ -1,12 +1,19 @@
 import Foundation
 import Synchronization
+import TLSWrapper
 
-/// Card tokens: what `GET /v2/token` hands the browser instead of the card.
+/// Card tokens: what `GET /v2/token` hands the browser instead of the card, and saved cards.
 ///
 /// A token stands for a ``StoredCard`` held in this process's memory only: a token carries the
 /// card number and CVV, which a gateway must never write to disk (PCI DSS 3.2). A token is
 /// single use, expires, and only the merchant it was made for can spend it (another merchant
 /// cannot burn it). A restart forgets them all: the payment page simply makes new ones.
+///
+/// A saved card (`saved_token_id`) is kept for later charges: its number and expiry — never
+/// its CVV — sealed with the vault key (AES-256-GCM, the key in a 0600 file of the state
+/// folder) into the ``AccountStore``, bound to its token so that one sealed card cannot be
+/// passed off as another's. It is charged as a card on file (no CVV: one-click), or turned
+/// into a fresh single-use token when the customer types the CVV again (two-click).
 public final class CardVault: Sendable {
     private struct Entry {
         var card: StoredCard
@@ -16,12 +23,16 @@ public final class CardVault: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
     private let lifetime: TimeInterval
+    private let accounts: any AccountStore
+    private let key: SealingKey
 
-    public init(lifetime: Duration) {
+    public init(lifetime: Duration, accounts: any AccountStore, key: SealingKey) {
         self.lifetime = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
+        self.accounts = accounts
+        self.key = key
     }
 
-    /// Stores `card` for `merchantID` and returns its token id (`481111-1114-<uuid>`, the shape
+    /// Stores `card` for `merchantID` and returns its token id (`48111111-1114-<uuid>`, the shape
     /// Midtrans' tokens have: the masked card, then a random part).
     public func store(_ card: StoredCard, merchantID: String, now: Date) -> String {
         let id = "\(card.masked)-\(UUID().uuidString.lowercased())"
@@ -42,6 +53,13 @@ public final class CardVault: Sendable {
         }
     }
 
+    /// The card behind a token, without using it up (a point inquiry before the charge).
+    func peek(_ token: String, merchantID: String, now: Date) -> StoredCard? {
+        entries.withLock { entries in
+            entries[token].flatMap { $0.merchantID == merchantID && $0.expires > now ? $0.card : nil }
+        }
+    }
+
     /// The card in a `GET /v2/token` query (`card_number`, `card_cvv`, `card_exp_month`,
     /// `card_exp_year`), checked as Midtrans checks it before any token is made.
     static func card(from query: [String: String]) throws(GatewayError) -> StoredCard {
@@ -53,5 +71,44 @@ public final class CardVault: Sendable {
         guard problems.isEmpty else { throw .validation(problems) }
         return StoredCard(number: number, cvv: query["card_cvv"] ?? "", expiryMonth: query["card_exp_month"] ?? "",
                           expiryYear: query["card_exp_year"] ?? "")
+    }
+
+    // MARK: Saved cards
+
+    /// Saves `card` (its CVV dropped) for `merchantID`: the `saved_token_id` — the first eight
+    /// digits, 20 random letters and digits, the last four, as Midtrans' saved tokens look.
+    func save(_ card: StoredCard, merchantID: String) throws(GatewayError) -> SavedCard {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        let random = String((0..<20).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+        let token = "\(card.number.prefix(8))\(random)\(card.number.suffix(4))"
+        let plain = Array("\(card.number)|\(card.expiryMonth)|\(card.expiryYear)".utf8)
+        let saved = SavedCard(savedTokenID: token, merchantID: merchantID, maskedCard: card.masked,
+                              expiresAt: Self.endOfExpiryMonth(month: card.expiryMonth, year: card.expiryYear),
+                              sealed: key.seal(plain, context: Array(token.utf8)))
+        try storing { try accounts.saveCard(saved) }
+        return saved
+    }
+
+    /// The merchant's saved card `token` — number and expiry, no CVV — while it has not
+    /// expired; nil for another merchant's token, an unknown one, or one that no longer opens.
+    func saved(_ token: String, merchantID: String, now: Date) throws(GatewayError) -> (card: StoredCard, record: SavedCard)? {
+        guard let record = try storing({ try accounts.savedCard(token: token) }), record.merchantID == merchantID,
+            record.expiresAt > Timestamp.midtrans(now),
+            let plain = try? key.open(record.sealed, context: Array(token.utf8))
+        else { return nil }
+        let parts = String(decoding: plain, as: UTF8.self).split(separator: "|").map(String.init)
+        guard parts.count == 3 else { return nil }
+        return (StoredCard(number: parts[0], cvv: "", expiryMonth: parts[1], expiryYear: parts[2]), record)
+    }
+
+    /// `saved_token_id_expired_at`: the last second of the card's expiry month, UTC+7.
+    static func endOfExpiryMonth(month: String, year: String) -> String {
+        let m = Int(month) ?? 12, y = Int(year).map { $0 < 100 ? 2000 + $0 : $0 } ?? 2099
+        let (nextYear, nextMonth) = m >= 12 ? (y + 1, 1) : (y, m + 1)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 7 * 3600)!
+        let first = calendar.date(from: DateComponents(year: nextYear, month: nextMonth, day: 1)) ?? Date.distantFuture
+        return Timestamp.midtrans(first.addingTimeInterval(-1))
     }
 }

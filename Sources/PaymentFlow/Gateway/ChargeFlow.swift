@@ -62,13 +62,22 @@ final class ChargeFlow: Sendable {
 
     func charge(_ request: ChargeRequest, merchant: MerchantAccount) async throws(GatewayError) -> Result {
         let now = configuration.now()
-        // The card first: an unusable token is 411 before anything is reserved.
-        var card: StoredCard?
+        // The card first: an unusable token is 411 before anything is reserved. A saved token
+        // is a card on file (one-click: no CVV); `save_token_id` keeps a typed card for later.
+        var card: StoredCard?, onFile = false, saved: SavedCard?
         if request.paymentType.isCard {
-            guard let token = request.tokenID, let taken = vault.take(token, merchantID: merchant.merchantID, now: now) else {
+            guard let token = request.tokenID else { throw .invalidToken }
+            if let taken = vault.take(token, merchantID: merchant.merchantID, now: now) {
+                card = taken
+            } else if let found = try vault.saved(token, merchantID: merchant.merchantID, now: now) {
+                (card, onFile, saved) = (found.card, true, found.record)
+            } else {
                 throw .invalidToken
             }
-            card = taken
+            if let bins = request.bins, let number = card?.number, !Self.accepts(bins, number: number) {
+                throw .validation(["credit_card.bins does not include this card"])
+            }
+            if request.saveCard, saved == nil, let card { saved = try vault.save(card, merchantID: merchant.merchantID) }
         }
         var transaction = GatewayTransaction(
             transactionID: UUID().uuidString.lowercased(), orderID: request.orderID, merchantID: merchant.merchantID,
@@ -78,6 +87,11 @@ final class ChargeFlow: Sendable {
         transaction.appendNotificationURLs = request.appendNotificationURLs
         transaction.maskedCard = card?.masked
         transaction.extra = request.echoed
+        if let saved {
+            transaction.extra["saved_token_id"] = saved.savedTokenID
+            transaction.extra["saved_token_id_expired_at"] = saved.expiresAt
+        }
+        if let term = request.installmentTerm { transaction.extra["installment_term"] = String(term) }
         transaction.bank = request.channel.bank
         let id = transaction.transactionID
         start(id)
@@ -86,7 +100,7 @@ final class ChargeFlow: Sendable {
 
         var saga = ChargeSaga.reserved
         let first = saga.handle(.begin(isCard: request.paymentType.isCard))
-        return try await drive(&saga, first, transaction, merchant: merchant, card: card, otp: nil, channel: request.channel,
+        return try await drive(&saga, first, transaction, merchant: merchant, card: card, onFile: onFile, otp: nil, channel: request.channel,
                                preauthorize: request.preauthorize, authentication: request.authentication, expiry: request.customExpiry)
     }
 
@@ -118,7 +132,7 @@ final class ChargeFlow: Sendable {
     // MARK: The driver
 
     private func drive(_ saga: inout ChargeSaga, _ first: ChargeSaga.Action, _ start: GatewayTransaction, merchant: MerchantAccount,
-                       card: StoredCard?, otp: String?, channel: PaymentChannel, preauthorize: Bool = false,
+                       card: StoredCard?, onFile: Bool = false, otp: String?, channel: PaymentChannel, preauthorize: Bool = false,
                        authentication: Bool = false, expiry: (from: Date?, lasts: Duration)? = nil) async throws(GatewayError) -> Result {
         var transaction = start
         var action = first
@@ -140,8 +154,9 @@ final class ChargeFlow: Sendable {
             case .authorizeCard:
                 guard let card else { throw .internalFailure("a card charge without its card") }
                 do {
-                    let answer = try await bank.authorize(BankAPI.CardAuthorization(card: card, amount: transaction.state.grossAmount,
-                                                                                    reference: transaction.transactionID, authentication: authentication))
+                    let answer = try await bank.authorize(BankAPI.CardAuthorization(
+                        card: card, amount: transaction.state.grossAmount, reference: transaction.transactionID,
+                        authentication: authentication, cardOnFile: onFile))
                     (found.approval, found.authentication, bankMessage) = (answer.approval_code, answer.authentication_id, answer.message)
                     found.eci = answer.eci
                     event = .bankAnswered(answer.result)
@@ -187,6 +202,15 @@ final class ChargeFlow: Sendable {
                         transaction.charge = next
                         if let code = found.approval { transaction.approvalCode = code }
                         if let eci = found.eci { transaction.extra["eci"] = eci }
+                        // The issuer's answer, in ISO 8583's response codes (a fraud denial never reached it).
+                        switch outcome {
+                        case .authorized, .held:
+                            (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = ("00", "Approved")
+                        case .declined(fraud: .accept):
+                            (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = ("05", bankMessage ?? "Do not honor")
+                        default: break
+                        }
+                        if authentication, transaction.paymentType.isCard { transaction.extra["three_ds_version"] = "2" }
                         if let authentication = found.authentication, outcome == .awaitAuthentication {
                             transaction.authenticationID = authentication
                             transaction.expiryTime = Timestamp.midtrans(configuration.now().addingTimeInterval(Timestamp.seconds(configuration.authenticationExpiry)))
@@ -231,6 +255,12 @@ final class ChargeFlow: Sendable {
         let from = expiry?.from ?? configuration.now(), lasts = expiry?.lasts ?? configuration.paymentExpiry
         transaction.expiryTime = Timestamp.midtrans(from.addingTimeInterval(Timestamp.seconds(lasts)))
         channel.show(account: account.va_number, on: &transaction, gateway: publicURL(), bank: configuration.bankURL)
+    }
+
+    /// `credit_card.bins`: the card starts with one of the digit prefixes, or its issuer is one
+    /// of the named banks (every sandbox card is BNI's, as the BIN lookup says).
+    static func accepts(_ bins: [String], number: String) -> Bool {
+        bins.contains { entry in entry.first?.isNumber == true ? number.hasPrefix(entry) : entry == "bni" }
     }
 
     /// Midtrans' `status_message` for a charge's outcome.

@@ -15,6 +15,13 @@ struct ChargeRequest: Sendable {
     var preauthorize = false
     /// `credit_card.authentication`: 3-D Secure asked for (an enrolled card then waits for the OTP).
     var authentication = false
+    /// `credit_card.save_token_id`: keep the card for later charges (`saved_token_id` in the answer).
+    var saveCard = false
+    /// `credit_card.installment_term`: months of an instalment plan (echoed; the bank is paid at once).
+    var installmentTerm: Int?
+    /// `credit_card.bins`: only cards starting with one of these digits, or issued by one of
+    /// these banks, may pay.
+    var bins: [String]?
     /// `custom_expiry`: when a waiting payment expires (from `order_time`, default now); nil:
     /// the gateway's default (24 h).
     var customExpiry: (from: Date?, lasts: Duration)?
@@ -64,6 +71,24 @@ struct ChargeRequest: Sendable {
         if let cardType = (body["credit_card"] as? [String: Any])?["type"], ![ "authorize", "authorize_capture"].contains(cardType as? String ?? "") {
             problems.append("credit_card.type must be authorize or authorize_capture")
         }
+        let cardObject = body["credit_card"] as? [String: Any] ?? [:]
+        var installmentTerm: Int?, bins: [String]?
+        if let value = cardObject["installment_term"] {
+            if let term = (value as? NSNumber)?.intValue ?? (value as? String).flatMap({ Int($0) }), (1...36).contains(term) {
+                installmentTerm = term
+            } else {
+                problems.append("credit_card.installment_term must be a whole number of months from 1 to 36")
+            }
+        }
+        if let value = cardObject["bins"] {
+            if let list = value as? [String], !list.isEmpty, list.count <= 100, list.allSatisfy({ entry in
+                (1...8).contains(entry.count) && (entry.allSatisfy { $0.isASCII && $0.isNumber } || entry.allSatisfy { $0.isASCII && $0.isLetter })
+            }) {
+                bins = list.map { $0.lowercased() }
+            } else {
+                problems.append("credit_card.bins must be a list of BIN prefixes (1 to 8 digits) or bank names")
+            }
+        }
         var customExpiry: (from: Date?, lasts: Duration)?
         if let value = body["custom_expiry"] {
             switch Self.expiry(value, field: "custom_expiry", start: "order_time", duration: "expiry_duration") {
@@ -82,6 +107,9 @@ struct ChargeRequest: Sendable {
         self.tokenID = card?["token_id"] as? String
         self.preauthorize = card?["type"] as? String == "authorize"
         self.authentication = (card?["authentication"] as? NSNumber)?.boolValue ?? false
+        self.saveCard = (card?["save_token_id"] as? NSNumber)?.boolValue ?? false
+        self.installmentTerm = installmentTerm
+        self.bins = bins
     }
 
     /// Midtrans: `order_id` is required, at most 50 characters of `A-Z a-z 0-9 - _ ~ .`. Checked

@@ -4,7 +4,7 @@ import Synchronization
 import TLSWrapper
 
 /// What the payment service tells fraud detection about a card charge. The card number itself
-/// never leaves the payment service: fraud sees its first six and last four digits and a
+/// never leaves the payment service: fraud sees its first eight and last four digits and a
 /// fingerprint (SHA-512 of the number), enough to recognise the same card again.
 public struct FraudCheck: Codable, Sendable, Equatable {
     public var merchant_id: String

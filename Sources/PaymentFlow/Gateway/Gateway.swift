@@ -13,7 +13,7 @@ import Synchronization
 /// |---|---|
 /// | ``MerchantDirectory`` | who is calling: keys, their cache, constant-time comparison |
 /// | ``IdempotencyGuard`` | `Idempotency-Key`: claimed atomically, bound to its request, replayed |
-/// | ``CardVault`` | card tokens, in memory only |
+/// | ``CardVault``, ``CardAPI`` | card tokens (memory only) and saved cards (sealed); token, register, points, BIN calls |
 /// | ``ChargeFlow`` (+ ``ChargeSaga``) | reserve → fraud → bank → record, with abandon/reverse |
 /// | ``TransactionLedger`` | the one door through which a transaction changes; decides webhooks and what the bank owes |
 /// | ``BankObligations`` | reversals and refunds, settled until the bank confirms |
@@ -32,6 +32,8 @@ import Synchronization
 /// status 200 for body codes 200/201/202/407, the body code otherwise.
 public final class Gateway: Sendable {
     public let store: any GatewayStore
+    /// Saved cards, linked GoPay accounts, subscriptions.
+    public let accounts: any AccountStore
     public let configuration: GatewayConfiguration
     let merchants: MerchantDirectory
     let idempotency: IdempotencyGuard
@@ -41,6 +43,7 @@ public final class Gateway: Sendable {
     let flow: ChargeFlow
     let threeDSecure: ThreeDSecure
     let snap: Snap
+    let cards: CardAPI
     let actions: MerchantActions
     let timers: GatewayTimers
     private let publicURLBox: PublicURL
@@ -54,12 +57,13 @@ public final class Gateway: Sendable {
         case recoveryListed
     }
 
-    public init(configuration: GatewayConfiguration, store: any GatewayStore, bankClient: HTTPClient) {
+    public init(configuration: GatewayConfiguration, store: any GatewayStore, accounts: any AccountStore, bankClient: HTTPClient) {
         self.configuration = configuration
         self.store = store
+        self.accounts = accounts
         merchants = MerchantDirectory(store: store)
         idempotency = IdempotencyGuard(store: store, lifetime: configuration.idempotencyLifetime, now: configuration.now)
-        vault = CardVault(lifetime: configuration.tokenLifetime)
+        vault = CardVault(lifetime: configuration.tokenLifetime, accounts: accounts, key: configuration.vaultKey)
         ledger = TransactionLedger(store: store, merchants: merchants, now: configuration.now)
         let bank = BankClient(baseURL: configuration.bankURL, key: configuration.bankNoticeKey, client: bankClient)
         obligations = BankObligations(store: store, bank: bank)
@@ -70,6 +74,7 @@ public final class Gateway: Sendable {
                           configuration: configuration, publicURL: box.get)
         threeDSecure = ThreeDSecure(flow: flow, merchants: merchants)
         snap = Snap(flow: flow, merchants: merchants, configuration: configuration, publicURL: box.get)
+        cards = CardAPI(vault: vault, merchants: merchants, bank: bank, now: configuration.now)
         actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
         timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, configuration: configuration,
                                checkpoints: checkpoints)
@@ -86,7 +91,9 @@ public final class Gateway: Sendable {
 
     public var router: Router {
         var router = Router()
-        router.get("/v2/token") { [self] request in try token(request) }
+        router.get("/v2/token") { [self] request in try cards.token(request) }
+        router.get("/v2/card/register") { [self] request in try cards.register(request) }
+        router.get("/v2/point_inquiry/{token}") { [self] request in try await cards.pointInquiry(request) }
         router.post("/v2/charge") { [self] request in
             let merchant = try merchants.authenticate(request)
             return try await idempotency.run(request, merchant: merchant) {
@@ -162,7 +169,7 @@ public final class Gateway: Sendable {
             let (result, merchant) = try await snap.charge(request)
             return try chargeAnswer(result, merchant: merchant)
         }
-        router.get("/v1/bins/{bin}") { [self] request in try binLookup(request) }
+        router.get("/v1/bins/{bin}") { [self] request in try cards.binLookup(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
         // Every answer is JSON, unknown routes included (a client SDK parses every body).
         router.fallback = { _ in throw GatewayError.routeNotFound }
@@ -228,60 +235,6 @@ public final class Gateway: Sendable {
             fields["channel_response_message"] = result.bankMessage ?? result.message
         }
         return Self.answer(fields)
-    }
-
-    /// `GET /v2/token?client_key=…&card_number=…&card_cvv=…&card_exp_month=…&card_exp_year=…`.
-    func token(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
-        let query = request.queryParameters
-        let callback = try Self.jsonpCallback(query["callback"])
-        do {
-            let byClientKey = try query["client_key"].flatMap { key throws(GatewayError) in try merchants.merchant(clientKey: key) }
-            guard let merchant = byClientKey ?? (try? merchants.authenticate(request)) else { throw GatewayError.unknownMerchant }
-            let card = try CardVault.card(from: query)
-            let id = vault.store(card, merchantID: merchant.merchantID, now: configuration.now())
-            return Self.jsonp(Self.answer(["status_code": "200", "status_message": "Credit card token is created as Token ID.", "token_id": id]),
-                              callback: callback)
-        } catch {
-            // A page's script reads failures through its callback too (JSONP has no status).
-            return Self.jsonp(Self.errorResponse(GatewayError(error), for: .core), callback: callback)
-        }
-    }
-
-    /// `callback` for JSONP (`GET /v2/token?callback=…`, as Midtrans' browser script asks): a
-    /// JavaScript name and nothing else — anything more would let a page inject script.
-    static func jsonpCallback(_ name: String?) throws(GatewayError) -> String? {
-        guard let name else { return nil }
-        guard !name.isEmpty, name.utf8.count <= 64, name.utf8.first.map({ !(48...57).contains($0) }) ?? false,
-            name.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == UInt8(ascii: "_")
-                || $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: ".") })
-        else { throw .validation(["callback must be a JavaScript function name (letters, digits, _ $ .)"]) }
-        return name
-    }
-
-    /// The JSON answer wrapped as `callback({...});` (HTTP 200, JavaScript), or as it is without one.
-    static func jsonp(_ response: HTTPResponse, callback: String?) -> HTTPResponse {
-        guard let callback, case .bytes(let json) = response.body else { return response }
-        var fields = HTTPFields(["Content-Type": "application/javascript; charset=utf-8"])
-        try? fields.append(name: "X-Content-Type-Options", value: "nosniff")
-        return HTTPResponse(status: 200, fields: fields, body: .bytes(Array("/**/\(callback)(".utf8) + json + Array(");".utf8)))
-    }
-
-    /// `GET /v1/bins/{bin}`: what a card's first digits say (brand, issuing bank, credit or
-    /// debit), for a payment page that adapts to the card being typed. Client or server key.
-    func binLookup(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
-        let key = MerchantDirectory.basicUser(request) ?? ""
-        guard (try merchants.merchant(clientKey: key)) != nil || (try? merchants.authenticate(request)) != nil else { throw .unknownMerchant }
-        let bin = request.pathParameters["bin"] ?? ""
-        guard (6...8).contains(bin.count), bin.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw .validation(["the BIN is the first 6 to 8 digits of a card number"])
-        }
-        guard let card = SandboxCards.all.first(where: { $0.number.hasPrefix(bin) }) else { throw .binNotFound }
-        let data: [String: Any] = [
-            "bin": bin, "brand": card.brand, "bin_type": "CREDIT", "bin_class": "CLASSIC", "bank_code": "BNI",
-            "bank": "BANK NEGARA INDONESIA", "country_code": "ID", "country_name": "INDONESIA", "channel": "online_offline",
-            "registration_required": false,
-        ]
-        return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes((try? JSONText.encode(["data": data])) ?? []))
     }
 
     // MARK: The bank's side

@@ -1,4 +1,5 @@
 import Foundation
+import TLSWrapper
 
 /// How a gateway is wired and how its clocks run (compress them for demos and tests).
 public struct GatewayConfiguration: Sendable {
@@ -26,6 +27,10 @@ public struct GatewayConfiguration: Sendable {
     public var idempotencyLifetime: Duration = .seconds(300)
     /// How long a card token may be used (single use in any case).
     public var tokenLifetime: Duration = .seconds(600)
+    /// The key saved cards are sealed with (``CardVault``): from a 0600 file of the state
+    /// folder in ``PaymentSystem``; a fresh random one by default (saved cards then last as long
+    /// as the process).
+    public var vaultKey = SealingKey.random()
     /// The clock (injected by tests).
     public var now: @Sendable () -> Date = { Date() }
 

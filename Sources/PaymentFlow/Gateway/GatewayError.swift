@@ -42,6 +42,10 @@ public enum GatewayError: Error, Equatable, Sendable {
     case fraudUnavailable
     /// No card starts with these digits: 404.
     case binNotFound
+    /// A point inquiry for a card that collects no reward points (BNI's do): 402.
+    case pointsUnavailable
+    /// The bank did not answer a call that moves no money (a point inquiry): 503.
+    case bankUnavailable
     /// A Snap token that is unknown, paid or expired: 404.
     case snapTokenNotFound
     /// A bank's payment notice without the bank's key: 401.
@@ -65,6 +69,8 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .idempotencyKeyRunning: 202
         case .idempotencyKeyReused: 409
         case .chargeInDoubt: 502
+        case .pointsUnavailable: 402
+        case .bankUnavailable: 503
         case .fraudUnavailable: 504
         case .protocolError(let status, _): status
         case .internalFailure, .chargeBodyNotAnObject: 500
@@ -92,6 +98,8 @@ public enum GatewayError: Error, Equatable, Sendable {
             "The transaction became \(status.rawValue) while the bank was deciding; anything the bank did is being reversed"
         case .chargeInDoubt: "The bank did not answer; the charge was cancelled and is being reversed, please charge again"
         case .fraudUnavailable: "Fraud detection unavailable"
+        case .pointsUnavailable: "Point inquiry is not available for this card: only cards with bank reward points (BNI) have a balance"
+        case .bankUnavailable: "The bank is unavailable, please try again later"
         case .snapTokenNotFound: "Snap token is not found or expired"
         case .binNotFound: "BIN is not found"
         case .protocolError(_, let message): message

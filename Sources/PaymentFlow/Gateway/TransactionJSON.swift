@@ -48,6 +48,12 @@ extension GatewayTransaction {
                 object[name] = value
             }
         }
+        // A card is saved once its bank approved it: a declined or unfinished charge shows no
+        // saved token (its record stays, unusable for anything the bank would not decline).
+        if ![.capture, .settlement, .authorize, .refund, .partialRefund].contains(state.status) {
+            object["saved_token_id"] = nil
+            object["saved_token_id_expired_at"] = nil
+        }
         return object
     }
 

@@ -11,6 +11,7 @@ public enum SQLiteValue: Hashable, Sendable {
 
     var text: String? { if case .text(let s) = self { return s } else { return nil } }
     var integer: Int64? { if case .integer(let i) = self { return i } else { return nil } }
+    var bytes: [UInt8]? { if case .blob(let b) = self { return b } else { return nil } }
 }
 
 /// A failed SQLite call: the result code, SQLite's message and the statement that failed.

@@ -1,0 +1,20 @@
+import Foundation
+
+/// Where the gateway keeps what a customer leaves with it for later: saved cards, linked GoPay
+/// accounts and subscriptions. Like the ``GatewayStore`` protocols, it persists and decides
+/// nothing; every `update` is one atomic read-change-write (`change` may throw to leave the
+/// record as it was).
+public protocol AccountStore: Sendable {
+    func saveCard(_ card: SavedCard) throws
+    func savedCard(token: String) throws -> SavedCard?
+
+    func insertPayAccount(_ account: PayAccount) throws
+    func payAccount(id: String) throws -> PayAccount?
+    func updatePayAccount<R>(id: String, _ change: (inout PayAccount) throws -> R) throws -> R?
+
+    func insertSubscription(_ subscription: Subscription) throws
+    func subscription(id: String) throws -> Subscription?
+    func updateSubscription<R>(id: String, _ change: (inout Subscription) throws -> R) throws -> R?
+    /// Active subscriptions whose next charge is due at `now` (milliseconds) or earlier.
+    func subscriptionsDue(now: Int64) throws -> [Subscription]
+}

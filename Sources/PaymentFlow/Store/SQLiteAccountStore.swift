@@ -1,0 +1,116 @@
+import Foundation
+
+/// An ``AccountStore`` in SQLite: its own tables, in the gateway's database file when given
+/// that database (one file, one backup), or in memory. Linked accounts and subscriptions are
+/// kept as JSON with their keys in columns; an update is one `BEGIN IMMEDIATE` transaction.
+public final class SQLiteAccountStore: AccountStore {
+    public let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) throws {
+        self.database = database
+        try database.transaction { db in
+            for statement in Self.schema { try db.execute(statement) }
+        }
+    }
+
+    /// A store in memory, gone with the object.
+    public convenience init() throws {
+        try self.init(database: try SQLiteDatabase(path: ":memory:"))
+    }
+
+    private static let schema = [
+        """
+        CREATE TABLE IF NOT EXISTS saved_cards (
+            saved_token_id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            masked_card TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            sealed BLOB NOT NULL)
+        """,
+        "CREATE TABLE IF NOT EXISTS pay_accounts (account_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS subscriptions (
+            id TEXT PRIMARY KEY,
+            active INTEGER NOT NULL,
+            next_execution_at INTEGER NOT NULL,
+            body TEXT NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS subscriptions_due ON subscriptions (next_execution_at) WHERE active = 1",
+    ]
+
+    // MARK: Saved cards
+
+    public func saveCard(_ card: SavedCard) throws {
+        try database.execute(
+            "INSERT INTO saved_cards (saved_token_id, merchant_id, masked_card, expires_at, sealed) VALUES (?, ?, ?, ?, ?)",
+            [.text(card.savedTokenID), .text(card.merchantID), .text(card.maskedCard), .text(card.expiresAt), .blob(card.sealed)])
+    }
+
+    public func savedCard(token: String) throws -> SavedCard? {
+        try database.execute("SELECT saved_token_id, merchant_id, masked_card, expires_at, sealed FROM saved_cards WHERE saved_token_id = ?",
+                             [.text(token)]).first.map { row in
+            SavedCard(savedTokenID: row[0].text ?? "", merchantID: row[1].text ?? "", maskedCard: row[2].text ?? "",
+                      expiresAt: row[3].text ?? "", sealed: row[4].bytes ?? [])
+        }
+    }
+
+    // MARK: Linked accounts
+
+    public func insertPayAccount(_ account: PayAccount) throws {
+        try database.execute("INSERT INTO pay_accounts (account_id, body) VALUES (?, ?)", [.text(account.accountID), .text(try Self.json(account))])
+    }
+
+    public func payAccount(id: String) throws -> PayAccount? {
+        try database.execute("SELECT body FROM pay_accounts WHERE account_id = ?", [.text(id)]).first.map { try Self.decode($0[0]) }
+    }
+
+    public func updatePayAccount<R>(id: String, _ change: (inout PayAccount) throws -> R) throws -> R? {
+        try database.transaction { db in
+            guard let row = try db.execute("SELECT body FROM pay_accounts WHERE account_id = ?", [.text(id)]).first else { return nil }
+            var account: PayAccount = try Self.decode(row[0])
+            let result = try change(&account)
+            try db.execute("UPDATE pay_accounts SET body = ? WHERE account_id = ?", [.text(try Self.json(account)), .text(id)])
+            return result
+        }
+    }
+
+    // MARK: Subscriptions
+
+    public func insertSubscription(_ subscription: Subscription) throws {
+        try database.execute("INSERT INTO subscriptions (id, active, next_execution_at, body) VALUES (?, ?, ?, ?)", Self.row(subscription))
+    }
+
+    public func subscription(id: String) throws -> Subscription? {
+        try database.execute("SELECT body FROM subscriptions WHERE id = ?", [.text(id)]).first.map { try Self.decode($0[0]) }
+    }
+
+    public func updateSubscription<R>(id: String, _ change: (inout Subscription) throws -> R) throws -> R? {
+        try database.transaction { db in
+            guard let row = try db.execute("SELECT body FROM subscriptions WHERE id = ?", [.text(id)]).first else { return nil }
+            var subscription: Subscription = try Self.decode(row[0])
+            let result = try change(&subscription)
+            let values = try Self.row(subscription)
+            try db.execute("UPDATE subscriptions SET active = ?, next_execution_at = ?, body = ? WHERE id = ?", Array(values.dropFirst()) + [values[0]])
+            return result
+        }
+    }
+
+    public func subscriptionsDue(now: Int64) throws -> [Subscription] {
+        try database.execute("SELECT body FROM subscriptions WHERE active = 1 AND next_execution_at <= ? ORDER BY next_execution_at",
+                             [.integer(now)]).map { try Self.decode($0[0]) }
+    }
+
+    private static func row(_ subscription: Subscription) throws -> [SQLiteValue] {
+        [.text(subscription.id), .integer(subscription.status == .active ? 1 : 0), .integer(subscription.nextExecutionAt), .text(try json(subscription))]
+    }
+
+    // MARK: JSON bodies
+
+    private static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    private static func decode<T: Decodable>(_ value: SQLiteValue) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data((value.text ?? "").utf8))
+    }
+}
