@@ -25,7 +25,7 @@ struct PaymentChannelTests {
     static let vectors: [Vector] = [
         Vector(type: "bank_transfer", object: ["bank": "bca", "va_number": "12345678901"], message: "Success, Bank Transfer transaction is created",
                number: { ($0["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String }),
-        Vector(type: "bank_transfer", object: ["bank": "permata", "va_number": "8562000123"], message: "Success, Bank Transfer transaction is created",
+        Vector(type: "bank_transfer", object: ["bank": "permata", "va_number": "8562000123"], message: "Success, PERMATA VA transaction is successful",
                number: { $0["permata_va_number"] as? String }),
         Vector(type: "bank_transfer", object: ["bank": "cimb"], message: "Success, Bank Transfer transaction is created",
                number: { ($0["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String }),
@@ -37,7 +37,7 @@ struct PaymentChannelTests {
         Vector(type: "cstore", object: ["store": "alfamart"], message: "Success, cstore transaction is successful",
                number: { $0["payment_code"] as? String }),
         Vector(type: "akulaku", message: "Success, Akulaku transaction is created", number: { lastPathPart($0["redirect_url"]) }),
-        Vector(type: "kredivo", message: "Success, Kredivo transaction is created", number: { lastPathPart($0["redirect_url"]) }),
+        Vector(type: "kredivo", message: "Kredivo transaction is created", number: { lastPathPart($0["redirect_url"]) }),
     ]
 
     static func lastPathPart(_ url: Any?) -> String? { (url as? String)?.split(separator: "/").last.map(String.init) }
@@ -71,6 +71,10 @@ struct PaymentChannelTests {
         let order = "ch-\(vector.type)-\(UUID().uuidString.prefix(6))"
         var body: [String: Any] = ["payment_type": vector.type, "transaction_details": ["order_id": order, "gross_amount": 25000]]
         if !vector.object.isEmpty { body[vector.type] = vector.object }
+        if ["akulaku", "kredivo"].contains(vector.type) {
+            body["item_details"] = [["id": "kopi", "name": "Kopi", "price": 25000, "quantity": 1]]
+            body["customer_details"] = ["first_name": "Budi", "email": "budi@example.com", "phone": "+6281234567890"]
+        }
         let answer = try await h.call(.post, "/v2/charge", body)
         #expect(answer.status == 200 && answer.body["status_code"] as? String == "201", "\(answer.body)")
         #expect(answer.body["status_message"] as? String == vector.message)
@@ -120,6 +124,7 @@ struct PaymentChannelTests {
         (#"{"payment_type": "bank_transfer", "bank_transfer": {"bank": "bca", "free_text": {"payment": [{"id": "Bayar", "en": ""}]}}}"#, "bank_transfer.free_text.payment[0].en must be 1 to 50 characters"),
         (#"{"payment_type": "shopeepay", "shopeepay": {"callback_url": 7}}"#, "shopeepay.callback_url must be a URL of at most 255 characters"),
         (#"{"payment_type": "ovo"}"#, "payment_type is not supported: ovo"),
+        (#"{"payment_type": "akulaku", "customer_details": {"first_name": "Budi"}}"#, "item_details is required for akulaku"),
     ])
     func rules(json: String, message: String) async throws {
         var body = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
@@ -171,5 +176,62 @@ struct PaymentChannelTests {
         #expect(String(format: "%04X", PaymentChannel.crc16(Array(body.utf8))) == String(text.suffix(4)))
         // CRC-16/CCITT-FALSE's check value (the catalogue's "123456789" vector).
         #expect(PaymentChannel.crc16(Array("123456789".utf8)) == 0x29B1)
+    }
+
+    @Test("the generate-qr-code action serves a PNG (SVG on request) that a reader decodes back to qr_string; no key needed")
+    func qrImage() async throws {
+        let h = try await Harness.start()
+        let answer = try await h.call(.post, "/v2/charge", ["payment_type": "qris", "transaction_details": ["order_id": "qr-image", "gross_amount": 15000]])
+        let qr = try #require(answer.body["qr_string"] as? String)
+        let action = try #require((answer.body["actions"] as? [[String: Any]])?.first { $0["name"] as? String == "generate-qr-code" }?["url"] as? String)
+        let png = try await h.system.client.get(action)
+        #expect(png.status == 200 && png.fields["Content-Type"] == "image/png" && png.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        try await QRCodeDecodeTests.expectDecoded([png.body], equal: [qr])
+        let svg = try await h.system.client.get(action + "?format=svg")
+        #expect(svg.fields["Content-Type"] == "image/svg+xml" && String(decoding: svg.body, as: UTF8.self).hasPrefix("<svg"))
+        let wrongType = action.replacingOccurrences(of: "/v2/qris/", with: "/v2/gopay/")
+        #expect(try await h.system.client.get(wrongType).status == 404)
+        await h.stop()
+    }
+
+    @Test("settlement adds each channel's fields: payment_amounts for a VA; issuer and on-us/off-us for QRIS")
+    func settlementFields() async throws {
+        let h = try await Harness.start()
+        _ = try await h.vaCharge("settle-va", amount: 12000)
+        let onUs = try await h.call(.post, "/v2/charge", ["payment_type": "qris", "transaction_details": ["order_id": "settle-qr", "gross_amount": 5000]])
+        let offUs = try await h.call(.post, "/v2/charge", [
+            "payment_type": "qris", "transaction_details": ["order_id": "settle-qr-2", "gross_amount": 5000], "qris": ["acquirer": "airpay shopee"],
+        ])
+        #expect(onUs.body["issuer"] == nil, "the issuer is known once someone paid")
+        for order in ["settle-va", "settle-qr", "settle-qr-2"] {
+            #expect(try await h.payAtBank(try #require(try h.transaction(order)?.vaNumber)) == 200)
+            try await EndToEndTests.eventually("\(order) settles") { try h.transaction(order)?.state.status == .settlement }
+        }
+        let va = try await h.call(.get, "/v2/settle-va/status").body
+        let payments = try #require(va["payment_amounts"] as? [[String: Any]], "\(va)")
+        #expect(payments.count == 1 && payments[0]["amount"] as? String == "12000.00" && payments[0]["paid_at"] as? String == va["settlement_time"] as? String)
+        let qr = try await h.call(.get, "/v2/settle-qr/status").body
+        #expect(qr["issuer"] as? String == "gopay" && qr["transaction_type"] as? String == "on-us" && qr["acquirer"] as? String == "gopay")
+        #expect(try await h.call(.get, "/v2/settle-qr-2/status").body["transaction_type"] as? String == "off-us")
+        await h.stop()
+    }
+
+    @Test("default expiry per channel: 15 minutes for QRIS and e-wallets, 2 hours for Akulaku, 24 hours for a VA")
+    func defaultExpiry() async throws {
+        let clock = ManualClock()
+        let h = try await Harness.start { $0.now = { clock.now } }
+        let customer = ["first_name": "Budi", "email": "budi@example.com"]
+        let items = [["id": "a", "name": "A", "price": 1000, "quantity": 1]]
+        func expiry(_ type: String, _ extra: [String: Any] = [:]) async throws -> String? {
+            var body: [String: Any] = ["payment_type": type, "transaction_details": ["order_id": "exp-\(type)", "gross_amount": 1000]]
+            body.merge(extra) { $1 }
+            return try await h.call(.post, "/v2/charge", body).body["expiry_time"] as? String
+        }
+        let now = clock.now
+        #expect(try await expiry("qris") == Timestamp.midtrans(now.addingTimeInterval(15 * 60)))
+        #expect(try await expiry("shopeepay") == Timestamp.midtrans(now.addingTimeInterval(15 * 60)))
+        #expect(try await expiry("akulaku", ["customer_details": customer, "item_details": items]) == Timestamp.midtrans(now.addingTimeInterval(2 * 3600)))
+        #expect(try await expiry("bank_transfer", ["bank_transfer": ["bank": "bri"]]) == Timestamp.midtrans(now.addingTimeInterval(24 * 3600)))
+        await h.stop()
     }
 }

@@ -252,7 +252,8 @@ final class ChargeFlow: Sendable {
     /// unpaid one expires: the merchant's `custom_expiry`, else the gateway's default.
     private func open(_ account: BankAPI.VirtualAccount, on transaction: inout GatewayTransaction, channel: PaymentChannel,
                       expiry: (from: Date?, lasts: Duration)?) {
-        let from = expiry?.from ?? configuration.now(), lasts = expiry?.lasts ?? configuration.paymentExpiry
+        let from = expiry?.from ?? configuration.now()
+        let lasts = expiry?.lasts ?? min(channel.defaultExpiry ?? configuration.paymentExpiry, configuration.paymentExpiry)
         transaction.expiryTime = Timestamp.midtrans(from.addingTimeInterval(Timestamp.seconds(lasts)))
         channel.show(account: account.va_number, on: &transaction, gateway: publicURL(), bank: configuration.bankURL)
     }

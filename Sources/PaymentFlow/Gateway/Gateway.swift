@@ -147,12 +147,11 @@ public final class Gateway: Sendable {
         }
         router.post("/v2/{id}/refund", refund)
         router.post("/v2/{id}/refund/online/direct", refund)
+        // The QR image the `generate-qr-code` action links to: opened by the customer's browser
+        // or phone (no key; the transaction id is the unguessable part), drawn from `qr_string`.
         for type in [PaymentType.gopay, .qris] {
             router.get("/v2/\(type.rawValue)/{id}/qr-code") { [self] request in
-                let merchant = try merchants.authenticate(request)
-                let transaction = try ledger.find(merchantID: merchant.merchantID, id: request.pathParameters["id"] ?? "")
-                guard let qr = transaction.extra["qr_string"] else { throw GatewayError.transactionNotFound }
-                return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "text/plain; charset=utf-8"]), body: .bytes(Array(qr.utf8)))
+                try qrImage(transactionID: request.pathParameters["id"] ?? "", type: type, request: request)
             }
         }
         router.get("/v2/3ds/{id}") { [self] request in threeDSecure.page(request) }
@@ -237,6 +236,39 @@ public final class Gateway: Sendable {
         return Self.answer(fields)
     }
 
+    /// `GET /v2/{gopay|qris}/{transaction_id}/qr-code`: the transaction's QR code as a PNG (as
+    /// Midtrans serves it), or as SVG for `?format=svg` or an `Accept` that prefers it.
+    func qrImage(transactionID: String, type: PaymentType, request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
+        guard let transaction = try transaction(id: transactionID), transaction.paymentType == type,
+            let text = transaction.extra["qr_string"]
+        else { throw .transactionNotFound }
+        let code: QRCode
+        do {
+            code = try QRCode(text)
+        } catch {
+            throw .internalFailure("qr_string does not fit a QR code: \(error)")
+        }
+        let accept = request.fields["Accept"] ?? ""
+        var fields = HTTPFields(["Cache-Control": "no-store"])
+        if request.queryParameters["format"] == "svg" || (accept.contains("image/svg+xml") && !accept.contains("image/png")) {
+            try? fields.append(name: "Content-Type", value: "image/svg+xml")
+            return HTTPResponse(status: 200, fields: fields, body: .bytes(Array(code.svg().utf8)))
+        }
+        try? fields.append(name: "Content-Type", value: "image/png")
+        return HTTPResponse(status: 200, fields: fields, body: .bytes(code.png()))
+    }
+
+    /// The transaction with this transaction id, whoever's it is (for callers that hold only
+    /// the id: the bank, a customer's browser).
+    func transaction(id transactionID: String) throws(GatewayError) -> GatewayTransaction? {
+        for merchant in try storing({ try store.merchants() }) {
+            if let found = try storing({ try store.find(merchantID: merchant.merchantID, id: transactionID) }), found.transactionID == transactionID {
+                return found
+            }
+        }
+        return nil
+    }
+
     // MARK: The bank's side
 
     /// `POST /bank/v1/payments` with a ``BankAPI/PaymentNotice``: the bank says an account was paid.
@@ -256,27 +288,25 @@ public final class Gateway: Sendable {
     /// owed a reversal, which returns the money. False if no transaction has that reference.
     @discardableResult
     public func bankPaid(reference transactionID: String) async throws -> Bool {
-        for merchant in try store.merchants() {
-            guard let found = try store.find(merchantID: merchant.merchantID, id: transactionID), found.transactionID == transactionID else { continue }
-            let now = configuration.now()
-            do {
-                try ledger.record(.paid, merchantID: merchant.merchantID, id: transactionID, alongside: { transaction throws(GatewayError) in
-                    transaction.settlementTime = Timestamp.midtrans(now)
-                })
-            } catch GatewayError.illegalTransition(let status) where [.cancel, .expire, .failure].contains(status) {
-                // Too late: the order is dead. The money goes back to the customer. (Any other
-                // refusal is this notice again — the payment was already recorded.)
-                let owed = try ledger.amend(merchantID: merchant.merchantID, id: transactionID) { transaction throws(GatewayError) -> GatewayTransaction in
-                    if transaction.state.owesReversal { transaction.reversalOwed = true }
-                    return transaction
-                }
-                await obligations.settle(owed)
-            } catch GatewayError.illegalTransition {
-                // Paid twice: the bank refuses a second payment into one account; nothing to do.
+        guard let found = try transaction(id: transactionID) else { return false }
+        let merchantID = found.merchantID
+        let now = configuration.now()
+        do {
+            try ledger.record(.paid, merchantID: merchantID, id: transactionID, alongside: { transaction throws(GatewayError) in
+                PaymentChannel.settle(&transaction, at: now)
+            })
+        } catch GatewayError.illegalTransition(let status) where [.cancel, .expire, .failure].contains(status) {
+            // Too late: the order is dead. The money goes back to the customer. (Any other
+            // refusal is this notice again — the payment was already recorded.)
+            let owed = try ledger.amend(merchantID: merchantID, id: transactionID) { transaction throws(GatewayError) -> GatewayTransaction in
+                if transaction.state.owesReversal { transaction.reversalOwed = true }
+                return transaction
             }
-            return true
+            await obligations.settle(owed)
+        } catch GatewayError.illegalTransition {
+            // Paid twice: the bank refuses a second payment into one account; nothing to do.
         }
-        return false
+        return true
     }
 
     // MARK: Timers

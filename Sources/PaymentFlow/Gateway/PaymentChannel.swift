@@ -119,6 +119,9 @@ enum PaymentChannel: Sendable, Equatable {
             }
             channel = .convenienceStore(store, message: message as? String)
         case .akulaku, .kredivo:
+            // The provider lends against the basket and the buyer: both are required.
+            if body["item_details"] == nil { problems.append("item_details is required for \(type.rawValue)") }
+            if body["customer_details"] == nil { problems.append("customer_details is required for \(type.rawValue)") }
             channel = .payLater(type)
         }
         return problems.count == before ? channel : nil
@@ -192,17 +195,29 @@ enum PaymentChannel: Sendable, Equatable {
         }
     }
 
+    /// How long the customer has by default (Midtrans: 15 minutes in an e-wallet or for a QR
+    /// code, 2 hours for Akulaku, else 24 hours); the gateway's own setting caps it (compressed
+    /// clocks). The merchant's `custom_expiry` overrides both.
+    var defaultExpiry: Duration? {
+        switch self {
+        case .eWallet, .qris: .seconds(15 * 60)
+        case .payLater(.akulaku): .seconds(2 * 3600)
+        default: nil
+        }
+    }
+
     /// Midtrans' `status_message` for the created, waiting transaction.
     var createdMessage: String {
         switch self {
         case .card: "Success, Credit Card transaction is created"
+        case .virtualAccount(.permata, _, _): "Success, PERMATA VA transaction is successful"
         case .virtualAccount: "Success, Bank Transfer transaction is created"
         case .mandiriBill: "OK, Mandiri Bill transaction is successful"
         case .eWallet(.shopeepay, _): "ShopeePay transaction is created"
         case .eWallet: "GoPay transaction is created"
         case .qris: "QRIS transaction is created"
         case .convenienceStore: "Success, cstore transaction is successful"
-        case .payLater(.kredivo): "Success, Kredivo transaction is created"
+        case .payLater(.kredivo): "Kredivo transaction is created"
         case .payLater: "Success, Akulaku transaction is created"
         }
     }
@@ -238,11 +253,40 @@ enum PaymentChannel: Sendable, Equatable {
             transaction.extra["payment_code"] = number
             transaction.extra["store"] = store.rawValue
             return
-        case .payLater:
+        case .payLater(let provider):
             transaction.extra["redirect_url"] = "\(bank)/va/\(number)"
+            let kredivo = provider == .kredivo
+            transaction.extra["channel_response_code"] = kredivo ? "OK" : ""
+            transaction.extra["channel_response_message"] = kredivo ? "Success Create Transaction" : ""
             return
         }
         transaction.extra["actions"] = String(decoding: (try? JSONText.encode(actions)) ?? Array("[]".utf8), as: UTF8.self)
+    }
+
+    /// What a waiting payment's settlement adds, as Midtrans' notifications show it:
+    /// `settlement_time`; for virtual accounts `payment_amounts` (one payment of the whole
+    /// amount: NetLab's accounts are closed-amount); for QRIS the `issuer` that paid and whether
+    /// it was the acquirer itself (`transaction_type` on-us) or another wallet (off-us); for
+    /// ShopeePay its reference numbers.
+    static func settle(_ transaction: inout GatewayTransaction, at now: Date) {
+        let time = Timestamp.midtrans(now)
+        transaction.settlementTime = time
+        switch transaction.paymentType {
+        case .bankTransfer:
+            let payment = [["paid_at": time, "amount": transaction.state.grossAmount.gatewayText]]
+            transaction.extra["payment_amounts"] = String(decoding: (try? JSONText.encode(payment)) ?? Array("[]".utf8), as: UTF8.self)
+        case .qris:
+            // The bank simulator's wallet pays every QR: the acquirer's own wallet when it is GoPay.
+            let acquirer = transaction.extra["acquirer"] ?? "gopay"
+            transaction.extra["issuer"] = "gopay"
+            transaction.extra["transaction_type"] = acquirer == "gopay" ? "on-us" : "off-us"
+        case .shopeepay:
+            let digits = transaction.transactionID.unicodeScalars.filter { CharacterSet.decimalDigits.contains($0) }
+            transaction.extra["shopeepay_reference_number"] = String(String.UnicodeScalarView(digits.prefix(18)))
+            transaction.extra["reference_id"] = "DL-" + transaction.transactionID.prefix(8)
+        default:
+            break
+        }
     }
 
     /// The QR payload: EMVCo's merchant-presented layout (ID · length · value fields), the

@@ -57,7 +57,7 @@ extension GatewayTransaction {
         return object
     }
 
-    static let structuredExtras: Set<String> = ["actions", "metadata"]
+    static let structuredExtras: Set<String> = ["actions", "metadata", "payment_amounts"]
 
     /// The `status_code` of `GET /v2/{id}/status` for this transaction: `407` for an expired
     /// one, `200` for a cancelled card (Midtrans reports the cancel of a card — a void — as a

@@ -52,7 +52,9 @@ public struct Customer: Sendable {
     /// Places an order; `payment` is `["type": "bank_transfer", "bank": "bca"]` and the like.
     public func order(_ productID: String, quantity: Int = 1, payment: [String: String]) async throws -> MerchantShop.Order {
         var request = HTTPClientRequest(method: .post, url: try HTTPURL(shopURL + "/orders"))
-        request.body = Array(try JSONSerialization.data(withJSONObject: ["product_id": productID, "quantity": quantity, "payment": payment]))
+        let customer = ["first_name": "Budi", "email": "budi@example.com", "phone": "+6281234567890"]
+        request.body = Array(try JSONSerialization.data(withJSONObject: ["product_id": productID, "quantity": quantity, "payment": payment,
+                                                                         "customer": customer]))
         try request.fields.append(name: "Content-Type", value: "application/json")
         let response = try await client.execute(request)
         guard response.status == 201 || response.status == 402 else {

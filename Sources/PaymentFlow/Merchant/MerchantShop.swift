@@ -125,6 +125,9 @@ public final class MerchantShop: Sendable {
         var product_id: String
         var quantity: Int?
         var payment: [String: String]
+        /// Who buys (`first_name`, `email`, `phone`): sent as `customer_details` (pay-later
+        /// providers require it).
+        var customer: [String: String]?
     }
 
     func placeOrder(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -143,6 +146,7 @@ public final class MerchantShop: Sendable {
             "transaction_details": ["order_id": orderID, "gross_amount": gross.amount],
             "item_details": [["id": product.product_id, "name": product.name, "price": price.amount, "quantity": quantity]],
         ]
+        if let customer = body.customer { charge["customer_details"] = customer }
         switch type {
         case "credit_card": charge["credit_card"] = ["token_id": body.payment["token_id"] ?? "", "authentication": true]
         case "bank_transfer": charge["bank_transfer"] = ["bank": body.payment["bank"] ?? "bca"]
