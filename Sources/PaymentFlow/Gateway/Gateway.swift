@@ -165,8 +165,8 @@ public final class Gateway: Sendable {
         }
         router.get("/snap/v2/vtweb/{token}") { [self] request in try snap.page(request) }
         router.post("/snap/v2/transactions/{token}/charge") { [self] request in
-            let (result, merchant) = try await snap.charge(request)
-            return try chargeAnswer(result, merchant: merchant)
+            let (result, merchant, finishURL) = try await snap.charge(request)
+            return try chargeAnswer(result, merchant: merchant, finishURL: finishURL)
         }
         router.get("/v1/bins/{bin}") { [self] request in try cards.binLookup(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
@@ -210,6 +210,10 @@ public final class Gateway: Sendable {
         }
     }
 
+    static func queryEscaped(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? text
+    }
+
     /// JSON with Midtrans' conventions: HTTP 200 for body codes below 300 and 407, else the code.
     static func answer(_ fields: [String: Any]) -> HTTPResponse {
         var response = HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]),
@@ -222,7 +226,7 @@ public final class Gateway: Sendable {
 
     /// A charge's (or OTP's) answer: the transaction, Midtrans' message, and for 3-D Secure the
     /// page to send the customer to.
-    func chargeAnswer(_ result: ChargeFlow.Result, merchant: MerchantAccount) throws(GatewayError) -> HTTPResponse {
+    func chargeAnswer(_ result: ChargeFlow.Result, merchant: MerchantAccount, finishURL: String? = nil) throws(GatewayError) -> HTTPResponse {
         let transaction = result.transaction
         var fields = transaction.fields(statusCode: transaction.state.statusCode, serverKey: merchant.serverKey)
         fields["status_message"] = result.message
@@ -232,6 +236,14 @@ public final class Gateway: Sendable {
         if transaction.state.status == .deny, transaction.state.fraud != .deny {
             fields["status_message"] = result.bankMessage ?? result.message
             fields["channel_response_message"] = result.bankMessage ?? result.message
+        }
+        if let finishURL {
+            // Snap's page sends the customer back to the merchant with the outcome (Midtrans'
+            // `finish_redirect_url`: the order, its status code and status in the query).
+            let separator = finishURL.contains("?") ? "&" : "?"
+            let query = "order_id=\(Self.queryEscaped(transaction.orderID))&status_code=\(transaction.state.statusCode)"
+                + "&transaction_status=\(transaction.state.status.rawValue)"
+            fields["finish_redirect_url"] = finishURL + separator + query
         }
         return Self.answer(fields)
     }

@@ -19,6 +19,13 @@ final class Snap: Sendable {
         var notificationTargets: (override: [String]?, append: [String])
         /// Its `expiry`: the page's and the payment's.
         var expiry: (from: Date?, lasts: Duration)?
+        var orderID: String
+        /// `enabled_payments`, resolved: the ways the page offers (all when absent).
+        var methods: [SnapPaymentMethod]
+        /// `callbacks.finish`: where the page sends the customer once the payment is made.
+        var finishURL: String?
+        /// `credit_card.secure`: card payments go through 3-D Secure.
+        var secure: Bool
     }
 
     private let sessions = Mutex<[String: Session]>([:])
@@ -51,7 +58,19 @@ final class Snap: Sendable {
             case .failure(let problem): problems.append(problem.message)
             }
         }
+        let methods = SnapPaymentMethod.resolve(body["enabled_payments"], problems: &problems)
+        let finish = (body["callbacks"] as? [String: Any])?["finish"]
+        if let finish, (finish as? String).map({ $0.utf8.count > 255 || (try? HTTPURL($0)) == nil }) ?? true {
+            problems.append("callbacks.finish must be an http(s) URL of at most 255 characters")
+        }
         guard problems.isEmpty else { throw .validation(problems) }
+        let orderID = details["order_id"] as? String ?? ""
+        // An order that already has a live transaction cannot get a page (Midtrans: "has already
+        // been taken"); an unpaid one can, and the new page replaces the old.
+        let existing = try storing { try flow.store.transactions(merchantID: merchant.merchantID, orderID: orderID) }
+        if existing.contains(where: { ![.deny, .cancel, .expire, .failure].contains($0.state.status) }) {
+            throw .validation(["transaction_details.order_id has already been taken"])
+        }
         let token = UUID().uuidString.lowercased()
         // The page lives as long as the payment may wait (Snap's `expiry`, else the default).
         let expires = (expiry?.from ?? configuration.now()).addingTimeInterval(Timestamp.seconds(expiry?.lasts ?? configuration.paymentExpiry))
@@ -59,9 +78,14 @@ final class Snap: Sendable {
         // kept with the session.
         var targets = ChargeRequest.Targets()
         try targets.read(request)
+        let secure = ((body["credit_card"] as? [String: Any])?["secure"] as? NSNumber)?.boolValue ?? false
         let session = Session(merchantID: merchant.merchantID, body: request.body, expires: expires,
-                              notificationTargets: (targets.overrideURLs, targets.appendURLs), expiry: expiry)
-        sessions.withLock { $0[token] = session }
+                              notificationTargets: (targets.overrideURLs, targets.appendURLs), expiry: expiry, orderID: orderID,
+                              methods: methods, finishURL: finish as? String, secure: secure)
+        sessions.withLock { sessions in
+            sessions = sessions.filter { $0.value.merchantID != merchant.merchantID || $0.value.orderID != orderID }
+            sessions[token] = session
+        }
         let object: [String: Any] = ["token": token, "redirect_url": "\(publicURL())/snap/v2/vtweb/\(token)"]
         return HTTPResponse(status: 201, fields: HTTPFields(["Content-Type": "application/json"]),
                             body: .bytes((try? JSONText.encode(object)) ?? []))
@@ -70,18 +94,16 @@ final class Snap: Sendable {
     /// `GET /snap/v2/vtweb/{token}`: the order and the ways to pay.
     func page(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let token = request.pathParameters["token"] ?? ""
-        let (_, body, _) = try session(token)
+        let (_, body, kept) = try session(token)
         let details = body["transaction_details"] as? [String: Any] ?? [:]
         let order = HTML.escape(details["order_id"] as? String ?? "")
         let amount = ChargeRequest.amount(details["gross_amount"])?.gatewayText ?? "?"
+        let items = kept.methods.map { "<li>\(HTML.escape($0.title))</li>" }.joined(separator: "\n")
         return HTML.page(title: "Pay order \(order)", body: """
             <h1>Order \(order): IDR \(amount)</h1>
-            <p>Choose how to pay. Card payments need a token from <code>GET /v2/token</code>.</p>
+            <p>Choose how to pay\(kept.secure ? " (cards with 3-D Secure)" : ""). Card payments need a token from <code>GET /v2/token</code>.</p>
             <ul>
-            <li>Bank transfer (BCA, BNI, BRI, Permata virtual account)</li>
-            <li>Mandiri bill (echannel)</li>
-            <li>GoPay or QRIS</li>
-            <li>Credit card (3-D Secure)</li>
+            \(items)
             </ul>
             <p>The page's scripts post <code>{"payment_type": …}</code> to
             <code>/snap/v2/transactions/\(HTML.escape(token))/charge</code>.</p>
@@ -91,7 +113,7 @@ final class Snap: Sendable {
     /// `POST /snap/v2/transactions/{token}/charge`: the order from the session — its details,
     /// items, customer, custom fields, metadata and notification targets — and the payment
     /// method from the page (which cannot change the order).
-    func charge(_ request: HTTPRequest) async throws(GatewayError) -> (ChargeFlow.Result, MerchantAccount) {
+    func charge(_ request: HTTPRequest) async throws(GatewayError) -> (ChargeFlow.Result, MerchantAccount, finishURL: String?) {
         let token = request.pathParameters["token"] ?? ""
         let (merchant, session, kept) = try session(token)
         guard var choice = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
@@ -101,12 +123,22 @@ final class Snap: Sendable {
                       "custom_expiry"] {
             choice[field] = session[field]
         }
+        guard let method = SnapPaymentMethod.chosen(choice), kept.methods.contains(method) else {
+            throw .validation(["payment_type is not enabled for this transaction: choose one of "
+                + kept.methods.map(\.rawValue).joined(separator: ", ")])
+        }
+        // The merchant decided 3-D Secure for the page (`credit_card.secure`), not the page.
+        if method == .creditCard {
+            var card = choice["credit_card"] as? [String: Any] ?? [:]
+            card["authentication"] = kept.secure
+            choice["credit_card"] = card
+        }
         var request = try ChargeRequest(json: choice)
         (request.overrideNotificationURLs, request.appendNotificationURLs) = kept.notificationTargets
         if let expiry = kept.expiry { request.customExpiry = expiry }
         let result = try await flow.charge(request, merchant: merchant)
         _ = sessions.withLock { $0.removeValue(forKey: token) }
-        return (result, merchant)
+        return (result, merchant, kept.finishURL)
     }
 
     private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any], Session) {

@@ -1,0 +1,88 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Testing
+
+@testable import PaymentFlow
+
+/// Snap's options as a merchant sets them when it makes the page: which ways to pay
+/// (`enabled_payments`), where the customer goes afterwards (`callbacks.finish`), whether cards
+/// go through 3-D Secure (`credit_card.secure`), and what a reused `order_id` gets.
+@Suite("Snap options", .serialized, .timeLimit(.minutes(3)))
+struct SnapTests {
+    typealias Harness = RaceTests.Harness
+
+    static func create(_ h: Harness, _ body: [String: Any]) async throws -> (status: Int, body: [String: Any]) {
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v1/transactions"))
+        request.basicAuthorization(user: h.system.options.serverKey)
+        request.body = Array(try JSONSerialization.data(withJSONObject: body))
+        let response = try await h.system.client.execute(request)
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+    }
+
+    static func pay(_ h: Harness, token: String, _ choice: [String: Any]) async throws -> (status: Int, body: [String: Any]) {
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(token)/charge"))
+        request.body = Array(try JSONSerialization.data(withJSONObject: choice))
+        let response = try await h.system.client.execute(request)
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+    }
+
+    static func order(_ id: String, _ amount: Int = 9000) -> [String: Any] { ["order_id": id, "gross_amount": amount] }
+
+    @Test("enabled_payments: the page lists only those (aliases expanded); a method not enabled is refused in Snap's shape")
+    func enabledPayments() async throws {
+        let h = try await Harness.start()
+        let created = try await Self.create(h, ["transaction_details": Self.order("snap-enabled"), "enabled_payments": ["bca_va", "cstore", "ovo"]])
+        let token = try #require(created.body["token"] as? String, "an unknown name (ovo) is left out, not refused: \(created.body)")
+        let page = String(decoding: try await h.system.client.get(try #require(created.body["redirect_url"] as? String)).body, as: UTF8.self)
+        #expect(page.contains("BCA virtual account") && page.contains("Indomaret") && page.contains("Alfamart") && !page.contains("GoPay"))
+        let refused = try await Self.pay(h, token: token, ["payment_type": "gopay"])
+        #expect(refused.status == 400 && (refused.body["error_messages"] as? [String])?.first?.hasPrefix("payment_type is not enabled") == true,
+                "\(refused.body)")
+        let bni = try await Self.pay(h, token: token, ["payment_type": "bank_transfer", "bank_transfer": ["bank": "bni"]])
+        #expect(bni.status == 400, "bni_va was not enabled")
+        let paid = try await Self.pay(h, token: token, ["payment_type": "cstore", "cstore": ["store": "alfamart"]])
+        #expect(paid.status == 200 && paid.body["payment_code"] != nil, "\(paid.body)")
+        #expect(try await Self.create(h, ["transaction_details": Self.order("snap-none"), "enabled_payments": ["ovo"]]).status == 400)
+        await h.stop()
+    }
+
+    @Test("callbacks.finish: the page's charge answers finish_redirect_url with the order, status code and status")
+    func finish() async throws {
+        let h = try await Harness.start()
+        let created = try await Self.create(h, ["transaction_details": Self.order("snap-finish"), "callbacks": ["finish": "https://shop.example/done?from=snap"]])
+        let paid = try await Self.pay(h, token: try #require(created.body["token"] as? String), ["payment_type": "qris"])
+        #expect(paid.body["finish_redirect_url"] as? String == "https://shop.example/done?from=snap&order_id=snap-finish&status_code=201&transaction_status=pending")
+        #expect(try await Self.create(h, ["transaction_details": Self.order("snap-bad"), "callbacks": ["finish": "javascript:alert(1)"]]).status == 400)
+        await h.stop()
+    }
+
+    @Test("credit_card.secure decides 3-D Secure for the page's card payments, whatever the page sends", arguments: [true, false])
+    func secure(_ secure: Bool) async throws {
+        let h = try await Harness.start()
+        let created = try await Self.create(h, ["transaction_details": Self.order("snap-secure"), "credit_card": ["secure": secure]])
+        let card = try await h.system.customer().tokenize(Customer.Card(number: "4811111111111114"))
+        let paid = try await Self.pay(h, token: try #require(created.body["token"] as? String), [
+            "payment_type": "credit_card", "credit_card": ["token_id": card, "authentication": !secure],
+        ])
+        #expect(paid.body["transaction_status"] as? String == (secure ? "pending" : "capture"), "\(paid.body)")
+        #expect((paid.body["redirect_url"] != nil) == secure)
+        await h.stop()
+    }
+
+    @Test("a reused order_id: an unpaid order gets a new page (the old one is gone); once charged, 400 has already been taken")
+    func reusedOrderID() async throws {
+        let h = try await Harness.start()
+        let first = try #require(try await Self.create(h, ["transaction_details": Self.order("snap-again")]).body["token"] as? String)
+        let second = try #require(try await Self.create(h, ["transaction_details": Self.order("snap-again")]).body["token"] as? String)
+        #expect(first != second)
+        #expect(try await Self.pay(h, token: first, ["payment_type": "qris"]).status == 404, "the new page replaced the old")
+        #expect(try await Self.pay(h, token: second, ["payment_type": "qris"]).status == 200)
+        let third = try await Self.create(h, ["transaction_details": Self.order("snap-again")])
+        #expect(third.status == 400 && third.body["error_messages"] as? [String] == ["transaction_details.order_id has already been taken"])
+        // Cancelled, the order may be paid again (as the Core API's 406 rule says).
+        #expect(try await h.call(.post, "/v2/snap-again/cancel").status == 200)
+        #expect(try await Self.create(h, ["transaction_details": Self.order("snap-again")]).status == 201)
+        await h.stop()
+    }
+}
