@@ -25,6 +25,9 @@ import Synchronization
 /// | `POST /va` | ``BankAPI/OpenAccount`` → ``BankAPI/VirtualAccount``, 201 |
 /// | `GET /va/{va_number}` | the ``BankAPI/VirtualAccount`` |
 /// | `POST /va/{va_number}/pay` | the customer pays at the ATM (or in the e-wallet app) → the account; 409 already paid, 410 closed |
+/// | `POST /wallets/link` | ``BankAPI/WalletLink`` → ``BankAPI/WalletLinked`` (gateway only): may the wallet link (no PIN), or link it (the customer's PIN; 403 wrong) |
+/// | `POST /wallets/balance` | ``BankAPI/WalletToken`` → ``BankAPI/WalletBalance`` (gateway only) |
+/// | `POST /wallets/pay` | ``BankAPI/WalletPayment`` → the account (gateway only; 402 insufficient balance, 403 PIN missing or wrong, 404 unknown token) |
 /// | `POST /va/{va_number}/close` | the gateway closes an account it cancelled or expired |
 /// | `GET /balance` | `{"received": <rupiah>}`: money held across all references |
 /// | `GET /references/{reference}` | ``BankAPI/Holding``: money held for the reference |
@@ -170,15 +173,32 @@ public final class Bank: Sendable {
         router.post("/va/{number}/pay") { [self] request in
             try await injectFaults()
             let number = request.pathParameters["number"] ?? ""
-            switch try ledger.pay(number: number) {
-            case .noSuchAccount: throw HTTPError(status: 404, message: "no such virtual account")
-            case .alreadyPaid: throw HTTPError(status: 409, message: "this virtual account is already paid")
-            case .closed: throw HTTPError(status: 410, message: "this virtual account is closed (the payment was cancelled or expired)")
-            case .paid(let account):
-                observer?(.bank(reference: account.reference, change: "virtual account \(number) paid at the ATM: \(account.amount) received"))
-                await checkpoints.pass(.paid)
-                await onPayment?(BankAPI.PaymentNotice(reference: account.reference, amount: account.amount, channel: account.bank))
-                return try .json(account)
+            return try await paid(try ledger.pay(number: number), number: number, how: "paid at the ATM")
+        }
+        router.post("/wallets/link") { [self] request in
+            try requireGateway(request, to: "link a wallet")
+            let body: BankAPI.WalletLink = try request.decodeJSON()
+            let result = SandboxWallets.link(phone: body.phone_number)
+            guard result == .linked, let pin = body.pin else { return try .json(BankAPI.WalletLinked(result: result)) }
+            guard ConstantTime.equal(pin, SandboxWallets.pin) else { throw HTTPError(status: 403, message: "wrong PIN") }
+            observer?(.bank(reference: body.wallet, change: "wallet \(body.wallet) linked to a merchant's account"))
+            return try .json(BankAPI.WalletLinked(result: .linked, token: try ledger.linkWallet(body.wallet)))
+        }
+        router.post("/wallets/balance") { [self] request in
+            try requireGateway(request, to: "read a wallet")
+            let body: BankAPI.WalletToken = try request.decodeJSON()
+            guard let wallet = try ledger.wallet(token: body.token) else { throw HTTPError(status: 404, message: "no wallet is linked with this token") }
+            return try .json(BankAPI.WalletBalance(balance: try ledger.walletBalance(wallet)))
+        }
+        router.post("/wallets/pay") { [self] request in
+            try requireGateway(request, to: "charge a linked wallet")
+            try await injectFaults()
+            let body: BankAPI.WalletPayment = try request.decodeJSON()
+            switch try ledger.payFromWallet(token: body.token, number: body.va_number, pin: body.pin) {
+            case .unknownToken: throw HTTPError(status: 404, message: "no wallet is linked with this token")
+            case .pinRequired: throw HTTPError(status: 403, message: "the customer's PIN is required from \(SandboxWallets.pinThreshold) up")
+            case .insufficientBalance(let balance): throw HTTPError(status: 402, message: "Insufficient Balance: the wallet holds \(balance)")
+            case .account(let payment): return try await paid(payment, number: body.va_number, how: "paid from the linked wallet")
             }
         }
         router.post("/va/{number}/close") { [self] request in
@@ -301,6 +321,20 @@ public final class Bank: Sendable {
         }
     }
 
+
+    /// Answers a payment into account `number` — and tells the gateway, once the money is taken.
+    private func paid(_ payment: BankLedger.AccountPayment, number: String, how: String) async throws -> HTTPResponse {
+        switch payment {
+        case .noSuchAccount: throw HTTPError(status: 404, message: "no such virtual account")
+        case .alreadyPaid: throw HTTPError(status: 409, message: "this virtual account is already paid")
+        case .closed: throw HTTPError(status: 410, message: "this virtual account is closed (the payment was cancelled or expired)")
+        case .paid(let account):
+            observer?(.bank(reference: account.reference, change: "virtual account \(number) \(how): \(account.amount) received"))
+            await checkpoints.pass(.paid)
+            await onPayment?(BankAPI.PaymentNotice(reference: account.reference, amount: account.amount, channel: account.bank))
+            return try .json(account)
+        }
+    }
 
     private func delayAnswer() async throws {
         if let wait = faults.withLock({ $0.answer_latency_ms }), wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }

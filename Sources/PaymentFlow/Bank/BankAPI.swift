@@ -84,6 +84,56 @@ public enum BankAPI {
         public init(point_balance: Rupiah) { self.point_balance = point_balance }
     }
 
+    /// `POST /wallets/link`: may this wallet be linked to a merchant's account (no `pin`), or
+    /// link it — the customer approved with their PIN.
+    public struct WalletLink: Codable, Sendable, Equatable {
+        /// The country code and phone number (`6281234567891`).
+        public var wallet: String
+        public var phone_number: String
+        public var pin: String?
+        public init(wallet: String, phone_number: String, pin: String? = nil) {
+            self.wallet = wallet
+            self.phone_number = phone_number
+            self.pin = pin
+        }
+    }
+
+    /// The answer to ``WalletLink``: the token the linked account pays with, when linked.
+    public struct WalletLinked: Codable, Sendable, Equatable {
+        public var result: SandboxWallets.Link
+        public var token: String?
+        public init(result: SandboxWallets.Link, token: String? = nil) {
+            self.result = result
+            self.token = token
+        }
+    }
+
+    /// `POST /wallets/pay`: a linked wallet pays an account (no PIN below the threshold, or the
+    /// customer typed it).
+    public struct WalletPayment: Codable, Sendable, Equatable {
+        public var token: String
+        public var va_number: String
+        /// The customer's PIN: required from ``SandboxWallets/pinThreshold`` up.
+        public var pin: String?
+        public init(token: String, va_number: String, pin: String? = nil) {
+            self.token = token
+            self.va_number = va_number
+            self.pin = pin
+        }
+    }
+
+    /// `POST /wallets/balance`: which wallet (by its link token, kept out of URLs and logs).
+    public struct WalletToken: Codable, Sendable, Equatable {
+        public var token: String
+        public init(token: String) { self.token = token }
+    }
+
+    /// The answer to ``WalletToken``.
+    public struct WalletBalance: Codable, Sendable, Equatable {
+        public var balance: Rupiah
+        public init(balance: Rupiah) { self.balance = balance }
+    }
+
     /// `POST /3ds/{authentication_id}`: the OTP the card holder typed.
     public struct OTPSubmission: Codable, Sendable, Equatable {
         public var otp: String

@@ -92,6 +92,9 @@ public final class BankLedger: Sendable {
         """,
         "CREATE INDEX IF NOT EXISTS authentications_by_reference ON authentications (reference)",
         // A reversed reference, and the money its reversals gave back.
+        // An e-wallet (GoPay): what it has spent of its opening balance, and the token a
+        // merchant's linked account pays with.
+        "CREATE TABLE IF NOT EXISTS wallets (wallet TEXT PRIMARY KEY, spent INTEGER NOT NULL DEFAULT 0, token TEXT)",
         "CREATE TABLE IF NOT EXISTS reversals (reference TEXT PRIMARY KEY, returned INTEGER NOT NULL)",
         """
         CREATE TABLE IF NOT EXISTS refunds (
@@ -185,6 +188,61 @@ public final class BankLedger: Sendable {
             try db.execute("UPDATE accounts SET paid = 1 WHERE va_number = ?", [.text(number)])
             account.paid = true
             return .paid(account)
+        }
+    }
+
+    // MARK: Wallets
+
+    /// What paying from a wallet came to.
+    public enum WalletPayment: Equatable, Sendable {
+        case account(AccountPayment)
+        /// The wallet holds less than the account's amount: nothing moved.
+        case insufficientBalance(Rupiah)
+        /// The token is not the wallet's (never issued, or the link was undone).
+        case unknownToken
+        /// From ``SandboxWallets/pinThreshold`` up the customer's PIN is needed, and it was
+        /// missing or wrong: nothing moved.
+        case pinRequired
+    }
+
+    /// Links `wallet`: a new token stands for it (an older one stops working).
+    public func linkWallet(_ wallet: String) throws -> String {
+        let token = UUID().uuidString.lowercased()
+        try database.execute("INSERT INTO wallets (wallet, token) VALUES (?, ?) ON CONFLICT (wallet) DO UPDATE SET token = excluded.token",
+                             [.text(wallet), .text(token)])
+        return token
+    }
+
+    /// The wallet linked with `token`, if any.
+    public func wallet(token: String) throws -> String? {
+        try database.execute("SELECT wallet FROM wallets WHERE token = ?", [.text(token)]).first?[0].text
+    }
+
+    /// What `wallet` can still spend.
+    public func walletBalance(_ wallet: String) throws -> Rupiah {
+        try database.read { db in try Self.walletBalance(wallet, db) }
+    }
+
+    private static func walletBalance(_ wallet: String, _ db: SQLiteDatabase.Statements) throws -> Rupiah {
+        let spent = try db.execute("SELECT spent FROM wallets WHERE wallet = ?", [.text(wallet)]).first?[0].integer ?? 0
+        return Rupiah(SandboxWallets.openingBalance.amount - spent)
+    }
+
+    /// The wallet whose link token is `token` pays account `number`: the account is paid and
+    /// the wallet charged in one step, or neither.
+    public func payFromWallet(token: String, number: String, pin: String? = nil) throws -> WalletPayment {
+        try database.transaction { db in
+            guard let wallet = try db.execute("SELECT wallet FROM wallets WHERE token = ?", [.text(token)]).first?[0].text else { return .unknownToken }
+            guard var account = try Self.account(number, db) else { return .account(.noSuchAccount) }
+            guard !account.paid else { return .account(.alreadyPaid) }
+            guard !account.closed else { return .account(.closed) }
+            if account.amount >= SandboxWallets.pinThreshold, !ConstantTime.equal(pin ?? "", SandboxWallets.pin) { return .pinRequired }
+            let balance = try Self.walletBalance(wallet, db)
+            guard balance >= account.amount else { return .insufficientBalance(balance) }
+            try db.execute("UPDATE wallets SET spent = spent + ? WHERE wallet = ?", [.integer(account.amount.amount), .text(wallet)])
+            try db.execute("UPDATE accounts SET paid = 1 WHERE va_number = ?", [.text(number)])
+            account.paid = true
+            return .account(.paid(account))
         }
     }
 

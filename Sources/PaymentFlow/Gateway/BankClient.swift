@@ -32,6 +32,18 @@ struct BankClient: Sendable {
         try await call(.post, "/cards/points", inquiry)
     }
 
+    func linkWallet(_ link: BankAPI.WalletLink) async throws(Failure) -> BankAPI.WalletLinked {
+        try await call(.post, "/wallets/link", link)
+    }
+
+    func walletBalance(token: String) async throws(Failure) -> BankAPI.WalletBalance {
+        try await call(.post, "/wallets/balance", BankAPI.WalletToken(token: token))
+    }
+
+    func payFromWallet(_ payment: BankAPI.WalletPayment) async throws(Failure) -> BankAPI.VirtualAccount {
+        try await call(.post, "/wallets/pay", payment)
+    }
+
     func openAccount(_ open: BankAPI.OpenAccount) async throws(Failure) -> BankAPI.VirtualAccount {
         try await call(.post, "/va", open)
     }

@@ -28,6 +28,8 @@ struct ChargeRequest: Sendable {
     /// `custom_field1`…`custom_field3` and `metadata` (as JSON text): echoed in status answers
     /// and notifications.
     var echoed: [String: String] = [:]
+    /// `gopay.account_id` and `gopay.payment_option_token`: pay from a linked GoPay wallet.
+    var linkedWallet: (accountID: String, token: String)?
     /// `X-Override-Notification` / `X-Append-Notification`.
     var overrideNotificationURLs: [String]?
     var appendNotificationURLs: [String] = []
@@ -89,6 +91,14 @@ struct ChargeRequest: Sendable {
                 problems.append("credit_card.bins must be a list of BIN prefixes (1 to 8 digits) or bank names")
             }
         }
+        var linkedWallet: (accountID: String, token: String)?
+        if type == .gopay, let gopay = body["gopay"] as? [String: Any], gopay["account_id"] != nil || gopay["payment_option_token"] != nil {
+            if let id = gopay["account_id"] as? String, let token = gopay["payment_option_token"] as? String, !id.isEmpty, !token.isEmpty {
+                linkedWallet = (id, token)
+            } else {
+                problems.append("gopay.account_id and gopay.payment_option_token go together")
+            }
+        }
         var customExpiry: (from: Date?, lasts: Duration)?
         if let value = body["custom_expiry"] {
             switch Self.expiry(value, field: "custom_expiry", start: "order_time", duration: "expiry_duration") {
@@ -110,6 +120,7 @@ struct ChargeRequest: Sendable {
         self.saveCard = (card?["save_token_id"] as? NSNumber)?.boolValue ?? false
         self.installmentTerm = installmentTerm
         self.bins = bins
+        self.linkedWallet = linkedWallet
     }
 
     /// Midtrans: `order_id` is required, at most 50 characters of `A-Z a-z 0-9 - _ ~ .`. Checked

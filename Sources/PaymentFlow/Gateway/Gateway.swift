@@ -18,6 +18,7 @@ import Synchronization
 /// | ``TransactionLedger`` | the one door through which a transaction changes; decides webhooks and what the bank owes |
 /// | ``BankObligations`` | reversals and refunds, settled until the bank confirms |
 /// | ``ThreeDSecure``, ``Snap`` | the OTP page and check; Snap's sessions and page |
+/// | ``PayAccountAPI`` | GoPay tokenization: link, approve, get, unbind a customer's wallet |
 /// | ``MerchantActions`` | cancel, approve, deny, expire, refund |
 /// | ``GatewayTimers`` | recovery, expiry, settlement, the bank's dues |
 /// | ``BankClient``, ``FraudClient`` | the bank's and fraud service's APIs, typed |
@@ -44,6 +45,8 @@ public final class Gateway: Sendable {
     let threeDSecure: ThreeDSecure
     let snap: Snap
     let cards: CardAPI
+    let payAccounts: PayAccountAPI
+    let linkedWallets: LinkedWalletCharge
     let actions: MerchantActions
     let timers: GatewayTimers
     private let publicURLBox: PublicURL
@@ -75,6 +78,8 @@ public final class Gateway: Sendable {
         threeDSecure = ThreeDSecure(flow: flow, merchants: merchants)
         snap = Snap(flow: flow, merchants: merchants, configuration: configuration, publicURL: box.get)
         cards = CardAPI(vault: vault, merchants: merchants, bank: bank, now: configuration.now)
+        payAccounts = PayAccountAPI(accounts: accounts, merchants: merchants, bank: bank, now: configuration.now, publicURL: box.get)
+        linkedWallets = LinkedWalletCharge(flow: flow, merchants: merchants, now: configuration.now, publicURL: box.get)
         actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
         timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, configuration: configuration,
                                checkpoints: checkpoints)
@@ -102,7 +107,7 @@ public final class Gateway: Sendable {
                 }
                 var charge = try ChargeRequest(json: body)
                 try charge.readNotificationTargets(request)
-                return try chargeAnswer(await flow.charge(charge, merchant: merchant), merchant: merchant)
+                return try chargeAnswer(await self.charge(charge, merchant: merchant), merchant: merchant)
             }
         }
         router.get("/v2/{id}/status") { [self] request in
@@ -168,11 +173,26 @@ public final class Gateway: Sendable {
             let (result, merchant, finishURL) = try await snap.charge(request)
             return try chargeAnswer(result, merchant: merchant, finishURL: finishURL)
         }
+        router.get("/v2/gopay/{id}/verify") { [self] request in try linkedWallets.page(request, find: transaction(id:)) }
+        router.post("/v2/gopay/{id}/verify") { [self] request in try await linkedWallets.verify(request, find: transaction(id:)) }
+        router.post("/v2/pay/account") { [self] request in try await payAccounts.link(request) }
+        router.get("/v2/pay/account/{id}") { [self] request in try await payAccounts.get(request) }
+        router.post("/v2/pay/account/{id}/unbind") { [self] request in try payAccounts.unbind(request) }
+        router.get("/v2/pay/account/{id}/link") { [self] request in try payAccounts.activationPage(request) }
+        router.post("/v2/pay/account/{id}/link") { [self] request in try await payAccounts.activate(request) }
         router.get("/v1/bins/{bin}") { [self] request in try cards.binLookup(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
         // Every answer is JSON, unknown routes included (a client SDK parses every body).
         router.fallback = { _ in throw GatewayError.routeNotFound }
         return router
+    }
+
+    /// A charge from the Core API (or a subscription): through the charge flow, then — for a
+    /// linked GoPay account — paid from the wallet.
+    func charge(_ charge: ChargeRequest, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
+        guard let linked = charge.linkedWallet else { return try await flow.charge(charge, merchant: merchant) }
+        let token = try payAccounts.chargeable(accountID: linked.accountID, token: linked.token, merchantID: merchant.merchantID)
+        return try await linkedWallets.pay(try await flow.charge(charge, merchant: merchant), token: token, merchant: merchant)
     }
 
     // MARK: The one error path

@@ -46,6 +46,13 @@ public enum GatewayError: Error, Equatable, Sendable {
     case pointsUnavailable
     /// The bank did not answer a call that moves no money (a point inquiry): 503.
     case bankUnavailable
+    /// No linked GoPay account with this id for this merchant (or its approval page is over): 404.
+    case payAccountNotFound
+    /// The linked account is not in a state that allows this (unbinding a pending account,
+    /// charging one not enabled): 412.
+    case payAccountStatus
+    /// A page's form posted from another site: 403.
+    case crossSitePost
     /// A Snap token that is unknown, paid or expired: 404.
     case snapTokenNotFound
     /// A bank's payment notice without the bank's key: 401.
@@ -60,7 +67,9 @@ public enum GatewayError: Error, Equatable, Sendable {
     public var status: Int {
         switch self {
         case .unknownMerchant, .unknownBank: 401
-        case .transactionNotFound, .routeNotFound, .snapTokenNotFound, .binNotFound: 404
+        case .transactionNotFound, .routeNotFound, .snapTokenNotFound, .binNotFound, .payAccountNotFound: 404
+        case .payAccountStatus: 412
+        case .crossSitePost: 403
         case .malformedBody, .validation: 400
         case .duplicateOrderID: 406
         case .invalidToken: 411
@@ -101,6 +110,9 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .pointsUnavailable: "Point inquiry is not available for this card: only cards with bank reward points (BNI) have a balance"
         case .bankUnavailable: "The bank is unavailable, please try again later"
         case .snapTokenNotFound: "Snap token is not found or expired"
+        case .payAccountNotFound: "Account doesn't exist."
+        case .payAccountStatus: "Account status cannot be updated."
+        case .crossSitePost: "This form may only be posted from its own page"
         case .binNotFound: "BIN is not found"
         case .protocolError(_, let message): message
         case .internalFailure: "An unexpected error occurred"
@@ -141,7 +153,8 @@ public enum GatewayAPI: Sendable {
     case page
 
     public init(path: String, method: HTTPMethod) {
-        if path.hasPrefix("/snap/v2/vtweb/") || (method == .get && path.hasPrefix("/v2/3ds/")) {
+        if path.hasPrefix("/snap/v2/vtweb/") || (method == .get && path.hasPrefix("/v2/3ds/"))
+            || (path.hasPrefix("/v2/pay/account/") && path.hasSuffix("/link")) || (path.hasPrefix("/v2/gopay/") && path.hasSuffix("/verify")) {
             self = .page
         } else if path.hasPrefix("/snap/") {
             self = .snap

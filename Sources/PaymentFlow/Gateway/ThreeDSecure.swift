@@ -27,6 +27,7 @@ struct ThreeDSecure: Sendable {
 
     /// `POST /v2/3ds/{id}` (form-encoded or JSON, with the merchant's client key and the OTP).
     func verify(_ request: HTTPRequest) async throws(GatewayError) -> ChargeFlow.Result {
+        try HTML.refuseCrossSite(request)
         let form = HTML.formOrJSON(request)
         guard let clientKey = form["client_key"], let merchant = try merchants.merchant(clientKey: clientKey) else {
             throw .transactionNotFound
@@ -61,6 +62,19 @@ enum HTML {
             }
         }
         return out
+    }
+
+    /// Refuses a form posted from another site (a page elsewhere making the customer's browser
+    /// approve something): the browser says so in `Sec-Fetch-Site`, or its `Origin` names
+    /// another host than the one the request went to. Requests without either (a server-side
+    /// client, an old browser) pass.
+    static func refuseCrossSite(_ request: HTTPRequest) throws(GatewayError) {
+        if let site = request.fields["Sec-Fetch-Site"], site == "cross-site" || site == "same-site" { throw .crossSitePost }
+        if let origin = request.fields["Origin"] {
+            guard let host = request.fields["Host"], origin != "null", let url = try? HTTPURL(origin), url.hostField == host else {
+                throw .crossSitePost
+            }
+        }
     }
 
     /// A form post (`application/x-www-form-urlencoded`, as the OTP page sends) or a JSON object.

@@ -37,7 +37,8 @@ extension GatewayTransaction {
             case .creditCard, .gopay, .shopeepay, .qris, .cstore, .akulaku, .kredivo: break
             }
         }
-        for (name, value) in extra {
+        // Extras named with a leading `_` are the gateway's own (a linked wallet's token), never shown.
+        for (name, value) in extra where !name.hasPrefix("_") {
             // Structured extras (gopay's `actions`, the merchant's `metadata`) are stored as JSON
             // text; every other extra is a string, whatever it looks like.
             if Self.structuredExtras.contains(name), let data = value.data(using: .utf8),

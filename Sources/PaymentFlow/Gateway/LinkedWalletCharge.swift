@@ -1,0 +1,110 @@
+import Foundation
+import HTTPParser
+import NetLab
+
+/// A charge of a linked GoPay account (`gopay.account_id` + `payment_option_token`).
+///
+/// It starts as every GoPay charge does — reserved, then an account opened at the wallet
+/// provider (the bank) — and then the wallet pays that account itself: below Rp 100,000 at once
+/// (the answer is already `settlement`), from there on once the customer approves with their
+/// PIN on the verification page (`GET|POST /v2/gopay/{transaction_id}/verify`). Either way the
+/// money moves in the bank's one step (account paid, wallet charged), and the gateway records
+/// it through the ledger like any payment notice — so the notice the bank also sends, arriving
+/// first or second, changes nothing twice.
+struct LinkedWalletCharge: Sendable {
+    let flow: ChargeFlow
+    let merchants: MerchantDirectory
+    let now: @Sendable () -> Date
+    let publicURL: @Sendable () -> String
+
+    /// Where a linked charge's wallet token is kept with the transaction (never shown).
+    static let tokenExtra = "_wallet_token"
+
+    /// Continues `opened` (a GoPay charge whose account the bank opened) from the wallet `token`.
+    func pay(_ opened: ChargeFlow.Result, token: String, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
+        guard opened.transaction.state.status == .pending, opened.transaction.vaNumber != nil else { return opened }
+        let id = opened.transaction.transactionID
+        let page = "\(publicURL())/v2/gopay/\(id)/verify"
+        let transaction = try flow.ledger.amend(merchantID: merchant.merchantID, id: id) { transaction throws(GatewayError) -> GatewayTransaction in
+            transaction.extra[Self.tokenExtra] = token
+            if transaction.state.grossAmount >= SandboxWallets.pinThreshold {
+                let actions = [
+                    ["name": "verification-link-url", "method": "GET", "url": page],
+                    ["name": "verification-link-app", "method": "GET", "url": page + "?app=true"],
+                ]
+                transaction.extra["actions"] = String(decoding: (try? JSONText.encode(actions)) ?? Array("[]".utf8), as: UTF8.self)
+            } else {
+                transaction.extra["actions"] = nil
+                transaction.extra["qr_string"] = nil
+            }
+            return transaction
+        }
+        if transaction.state.grossAmount >= SandboxWallets.pinThreshold {
+            return ChargeFlow.Result(transaction: transaction, message: "GoPay transaction is created. Action(s) required")
+        }
+        return try await debit(transaction, token: token, pin: nil, merchant: merchant)
+    }
+
+    /// The wallet pays the transaction's account; the outcome recorded through the ledger.
+    func debit(_ transaction: GatewayTransaction, token: String, pin: String?, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
+        let id = transaction.transactionID
+        do {
+            _ = try await flow.bank.payFromWallet(BankAPI.WalletPayment(token: token, va_number: transaction.vaNumber ?? "", pin: pin))
+        } catch .refused(status: 402, _) {
+            let denied = try record(.declined(fraud: .accept), id: id, merchant: merchant) { transaction in
+                (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = ("201", "Insufficient Balance")
+            }
+            return ChargeFlow.Result(transaction: denied, message: "GoPay transaction is denied", bankMessage: "Insufficient Balance")
+        } catch .refused(status: 403, _) {
+            throw .validation(["the GoPay PIN is wrong"])
+        } catch {
+            // In doubt: the wallet may have paid. The transaction stays pending; the bank's
+            // notice settles it if the money moved, the expiry timer ends it if not.
+            return ChargeFlow.Result(transaction: try flow.ledger.find(merchantID: merchant.merchantID, id: id), message: "GoPay transaction is created")
+        }
+        let moment = now()
+        let settled = try record(.paid, id: id, merchant: merchant) { PaymentChannel.settle(&$0, at: moment) }
+        return ChargeFlow.Result(transaction: settled, message: "Success, GoPay transaction is successful")
+    }
+
+    /// Records `event`, or — when the bank's notice got there first — finds what it recorded.
+    private func record(_ event: TransactionState.Event, id: String, merchant: MerchantAccount,
+                        alongside: (inout GatewayTransaction) -> Void) throws(GatewayError) -> GatewayTransaction {
+        do {
+            return try flow.ledger.record(event, merchantID: merchant.merchantID, id: id, alongside: { transaction throws(GatewayError) in
+                alongside(&transaction)
+            })
+        } catch .illegalTransition {
+            return try flow.ledger.find(merchantID: merchant.merchantID, id: id)
+        }
+    }
+
+    // MARK: The verification page
+
+    /// `GET /v2/gopay/{transaction_id}/verify`: the PIN form, as the GoPay app asks for it.
+    func page(_ request: HTTPRequest, find: (String) throws(GatewayError) -> GatewayTransaction?) throws(GatewayError) -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        guard let transaction = try find(id), transaction.state.status == .pending, transaction.extra[Self.tokenExtra] != nil else {
+            throw .transactionNotFound
+        }
+        return HTML.page(title: "GoPay", body: """
+            <h1>Pay IDR \(transaction.state.grossAmount.gatewayText) with GoPay</h1>
+            <p>Order \(HTML.escape(transaction.orderID)) from merchant \(HTML.escape(transaction.merchantID)).</p>
+            <form method="post" action="/v2/gopay/\(HTML.escape(id))/verify">
+            <label>GoPay PIN (sandbox: \(SandboxWallets.pin)) <input name="pin" type="password" inputmode="numeric"></label>
+            <button type="submit">Pay</button>
+            </form>
+            """)
+    }
+
+    /// `POST /v2/gopay/{transaction_id}/verify` with the PIN.
+    func verify(_ request: HTTPRequest, find: (String) throws(GatewayError) -> GatewayTransaction?) async throws(GatewayError) -> HTTPResponse {
+        try HTML.refuseCrossSite(request)
+        let id = request.pathParameters["id"] ?? ""
+        guard let transaction = try find(id), transaction.state.status == .pending, let token = transaction.extra[Self.tokenExtra],
+            let merchant = try merchants.merchant(id: transaction.merchantID)
+        else { throw .transactionNotFound }
+        let result = try await debit(transaction, token: token, pin: HTML.formOrJSON(request)["pin"] ?? "", merchant: merchant)
+        return HTML.page(title: "GoPay", body: "<h1>\(HTML.escape(result.message))</h1>\n<p>You can close this page.</p>")
+    }
+}
