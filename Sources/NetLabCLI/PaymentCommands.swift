@@ -22,7 +22,7 @@ struct PaymentServeOptions: ParsableArguments {
     @Flag(help: "Serve plain HTTP instead of HTTPS (lab use only: anyone on the path reads card data and keys).")
     var plaintext = false
 
-    @Flag(help: "Compress the clocks for a live demo: retries in seconds, VA expiry 2 min, settlement 30 s.")
+    @Flag(help: "Compress the clocks for a live demo: retries in seconds, VA expiry 2 min, settlement 30 s, a subscription's day in a minute.")
     var fast = false
 
     @Option(help: "Seconds a VA, bill, QR or e-wallet payment waits before it expires (Midtrans: 86400; --fast: 120).")
@@ -56,6 +56,7 @@ struct PaymentServeOptions: ParsableArguments {
             options.retryPolicy = .compressed(by: 1.0 / 60, jitter: true)
             options.paymentExpiry = .seconds(120)
             options.settlementDelay = .seconds(30)
+            options.subscriptionClockScale = 1.0 / 1440
         }
         if let paymentExpiry { options.paymentExpiry = .seconds(max(1, paymentExpiry)) }
         if let settlementDelay { options.settlementDelay = .seconds(max(1, settlementDelay)) }

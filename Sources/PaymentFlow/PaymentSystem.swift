@@ -45,6 +45,8 @@ public struct PaymentSystemOptions: Sendable {
     public var fraudRules = FraudRules()
     public var paymentExpiry: Duration = .seconds(24 * 3600)
     public var settlementDelay: Duration = .seconds(24 * 3600)
+    /// How fast subscriptions' schedules run (1: real time; `--fast`: a day lasts a minute).
+    public var subscriptionClockScale: Double = 1
     /// The clock of the gateway and the outbox (expiry, settlement, retry schedules); tests
     /// inject one they move by hand.
     public var now: @Sendable () -> Date = { Date() }
@@ -219,6 +221,7 @@ public final class PaymentSystem: Sendable {
             configuration.now = options.now
             configuration.paymentExpiry = options.paymentExpiry
             configuration.settlementDelay = options.settlementDelay
+            configuration.subscriptionClockScale = options.subscriptionClockScale
             configuration.vaultKey = try Self.sealingKey(at: options.stateDirectory + "/vault.key")
             // An OTP never typed expires too (at most as late as any waiting payment).
             configuration.authenticationExpiry = min(configuration.authenticationExpiry, options.paymentExpiry)

@@ -194,7 +194,7 @@ public final class Bank: Sendable {
             try requireGateway(request, to: "charge a linked wallet")
             try await injectFaults()
             let body: BankAPI.WalletPayment = try request.decodeJSON()
-            switch try ledger.payFromWallet(token: body.token, number: body.va_number, pin: body.pin) {
+            switch try ledger.payFromWallet(token: body.token, number: body.va_number, pin: body.pin, recurring: body.recurring ?? false) {
             case .unknownToken: throw HTTPError(status: 404, message: "no wallet is linked with this token")
             case .pinRequired: throw HTTPError(status: 403, message: "the customer's PIN is required from \(SandboxWallets.pinThreshold) up")
             case .insufficientBalance(let balance): throw HTTPError(status: 402, message: "Insufficient Balance: the wallet holds \(balance)")

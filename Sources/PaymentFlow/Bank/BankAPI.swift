@@ -115,10 +115,13 @@ public enum BankAPI {
         public var va_number: String
         /// The customer's PIN: required from ``SandboxWallets/pinThreshold`` up.
         public var pin: String?
-        public init(token: String, va_number: String, pin: String? = nil) {
+        /// A merchant-initiated charge the customer allowed when linking (a subscription): no PIN.
+        public var recurring: Bool?
+        public init(token: String, va_number: String, pin: String? = nil, recurring: Bool = false) {
             self.token = token
             self.va_number = va_number
             self.pin = pin
+            self.recurring = recurring ? true : nil
         }
     }
 

@@ -30,6 +30,8 @@ struct ChargeRequest: Sendable {
     var echoed: [String: String] = [:]
     /// `gopay.account_id` and `gopay.payment_option_token`: pay from a linked GoPay wallet.
     var linkedWallet: (accountID: String, token: String)?
+    /// `gopay.recurring`: a merchant-initiated charge of a linked wallet (a subscription): no PIN.
+    var recurring = false
     /// `X-Override-Notification` / `X-Append-Notification`.
     var overrideNotificationURLs: [String]?
     var appendNotificationURLs: [String] = []
@@ -121,6 +123,7 @@ struct ChargeRequest: Sendable {
         self.installmentTerm = installmentTerm
         self.bins = bins
         self.linkedWallet = linkedWallet
+        self.recurring = ((body["gopay"] as? [String: Any])?["recurring"] as? NSNumber)?.boolValue ?? false
     }
 
     /// Midtrans: `order_id` is required, at most 50 characters of `A-Z a-z 0-9 - _ ~ .`. Checked

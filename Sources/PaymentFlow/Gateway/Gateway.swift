@@ -19,6 +19,7 @@ import Synchronization
 /// | ``BankObligations`` | reversals and refunds, settled until the bank confirms |
 /// | ``ThreeDSecure``, ``Snap`` | the OTP page and check; Snap's sessions and page |
 /// | ``PayAccountAPI`` | GoPay tokenization: link, approve, get, unbind a customer's wallet |
+/// | ``Subscriptions`` | `/v1/subscriptions`: saved cards and linked wallets charged on a schedule |
 /// | ``MerchantActions`` | cancel, approve, deny, expire, refund |
 /// | ``GatewayTimers`` | recovery, expiry, settlement, the bank's dues |
 /// | ``BankClient``, ``FraudClient`` | the bank's and fraud service's APIs, typed |
@@ -47,6 +48,8 @@ public final class Gateway: Sendable {
     let cards: CardAPI
     let payAccounts: PayAccountAPI
     let linkedWallets: LinkedWalletCharge
+    let core: CoreCharge
+    let subscriptions: Subscriptions
     let actions: MerchantActions
     let timers: GatewayTimers
     private let publicURLBox: PublicURL
@@ -80,9 +83,11 @@ public final class Gateway: Sendable {
         cards = CardAPI(vault: vault, merchants: merchants, bank: bank, now: configuration.now)
         payAccounts = PayAccountAPI(accounts: accounts, merchants: merchants, bank: bank, now: configuration.now, publicURL: box.get)
         linkedWallets = LinkedWalletCharge(flow: flow, merchants: merchants, now: configuration.now, publicURL: box.get)
+        core = CoreCharge(flow: flow, payAccounts: payAccounts, linkedWallets: linkedWallets)
+        subscriptions = Subscriptions(accounts: accounts, merchants: merchants, store: store, charge: core, configuration: configuration)
         actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
-        timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, configuration: configuration,
-                               checkpoints: checkpoints)
+        timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, subscriptions: subscriptions,
+                               configuration: configuration, checkpoints: checkpoints)
         self.publicURLBox = box
     }
 
@@ -180,6 +185,11 @@ public final class Gateway: Sendable {
         router.post("/v2/pay/account/{id}/unbind") { [self] request in try payAccounts.unbind(request) }
         router.get("/v2/pay/account/{id}/link") { [self] request in try payAccounts.activationPage(request) }
         router.post("/v2/pay/account/{id}/link") { [self] request in try await payAccounts.activate(request) }
+        router.post("/v1/subscriptions") { [self] request in try subscriptions.create(request) }
+        router.get("/v1/subscriptions/{id}") { [self] request in try subscriptions.get(request) }
+        router.patch("/v1/subscriptions/{id}") { [self] request in try subscriptions.patch(request) }
+        router.post("/v1/subscriptions/{id}/enable") { [self] request in try subscriptions.setActive(request, true) }
+        router.post("/v1/subscriptions/{id}/disable") { [self] request in try subscriptions.setActive(request, false) }
         router.get("/v1/bins/{bin}") { [self] request in try cards.binLookup(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
         // Every answer is JSON, unknown routes included (a client SDK parses every body).
@@ -190,9 +200,7 @@ public final class Gateway: Sendable {
     /// A charge from the Core API (or a subscription): through the charge flow, then — for a
     /// linked GoPay account — paid from the wallet.
     func charge(_ charge: ChargeRequest, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
-        guard let linked = charge.linkedWallet else { return try await flow.charge(charge, merchant: merchant) }
-        let token = try payAccounts.chargeable(accountID: linked.accountID, token: linked.token, merchantID: merchant.merchantID)
-        return try await linkedWallets.pay(try await flow.charge(charge, merchant: merchant), token: token, merchant: merchant)
+        try await core(charge, merchant: merchant)
     }
 
     // MARK: The one error path
@@ -225,6 +233,10 @@ public final class Gateway: Sendable {
             let messages = error.details.isEmpty ? [message] : error.details
             return HTTPResponse(status: error.status, fields: HTTPFields(["Content-Type": "application/json"]),
                                 body: .bytes((try? JSONText.encode(["error_messages": messages])) ?? []))
+        case .subscription:
+            var object: [String: Any] = ["status_message": error.message]
+            if !error.details.isEmpty { object["validation_messages"] = error.details }
+            return Subscriptions.json(object, status: error.status)
         case .page:
             return HTML.page(title: "Payment", body: "<h1>\(error.status)</h1>\n<p>\(HTML.escape(error.message))</p>", status: error.status)
         }

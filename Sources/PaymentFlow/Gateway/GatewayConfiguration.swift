@@ -27,6 +27,9 @@ public struct GatewayConfiguration: Sendable {
     public var idempotencyLifetime: Duration = .seconds(300)
     /// How long a card token may be used (single use in any case).
     public var tokenLifetime: Duration = .seconds(600)
+    /// How fast a subscription's schedule runs: 1 is real time (calendar months); below 1 the
+    /// schedule is compressed (`--fast`: a day lasts a minute).
+    public var subscriptionClockScale: Double = 1
     /// The key saved cards are sealed with (``CardVault``): from a 0600 file of the state
     /// folder in ``PaymentSystem``; a fresh random one by default (saved cards then last as long
     /// as the process).

@@ -51,6 +51,12 @@ public enum GatewayError: Error, Equatable, Sendable {
     /// The linked account is not in a state that allows this (unbinding a pending account,
     /// charging one not enabled): 412.
     case payAccountStatus
+    /// `/v1/subscriptions` with a body that is not a JSON object: 400 "Bad request".
+    case subscriptionBadRequest
+    /// A subscription's fields break the rules: 400 "Invalid parameter." with `validation_messages`.
+    case subscriptionValidation([String])
+    /// No subscription with this id for this merchant: 404.
+    case subscriptionNotFound
     /// A page's form posted from another site: 403.
     case crossSitePost
     /// A Snap token that is unknown, paid or expired: 404.
@@ -69,6 +75,8 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .unknownMerchant, .unknownBank: 401
         case .transactionNotFound, .routeNotFound, .snapTokenNotFound, .binNotFound, .payAccountNotFound: 404
         case .payAccountStatus: 412
+        case .subscriptionBadRequest, .subscriptionValidation: 400
+        case .subscriptionNotFound: 404
         case .crossSitePost: 403
         case .malformedBody, .validation: 400
         case .duplicateOrderID: 406
@@ -111,6 +119,9 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .bankUnavailable: "The bank is unavailable, please try again later"
         case .snapTokenNotFound: "Snap token is not found or expired"
         case .payAccountNotFound: "Account doesn't exist."
+        case .subscriptionBadRequest: "Bad request"
+        case .subscriptionValidation: "Invalid parameter."
+        case .subscriptionNotFound: "Subscription doesn't exist."
         case .payAccountStatus: "Account status cannot be updated."
         case .crossSitePost: "This form may only be posted from its own page"
         case .binNotFound: "BIN is not found"
@@ -122,8 +133,10 @@ public enum GatewayError: Error, Equatable, Sendable {
 
     /// The list of problems (`validation_messages` in the Core API, `error_messages` in Snap).
     public var details: [String] {
-        if case .validation(let problems) = self { return problems }
-        return []
+        switch self {
+        case .validation(let problems), .subscriptionValidation(let problems): problems
+        default: []
+        }
     }
 
     /// Any error as a gateway error: the server's own (parse errors, 404/405, a body that is
@@ -151,11 +164,15 @@ public enum GatewayAPI: Sendable {
     case snap
     /// Pages a browser opens (3-D Secure, Snap's payment page): HTML.
     case page
+    /// `/v1/subscriptions…`: `{"status_message", "validation_messages"?}` with the HTTP status.
+    case subscription
 
     public init(path: String, method: HTTPMethod) {
         if path.hasPrefix("/snap/v2/vtweb/") || (method == .get && path.hasPrefix("/v2/3ds/"))
             || (path.hasPrefix("/v2/pay/account/") && path.hasSuffix("/link")) || (path.hasPrefix("/v2/gopay/") && path.hasSuffix("/verify")) {
             self = .page
+        } else if path.hasPrefix("/v1/subscriptions") {
+            self = .subscription
         } else if path.hasPrefix("/snap/") {
             self = .snap
         } else {

@@ -7,7 +7,8 @@ import Foundation
 /// - **expiry:** pending payments past their `expiry_time` (an unpaid VA, an OTP never typed)
 ///   expire, which owes the bank the close of the account or the drop of the authentication;
 /// - **settlement:** card captures older than the settlement delay settle (D+1);
-/// - **the bank's dues:** reversals and refunds the bank has not confirmed are asked again.
+/// - **the bank's dues:** reversals and refunds the bank has not confirmed are asked again;
+/// - **subscriptions:** the charges that are due are made (``Subscriptions``).
 ///
 /// One gateway process per state folder: another process's running charges would look cut off.
 struct GatewayTimers: Sendable {
@@ -15,6 +16,7 @@ struct GatewayTimers: Sendable {
     let store: any TransactionStore
     let obligations: BankObligations
     let flow: ChargeFlow
+    let subscriptions: Subscriptions
     let configuration: GatewayConfiguration
     let checkpoints: Checkpoints<Gateway.Step>
 
@@ -42,6 +44,7 @@ struct GatewayTimers: Sendable {
             if record(.settle, transaction, { $0.settlementTime = Timestamp.midtrans(now) }) { changed += 1 }
         }
         changed += try await obligations.settleAll()
+        changed += await subscriptions.chargeDue()
         return changed
     }
 

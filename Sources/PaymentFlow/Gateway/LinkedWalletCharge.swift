@@ -21,13 +21,15 @@ struct LinkedWalletCharge: Sendable {
     static let tokenExtra = "_wallet_token"
 
     /// Continues `opened` (a GoPay charge whose account the bank opened) from the wallet `token`.
-    func pay(_ opened: ChargeFlow.Result, token: String, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
+    /// `recurring`: a merchant-initiated charge the link already allows (a subscription): no PIN.
+    func pay(_ opened: ChargeFlow.Result, token: String, recurring: Bool = false, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
         guard opened.transaction.state.status == .pending, opened.transaction.vaNumber != nil else { return opened }
         let id = opened.transaction.transactionID
         let page = "\(publicURL())/v2/gopay/\(id)/verify"
+        let needsPIN = !recurring && opened.transaction.state.grossAmount >= SandboxWallets.pinThreshold
         let transaction = try flow.ledger.amend(merchantID: merchant.merchantID, id: id) { transaction throws(GatewayError) -> GatewayTransaction in
             transaction.extra[Self.tokenExtra] = token
-            if transaction.state.grossAmount >= SandboxWallets.pinThreshold {
+            if needsPIN {
                 let actions = [
                     ["name": "verification-link-url", "method": "GET", "url": page],
                     ["name": "verification-link-app", "method": "GET", "url": page + "?app=true"],
@@ -39,17 +41,19 @@ struct LinkedWalletCharge: Sendable {
             }
             return transaction
         }
-        if transaction.state.grossAmount >= SandboxWallets.pinThreshold {
+        if needsPIN {
             return ChargeFlow.Result(transaction: transaction, message: "GoPay transaction is created. Action(s) required")
         }
-        return try await debit(transaction, token: token, pin: nil, merchant: merchant)
+        return try await debit(transaction, token: token, pin: nil, recurring: recurring, merchant: merchant)
     }
 
     /// The wallet pays the transaction's account; the outcome recorded through the ledger.
-    func debit(_ transaction: GatewayTransaction, token: String, pin: String?, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
+    func debit(_ transaction: GatewayTransaction, token: String, pin: String?, recurring: Bool = false,
+               merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
         let id = transaction.transactionID
         do {
-            _ = try await flow.bank.payFromWallet(BankAPI.WalletPayment(token: token, va_number: transaction.vaNumber ?? "", pin: pin))
+            _ = try await flow.bank.payFromWallet(BankAPI.WalletPayment(token: token, va_number: transaction.vaNumber ?? "", pin: pin,
+                                                                         recurring: recurring))
         } catch .refused(status: 402, _) {
             let denied = try record(.declined(fraud: .accept), id: id, merchant: merchant) { transaction in
                 (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = ("201", "Insufficient Balance")
