@@ -6,6 +6,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// The whole payment system on loopback over HTTPS — bank, gateway (payment, fraud and
 /// notification services), merchant — driven by the customer. Every scenario checks all sides:
 /// the bank's books, the gateway's record and outbox, and the merchant's order.
@@ -323,6 +324,7 @@ struct EndToEndTests {
         await Self.stop(system)
     }
 }
+}  // extension WholeSystems
 
 /// A clock a test moves by hand (`PaymentSystemOptions.now`).
 final class ManualClock: Sendable {

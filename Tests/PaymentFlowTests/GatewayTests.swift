@@ -99,7 +99,7 @@ struct GatewayTests {
         #expect(body["transaction_status"] as? String == "capture")
         #expect(body["fraud_status"] as? String == "accept")
         #expect(body["gross_amount"] as? String == "10000.00")
-        #expect(body["masked_card"] as? String == "441111-1118")
+        #expect(body["masked_card"] as? String == "44111111-1118")
         let status = try await lab.call(.get, "/v2/order-1/status")
         #expect(status.1["transaction_status"] as? String == "capture")
         await lab.stop()

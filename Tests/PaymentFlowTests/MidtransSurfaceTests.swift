@@ -5,6 +5,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// Parts of Midtrans' Core API beyond the basic charge, as a merchant's code written for the
 /// sandbox uses them: request validation, echoed fields, pre-authorisation and capture, the
 /// status answers, JSONP tokens and the BIN lookup.
@@ -201,3 +202,4 @@ struct MidtransSurfaceTests {
         await h.stop()
     }
 }
+}  // extension WholeSystems

@@ -37,6 +37,7 @@ final class RecordingEndpoint: Sendable {
     var orders: [String] { log.list.withLock { $0.map(\.order) } }
 }
 
+extension WholeSystems {
 @Suite("Notification service: order and fairness", .serialized, .timeLimit(.minutes(3)))
 struct NotificationServiceTests {
     static func charge(_ system: PaymentSystem, order: String, key: String, notify url: String? = nil) async throws -> [String: Any] {
@@ -105,3 +106,4 @@ struct NotificationServiceTests {
         await EndToEndTests.stop(system)
     }
 }
+}  // extension WholeSystems

@@ -5,6 +5,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// GoPay tokenization end to end: link (with the sandbox's refusals), approve with the PIN,
 /// read, charge without and with the PIN, run out of balance, unbind.
 @Suite("GoPay tokenization (Pay Account API)", .serialized, .timeLimit(.minutes(3)))
@@ -128,3 +129,4 @@ struct PayAccountTests {
         await h.stop()
     }
 }
+}  // extension WholeSystems

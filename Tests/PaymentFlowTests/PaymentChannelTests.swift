@@ -5,6 +5,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// Every payment channel of Midtrans' Core API, end to end: the charge's answer carries the
 /// channel's own fields, the bank opened the account the customer pays into, paying it settles
 /// the transaction at the gateway and pays the order at the merchant.
@@ -186,7 +187,7 @@ struct PaymentChannelTests {
         let action = try #require((answer.body["actions"] as? [[String: Any]])?.first { $0["name"] as? String == "generate-qr-code" }?["url"] as? String)
         let png = try await h.system.client.get(action)
         #expect(png.status == 200 && png.fields["Content-Type"] == "image/png" && png.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
-        try await QRCodeDecodeTests.expectDecoded([png.body], equal: [qr])
+        try await QRCodeSuites.QRCodeDecodeTests.expectDecoded([png.body], equal: [qr])
         let svg = try await h.system.client.get(action + "?format=svg")
         #expect(svg.fields["Content-Type"] == "image/svg+xml" && String(decoding: svg.body, as: UTF8.self).hasPrefix("<svg"))
         let wrongType = action.replacingOccurrences(of: "/v2/qris/", with: "/v2/gopay/")
@@ -235,3 +236,4 @@ struct PaymentChannelTests {
         await h.stop()
     }
 }
+}  // extension WholeSystems

@@ -6,6 +6,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// Money is never lost, doubled or misdirected: every race named in the gateway's design, each
 /// forced deterministically. The bank stops a request at a checkpoint *after* its decision is
 /// committed (the money moved) and *before* the gateway hears the answer; the test does the
@@ -362,3 +363,4 @@ struct RaceTests {
         await h.stop()
     }
 }
+}  // extension WholeSystems

@@ -5,6 +5,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// Saved cards as Midtrans' merchants use them: `GET /v2/card/register`, one-click charges with
 /// the `saved_token_id`, `save_token_id` on a charge, two-click tokens, BNI point inquiry,
 /// `bins` and `installment_term` — and the card kept sealed.
@@ -132,3 +133,4 @@ struct SavedCardTests {
         await h.stop()
     }
 }
+}  // extension WholeSystems

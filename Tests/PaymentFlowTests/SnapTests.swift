@@ -5,6 +5,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// Snap's options as a merchant sets them when it makes the page: which ways to pay
 /// (`enabled_payments`), where the customer goes afterwards (`callbacks.finish`), whether cards
 /// go through 3-D Secure (`credit_card.secure`), and what a reused `order_id` gets.
@@ -86,3 +87,4 @@ struct SnapTests {
         await h.stop()
     }
 }
+}  // extension WholeSystems

@@ -5,6 +5,7 @@ import Testing
 
 @testable import PaymentFlow
 
+extension WholeSystems {
 /// Subscriptions: the API's answers, and the schedule kept by the gateway's timers on a clock
 /// the test moves — charges on time, retries, the end, a charge made twice prevented.
 @Suite("Subscriptions", .serialized, .timeLimit(.minutes(3)))
@@ -164,3 +165,4 @@ struct SubscriptionTests {
         await h.stop()
     }
 }
+}  // extension WholeSystems
