@@ -16,6 +16,11 @@ public enum DemoScenario: String, CaseIterable, Sendable {
     case forgedWebhook = "forged-webhook"
     case mitm
     case gatewayRestart = "gateway-restart"
+    case cstore
+    case qris
+    case savedCard = "saved-card"
+    case gopayLinked = "gopay-linked"
+    case subscription
 
     public var summary: String {
         switch self {
@@ -29,6 +34,11 @@ public enum DemoScenario: String, CaseIterable, Sendable {
         case .forgedWebhook: "an attacker posts a forged webhook and replays a genuine one; the merchant is not fooled"
         case .mitm: "an interceptor with another CA's certificate: refused by TLS verification; with verification off it steals the card"
         case .gatewayRestart: "the gateway stops mid-payment; restarted on its SQLite state, it remembers everything and delivers the webhook"
+        case .cstore: "pay at an Indomaret counter: a payment code instead of a card, settled when the till takes the cash"
+        case .qris: "QRIS: the gateway draws the QR code, the wallet reads the EMVCo payload (account, amount, CRC) and pays"
+        case .savedCard: "a saved card: registered once (sealed at the gateway), then charged with its saved_token_id, no card number or CVV again"
+        case .gopayLinked: "GoPay tokenization: the customer links the wallet once with the PIN; the shop then charges it without a redirect"
+        case .subscription: "a subscription: the gateway's timers charge a saved card every day (a day lasts a second here), three times"
         }
     }
 }
@@ -102,6 +112,8 @@ struct DemoContext {
         o.httpParser = options.httpParser
         o.paymentExpiry = options.scenario == .expire ? .milliseconds(1500) : .seconds(24 * 3600)
         o.settlementDelay = options.scenario == .refund ? .seconds(1) : .seconds(24 * 3600)
+        // The subscription story's days last a second.
+        if options.scenario == .subscription { o.subscriptionClockScale = 1.0 / 86400 }
         let recorder = self.recorder
         o.observer = { recorder.observe($0) }
         let keyLog = options.keyLog
@@ -211,6 +223,11 @@ struct DemoContext {
         case .forgedWebhook: return try await forgedWebhook(customer)
         case .mitm: return try await mitm(customer)
         case .gatewayRestart: return try await gatewayRestart(customer)
+        case .cstore: return try await cstore(customer)
+        case .qris: return try await qris(customer)
+        case .savedCard: return try await savedCard(customer)
+        case .gopayLinked: return try await gopayLinked(customer)
+        case .subscription: return try await subscription(customer)
         }
     }
 

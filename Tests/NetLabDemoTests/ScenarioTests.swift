@@ -5,7 +5,7 @@ import Testing
 /// Every scenario of `netlab demo`, run as the demo runs it (all actors in this process over
 /// HTTPS on loopback), with its story asserted from the recorded steps: the expected steps
 /// happen, in this order (other steps may come between them), with the expected outcomes.
-@Suite("netlab demo scenarios", .timeLimit(.minutes(3)))
+@Suite("netlab demo scenarios", .serialized, .timeLimit(.minutes(5)))
 struct ScenarioTests {
     /// One expected step: its kind and, when given, its actor, receiver, outcome (prefix) and
     /// a piece of its title.
@@ -118,6 +118,53 @@ struct ScenarioTests {
             Expect(kind: "payment.webhook", from: "merchant"),
             Expect(kind: "http.response", from: "merchant", to: "notification", outcome: "200"),
             Expect(kind: "note", outcome: "recovered"),
+        ]),
+        (.cstore, [
+            Expect(kind: "http.request", from: "merchant", to: "gateway", title: "POST /v2/charge"),
+            Expect(kind: "payment.bank", title: "opened"),
+            Expect(kind: "payment.gateway", outcome: "pending"),
+            Expect(kind: "http.request", from: "customer", to: "bank", title: "/pay"),
+            Expect(kind: "payment.gateway", outcome: "settlement"),
+            Expect(kind: "payment.order", outcome: "paid"),
+            Expect(kind: "note", outcome: "paid"),
+        ]),
+        (.qris, [
+            Expect(kind: "payment.gateway", outcome: "pending"),
+            Expect(kind: "http.request", from: "customer", to: "gateway", title: "/qr-code"),
+            Expect(kind: "http.response", from: "gateway", to: "customer", outcome: "200"),
+            Expect(kind: "note", title: "reads its payload"),
+            Expect(kind: "http.request", from: "customer", to: "bank", title: "/pay"),
+            Expect(kind: "payment.gateway", outcome: "settlement"),
+            Expect(kind: "note", outcome: "paid"),
+        ]),
+        (.savedCard, [
+            Expect(kind: "http.request", from: "customer", to: "gateway", title: "GET /v2/card/register"),
+            Expect(kind: "http.request", from: "merchant", to: "gateway", title: "POST /v2/charge"),
+            Expect(kind: "payment.gateway", outcome: "capture"),
+            Expect(kind: "payment.order", outcome: "paid"),
+            Expect(kind: "http.request", from: "merchant", to: "gateway", title: "POST /v2/charge"),
+            Expect(kind: "payment.gateway", outcome: "capture"),
+            Expect(kind: "payment.order", outcome: "paid"),
+            Expect(kind: "note", outcome: "paid"),
+        ]),
+        (.gopayLinked, [
+            Expect(kind: "http.request", from: "merchant", to: "gateway", title: "POST /v2/pay/account"),
+            Expect(kind: "http.request", from: "customer", to: "gateway", title: "/link"),
+            Expect(kind: "http.request", from: "gateway", to: "bank", title: "POST /wallets/link"),
+            Expect(kind: "http.request", from: "merchant", to: "gateway", title: "POST /v2/charge"),
+            Expect(kind: "http.request", from: "gateway", to: "bank", title: "POST /wallets/pay"),
+            Expect(kind: "payment.gateway", outcome: "settlement"),
+            Expect(kind: "payment.order", outcome: "paid"),
+            Expect(kind: "note", outcome: "paid"),
+        ]),
+        (.subscription, [
+            Expect(kind: "http.request", from: "customer", to: "gateway", title: "GET /v2/card/register"),
+            Expect(kind: "http.request", from: "merchant", to: "gateway", title: "POST /v1/subscriptions"),
+            Expect(kind: "payment.gateway", outcome: "capture"),
+            Expect(kind: "payment.order", outcome: "paid"),
+            Expect(kind: "payment.gateway", outcome: "capture"),
+            Expect(kind: "payment.gateway", outcome: "capture"),
+            Expect(kind: "note", outcome: "charged"),
         ]),
     ]
 

@@ -49,6 +49,51 @@ public struct Customer: Sendable {
         return token
     }
 
+    /// Saves the card at the gateway (`GET /v2/card/register` with the client key, as the
+    /// payment page's script does) and returns its `saved_token_id`.
+    public func registerCard(_ card: Card) async throws -> String {
+        func q(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+        let url = "\(gatewayURL)/v2/card/register?client_key=\(q(clientKey))&card_number=\(q(card.number))"
+            + "&card_exp_month=\(q(card.expiryMonth))&card_exp_year=\(q(card.expiryYear))"
+        let response = try await client.get(url)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        guard response.status == 200, let token = object["saved_token_id"] as? String else {
+            throw CheckoutError.refused(step: "register card", status: response.status, message: object["status_message"] as? String ?? "")
+        }
+        return token
+    }
+
+    /// Opens a page of the gateway's (GoPay's link approval, its payment verification) and
+    /// submits its form with the PIN, as the customer would.
+    public func approve(_ page: String, pin: String) async throws {
+        let shown = try await client.get(page)
+        guard shown.status == 200 else { throw CheckoutError.refused(step: "open \(page)", status: shown.status, message: "") }
+        let url = try HTTPURL(page)
+        let path = url.target.split(separator: "?").first.map(String.init) ?? url.target
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL("\(url.scheme.rawValue)://\(url.hostField)\(path)"))
+        request.body = Array("pin=\(pin)".utf8)
+        try request.fields.append(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        let response = try await client.execute(request)
+        guard response.status < 400 else {
+            throw CheckoutError.refused(step: "submit \(path)", status: response.status, message: String(decoding: response.body, as: UTF8.self))
+        }
+    }
+
+    /// Subscribes to a product with a saved card at the shop (`POST /subscriptions`); returns the subscription id.
+    public func subscribe(_ productID: String, savedToken: String, intervalUnit: String = "month", maxInterval: Int? = nil) async throws -> String {
+        var body: [String: Any] = ["product_id": productID, "token": savedToken, "interval_unit": intervalUnit]
+        if let maxInterval { body["max_interval"] = maxInterval }
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(shopURL + "/subscriptions"))
+        request.body = Array(try JSONSerialization.data(withJSONObject: body))
+        try request.fields.append(name: "Content-Type", value: "application/json")
+        let response = try await client.execute(request)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        guard response.status == 201, let id = object["subscription_id"] as? String else {
+            throw CheckoutError.refused(step: "subscribe", status: response.status, message: String(decoding: response.body, as: UTF8.self))
+        }
+        return id
+    }
+
     /// Places an order; `payment` is `["type": "bank_transfer", "bank": "bca"]` and the like.
     public func order(_ productID: String, quantity: Int = 1, payment: [String: String]) async throws -> MerchantShop.Order {
         var request = HTTPClientRequest(method: .post, url: try HTTPURL(shopURL + "/orders"))

@@ -115,6 +115,7 @@ public final class MerchantShop: Sendable {
             }
             return try .json(order)
         }
+        router.post("/subscriptions") { [self] request in try await subscribe(request) }
         router.post("/notifications") { [self] request in try await webhook(request) }
         return router
     }
@@ -153,6 +154,9 @@ public final class MerchantShop: Sendable {
         case "echannel": charge["echannel"] = ["bill_info1": "Payment for", "bill_info2": product.name]
         case "qris": charge["qris"] = ["acquirer": body.payment["acquirer"] ?? "gopay"]
         case "cstore": charge["cstore"] = ["store": body.payment["store"] ?? "indomaret", "message": "Pembayaran \(product.name)"]
+        case "gopay" where body.payment["account_id"] != nil:
+            // A linked GoPay account (tokenization): charged without leaving the shop.
+            charge["gopay"] = ["account_id": body.payment["account_id"] ?? "", "payment_option_token": body.payment["payment_option_token"] ?? ""]
         case "gopay", "shopeepay", "akulaku", "kredivo": break
         default:
             throw HTTPError(status: 400, message: "payment.type must be credit_card, bank_transfer, echannel, gopay, shopeepay, qris, cstore, akulaku or kredivo")
@@ -189,6 +193,36 @@ public final class MerchantShop: Sendable {
         return try .json(stored, status: status >= 300 ? 402 : 201)
     }
 
+    // MARK: Subscriptions
+
+    struct Subscribe: Codable {
+        var product_id: String
+        /// A `saved_token_id` (`GET /v2/card/register`).
+        var token: String
+        /// `day`, `week` or `month` (default month); how many charges (default: until disabled).
+        var interval_unit: String?
+        var max_interval: Int?
+    }
+
+    /// `POST /subscriptions`: subscribes the customer's saved card to a product at the gateway
+    /// (`POST /v1/subscriptions`). The gateway's timers make each charge; the shop records the
+    /// charge's order when its first webhook arrives.
+    func subscribe(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body: Subscribe = try request.decodeJSON()
+        guard let product = catalogue.first(where: { $0.product_id == body.product_id }) else { throw HTTPError(status: 404, message: "no such product") }
+        var schedule: [String: Any] = ["interval": 1, "interval_unit": body.interval_unit ?? "month"]
+        if let max = body.max_interval { schedule["max_interval"] = max }
+        let (status, answer) = try await gateway(.post, "/v1/subscriptions", [
+            "name": "SHOP-\(product.product_id)", "amount": product.price, "currency": "IDR", "payment_type": "credit_card",
+            "token": body.token, "schedule": schedule,
+        ])
+        guard status < 300, let id = answer["id"] as? String else {
+            throw HTTPError(status: 402, message: "the gateway refused the subscription: \(answer["status_message"] ?? answer)")
+        }
+        try orders.addSubscription(id: id, productID: product.product_id, amount: Rupiah(parsing: product.price)?.gatewayText ?? product.price)
+        return try .json(["subscription_id": id, "next_charge": ((answer["schedule"] as? [String: Any])?["next_execution_at"] as? String) ?? ""], status: 201)
+    }
+
     // MARK: Webhook
 
     /// `POST /notifications`: the shop's webhook endpoint is ``ReferenceWebhookHandler`` — the
@@ -223,7 +257,18 @@ public final class MerchantShop: Sendable {
         var serverKey: String { shop.serverKey }
 
         func order(_ id: String) -> WebhookOrder? {
-            (try? shop.orders.order(id)).flatMap { $0 }.map { WebhookOrder(orderID: $0.order_id, grossAmount: $0.gross_amount, status: $0.status) }
+            var found = (try? shop.orders.order(id)).flatMap { $0 }
+            // A subscription's charge: an order the gateway made for the shop, recorded now.
+            if found == nil, let subscription = try? shop.orders.subscription(ofOrder: id) {
+                found = try? shop.orders.modify(id) { order -> Order in
+                    if order == nil {
+                        order = Order(order_id: id, product_id: subscription.productID, quantity: 1, gross_amount: subscription.amount,
+                                      payment_type: "credit_card", status: .awaitingPayment)
+                    }
+                    return order!
+                }
+            }
+            return found.map { WebhookOrder(orderID: $0.order_id, grossAmount: $0.gross_amount, status: $0.status) }
         }
 
         func setStatus(_ status: OrderStatus, of id: String) -> Bool {

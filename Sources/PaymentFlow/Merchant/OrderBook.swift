@@ -16,6 +16,25 @@ final class OrderBook: Sendable {
         self.observer = observer
         database = try SQLiteDatabase(path: path ?? ":memory:")
         try database.execute("CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        try database.execute("CREATE TABLE IF NOT EXISTS subscriptions (subscription_id TEXT PRIMARY KEY, product_id TEXT NOT NULL, amount TEXT NOT NULL)")
+    }
+
+    /// Remembers a subscription the shop made at the gateway: its charges' orders are the
+    /// gateway's (`SUBS-<id>-<n>`), and the shop records each when it first hears of it.
+    func addSubscription(id: String, productID: String, amount: String) throws {
+        try database.execute("INSERT OR REPLACE INTO subscriptions (subscription_id, product_id, amount) VALUES (?, ?, ?)",
+                             [.text(id), .text(productID), .text(amount)])
+    }
+
+    /// The subscription (product, `gross_amount`) whose charge made order `orderID`, if the shop has it.
+    func subscription(ofOrder orderID: String) throws -> (productID: String, amount: String)? {
+        guard orderID.hasPrefix("SUBS-"), let dash = orderID.lastIndex(of: "-"), orderID[orderID.index(after: dash)...].allSatisfy(\.isNumber) else {
+            return nil
+        }
+        let id = String(orderID[orderID.index(orderID.startIndex, offsetBy: 5)..<dash])
+        return try database.execute("SELECT product_id, amount FROM subscriptions WHERE subscription_id = ?", [.text(id)]).first.map {
+            ($0[0].text ?? "", $0[1].text ?? "")
+        }
     }
 
     func order(_ id: String) throws -> MerchantShop.Order? {
