@@ -130,5 +130,102 @@ check("Snap wrong key: 401 'unauthorized'", error is not None and error.http_sta
 error = api_error(lambda: snap().create_transaction(None))
 check("Snap null body: 400 'is required'", error is not None and error.http_status_code == 400 and "is required" in str(error.message), error)
 
+session_order = order_id("sdk-snap-again")
+first = snap().create_transaction_token({"transaction_details": {"order_id": session_order, "gross_amount": 10000}})
+second = snap().create_transaction_redirect_url({"transaction_details": {"order_id": session_order, "gross_amount": 10000},
+                                                 "enabled_payments": ["bca_va", "gopay"], "callbacks": {"finish": "https://shop.example/done"},
+                                                 "credit_card": {"secure": True}})
+check("Snap: an unpaid order gets another token (create_transaction_token, then _redirect_url)",
+      isinstance(first, str) and isinstance(second, str) and second.startswith(GATEWAY), (first, second))
+
+# Every Core API channel.
+channels = [
+    ({"payment_type": "bank_transfer", "bank_transfer": {"bank": "bni", "va_number": "12345678"}}, "va_numbers"),
+    ({"payment_type": "bank_transfer", "bank_transfer": {"bank": "permata"}}, "permata_va_number"),
+    ({"payment_type": "bank_transfer", "bank_transfer": {"bank": "cimb"}}, "va_numbers"),
+    ({"payment_type": "echannel", "echannel": {"bill_info1": "Payment:", "bill_info2": "Online purchase"}}, "bill_key"),
+    ({"payment_type": "shopeepay", "shopeepay": {"callback_url": "https://shop.example/back"}}, "actions"),
+    ({"payment_type": "qris", "qris": {"acquirer": "airpay shopee"}}, "qr_string"),
+    ({"payment_type": "cstore", "cstore": {"store": "indomaret", "message": "kopi"}}, "payment_code"),
+    ({"payment_type": "cstore", "cstore": {"store": "alfamart"}}, "payment_code"),
+    ({"payment_type": "akulaku", "item_details": [{"id": "k", "price": 20000, "quantity": 1, "name": "Kopi"}],
+      "customer_details": {"first_name": "Budi", "email": "budi@example.com"}}, "redirect_url"),
+    ({"payment_type": "kredivo", "item_details": [{"id": "k", "price": 20000, "quantity": 1, "name": "Kopi"}],
+      "customer_details": {"first_name": "Budi", "email": "budi@example.com"}}, "redirect_url"),
+]
+for body, field in channels:
+    body["transaction_details"] = {"order_id": order_id("sdk-" + body["payment_type"]), "gross_amount": 20000}
+    answer = api.charge(body)
+    check(f"{body['payment_type']} {body.get(body['payment_type'], {})}: 201 pending with {field}",
+          answer.get("status_code") == "201" and answer.get("transaction_status") == "pending" and answer.get(field), answer)
+
+# Saved cards: register, one-click charge with the saved token; point inquiry.
+registered = api.card_register({"card_number": "4811 1111 1111 1114", "card_exp_month": "12", "card_exp_year": "2099",
+                                "card_cvv": "123", "client_key": CLIENT_KEY})
+check("card_register: 200 with saved_token_id", registered.get("status_code") == "200" and "saved_token_id" in registered, registered)
+saved_token = registered.get("saved_token_id", "")
+one_click = api.charge({"payment_type": "credit_card", "transaction_details": {"order_id": order_id("sdk-oneclick"), "gross_amount": 12000},
+                        "credit_card": {"token_id": saved_token}})
+check("one-click charge with the saved token: 200 capture/accept", one_click.get("status_code") == "200"
+      and one_click.get("transaction_status") == "capture" and one_click.get("fraud_status") == "accept", one_click)
+points_token = api.card_token({"card_number": "4811 1111 1111 1114", "card_exp_month": "12", "card_exp_year": "2099",
+                               "card_cvv": "123", "client_key": CLIENT_KEY}).get("token_id", "")
+points = api.card_point_inquiry(points_token)
+check("card_point_inquiry of a BNI reward card: 200 point_balance_amount", points.get("status_code") == "200"
+      and points.get("point_balance_amount"), points)
+no_points = api.card_token({"card_number": "5264 2210 3887 4659", "card_exp_month": "12", "card_exp_year": "2099",
+                            "card_cvv": "123", "client_key": CLIENT_KEY}).get("token_id", "")
+error = api_error(lambda: api.card_point_inquiry(no_points))
+check("card_point_inquiry of a card without points: 402 (as the SDK's test)", error is not None and "402" in str(error.message), error)
+
+# Subscriptions.
+subscription = api.create_subscription({
+    "name": "MONTHLY_2026", "amount": "14000", "currency": "IDR", "payment_type": "credit_card", "token": saved_token,
+    "schedule": {"interval": 1, "interval_unit": "day", "max_interval": 7}, "metadata": {"description": "Recurring payment for A"},
+    "customer_details": {"first_name": "John", "last_name": "Doe", "email": "johndoe@email.com", "phone": "+62812345678"}})
+check("create_subscription: id, status active", "id" in subscription and subscription.get("status") == "active", subscription)
+subscription_id = subscription.get("id", "")
+found = api.get_subscription(subscription_id)
+check("get_subscription: the same id, active", found.get("id") == subscription_id and found.get("status") == "active", found)
+disabled = api.disable_subscription(subscription_id)
+check("disable_subscription: 'Subscription is updated.', then inactive", disabled.get("status_message") == "Subscription is updated."
+      and api.get_subscription(subscription_id).get("status") == "inactive", disabled)
+enabled = api.enable_subscription(subscription_id)
+check("enable_subscription: 'Subscription is updated.', then active", enabled.get("status_message") == "Subscription is updated."
+      and api.get_subscription(subscription_id).get("status") == "active", enabled)
+updated = api.update_subscription(subscription_id, {"name": "MONTHLY_2026", "amount": "14000", "currency": "IDR", "token": saved_token,
+                                                    "metadata": {"description": "update recurring payment to ABC"}})
+check("update_subscription: 'Subscription is updated.', the new metadata shows",
+      updated.get("status_message") == "Subscription is updated."
+      and api.get_subscription(subscription_id).get("metadata", {}).get("description") == "update recurring payment to ABC", updated)
+error = api_error(lambda: api.get_subscription("123"))
+check("get_subscription of an unknown id: 404 \"Subscription doesn't exist.\"", error is not None and "404" in str(error.message)
+      and "Subscription doesn't exist." in str(error.message), error)
+error = api_error(lambda: api.create_subscription(None))
+check("create_subscription(None): 400 'Bad request'", error is not None and "400" in str(error.message) and "Bad request" in str(error.message), error)
+error = api_error(lambda: api.create_subscription({"name": "ZERO", "amount": "0", "currency": "IDR", "payment_type": "credit_card",
+                                                   "token": saved_token, "schedule": {"interval": 1, "interval_unit": "month"}}))
+check("create_subscription with amount 0: 400 with Midtrans' message", error is not None and "400" in str(error.message)
+      and "subscription.amount must be between 0.01 - 99999999999.00" in str(error.message), error)
+
+# GoPay tokenization.
+partner = {"country_code": "62", "redirect_url": "https://www.gojek.com"}
+linked = api.link_payment_account({"payment_type": "gopay", "gopay_partner": dict(partner, phone_number="81234567891")})
+check("link_payment_account: 201 PENDING with account_id", linked.get("status_code") == "201" and linked.get("account_status") == "PENDING"
+      and "account_id" in linked, linked)
+account_id = linked.get("account_id", "")
+got = api.get_payment_account(account_id)
+check("get_payment_account: 201, the same account", got.get("status_code") == "201" and got.get("account_id") == account_id, got)
+error = api_error(lambda: api.unlink_payment_account(account_id))
+check("unlink a PENDING account: 412 'Account status cannot be updated.'", error is not None and "412" in str(error.message)
+      and "Account status cannot be updated." in str(error.message), error)
+missing = api.link_payment_account({"payment_type": "gopay", "gopay_partner": dict(partner, phone_number="123450001")})
+check("link 123450001: 202 User Not Found", missing.get("status_code") == "202" and missing.get("channel_response_message") == "User Not Found", missing)
+blocked = api.link_payment_account({"payment_type": "gopay", "gopay_partner": dict(partner, phone_number="123450002")})
+check("link 123450002: 202 Wallet is Blocked", blocked.get("status_code") == "202" and blocked.get("channel_response_message") == "Wallet is Blocked", blocked)
+error = api_error(lambda: api.link_payment_account({"payment_type": "gopay", "gopay_partner": dict(partner, phone_number="081234567891")}))
+check("link 081234567891: 400, must not begin with 0", error is not None and "400" in str(error.message)
+      and "gopay_partner.phone_number must be numeric digits and must not begin with 0" in str(error.message), error)
+
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)
