@@ -20,6 +20,7 @@ import Synchronization
 /// | ``ThreeDSecure``, ``Snap`` | the OTP page and check; Snap's sessions and page |
 /// | ``PayAccountAPI`` | GoPay tokenization: link, approve, get, unbind a customer's wallet |
 /// | ``Subscriptions`` | `/v1/subscriptions`: saved cards and linked wallets charged on a schedule |
+/// | ``PaymentLinks`` | `/v1/payment-links`: shareable pages for a fixed order, with a usage limit |
 /// | ``MerchantActions`` | cancel, approve, deny, expire, refund |
 /// | ``GatewayTimers`` | recovery, expiry, settlement, the bank's dues |
 /// | ``BankClient``, ``FraudClient`` | the bank's and fraud service's APIs, typed |
@@ -50,6 +51,7 @@ public final class Gateway: Sendable {
     let linkedWallets: LinkedWalletCharge
     let core: CoreCharge
     let subscriptions: Subscriptions
+    let paymentLinks: PaymentLinks
     let actions: MerchantActions
     let timers: GatewayTimers
     private let publicURLBox: PublicURL
@@ -61,6 +63,8 @@ public final class Gateway: Sendable {
         /// A timer pass has listed the charges with a call in flight, and has not yet looked at
         /// which of them run in this process.
         case recoveryListed
+        /// A payment link's charge has seen a use left, and has not claimed it yet.
+        case paymentLinkChecked
     }
 
     public init(configuration: GatewayConfiguration, store: any GatewayStore, accounts: any AccountStore, bankClient: HTTPClient) {
@@ -85,6 +89,8 @@ public final class Gateway: Sendable {
         linkedWallets = LinkedWalletCharge(flow: flow, merchants: merchants, now: configuration.now, publicURL: box.get)
         core = CoreCharge(flow: flow, payAccounts: payAccounts, linkedWallets: linkedWallets)
         subscriptions = Subscriptions(accounts: accounts, merchants: merchants, store: store, charge: core, configuration: configuration)
+        paymentLinks = PaymentLinks(accounts: accounts, merchants: merchants, flow: flow, configuration: configuration, publicURL: box.get,
+                                    checkpoints: checkpoints)
         actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
         timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, subscriptions: subscriptions,
                                configuration: configuration, checkpoints: checkpoints)
@@ -190,6 +196,14 @@ public final class Gateway: Sendable {
         router.patch("/v1/subscriptions/{id}") { [self] request in try subscriptions.patch(request) }
         router.post("/v1/subscriptions/{id}/enable") { [self] request in try subscriptions.setActive(request, true) }
         router.post("/v1/subscriptions/{id}/disable") { [self] request in try subscriptions.setActive(request, false) }
+        router.post("/v1/payment-links") { [self] request in try paymentLinks.create(request) }
+        router.get("/v1/payment-links/{id}") { [self] request in try paymentLinks.get(request) }
+        router.delete("/v1/payment-links/{id}") { [self] request in try paymentLinks.delete(request) }
+        router.get("/payment-links/{id}") { [self] request in try paymentLinks.page(request) }
+        router.post("/payment-links/{id}/charge") { [self] request in
+            let (result, merchant, finishURL) = try await paymentLinks.charge(request)
+            return try chargeAnswer(result, merchant: merchant, finishURL: finishURL)
+        }
         router.get("/v1/bins/{bin}") { [self] request in try cards.binLookup(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
         // Every answer is JSON, unknown routes included (a client SDK parses every body).
@@ -233,6 +247,11 @@ public final class Gateway: Sendable {
             let messages = error.details.isEmpty ? [message] : error.details
             return HTTPResponse(status: error.status, fields: HTTPFields(["Content-Type": "application/json"]),
                                 body: .bytes((try? JSONText.encode(["error_messages": messages])) ?? []))
+        case .paymentLink:
+            // Midtrans answers a wrong key here with a string, every other error with a list.
+            let messages: Any = error == .unknownMerchant ? "Access denied due to unauthorized request"
+                : (error.details.isEmpty ? [error.message] : error.details)
+            return PaymentLinks.json(["error_messages": messages], status: error.status)
         case .subscription:
             var object: [String: Any] = ["status_message": error.message]
             if !error.details.isEmpty { object["validation_messages"] = error.details }

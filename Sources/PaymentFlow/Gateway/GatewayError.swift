@@ -57,6 +57,12 @@ public enum GatewayError: Error, Equatable, Sendable {
     case subscriptionValidation([String])
     /// No subscription with this id for this merchant: 404.
     case subscriptionNotFound
+    /// A payment link for this order id exists already: 409, with Midtrans' message.
+    case paymentLinkTaken(String)
+    /// No payment link with this id or order id (deleted, expired): 404.
+    case paymentLinkNotFound
+    /// Every use of the payment link is taken: 410.
+    case paymentLinkUsedUp
     /// A page's form posted from another site: 403.
     case crossSitePost
     /// A Snap token that is unknown, paid or expired: 404.
@@ -76,7 +82,9 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .transactionNotFound, .routeNotFound, .snapTokenNotFound, .binNotFound, .payAccountNotFound: 404
         case .payAccountStatus: 412
         case .subscriptionBadRequest, .subscriptionValidation: 400
-        case .subscriptionNotFound: 404
+        case .subscriptionNotFound, .paymentLinkNotFound: 404
+        case .paymentLinkTaken: 409
+        case .paymentLinkUsedUp: 410
         case .crossSitePost: 403
         case .malformedBody, .validation: 400
         case .duplicateOrderID: 406
@@ -122,6 +130,9 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .subscriptionBadRequest: "Bad request"
         case .subscriptionValidation: "Invalid parameter."
         case .subscriptionNotFound: "Subscription doesn't exist."
+        case .paymentLinkTaken(let message): message
+        case .paymentLinkNotFound: "Payment link is not found, expired or deleted"
+        case .paymentLinkUsedUp: "Payment link has reached its usage limit"
         case .payAccountStatus: "Account status cannot be updated."
         case .crossSitePost: "This form may only be posted from its own page"
         case .binNotFound: "BIN is not found"
@@ -166,11 +177,17 @@ public enum GatewayAPI: Sendable {
     case page
     /// `/v1/subscriptions…`: `{"status_message", "validation_messages"?}` with the HTTP status.
     case subscription
+    /// `/v1/payment-links…` and a link page's charge: `{"error_messages": [...]}` (a wrong key: a string).
+    case paymentLink
 
     public init(path: String, method: HTTPMethod) {
         if path.hasPrefix("/snap/v2/vtweb/") || (method == .get && path.hasPrefix("/v2/3ds/"))
             || (path.hasPrefix("/v2/pay/account/") && path.hasSuffix("/link")) || (path.hasPrefix("/v2/gopay/") && path.hasSuffix("/verify")) {
             self = .page
+        } else if path.hasPrefix("/payment-links/") && method == .get {
+            self = .page
+        } else if path.hasPrefix("/v1/payment-links") || path.hasPrefix("/payment-links/") {
+            self = .paymentLink
         } else if path.hasPrefix("/v1/subscriptions") {
             self = .subscription
         } else if path.hasPrefix("/snap/") {

@@ -116,29 +116,36 @@ final class Snap: Sendable {
     func charge(_ request: HTTPRequest) async throws(GatewayError) -> (ChargeFlow.Result, MerchantAccount, finishURL: String?) {
         let token = request.pathParameters["token"] ?? ""
         let (merchant, session, kept) = try session(token)
-        guard var choice = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
-            throw .validation(["the body must be a JSON object with payment_type"])
-        }
-        for field in ["transaction_details", "item_details", "customer_details", "custom_field1", "custom_field2", "custom_field3", "metadata",
-                      "custom_expiry"] {
-            choice[field] = session[field]
-        }
-        guard let method = SnapPaymentMethod.chosen(choice), kept.methods.contains(method) else {
-            throw .validation(["payment_type is not enabled for this transaction: choose one of "
-                + kept.methods.map(\.rawValue).joined(separator: ", ")])
-        }
-        // The merchant decided 3-D Secure for the page (`credit_card.secure`), not the page.
-        if method == .creditCard {
-            var card = choice["credit_card"] as? [String: Any] ?? [:]
-            card["authentication"] = kept.secure
-            choice["credit_card"] = card
-        }
-        var request = try ChargeRequest(json: choice)
+        var request = try Self.pageCharge(request.body, order: session, methods: kept.methods, secure: kept.secure)
         (request.overrideNotificationURLs, request.appendNotificationURLs) = kept.notificationTargets
         if let expiry = kept.expiry { request.customExpiry = expiry }
         let result = try await flow.charge(request, merchant: merchant)
         _ = sessions.withLock { $0.removeValue(forKey: token) }
         return (result, merchant, kept.finishURL)
+    }
+
+    /// A payment page's charge (Snap's, a payment link's): the payment method the page posted
+    /// (`body`: `payment_type` and its object), and the order from the merchant's request —
+    /// details, items, customer, custom fields, metadata, expiry — which the page cannot change.
+    /// The method must be one the merchant enabled; whether a card goes through 3-D Secure is
+    /// the merchant's choice too.
+    static func pageCharge(_ body: [UInt8], order: [String: Any], methods: [SnapPaymentMethod], secure: Bool) throws(GatewayError) -> ChargeRequest {
+        guard var choice = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            throw .validation(["the body must be a JSON object with payment_type"])
+        }
+        for field in ["transaction_details", "item_details", "customer_details", "custom_field1", "custom_field2", "custom_field3", "metadata",
+                      "custom_expiry"] {
+            choice[field] = order[field]
+        }
+        guard let method = SnapPaymentMethod.chosen(choice), methods.contains(method) else {
+            throw .validation(["payment_type is not enabled for this transaction: choose one of " + methods.map(\.rawValue).joined(separator: ", ")])
+        }
+        if method == .creditCard {
+            var card = choice["credit_card"] as? [String: Any] ?? [:]
+            card["authentication"] = secure
+            choice["credit_card"] = card
+        }
+        return try ChargeRequest(json: choice)
     }
 
     private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any], Session) {

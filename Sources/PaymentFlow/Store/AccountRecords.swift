@@ -124,3 +124,48 @@ public struct Subscription: Codable, Sendable, Equatable {
         self.createdAt = createdAt
     }
 }
+
+/// A payment link (`POST /v1/payment-links`): a page the merchant shares, where customers pay
+/// a fixed order — each payment a transaction of its own (`<order_id>-<milliseconds>`), up to
+/// `usageLimit` of them, until it expires or is deleted.
+public struct PaymentLink: Codable, Sendable, Equatable {
+    /// One payment made through the link.
+    public struct Purchase: Codable, Sendable, Equatable {
+        public var orderID: String
+        public var transactionID: String
+        public var createdAt: Int64
+    }
+
+    /// `payment_link_id`: the page's address (`[a-z0-9-]`).
+    public var id: String
+    public var merchantID: String
+    public var orderID: String
+    public var grossAmount: Rupiah
+    public var title: String?
+    public var usageLimit: Int
+    /// Uses taken: payments made, and payments being made right now.
+    public var usage: Int = 0
+    /// When the link stops taking payments (milliseconds); nil: never.
+    public var expiresAt: Int64?
+    /// `enabled_payments` as given (nil: every method).
+    public var enabledPayments: [String]?
+    /// The order's `item_details`, `customer_details`, `custom_field1..3` and `callbacks`, as
+    /// the creating request sent them (JSON text): the page's charges take them from here.
+    public var order: String
+    public var createdAt: Int64
+    public var deleted = false
+    public var purchases: [Purchase] = []
+    /// The millisecond stamp of the last purchase's order id (each later one is larger: two
+    /// payments in one millisecond still get two order ids).
+    public var lastStamp: Int64 = 0
+
+    public init(id: String, merchantID: String, orderID: String, grossAmount: Rupiah, usageLimit: Int, order: String, createdAt: Int64) {
+        self.id = id
+        self.merchantID = merchantID
+        self.orderID = orderID
+        self.grossAmount = grossAmount
+        self.usageLimit = usageLimit
+        self.order = order
+        self.createdAt = createdAt
+    }
+}

@@ -17,4 +17,11 @@ public protocol AccountStore: Sendable {
     func updateSubscription<R>(id: String, _ change: (inout Subscription) throws -> R) throws -> R?
     /// Active subscriptions whose next charge is due at `now` (milliseconds) or earlier.
     func subscriptionsDue(now: Int64) throws -> [Subscription]
+
+    /// Stores a new payment link; false (nothing stored) if its id, or its order id for its
+    /// merchant, is taken.
+    func insertPaymentLink(_ link: PaymentLink) throws -> Bool
+    func paymentLink(id: String) throws -> PaymentLink?
+    func paymentLink(merchantID: String, orderID: String) throws -> PaymentLink?
+    func updatePaymentLink<R>(id: String, _ change: (inout PaymentLink) throws -> R) throws -> R?
 }

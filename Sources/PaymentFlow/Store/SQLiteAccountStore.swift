@@ -36,6 +36,14 @@ public final class SQLiteAccountStore: AccountStore {
             body TEXT NOT NULL)
         """,
         "CREATE INDEX IF NOT EXISTS subscriptions_due ON subscriptions (next_execution_at) WHERE active = 1",
+        """
+        CREATE TABLE IF NOT EXISTS payment_links (
+            id TEXT PRIMARY KEY,
+            merchant_id TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            UNIQUE (merchant_id, order_id))
+        """,
     ]
 
     // MARK: Saved cards
@@ -98,6 +106,35 @@ public final class SQLiteAccountStore: AccountStore {
     public func subscriptionsDue(now: Int64) throws -> [Subscription] {
         try database.execute("SELECT body FROM subscriptions WHERE active = 1 AND next_execution_at <= ? ORDER BY next_execution_at",
                              [.integer(now)]).map { try Self.decode($0[0]) }
+    }
+
+    // MARK: Payment links
+
+    public func insertPaymentLink(_ link: PaymentLink) throws -> Bool {
+        try database.transaction { db in
+            try db.execute("INSERT OR IGNORE INTO payment_links (id, merchant_id, order_id, body) VALUES (?, ?, ?, ?)",
+                           [.text(link.id), .text(link.merchantID), .text(link.orderID), .text(try Self.json(link))])
+            return db.changes > 0
+        }
+    }
+
+    public func paymentLink(id: String) throws -> PaymentLink? {
+        try database.execute("SELECT body FROM payment_links WHERE id = ?", [.text(id)]).first.map { try Self.decode($0[0]) }
+    }
+
+    public func paymentLink(merchantID: String, orderID: String) throws -> PaymentLink? {
+        try database.execute("SELECT body FROM payment_links WHERE merchant_id = ? AND order_id = ?", [.text(merchantID), .text(orderID)])
+            .first.map { try Self.decode($0[0]) }
+    }
+
+    public func updatePaymentLink<R>(id: String, _ change: (inout PaymentLink) throws -> R) throws -> R? {
+        try database.transaction { db in
+            guard let row = try db.execute("SELECT body FROM payment_links WHERE id = ?", [.text(id)]).first else { return nil }
+            var link: PaymentLink = try Self.decode(row[0])
+            let result = try change(&link)
+            try db.execute("UPDATE payment_links SET body = ? WHERE id = ?", [.text(try Self.json(link)), .text(id)])
+            return result
+        }
     }
 
     private static func row(_ subscription: Subscription) throws -> [SQLiteValue] {
