@@ -36,7 +36,7 @@ enum PaymentChannel: Sendable, Equatable {
             case .bni: 1...8
             case .bri: 1...13
             case .permata: 10...10
-            case .cimb: 1...16
+            case .cimb: 1...12
             }
         }
     }
