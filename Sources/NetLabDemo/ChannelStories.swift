@@ -29,31 +29,20 @@ extension DemoContext {
         guard let payload = order.qr_string, let transactionID = order.transaction_id else { throw Failure(description: "no QR string in the answer") }
         let image = try await system!.client.get(system!.urls[.gateway]! + "/v2/qris/\(transactionID)/qr-code")
         try require(image.status == 200 && image.fields["Content-Type"] == "image/png", "the QR image answered \(image.status)")
-        let fields = Self.emvFields(payload)
-        let merchant = fields["26"].map(Self.emvFields) ?? [:]
+        let fields = EMVPayload.fields(payload)
+        let merchant = fields["26"].map(EMVPayload.fields) ?? [:]
         note("The shop shows the QR image (a \(image.body.count)-byte PNG the gateway drew from qr_string). The wallet app reads its payload,", [
             "EMVCo's merchant-presented layout: fields of ID, two-digit length, value —",
             "  00 payload format \(fields["00"] ?? "?"), 26 merchant account \(merchant["01"] ?? "?") (acquirer \(merchant["02"] ?? "?")),",
             "  53 currency \(fields["53"] ?? "?") (IDR), 54 amount \(fields["54"] ?? "?"), 58 country \(fields["58"] ?? "?"), 63 CRC-16 \(fields["63"] ?? "?").",
             "A wallet checks the CRC before it shows the amount: a mistyped or tampered code is refused on the phone.",
         ])
-        guard let account = merchant["01"] else { throw Failure(description: "no merchant account in the QR payload") }
+        guard let account = merchant["01"], EMVPayload.checksumMatches(payload) else { throw Failure(description: "the QR payload has no merchant account, or its CRC does not match") }
         try await customer.payAtBank(account)
         try await webhookHandled(order.order_id, "settlement")
         let status = try await system!.shop!.gateway(.get, "/v2/\(order.order_id)/status", nil).1
         await conclude("Paid by QR: issuer \(status["issuer"] as? String ?? "?"), \(status["transaction_type"] as? String ?? "?") (the acquirer's own wallet paid).",
                        outcome: "paid")
         return DemoResult(succeeded: true, summary: "qris: order \(order.order_id) paid by scanning the QR code")
-    }
-
-    /// EMVCo's ID · length · value fields, one level.
-    static func emvFields(_ text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        var rest = Substring(text)
-        while rest.count >= 4, let length = Int(rest.dropFirst(2).prefix(2)), rest.count >= 4 + length {
-            result[String(rest.prefix(2))] = String(rest.dropFirst(4).prefix(length))
-            rest = rest.dropFirst(4 + length)
-        }
-        return result
     }
 }

@@ -50,20 +50,7 @@ struct PaymentChannelTests {
     /// The account number inside a QR string: EMVCo field 26's sub-field 01.
     static func qrAccount(_ answer: [String: Any]) -> String? {
         guard let qr = answer["qr_string"] as? String else { return nil }
-        return EMV.fields(qr)["26"].flatMap { EMV.fields($0)["01"] }
-    }
-
-    enum EMV {
-        /// EMVCo's ID · length · value fields, one level.
-        static func fields(_ text: String) -> [String: String] {
-            var result: [String: String] = [:]
-            var rest = Substring(text)
-            while rest.count >= 4, let length = Int(rest.dropFirst(2).prefix(2)), rest.count >= 4 + length {
-                result[String(rest.prefix(2))] = String(rest.dropFirst(4).prefix(length))
-                rest = rest.dropFirst(4 + length)
-            }
-            return result
-        }
+        return EMVPayload.fields(qr)["26"].flatMap { EMVPayload.fields($0)["01"] }
     }
 
     @Test("each channel: created pending with its own fields, the bank's account paid, settled at the gateway, paid at the merchant", arguments: vectors)
@@ -169,14 +156,16 @@ struct PaymentChannelTests {
 
     @Test("a QR string is EMVCo's layout with a valid CRC-16 (what a wallet checks before paying)")
     func qrString() {
-        let text = PaymentChannel.qrString(account: "812700000000042", amount: Rupiah(15000), acquirer: "gopay")
-        let fields = EMV.fields(text)
+        let text = EMVPayload.merchantPresented(account: "812700000000042", amount: Rupiah(15000), acquirer: "gopay")
+        let fields = EMVPayload.fields(text)
         #expect(fields["54"] == "15000" && fields["53"] == "360" && fields["58"] == "ID")
-        #expect(EMV.fields(fields["26"] ?? "")["01"] == "812700000000042")
-        let body = String(text.dropLast(4))
-        #expect(String(format: "%04X", PaymentChannel.crc16(Array(body.utf8))) == String(text.suffix(4)))
+        #expect(EMVPayload.fields(fields["26"] ?? "")["01"] == "812700000000042")
+        #expect(EMVPayload.checksumMatches(text))
+        var tampered = Array(text)
+        tampered[text.count / 2] = tampered[text.count / 2] == "1" ? "2" : "1"
+        #expect(!EMVPayload.checksumMatches(String(tampered)), "one changed character fails the check")
         // CRC-16/CCITT-FALSE's check value (the catalogue's "123456789" vector).
-        #expect(PaymentChannel.crc16(Array("123456789".utf8)) == 0x29B1)
+        #expect(EMVPayload.crc16(Array("123456789".utf8)) == 0x29B1)
     }
 
     @Test("the generate-qr-code action serves a PNG (SVG on request) that a reader decodes back to qr_string; no key needed")

@@ -231,7 +231,7 @@ enum PaymentChannel: Sendable, Equatable {
         let id = transaction.transactionID
         var actions: [[String: String]] = []
         func qr(acquirer: String) {
-            transaction.extra["qr_string"] = Self.qrString(account: number, amount: transaction.state.grossAmount, acquirer: acquirer)
+            transaction.extra["qr_string"] = EMVPayload.merchantPresented(account: number, amount: transaction.state.grossAmount, acquirer: acquirer)
             transaction.extra["acquirer"] = acquirer
             actions.append(["name": "generate-qr-code", "method": "GET", "url": "\(gateway)/v2/\(transaction.paymentType.rawValue)/\(id)/qr-code"])
         }
@@ -287,28 +287,5 @@ enum PaymentChannel: Sendable, Equatable {
         default:
             break
         }
-    }
-
-    /// The QR payload: EMVCo's merchant-presented layout (ID · length · value fields), the
-    /// bank's account number as the merchant account, the amount, and a CRC-16/CCITT check —
-    /// what a QRIS code carries, so an e-wallet (here: the bank simulator) can read it back.
-    static func qrString(account: String, amount: Rupiah, acquirer: String) -> String {
-        func field(_ id: String, _ value: String) -> String { id + String(format: "%02d", value.utf8.count) + value }
-        var payload = field("00", "01") + field("01", "12")
-            + field("26", field("00", "ID.CO.QRIS.WWW") + field("01", account) + field("02", acquirer.uppercased()))
-            + field("52", "5999") + field("53", "360") + field("54", "\(amount.amount)") + field("58", "ID")
-            + field("59", "NETLAB MERCHANT") + field("60", "JAKARTA") + "6304"
-        payload += String(format: "%04X", crc16(Array(payload.utf8)))
-        return payload
-    }
-
-    /// CRC-16/CCITT-FALSE (polynomial 0x1021, start 0xFFFF), as EMVCo's field 63 asks.
-    static func crc16(_ bytes: [UInt8]) -> UInt16 {
-        var crc: UInt16 = 0xFFFF
-        for byte in bytes {
-            crc ^= UInt16(byte) << 8
-            for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
-        }
-        return crc
     }
 }
