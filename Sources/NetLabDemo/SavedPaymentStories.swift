@@ -27,29 +27,19 @@ extension DemoContext {
     }
 
     func gopayLinked(_ customer: Customer) async throws -> DemoResult {
-        let shop = system!.shop!
-        note("The shop asks the gateway to link the customer's GoPay wallet (POST /v2/pay/account, phone 81234567891)")
-        let (status, linked) = try await shop.gateway(.post, "/v2/pay/account", [
-            "payment_type": "gopay", "gopay_partner": ["phone_number": "81234567891", "country_code": "62"],
+        note("The customer links their GoPay to the shop once (phone 81234567891): the shop asks the gateway (POST /v2/pay/account)")
+        let page = try await customer.linkWallet(phone: "81234567891")
+        note("PENDING: the customer opens the activation link and approves with their GoPay PIN (sandbox: \(SandboxWallets.pin))", [
+            "The wallet provider (here the bank simulator) issues a token for this link; the gateway keeps it with the account.",
+            "The shop reads it when it charges (GET /v2/pay/account/{id}: payment_options); the customer's browser never sees it.",
         ])
-        guard status < 300, let account = linked["account_id"] as? String,
-            let page = (linked["actions"] as? [[String: Any]])?.first(where: { $0["name"] as? String == "activation-link-url" })?["url"] as? String
-        else { throw Failure(description: "the link was refused: \(linked)") }
-        note("PENDING: the customer opens the activation link and approves with their GoPay PIN (sandbox: \(SandboxWallets.pin))")
         try await customer.approve(page, pin: SandboxWallets.pin)
-        let (_, enabled) = try await shop.gateway(.get, "/v2/pay/account/\(account)", nil)
-        let option = ((enabled["metadata"] as? [String: Any])?["payment_options"] as? [[String: Any]])?.first
-        guard enabled["account_status"] as? String == "ENABLED", let token = option?["token"] as? String else {
-            throw Failure(description: "the account is not enabled: \(enabled)")
-        }
-        recorder.markSensitive(token)
-        note("ENABLED: the account shows the wallet (GOPAY_WALLET, balance \(((option?["balance"] as? [String: Any])?["value"] as? String) ?? "?")) and its payment_option_token.",
-             ["From now on the shop charges the wallet directly: below Rp 100.000 without asking the customer again."])
-        let order = try await customer.order("kopi", payment: ["type": "gopay", "account_id": account, "payment_option_token": token])
+        note("ENABLED. From now on the shop charges the wallet directly: below Rp 100.000 without asking the customer again.")
+        let order = try await customer.order("kopi", payment: ["type": "gopay", "wallet_phone": "81234567891"])
         try await webhookHandled(order.order_id, "settlement")
         try require(orderStatus(order.order_id) == .paid, "the order is \(orderStatus(order.order_id)?.rawValue ?? "missing"), not paid")
         await conclude("Paid from the linked wallet in one step: no redirect, no QR, no PIN (under the threshold).", outcome: "paid")
-        return DemoResult(succeeded: true, summary: "gopay-linked: account \(account) linked; order \(order.order_id) paid from it")
+        return DemoResult(succeeded: true, summary: "gopay-linked: GoPay linked; order \(order.order_id) paid from it")
     }
 
     func subscription(_ customer: Customer) async throws -> DemoResult {

@@ -1,4 +1,6 @@
 import Foundation
+import HTTPParser
+import NetLab
 
 /// JSON text (RFC 8259) for the payment services' answers, requests and webhooks: objects with
 /// their member names in byte order (answers are stable, diffable and easy to test), arrays,
@@ -9,6 +11,16 @@ import Foundation
 /// writer does not know (an `NSNumber` from parsed JSON, say) goes to `JSONSerialization`, so
 /// nothing is ever dropped.
 enum JSONText {
+    /// `object` as an `application/json` answer with this HTTP status.
+    static func response(_ object: [String: Any], status: Int = 200) -> HTTPResponse {
+        HTTPResponse(status: status, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes((try? encode(object)) ?? Array("{}".utf8)))
+    }
+
+    /// `value` as JSON text in a string (what a transaction's structured extras keep).
+    static func text(_ value: Any) -> String {
+        String(decoding: (try? encode(value)) ?? Array("null".utf8), as: UTF8.self)
+    }
+
     static func encode(_ value: Any) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(768)

@@ -282,24 +282,52 @@ public final class PaymentSystem: Sendable {
         storeThreads.shutdown()
     }
 
-    /// The vault's key: 32 random bytes, hex in a 0600 file (created on first use).
+    /// The vault's key: 32 random bytes, hex in a 0600 file (created on first use). A file
+    /// that is not exactly that is refused — a damaged key would silently make every saved
+    /// card unusable.
     static func sealingKey(at path: String) throws -> SealingKey {
         let hex = Array(try secret(at: path).utf8)
         let bytes = stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(String(decoding: hex[$0...$0 + 1], as: UTF8.self), radix: 16) }
-        guard let key = SealingKey(bytes: bytes) else { throw CocoaError(.fileReadCorruptFile) }
+        guard hex.count == 64, bytes.count == 32, let key = SealingKey(bytes: bytes) else {
+            throw StateFileError.malformed(path: path, expected: "64 hexadecimal digits")
+        }
         return key
+    }
+
+    /// A state file that cannot be used as it is.
+    public enum StateFileError: Error, CustomStringConvertible {
+        case malformed(path: String, expected: String)
+        case readableByOthers(path: String)
+
+        public var description: String {
+            switch self {
+            case .malformed(let path, let expected): "\(path) is damaged: it should hold \(expected)"
+            case .readableByOthers(let path): "\(path) holds a secret but others may read it: chmod 600 it"
+            }
+        }
     }
 
     /// A random secret kept in a 0600 file (created on first use), shared by processes on one state.
     static func secret(at path: String) throws -> String {
         if let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty {
+            let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
+            guard mode & 0o077 == 0 else { throw StateFileError.readableByOthers(path: path) }
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        guard FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]) else {
+        // Created 0600 and exclusively: never readable by others, not even for a moment, and
+        // never over a file another process made meanwhile (that one's secret is read instead).
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            if errno == EEXIST, let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
             throw CocoaError(.fileWriteNoPermission)
         }
+        defer { close(descriptor) }
+        let bytes = Array(secret.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count else { throw CocoaError(.fileWriteUnknown) }
         return secret
     }
 }

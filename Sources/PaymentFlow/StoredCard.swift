@@ -1,8 +1,9 @@
 /// A card as the customer typed it into the payment page: what a token stands for.
 ///
-/// It lives only in the payment service's memory (``CardVault``) and on the wire to the bank
-/// (``BankAPI/CardAuthorization``); it is never written to disk, logged or shown (PCI DSS 3.2:
-/// no storage of the card verification code at all).
+/// It lives in the payment service's memory (``CardVault``) and on the wire to the bank
+/// (``BankAPI/CardAuthorization``); it is never logged or shown. Only a saved card reaches the
+/// disk, and then only its number and expiry, sealed (``SavedCard``); the CVV never does (PCI
+/// DSS 3.2: no storage of the card verification code at all).
 public struct StoredCard: Sendable, Equatable {
     public var number: String
     public var cvv: String

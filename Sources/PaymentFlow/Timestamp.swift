@@ -3,7 +3,8 @@ import Foundation
 /// Midtrans' way of writing times, and the small conversions the gateway's clocks need.
 enum Timestamp {
     /// Western Indonesia time (UTC+7), the zone Midtrans writes every time in.
-    private static let calendar: Calendar = {
+    /// The Gregorian calendar in UTC+7 (Western Indonesia Time), Midtrans' clock.
+    static let calendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(secondsFromGMT: 7 * 3600)!
         return calendar
@@ -36,6 +37,8 @@ enum Timestamp {
         guard day.count == 3, time.count == 3, zone.count == 5, let sign = zone.first, sign == "+" || sign == "-",
             let hours = Int(zone.dropFirst().prefix(2)), let minutes = Int(zone.suffix(2))
         else { return nil }
+        // Years a payment can name (and far from where milliseconds since 1970 overflow).
+        guard (1970...2199).contains(day[0]) else { return nil }
         var components = DateComponents()
         (components.year, components.month, components.day) = (day[0], day[1], day[2])
         (components.hour, components.minute, components.second) = (time[0], time[1], time[2])

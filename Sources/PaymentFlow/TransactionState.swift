@@ -183,5 +183,9 @@ public struct TransactionState: Hashable, Sendable {
     /// Whether the bank may still hold money or an open account for this transaction that the
     /// gateway will not keep: entering `cancel`, `expire` or `failure` owes the bank a reversal
     /// (a void of a captured card, the close of an account, the return of a late payment).
-    public var owesReversal: Bool { [.cancel, .expire, .failure].contains(status) }
+    public var owesReversal: Bool {
+        // A waiting payment refused (a linked wallet without the balance) leaves an open account
+        // at the bank: it is closed, and anything paid into it later goes back.
+        [.cancel, .expire, .failure].contains(status) || (status == .deny && !isCard)
+    }
 }

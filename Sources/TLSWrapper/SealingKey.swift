@@ -16,8 +16,8 @@ public struct SealingKey: Sendable {
         case authenticationFailed
     }
 
-    /// The 32 key bytes.
-    public let bytes: [UInt8]
+    /// The 32 key bytes (not public: a key is used, never shown).
+    let bytes: [UInt8]
 
     public init?(bytes: [UInt8]) {
         guard bytes.count == 32 else { return nil }

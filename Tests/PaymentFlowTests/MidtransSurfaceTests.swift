@@ -34,6 +34,46 @@ struct MidtransSurfaceTests {
         await h.stop()
     }
 
+    @Test("the sandbox page's card table: bank-specific cards, response codes 05, 51 (by amount) and 57, debit cards", arguments: [
+        ("4773776057051650", 20000, "capture", "00", "credit"),  // BCA, 3-D Secure ready, charged without it
+        ("4617001741942101", 20000, "capture", "00", "credit"),  // Mandiri, attempted authentication
+        ("4097661111111139", 20000, "capture", "00", "debit"),   // Mandiri Debit
+        ("4365028662512583", 20000, "deny", "05", "credit"),     // BRI's declined card
+        ("4472429869996670", 1000, "deny", "51", "credit"),      // insufficient funds, any amount
+        ("4806000000000081", 30000, "capture", "00", "credit"),  // insufficient funds above Rp 30.000 only
+        ("4806000000000081", 30001, "deny", "51", "credit"),
+        ("5597518926561951", 20000, "deny", "57", "credit"),     // offline-only card
+    ])
+    func cardTable(number: String, amount: Int, status: String, code: String, cardType: String) async throws {
+        let h = try await Harness.start()
+        let token = try await h.system.customer().tokenize(Customer.Card(number: number))
+        let answer = try await h.call(.post, "/v2/charge", [
+            "payment_type": "credit_card", "transaction_details": ["order_id": "table-\(number)-\(amount)", "gross_amount": amount],
+            "credit_card": ["token_id": token],
+        ]).body
+        #expect(answer["transaction_status"] as? String == status && answer["channel_response_code"] as? String == code, "\(answer)")
+        #expect(answer["card_type"] as? String == cardType)
+        await h.stop()
+    }
+
+    @Test("bank-specific cards: the BIN lookup names the issuer, and bins admits a card by its bank's name")
+    func issuers() async throws {
+        let h = try await Harness.start()
+        let found = try #require(try await h.call(.get, "/v1/bins/47737760").body["data"] as? [String: Any])
+        #expect(found["bank_code"] as? String == "BCA" && found["bank"] as? String == "BANK CENTRAL ASIA")
+        #expect((try await h.call(.get, "/v1/bins/40976611").body["data"] as? [String: Any])?["bin_type"] as? String == "DEBIT")
+        func charge(_ number: String, bins: [String]) async throws -> Int {
+            let token = try await h.system.customer().tokenize(Customer.Card(number: number))
+            return try await h.call(.post, "/v2/charge", [
+                "payment_type": "credit_card", "transaction_details": ["order_id": "bins-\(UUID().uuidString.prefix(8))", "gross_amount": 10000],
+                "credit_card": ["token_id": token, "bins": bins],
+            ]).status
+        }
+        #expect(try await charge("4773776057051650", bins: ["bca"]) == 200)
+        #expect(try await charge("4773776057051650", bins: ["bni", "mandiri"]) == 400)
+        await h.stop()
+    }
+
     @Test("custom_field1..3 and metadata are echoed in the answer, the status and the webhook")
     func echoedFields() async throws {
         let h = try await Harness.start()

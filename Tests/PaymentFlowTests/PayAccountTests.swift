@@ -118,6 +118,25 @@ struct PayAccountTests {
         await h.stop()
     }
 
+    @Test("a refused wallet's account is closed at the bank (a later payment into it is refused); an account unbound while its charge waits for the PIN pays nothing")
+    func refusalsCloseThings() async throws {
+        let h = try await Harness.start()
+        let account = try await Self.linkedAccount(h)
+        let big = try await Self.charge(h, account, order: "linked-empty", amount: 2_000_000)
+        let verify = try #require((big.body["actions"] as? [[String: Any]])?.first?["url"] as? String)
+        #expect(try await Self.submit(h, verify, pin: SandboxWallets.pin).status == 200)
+        #expect(try h.transaction("linked-empty")?.state.status == .deny)
+        let number = try #require(try h.transaction("linked-empty")?.vaNumber)
+        #expect(try await h.payAtBank(number) == 410, "the denied payment's account is closed")
+        #expect(big.body["qr_string"] == nil, "a linked charge shows no QR code for anyone else to pay")
+        let waiting = try await Self.charge(h, account, order: "linked-unbound", amount: 150_000)
+        let page = try #require((waiting.body["actions"] as? [[String: Any]])?.first?["url"] as? String)
+        _ = try await h.call(.post, "/v2/pay/account/\(account.id)/unbind")
+        #expect(try await Self.submit(h, page, pin: SandboxWallets.pin).status == 412)
+        #expect(try h.held("linked-unbound") == .zero)
+        await h.stop()
+    }
+
     @Test("unbind disables the account: 204 DISABLED; a charge of it is then refused (412)")
     func unbind() async throws {
         let h = try await Harness.start()

@@ -184,6 +184,8 @@ struct SandboxCardTests {
         #expect(SandboxCards.card("4511111111111117")?.outcome == .fraudChallenge)
         #expect(SandboxCards.card("4000000000000002") == nil)
         #expect(SandboxCards.masked("4811111111111114") == "48111111-1114")
+        #expect(SandboxCards.masked("370192169722458") == "370192-2458", "a 15-digit card shows six and four (PCI DSS)")
+        #expect(!SandboxCards.passesLuhn("123456789015"), "12 digits are no payment card (ISO/IEC 7812: 13 to 19)")
     }
 }
 

@@ -83,6 +83,24 @@ struct SavedCardTests {
         await h.stop()
     }
 
+    @Test("expiries that are no date are refused with the rule named, never a crash; a payment page cannot spend a saved card")
+    func refusedInputs() async throws {
+        let h = try await Harness.start()
+        let base = h.system.urls[.gateway]! + "/v2/card/register?client_key=\(h.system.options.clientKey)&card_number=4811111111111114"
+        for (month, year) in [("12", "9223372036854775807"), ("13", "2030"), ("00", "2030"), ("12", "203")] {
+            let answer = try await h.system.client.get(base + "&card_exp_month=\(month)&card_exp_year=\(year)")
+            #expect(answer.status == 400, "\(month)/\(year)")
+        }
+        let token = h.system.urls[.gateway]! + "/v2/token?client_key=\(h.system.options.clientKey)&card_number=4811111111111114&card_cvv=123"
+        #expect(try await h.system.client.get(token + "&card_exp_month=12&card_exp_year=99999999999999999999").status == 400)
+        // A Snap page's charge with a saved token: refused (only the merchant's server may charge a card on file).
+        let saved = try #require(try await Self.register(h).body["saved_token_id"] as? String)
+        let created = try await SnapTests.create(h, ["transaction_details": ["order_id": "page-saved", "gross_amount": 5000]])
+        let paid = try await SnapTests.pay(h, token: try #require(created.body["token"] as? String), ["payment_type": "credit_card", "credit_card": ["token_id": saved]])
+        #expect(paid.status == 411, "\(paid.body)")
+        await h.stop()
+    }
+
     @Test("the saved card is sealed in the store (no card number in the file) under a 0600 key; it survives a restart")
     func sealedAndDurable() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-saved-\(UUID().uuidString)").path

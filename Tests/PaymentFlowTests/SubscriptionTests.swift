@@ -87,6 +87,35 @@ struct SubscriptionTests {
         await h.stop()
     }
 
+    @Test("enabled again after ten missed days: one charge, and the next is a day after it — the missed days are not charged one after another")
+    func catchUp() async throws {
+        let (h, clock, saved) = try await Self.start()
+        var body = Self.monthly(token: saved, start: clock.now.addingTimeInterval(60))
+        body["schedule"] = ["interval": 1, "interval_unit": "day", "start_time": Timestamp.midtrans(clock.now.addingTimeInterval(60)) + " +0700"]
+        let id = try #require(try await Self.create(h, body).body["id"] as? String)
+        clock.advance(by: 61)
+        try await EndToEndTests.eventually("the first charge") { try Self.subscription(h, id).currentInterval == 1 }
+        _ = try await h.call(.post, "/v1/subscriptions/\(id)/disable")
+        clock.advance(by: 10 * 86400)
+        _ = try await h.call(.post, "/v1/subscriptions/\(id)/enable")
+        try await EndToEndTests.eventually("charged once on enabling") { try Self.subscription(h, id).currentInterval == 2 }
+        for _ in 0..<3 { try await h.system.gateway!.applyTimers() }
+        let after = try Self.subscription(h, id)
+        #expect(after.currentInterval == 2, "the missed days are skipped")
+        #expect(after.nextExecutionAt > Timestamp.millis(clock.now) && after.nextExecutionAt <= Timestamp.millis(clock.now.addingTimeInterval(86400)))
+        await h.stop()
+    }
+
+    @Test("a create retried with its Idempotency-Key makes one subscription, not two")
+    func idempotentCreate() async throws {
+        let (h, clock, saved) = try await Self.start()
+        let body = Self.monthly(token: saved, start: clock.now.addingTimeInterval(3600))
+        let first = try await h.call(.post, "/v1/subscriptions", body, idempotencyKey: "sub-key-1")
+        let again = try await h.call(.post, "/v1/subscriptions", body, idempotencyKey: "sub-key-1")
+        #expect(again.replayed && again.body["id"] as? String == first.body["id"] as? String, "\(first.body) \(again.body)")
+        await h.stop()
+    }
+
     @Test("disabled, nothing is charged when due; enabled again, the charge is made")
     func disableEnable() async throws {
         let (h, clock, saved) = try await Self.start()
@@ -138,13 +167,15 @@ struct SubscriptionTests {
     func concurrentPasses() async throws {
         let (h, clock, saved) = try await Self.start()
         let id = try #require(try await Self.create(h, Self.monthly(token: saved, start: clock.now.addingTimeInterval(60))).body["id"] as? String)
-        clock.advance(by: 61)
+        // One pass stops after listing the due subscription; another runs to the end meanwhile.
         let gateway = h.system.gateway!
-        async let one = gateway.subscriptions.chargeDue()
-        async let two = gateway.subscriptions.chargeDue()
-        let tries = await one + two
+        let hold = gateway.checkpoints.hold(.subscriptionsListed)
+        clock.advance(by: 61)
+        await hold.reached()
+        #expect(await gateway.subscriptions.chargeDue() == 1, "the second pass claims and charges")
+        hold.release()
         try await EndToEndTests.eventually("charged") { try Self.subscription(h, id).currentInterval == 1 }
-        #expect(tries <= 1, "at most one of the two passes (and the background one) claims it")
+        #expect(await gateway.subscriptions.chargeDue() == 0, "nothing is due any more")
         #expect(try h.system.store!.transactions(merchantID: h.merchantID, orderID: try Self.subscription(h, id).orderID(forCharge: 1)).count == 1)
         await h.stop()
     }

@@ -26,6 +26,7 @@ import Synchronization
 /// | `GET /va/{va_number}` | the ``BankAPI/VirtualAccount`` |
 /// | `POST /va/{va_number}/pay` | the customer pays at the ATM (or in the e-wallet app) → the account; 409 already paid, 410 closed |
 /// | `POST /wallets/link` | ``BankAPI/WalletLink`` → ``BankAPI/WalletLinked`` (gateway only): may the wallet link (no PIN), or link it (the customer's PIN; 403 wrong) |
+/// | `POST /wallets/unlink` | ``BankAPI/WalletToken`` → the same (gateway only): the link is revoked |
 /// | `POST /wallets/balance` | ``BankAPI/WalletToken`` → ``BankAPI/WalletBalance`` (gateway only) |
 /// | `POST /wallets/pay` | ``BankAPI/WalletPayment`` → the account (gateway only; 402 insufficient balance, 403 PIN missing or wrong, 404 unknown token) |
 /// | `POST /va/{va_number}/close` | the gateway closes an account it cancelled or expired |
@@ -184,6 +185,12 @@ public final class Bank: Sendable {
             observer?(.bank(reference: body.wallet, change: "wallet \(body.wallet) linked to a merchant's account"))
             return try .json(BankAPI.WalletLinked(result: .linked, token: try ledger.linkWallet(body.wallet)))
         }
+        router.post("/wallets/unlink") { [self] request in
+            try requireGateway(request, to: "unlink a wallet")
+            let body: BankAPI.WalletToken = try request.decodeJSON()
+            guard try ledger.unlinkWallet(token: body.token) else { throw HTTPError(status: 404, message: "no wallet is linked with this token") }
+            return try .json(body)
+        }
         router.post("/wallets/balance") { [self] request in
             try requireGateway(request, to: "read a wallet")
             let body: BankAPI.WalletToken = try request.decodeJSON()
@@ -263,14 +270,20 @@ public final class Bank: Sendable {
     /// Checks the card, then lets the ledger hold the money (or wait for the OTP). A declined
     /// card touches no books.
     func authorize(_ request: BankAPI.CardAuthorization) throws -> BankAPI.AuthorizationAnswer {
-        guard SandboxCards.passesLuhn(request.card_number) else { return .init(result: .denied, message: "invalid card number") }
+        guard SandboxCards.passesLuhn(request.card_number) else { return .init(result: .denied, message: "invalid card number", response_code: "14") }
         // A card on file is charged without its CVV (the holder is not there to type it).
         guard request.cvv == SandboxCards.cvv || (request.card_on_file == true && request.cvv.isEmpty) else {
-            return .init(result: .denied, message: "CVV does not match")
+            return .init(result: .denied, message: "CVV does not match", response_code: "82")
         }
-        guard Self.notExpired(month: request.expiry_month, year: request.expiry_year) else { return .init(result: .denied, message: "card expired") }
-        guard let card = SandboxCards.card(request.card_number) else { return .init(result: .denied, message: "unknown card (use a sandbox card)") }
-        guard card.outcome != .bankDeny else { return .init(result: .denied, message: "Denied by bank") }
+        guard Self.notExpired(month: request.expiry_month, year: request.expiry_year) else { return .init(result: .denied, message: "card expired", response_code: "54") }
+        guard let card = SandboxCards.card(request.card_number) else { return .init(result: .denied, message: "unknown card (use a sandbox card)", response_code: "14") }
+        switch card.outcome {
+        case .bankDeny: return .init(result: .denied, message: "Denied by bank", response_code: "05")
+        case .insufficientFunds(let above) where request.amount > above:
+            return .init(result: .denied, message: "Insufficient funds", response_code: "51")
+        case .offlineOnly: return .init(result: .denied, message: "Transaction not permitted to cardholder", response_code: "57")
+        default: break
+        }
         // 3-D Secure only when the merchant asks for it; then an enrolled card waits for its
         // holder's OTP, and one that is not enrolled is an attempted authentication.
         let asked = request.authentication ?? false
@@ -305,10 +318,9 @@ public final class Bank: Sendable {
     }
 
     static func notExpired(month: String, year: String, now: Date = Date()) -> Bool {
-        guard let m = Int(month), (1...12).contains(m), let y = Int(year) else { return false }
+        guard let expiry = SandboxCards.expiry(month: month, year: year) else { return false }
         let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now)
-        let fullYear = y < 100 ? 2000 + y : y
-        return (fullYear, m) >= (parts.year ?? 0, parts.month ?? 0)
+        return (expiry.year, expiry.month) >= (parts.year ?? 0, parts.month ?? 0)
     }
 
     // MARK: Plumbing

@@ -54,9 +54,12 @@ public enum BankAPI {
         /// The e-commerce indicator of an approval: `05` the holder authenticated (3-D Secure
         /// with the OTP), `06` authentication attempted (the card is not enrolled), `07` none.
         public var eci: String?
+        /// The issuer's ISO 8583 response code for a decline (`05`, `51`, `57`), when it gave one.
+        public var response_code: String?
 
         public init(result: AuthorizationResult, approval_code: String? = nil, authentication_id: String? = nil, message: String,
-                    eci: String? = nil) {
+                    eci: String? = nil, response_code: String? = nil) {
+            self.response_code = response_code
             self.result = result
             self.approval_code = approval_code
             self.authentication_id = authentication_id

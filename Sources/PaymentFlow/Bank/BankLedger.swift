@@ -92,9 +92,11 @@ public final class BankLedger: Sendable {
         """,
         "CREATE INDEX IF NOT EXISTS authentications_by_reference ON authentications (reference)",
         // A reversed reference, and the money its reversals gave back.
-        // An e-wallet (GoPay): what it has spent of its opening balance, and the token a
-        // merchant's linked account pays with.
-        "CREATE TABLE IF NOT EXISTS wallets (wallet TEXT PRIMARY KEY, spent INTEGER NOT NULL DEFAULT 0, token TEXT)",
+        // An e-wallet (GoPay): what it has spent of its opening balance.
+        "CREATE TABLE IF NOT EXISTS wallets (wallet TEXT PRIMARY KEY, spent INTEGER NOT NULL DEFAULT 0)",
+        // A link of a wallet to a merchant's account: the token that account pays with (one per
+        // link: a wallet linked to two shops has two; unlinking one revokes just that one).
+        "CREATE TABLE IF NOT EXISTS wallet_links (token TEXT PRIMARY KEY, wallet TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)",
         "CREATE TABLE IF NOT EXISTS reversals (reference TEXT PRIMARY KEY, returned INTEGER NOT NULL)",
         """
         CREATE TABLE IF NOT EXISTS refunds (
@@ -198,24 +200,39 @@ public final class BankLedger: Sendable {
         case account(AccountPayment)
         /// The wallet holds less than the account's amount: nothing moved.
         case insufficientBalance(Rupiah)
-        /// The token is not the wallet's (never issued, or the link was undone).
+        /// The token is no wallet's (never issued, or the link was revoked).
         case unknownToken
         /// From ``SandboxWallets/pinThreshold`` up the customer's PIN is needed, and it was
         /// missing or wrong: nothing moved.
         case pinRequired
     }
 
-    /// Links `wallet`: a new token stands for it (an older one stops working).
+    /// Links `wallet` to one more account: the new link's token.
     public func linkWallet(_ wallet: String) throws -> String {
         let token = UUID().uuidString.lowercased()
-        try database.execute("INSERT INTO wallets (wallet, token) VALUES (?, ?) ON CONFLICT (wallet) DO UPDATE SET token = excluded.token",
-                             [.text(wallet), .text(token)])
+        try database.transaction { db in
+            try db.execute("INSERT OR IGNORE INTO wallets (wallet) VALUES (?)", [.text(wallet)])
+            try db.execute("INSERT INTO wallet_links (token, wallet) VALUES (?, ?)", [.text(token), .text(wallet)])
+        }
         return token
     }
 
-    /// The wallet linked with `token`, if any.
+    /// Revokes the link `token` (the merchant unbound the account): it pays nothing any more.
+    /// False if there is no such link.
+    public func unlinkWallet(token: String) throws -> Bool {
+        try database.transaction { db in
+            try db.execute("UPDATE wallet_links SET revoked = 1 WHERE token = ?", [.text(token)])
+            return db.changes > 0
+        }
+    }
+
+    /// The wallet the live link `token` stands for, if any.
     public func wallet(token: String) throws -> String? {
-        try database.execute("SELECT wallet FROM wallets WHERE token = ?", [.text(token)]).first?[0].text
+        try database.read { db in try Self.wallet(token: token, db) }
+    }
+
+    private static func wallet(token: String, _ db: SQLiteDatabase.Statements) throws -> String? {
+        try db.execute("SELECT wallet FROM wallet_links WHERE token = ? AND revoked = 0", [.text(token)]).first?[0].text
     }
 
     /// What `wallet` can still spend.
@@ -232,7 +249,7 @@ public final class BankLedger: Sendable {
     /// the wallet charged in one step, or neither.
     public func payFromWallet(token: String, number: String, pin: String? = nil, recurring: Bool = false) throws -> WalletPayment {
         try database.transaction { db in
-            guard let wallet = try db.execute("SELECT wallet FROM wallets WHERE token = ?", [.text(token)]).first?[0].text else { return .unknownToken }
+            guard let wallet = try Self.wallet(token: token, db) else { return .unknownToken }
             guard var account = try Self.account(number, db) else { return .account(.noSuchAccount) }
             guard !account.paid else { return .account(.alreadyPaid) }
             guard !account.closed else { return .account(.closed) }

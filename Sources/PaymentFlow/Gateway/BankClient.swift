@@ -36,6 +36,10 @@ struct BankClient: Sendable {
         try await call(.post, "/wallets/link", link)
     }
 
+    func unlinkWallet(token: String) async throws(Failure) -> BankAPI.WalletToken {
+        try await call(.post, "/wallets/unlink", BankAPI.WalletToken(token: token))
+    }
+
     func walletBalance(token: String) async throws(Failure) -> BankAPI.WalletBalance {
         try await call(.post, "/wallets/balance", BankAPI.WalletToken(token: token))
     }

@@ -83,8 +83,9 @@ struct CardAPI: Sendable {
         }
         guard let card = SandboxCards.all.first(where: { $0.number.hasPrefix(bin) }) else { throw .binNotFound }
         let data: [String: Any] = [
-            "bin": bin, "brand": card.brand, "bin_type": "CREDIT", "bin_class": "CLASSIC", "bank_code": "BNI",
-            "bank": "BANK NEGARA INDONESIA", "country_code": "ID", "country_name": "INDONESIA", "channel": "online_offline",
+            "bin": bin, "brand": card.brand, "bin_type": card.debit ? "DEBIT" : "CREDIT", "bin_class": "CLASSIC",
+            "bank_code": card.issuer.rawValue.uppercased(), "bank": card.issuer.name, "country_code": "ID", "country_name": "INDONESIA",
+            "channel": card.outcome == .offlineOnly ? "offline" : "online_offline",
             "registration_required": false,
         ]
         return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes((try? JSONText.encode(["data": data])) ?? []))

@@ -67,7 +67,11 @@ public final class CardVault: Sendable {
         var problems: [String] = []
         if !SandboxCards.passesLuhn(number) { problems.append("card_number is not valid") }
         if query["card_cvv"] == nil { problems.append("card_cvv is required") }
-        if query["card_exp_month"] == nil || query["card_exp_year"] == nil { problems.append("card_exp_month and card_exp_year are required") }
+        if query["card_exp_month"] == nil || query["card_exp_year"] == nil {
+            problems.append("card_exp_month and card_exp_year are required")
+        } else if SandboxCards.expiry(month: query["card_exp_month"]!, year: query["card_exp_year"]!) == nil {
+            problems.append("card_exp_month must be 01 to 12 and card_exp_year a year such as 2030 or 30")
+        }
         guard problems.isEmpty else { throw .validation(problems) }
         return StoredCard(number: number, cvv: query["card_cvv"] ?? "", expiryMonth: query["card_exp_month"] ?? "",
                           expiryYear: query["card_exp_year"] ?? "")
@@ -75,40 +79,56 @@ public final class CardVault: Sendable {
 
     // MARK: Saved cards
 
-    /// Saves `card` (its CVV dropped) for `merchantID`: the `saved_token_id` — the first eight
-    /// digits, 20 random letters and digits, the last four, as Midtrans' saved tokens look.
-    func save(_ card: StoredCard, merchantID: String) throws(GatewayError) -> SavedCard {
+    /// Saves `card` (its CVV dropped) for `merchantID`: the `saved_token_id` — the masked
+    /// card's digits (first eight, or six for a short number), 20 random letters and digits,
+    /// the last four, as Midtrans' saved tokens look. `active` false: kept, but not usable until
+    /// ``activate(_:)`` (a card saved by a charge, until the bank approves).
+    func save(_ card: StoredCard, merchantID: String, active: Bool = true) throws(GatewayError) -> SavedCard {
+        guard let expiresAt = Self.endOfExpiryMonth(month: card.expiryMonth, year: card.expiryYear) else {
+            throw .validation(["card_exp_month must be 01 to 12 and card_exp_year a year such as 2030 or 30"])
+        }
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         var generator = SystemRandomNumberGenerator()
         let random = String((0..<20).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
-        let token = "\(card.number.prefix(8))\(random)\(card.number.suffix(4))"
+        let masked = card.masked
+        let token = "\(masked.prefix { $0 != "-" })\(random)\(masked.suffix(4))"
         let plain = Array("\(card.number)|\(card.expiryMonth)|\(card.expiryYear)".utf8)
-        let saved = SavedCard(savedTokenID: token, merchantID: merchantID, maskedCard: card.masked,
-                              expiresAt: Self.endOfExpiryMonth(month: card.expiryMonth, year: card.expiryYear),
-                              sealed: key.seal(plain, context: Array(token.utf8)))
+        let saved = SavedCard(savedTokenID: token, merchantID: merchantID, maskedCard: masked, expiresAt: expiresAt,
+                              sealed: key.seal(plain, context: Self.context(token: token, merchantID: merchantID)), active: active)
         try storing { try accounts.saveCard(saved) }
         return saved
     }
 
-    /// The merchant's saved card `token` — number and expiry, no CVV — while it has not
-    /// expired; nil for another merchant's token, an unknown one, or one that no longer opens.
+    /// Makes a card saved by a charge usable: the bank approved that charge.
+    func activate(_ token: String) throws(GatewayError) {
+        _ = try storing { try accounts.activateSavedCard(token: token) }
+    }
+
+    /// The merchant's usable saved card `token` — number and expiry, no CVV — while it has not
+    /// expired; nil for another merchant's token, an unknown or inactive one, or one that no
+    /// longer opens.
     func saved(_ token: String, merchantID: String, now: Date) throws(GatewayError) -> (card: StoredCard, record: SavedCard)? {
-        guard let record = try storing({ try accounts.savedCard(token: token) }), record.merchantID == merchantID,
-            record.expiresAt > Timestamp.midtrans(now),
-            let plain = try? key.open(record.sealed, context: Array(token.utf8))
+        guard let record = try storing({ try accounts.savedCard(token: token) }), record.merchantID == merchantID, record.active,
+            let expires = Timestamp.parseMidtrans(record.expiresAt + " +0700"), expires > now,
+            let plain = try? key.open(record.sealed, context: Self.context(token: token, merchantID: merchantID))
         else { return nil }
         let parts = String(decoding: plain, as: UTF8.self).split(separator: "|").map(String.init)
         guard parts.count == 3 else { return nil }
         return (StoredCard(number: parts[0], cvv: "", expiryMonth: parts[1], expiryYear: parts[2]), record)
     }
 
-    /// `saved_token_id_expired_at`: the last second of the card's expiry month, UTC+7.
-    static func endOfExpiryMonth(month: String, year: String) -> String {
-        let m = Int(month) ?? 12, y = Int(year).map { $0 < 100 ? 2000 + $0 : $0 } ?? 2099
-        let (nextYear, nextMonth) = m >= 12 ? (y + 1, 1) : (y, m + 1)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 7 * 3600)!
-        let first = calendar.date(from: DateComponents(year: nextYear, month: nextMonth, day: 1)) ?? Date.distantFuture
+    /// What a sealed card is bound to: its merchant and its token (one merchant's sealed card
+    /// does not open as another's, nor as another token's).
+    private static func context(token: String, merchantID: String) -> [UInt8] {
+        Array("\(merchantID)|\(token)".utf8)
+    }
+
+    /// `saved_token_id_expired_at`: the last second of the card's expiry month, UTC+7; nil for
+    /// an expiry that is not one.
+    static func endOfExpiryMonth(month: String, year: String) -> String? {
+        guard let expiry = SandboxCards.expiry(month: month, year: year) else { return nil }
+        let (nextYear, nextMonth) = expiry.month == 12 ? (expiry.year + 1, 1) : (expiry.year, expiry.month + 1)
+        guard let first = Timestamp.parseMidtrans(String(format: "%04d-%02d-01 00:00:00 +0700", nextYear, nextMonth)) else { return nil }
         return Timestamp.midtrans(first.addingTimeInterval(-1))
     }
 }

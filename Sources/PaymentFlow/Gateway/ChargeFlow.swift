@@ -69,7 +69,7 @@ final class ChargeFlow: Sendable {
             guard let token = request.tokenID else { throw .invalidToken }
             if let taken = vault.take(token, merchantID: merchant.merchantID, now: now) {
                 card = taken
-            } else if let found = try vault.saved(token, merchantID: merchant.merchantID, now: now) {
+            } else if request.allowsSavedCard, let found = try vault.saved(token, merchantID: merchant.merchantID, now: now) {
                 (card, onFile, saved) = (found.card, true, found.record)
             } else {
                 throw .invalidToken
@@ -77,7 +77,8 @@ final class ChargeFlow: Sendable {
             if let bins = request.bins, let number = card?.number, !Self.accepts(bins, number: number) {
                 throw .validation(["credit_card.bins does not include this card"])
             }
-            if request.saveCard, saved == nil, let card { saved = try vault.save(card, merchantID: merchant.merchantID) }
+            // Kept inactive until the bank approves this charge (a declined card is never usable).
+            if request.saveCard, saved == nil, let card { saved = try vault.save(card, merchantID: merchant.merchantID, active: false) }
         }
         var transaction = GatewayTransaction(
             transactionID: UUID().uuidString.lowercased(), orderID: request.orderID, merchantID: merchant.merchantID,
@@ -87,6 +88,7 @@ final class ChargeFlow: Sendable {
         transaction.appendNotificationURLs = request.appendNotificationURLs
         transaction.maskedCard = card?.masked
         transaction.extra = request.echoed
+        if let number = card?.number, SandboxCards.card(number)?.debit == true { transaction.extra["card_type"] = "debit" }
         if let saved {
             transaction.extra["saved_token_id"] = saved.savedTokenID
             transaction.extra["saved_token_id_expired_at"] = saved.expiresAt
@@ -138,6 +140,7 @@ final class ChargeFlow: Sendable {
         var action = first
         var bankMessage: String?
         var found: (approval: String?, authentication: String?, account: BankAPI.VirtualAccount?, eci: String?) = (nil, nil, nil, nil)
+        var responseCode: String?
         while true {
             let event: ChargeSaga.Event
             switch action {
@@ -159,6 +162,7 @@ final class ChargeFlow: Sendable {
                         authentication: authentication, cardOnFile: onFile))
                     (found.approval, found.authentication, bankMessage) = (answer.approval_code, answer.authentication_id, answer.message)
                     found.eci = answer.eci
+                    responseCode = answer.response_code
                     event = .bankAnswered(answer.result)
                 } catch {
                     event = .noAnswer
@@ -207,7 +211,7 @@ final class ChargeFlow: Sendable {
                         case .authorized, .held:
                             (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = ("00", "Approved")
                         case .declined(fraud: .accept):
-                            (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = ("05", bankMessage ?? "Do not honor")
+                            (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = (responseCode ?? "05", bankMessage ?? "Do not honor")
                         default: break
                         }
                         if authentication, transaction.paymentType.isCard { transaction.extra["three_ds_version"] = "2" }
@@ -227,6 +231,12 @@ final class ChargeFlow: Sendable {
                 }
                 if transaction.reversalOwed { await obligations.settle(transaction) }
                 if outcome == .abandon { throw .chargeInDoubt }
+                switch outcome {
+                case .authorized, .held:
+                    // A card this charge saved becomes usable now that the bank approved it.
+                    if let token = transaction.extra["saved_token_id"] { try? vault.activate(token) }
+                default: break
+                }
                 return Result(transaction: transaction, message: Self.message(for: outcome, transaction, channel: channel), bankMessage: bankMessage)
             case .reverse:
                 // The charge lost its race (cancelled or expired meanwhile): whatever the bank did
@@ -259,9 +269,10 @@ final class ChargeFlow: Sendable {
     }
 
     /// `credit_card.bins`: the card starts with one of the digit prefixes, or its issuer is one
-    /// of the named banks (every sandbox card is BNI's, as the BIN lookup says).
+    /// of the named banks (the sandbox's bank-specific cards name theirs; the general ones are BNI's).
     static func accepts(_ bins: [String], number: String) -> Bool {
-        bins.contains { entry in entry.first?.isNumber == true ? number.hasPrefix(entry) : entry == "bni" }
+        let issuer = SandboxCards.card(number)?.issuer ?? .bni
+        return bins.contains { entry in entry.first?.isNumber == true ? number.hasPrefix(entry) : entry == issuer.rawValue }
     }
 
     /// Midtrans' `status_message` for a charge's outcome.

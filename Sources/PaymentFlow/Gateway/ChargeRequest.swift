@@ -15,6 +15,9 @@ struct ChargeRequest: Sendable {
     var preauthorize = false
     /// `credit_card.authentication`: 3-D Secure asked for (an enrolled card then waits for the OTP).
     var authentication = false
+    /// Whether `token_id` may be a saved card (charged with no CVV): the merchant's own server
+    /// may; a payment page may not (anyone holding a page could charge a card on file).
+    var allowsSavedCard = true
     /// `credit_card.save_token_id`: keep the card for later charges (`saved_token_id` in the answer).
     var saveCard = false
     /// `credit_card.installment_term`: months of an instalment plan (echoed; the bank is paid at once).
@@ -56,22 +59,7 @@ struct ChargeRequest: Sendable {
         let channel = type.flatMap { PaymentChannel.read($0, from: body, problems: &problems) }
         if let gross { problems += Self.itemProblems(body["item_details"], gross: gross) }
         problems += Self.customerProblems(body["customer_details"])
-        var echoed: [String: String] = [:]
-        for name in ["custom_field1", "custom_field2", "custom_field3"] {
-            guard let value = body[name] else { continue }
-            guard let text = value as? String, text.utf8.count <= 255, !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-                problems.append("\(name) must be a string of at most 255 characters")
-                continue
-            }
-            echoed[name] = text
-        }
-        if let metadata = body["metadata"] {
-            if let object = metadata as? [String: Any], let text = try? JSONText.encode(object), text.count <= 1024 {
-                echoed["metadata"] = String(decoding: text, as: UTF8.self)
-            } else {
-                problems.append("metadata must be a JSON object of at most 1024 bytes")
-            }
-        }
+        let echoed = Self.echoedFields(body, problems: &problems)
         if let cardType = (body["credit_card"] as? [String: Any])?["type"], ![ "authorize", "authorize_capture"].contains(cardType as? String ?? "") {
             problems.append("credit_card.type must be authorize or authorize_capture")
         }
@@ -124,6 +112,28 @@ struct ChargeRequest: Sendable {
         self.bins = bins
         self.linkedWallet = linkedWallet
         self.recurring = ((body["gopay"] as? [String: Any])?["recurring"] as? NSNumber)?.boolValue ?? false
+    }
+
+    /// `custom_field1`…`custom_field3` (strings of at most 255 characters) and `metadata` (a
+    /// JSON object of at most 1024 bytes, kept as its text): what answers and notifications echo.
+    static func echoedFields(_ body: [String: Any], problems: inout [String]) -> [String: String] {
+        var echoed: [String: String] = [:]
+        for name in ["custom_field1", "custom_field2", "custom_field3"] {
+            guard let value = body[name] else { continue }
+            guard let text = value as? String, text.utf8.count <= 255, !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                problems.append("\(name) must be a string of at most 255 characters")
+                continue
+            }
+            echoed[name] = text
+        }
+        if let metadata = body["metadata"] {
+            if let object = metadata as? [String: Any], let text = try? JSONText.encode(object), text.count <= 1024 {
+                echoed["metadata"] = String(decoding: text, as: UTF8.self)
+            } else {
+                problems.append("metadata must be a JSON object of at most 1024 bytes")
+            }
+        }
+        return echoed
     }
 
     /// Midtrans: `order_id` is required, at most 50 characters of `A-Z a-z 0-9 - _ ~ .`. Checked

@@ -65,6 +65,8 @@ public final class Gateway: Sendable {
         case recoveryListed
         /// A payment link's charge has seen a use left, and has not claimed it yet.
         case paymentLinkChecked
+        /// A timer pass has listed the subscriptions due, and has not claimed any yet.
+        case subscriptionsListed
     }
 
     public init(configuration: GatewayConfiguration, store: any GatewayStore, accounts: any AccountStore, bankClient: HTTPClient) {
@@ -86,9 +88,10 @@ public final class Gateway: Sendable {
         snap = Snap(flow: flow, merchants: merchants, configuration: configuration, publicURL: box.get)
         cards = CardAPI(vault: vault, merchants: merchants, bank: bank, now: configuration.now)
         payAccounts = PayAccountAPI(accounts: accounts, merchants: merchants, bank: bank, now: configuration.now, publicURL: box.get)
-        linkedWallets = LinkedWalletCharge(flow: flow, merchants: merchants, now: configuration.now, publicURL: box.get)
+        linkedWallets = LinkedWalletCharge(flow: flow, merchants: merchants, payAccounts: payAccounts, now: configuration.now, publicURL: box.get)
         core = CoreCharge(flow: flow, payAccounts: payAccounts, linkedWallets: linkedWallets)
-        subscriptions = Subscriptions(accounts: accounts, merchants: merchants, store: store, charge: core, configuration: configuration)
+        subscriptions = Subscriptions(accounts: accounts, merchants: merchants, store: store, charge: core, configuration: configuration,
+                                      checkpoints: checkpoints)
         paymentLinks = PaymentLinks(accounts: accounts, merchants: merchants, flow: flow, configuration: configuration, publicURL: box.get,
                                     checkpoints: checkpoints)
         actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
@@ -186,17 +189,17 @@ public final class Gateway: Sendable {
         }
         router.get("/v2/gopay/{id}/verify") { [self] request in try linkedWallets.page(request, find: transaction(id:)) }
         router.post("/v2/gopay/{id}/verify") { [self] request in try await linkedWallets.verify(request, find: transaction(id:)) }
-        router.post("/v2/pay/account") { [self] request in try await payAccounts.link(request) }
+        router.post("/v2/pay/account") { [self] request in try await idempotent(request) { try await payAccounts.link(request) } }
         router.get("/v2/pay/account/{id}") { [self] request in try await payAccounts.get(request) }
-        router.post("/v2/pay/account/{id}/unbind") { [self] request in try payAccounts.unbind(request) }
+        router.post("/v2/pay/account/{id}/unbind") { [self] request in try await idempotent(request) { try await payAccounts.unbind(request) } }
         router.get("/v2/pay/account/{id}/link") { [self] request in try payAccounts.activationPage(request) }
         router.post("/v2/pay/account/{id}/link") { [self] request in try await payAccounts.activate(request) }
-        router.post("/v1/subscriptions") { [self] request in try subscriptions.create(request) }
+        router.post("/v1/subscriptions") { [self] request in try await idempotent(request) { try subscriptions.create(request) } }
         router.get("/v1/subscriptions/{id}") { [self] request in try subscriptions.get(request) }
         router.patch("/v1/subscriptions/{id}") { [self] request in try subscriptions.patch(request) }
-        router.post("/v1/subscriptions/{id}/enable") { [self] request in try subscriptions.setActive(request, true) }
-        router.post("/v1/subscriptions/{id}/disable") { [self] request in try subscriptions.setActive(request, false) }
-        router.post("/v1/payment-links") { [self] request in try paymentLinks.create(request) }
+        router.post("/v1/subscriptions/{id}/enable") { [self] request in try await idempotent(request) { try subscriptions.setActive(request, true) } }
+        router.post("/v1/subscriptions/{id}/disable") { [self] request in try await idempotent(request) { try subscriptions.setActive(request, false) } }
+        router.post("/v1/payment-links") { [self] request in try await idempotent(request) { try paymentLinks.create(request) } }
         router.get("/v1/payment-links/{id}") { [self] request in try paymentLinks.get(request) }
         router.delete("/v1/payment-links/{id}") { [self] request in try paymentLinks.delete(request) }
         router.get("/payment-links/{id}") { [self] request in try paymentLinks.page(request) }
@@ -209,6 +212,13 @@ public final class Gateway: Sendable {
         // Every answer is JSON, unknown routes included (a client SDK parses every body).
         router.fallback = { _ in throw GatewayError.routeNotFound }
         return router
+    }
+
+    /// Runs a merchant's POST under its `Idempotency-Key`, if it sent one (a retried create
+    /// answers the first one's answer instead of creating twice).
+    func idempotent(_ request: HTTPRequest, _ body: () async throws -> HTTPResponse) async throws -> HTTPResponse {
+        let merchant = try merchants.authenticate(request)
+        return try await idempotency.run(request, merchant: merchant, body)
     }
 
     /// A charge from the Core API (or a subscription): through the charge flow, then — for a
@@ -251,11 +261,11 @@ public final class Gateway: Sendable {
             // Midtrans answers a wrong key here with a string, every other error with a list.
             let messages: Any = error == .unknownMerchant ? "Access denied due to unauthorized request"
                 : (error.details.isEmpty ? [error.message] : error.details)
-            return PaymentLinks.json(["error_messages": messages], status: error.status)
+            return JSONText.response(["error_messages": messages], status: error.status)
         case .subscription:
             var object: [String: Any] = ["status_message": error.message]
             if !error.details.isEmpty { object["validation_messages"] = error.details }
-            return Subscriptions.json(object, status: error.status)
+            return JSONText.response(object, status: error.status)
         case .page:
             return HTML.page(title: "Payment", body: "<h1>\(error.status)</h1>\n<p>\(HTML.escape(error.message))</p>", status: error.status)
         }
@@ -286,7 +296,7 @@ public final class Gateway: Sendable {
         }
         if transaction.state.status == .deny, transaction.state.fraud != .deny {
             fields["status_message"] = result.bankMessage ?? result.message
-            fields["channel_response_message"] = result.bankMessage ?? result.message
+            if fields["channel_response_message"] == nil { fields["channel_response_message"] = result.bankMessage ?? result.message }
         }
         if let finishURL {
             // Snap's page sends the customer back to the merchant with the outcome (Midtrans'
@@ -358,7 +368,7 @@ public final class Gateway: Sendable {
             try ledger.record(.paid, merchantID: merchantID, id: transactionID, alongside: { transaction throws(GatewayError) in
                 PaymentChannel.settle(&transaction, at: now)
             })
-        } catch GatewayError.illegalTransition(let status) where [.cancel, .expire, .failure].contains(status) {
+        } catch GatewayError.illegalTransition(let status) where [.cancel, .expire, .failure, .deny].contains(status) {
             // Too late: the order is dead. The money goes back to the customer. (Any other
             // refusal is this notice again — the payment was already recorded.)
             let owed = try ledger.amend(merchantID: merchantID, id: transactionID) { transaction throws(GatewayError) -> GatewayTransaction in

@@ -14,30 +14,35 @@ import NetLab
 struct LinkedWalletCharge: Sendable {
     let flow: ChargeFlow
     let merchants: MerchantDirectory
+    let payAccounts: PayAccountAPI
     let now: @Sendable () -> Date
     let publicURL: @Sendable () -> String
 
-    /// Where a linked charge's wallet token is kept with the transaction (never shown).
-    static let tokenExtra = "_wallet_token"
+    /// Where a linked charge names its account with the transaction (never shown): the PIN page
+    /// looks the account up again, so an account unbound meanwhile pays nothing.
+    static let accountExtra = "_pay_account"
 
-    /// Continues `opened` (a GoPay charge whose account the bank opened) from the wallet `token`.
-    /// `recurring`: a merchant-initiated charge the link already allows (a subscription): no PIN.
-    func pay(_ opened: ChargeFlow.Result, token: String, recurring: Bool = false, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
+    /// Continues `opened` (a GoPay charge whose account the bank opened) from the linked
+    /// account `accountID`, whose wallet token is `token`. `recurring`: a merchant-initiated
+    /// charge the link already allows (a subscription): no PIN.
+    func pay(_ opened: ChargeFlow.Result, accountID: String, token: String, recurring: Bool = false,
+             merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
         guard opened.transaction.state.status == .pending, opened.transaction.vaNumber != nil else { return opened }
         let id = opened.transaction.transactionID
         let page = "\(publicURL())/v2/gopay/\(id)/verify"
         let needsPIN = !recurring && opened.transaction.state.grossAmount >= SandboxWallets.pinThreshold
         let transaction = try flow.ledger.amend(merchantID: merchant.merchantID, id: id) { transaction throws(GatewayError) -> GatewayTransaction in
-            transaction.extra[Self.tokenExtra] = token
+            transaction.extra[Self.accountExtra] = accountID
+            // Paid from the linked wallet only: no QR code, no app link for anyone else to pay.
+            transaction.extra["qr_string"] = nil
             if needsPIN {
                 let actions = [
                     ["name": "verification-link-url", "method": "GET", "url": page],
                     ["name": "verification-link-app", "method": "GET", "url": page + "?app=true"],
                 ]
-                transaction.extra["actions"] = String(decoding: (try? JSONText.encode(actions)) ?? Array("[]".utf8), as: UTF8.self)
+                transaction.extra["actions"] = JSONText.text(actions)
             } else {
                 transaction.extra["actions"] = nil
-                transaction.extra["qr_string"] = nil
             }
             return transaction
         }
@@ -55,20 +60,44 @@ struct LinkedWalletCharge: Sendable {
             _ = try await flow.bank.payFromWallet(BankAPI.WalletPayment(token: token, va_number: transaction.vaNumber ?? "", pin: pin,
                                                                          recurring: recurring))
         } catch .refused(status: 402, _) {
-            let denied = try record(.declined(fraud: .accept), id: id, merchant: merchant) { transaction in
-                (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = ("201", "Insufficient Balance")
-            }
-            return ChargeFlow.Result(transaction: denied, message: "GoPay transaction is denied", bankMessage: "Insufficient Balance")
+            return try await declined(id, merchant: merchant, code: "201", reason: "Insufficient Balance")
+        } catch .refused(status: 404, _) {
+            // The provider no longer knows the link (revoked): nothing moved, and nothing will.
+            return try await declined(id, merchant: merchant, code: "202", reason: "The wallet's link is no longer valid")
         } catch .refused(status: 403, _) {
             throw .validation(["the GoPay PIN is wrong"])
+        } catch .refused(status: let status, _) where status == 409 || status == 410 {
+            // Paid already, or closed (the transaction was cancelled or expired meanwhile):
+            // nothing moved now; the transaction says what did.
+            return Self.result(try flow.ledger.find(merchantID: merchant.merchantID, id: id))
         } catch {
             // In doubt: the wallet may have paid. The transaction stays pending; the bank's
             // notice settles it if the money moved, the expiry timer ends it if not.
-            return ChargeFlow.Result(transaction: try flow.ledger.find(merchantID: merchant.merchantID, id: id), message: "GoPay transaction is created")
+            return Self.result(try flow.ledger.find(merchantID: merchant.merchantID, id: id))
         }
         let moment = now()
-        let settled = try record(.paid, id: id, merchant: merchant) { PaymentChannel.settle(&$0, at: moment) }
-        return ChargeFlow.Result(transaction: settled, message: "Success, GoPay transaction is successful")
+        return Self.result(try record(.paid, id: id, merchant: merchant) { PaymentChannel.settle(&$0, at: moment) })
+    }
+
+    /// Records the refusal; the account the charge opened is closed at the bank (a deny of a
+    /// waiting payment owes that), so nothing paid into it later is kept.
+    private func declined(_ id: String, merchant: MerchantAccount, code: String, reason: String) async throws(GatewayError) -> ChargeFlow.Result {
+        let denied = try record(.declined(fraud: .accept), id: id, merchant: merchant) { transaction in
+            (transaction.extra["channel_response_code"], transaction.extra["channel_response_message"]) = (code, reason)
+        }
+        if denied.reversalOwed { await flow.obligations.settle(denied) }
+        return Self.result(denied)
+    }
+
+    /// What the transaction, as it now is, tells the merchant.
+    static func result(_ transaction: GatewayTransaction) -> ChargeFlow.Result {
+        let message = switch transaction.state.status {
+        case .settlement: "Success, GoPay transaction is successful"
+        case .deny: "GoPay transaction is denied"
+        case .pending: "GoPay transaction is created"
+        default: "GoPay transaction is \(transaction.state.status.rawValue)"
+        }
+        return ChargeFlow.Result(transaction: transaction, message: message)
     }
 
     /// Records `event`, or — when the bank's notice got there first — finds what it recorded.
@@ -88,7 +117,7 @@ struct LinkedWalletCharge: Sendable {
     /// `GET /v2/gopay/{transaction_id}/verify`: the PIN form, as the GoPay app asks for it.
     func page(_ request: HTTPRequest, find: (String) throws(GatewayError) -> GatewayTransaction?) throws(GatewayError) -> HTTPResponse {
         let id = request.pathParameters["id"] ?? ""
-        guard let transaction = try find(id), transaction.state.status == .pending, transaction.extra[Self.tokenExtra] != nil else {
+        guard let transaction = try find(id), transaction.state.status == .pending, transaction.extra[Self.accountExtra] != nil else {
             throw .transactionNotFound
         }
         return HTML.page(title: "GoPay", body: """
@@ -101,13 +130,15 @@ struct LinkedWalletCharge: Sendable {
             """)
     }
 
-    /// `POST /v2/gopay/{transaction_id}/verify` with the PIN.
+    /// `POST /v2/gopay/{transaction_id}/verify` with the PIN. The account is looked up again:
+    /// one unbound since the charge began pays nothing.
     func verify(_ request: HTTPRequest, find: (String) throws(GatewayError) -> GatewayTransaction?) async throws(GatewayError) -> HTTPResponse {
         try HTML.refuseCrossSite(request)
         let id = request.pathParameters["id"] ?? ""
-        guard let transaction = try find(id), transaction.state.status == .pending, let token = transaction.extra[Self.tokenExtra],
+        guard let transaction = try find(id), transaction.state.status == .pending, let accountID = transaction.extra[Self.accountExtra],
             let merchant = try merchants.merchant(id: transaction.merchantID)
         else { throw .transactionNotFound }
+        let token = try payAccounts.walletToken(accountID: accountID, merchantID: merchant.merchantID)
         let result = try await debit(transaction, token: token, pin: HTML.formOrJSON(request)["pin"] ?? "", merchant: merchant)
         return HTML.page(title: "GoPay", body: "<h1>\(HTML.escape(result.message))</h1>\n<p>You can close this page.</p>")
     }

@@ -100,18 +100,22 @@ struct PayAccountAPI: Sendable {
     }
 
     /// `POST /v2/pay/account/{id}/unbind`.
-    func unbind(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
+    func unbind(_ request: HTTPRequest) async throws(GatewayError) -> HTTPResponse {
         let merchant = try merchants.authenticate(request)
         let id = request.pathParameters["id"] ?? ""
         _ = try current(id, merchantID: merchant.merchantID)
         let unbound = try storing {
-            try accounts.updatePayAccount(id: id) { account -> Bool in
-                guard account.status == .enabled else { return false }
+            try accounts.updatePayAccount(id: id) { account -> String?? in
+                guard account.status == .enabled else { return nil }
                 account.status = .disabled
-                return true
+                return .some(account.walletToken)
             }
         }
-        guard unbound == true else { throw .payAccountStatus }
+        guard case .some(.some(let token)) = unbound else { throw .payAccountStatus }
+        // The gateway's record decides (a disabled account is never charged); the provider's
+        // revocation makes the token worthless there too. Asked once: a bank that does not
+        // answer leaves a token that the gateway will not use anyway.
+        if let token { _ = try? await bank.unlinkWallet(token: token) }
         return Gateway.answer(["status_code": "204", "payment_type": "gopay", "account_id": id, "account_status": "DISABLED",
                                "channel_response_code": "0", "channel_response_message": "Process service request successfully."])
     }
@@ -119,7 +123,9 @@ struct PayAccountAPI: Sendable {
     /// `GET /v2/pay/account/{id}/link`: the approval page, as the GoPay app shows it.
     func activationPage(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let id = request.pathParameters["id"] ?? ""
-        guard let account = try storing({ try accounts.payAccount(id: id) }), account.status == .pending else { throw .payAccountNotFound }
+        guard let account = try storing({ try accounts.payAccount(id: id) }), try isLive(account), account.status == .pending else {
+            throw .payAccountNotFound
+        }
         return HTML.page(title: "Link GoPay", body: """
             <h1>Link your GoPay account</h1>
             <p>Merchant <strong>\(HTML.escape(account.merchantID))</strong> asks to charge GoPay +\(HTML.escape(account.countryCode)) \
@@ -157,7 +163,11 @@ struct PayAccountAPI: Sendable {
                 return true
             }
         }
-        guard enabled == true else { throw .payAccountStatus }
+        guard enabled == true else {
+            // Approved twice at once: the other approval's link stands; this one's is revoked.
+            _ = try? await bank.unlinkWallet(token: token)
+            throw .payAccountStatus
+        }
         if let redirect = account.redirectURL {
             return HTTPResponse(status: 303, fields: HTTPFields(["Location": redirect]), body: .bytes([]))
         }
@@ -179,14 +189,14 @@ struct PayAccountAPI: Sendable {
         account.status != .pending || Double(Timestamp.millis(now()) - account.createdAt) / 1000 < Self.activationLifetime
     }
 
-    /// The enabled account a charge names (`gopay.account_id`) and the wallet token it pays
-    /// with, if `payment_option_token` is that account's.
-    func chargeable(accountID: String, token: String, merchantID: String) throws(GatewayError) -> String {
+    /// The wallet token of the merchant's enabled account `accountID` — checked against the
+    /// `payment_option_token` a charge sent, when it sent one.
+    func walletToken(accountID: String, merchantID: String, presented: String? = nil) throws(GatewayError) -> String {
         guard let account = try storing({ try accounts.payAccount(id: accountID) }), account.merchantID == merchantID else {
             throw .validation(["gopay.account_id is not an account of this merchant"])
         }
         guard account.status == .enabled, let wallet = account.walletToken else { throw .payAccountStatus }
-        guard ConstantTime.equal(token, wallet) else { throw .validation(["gopay.payment_option_token is not this account's"]) }
+        if let presented, !ConstantTime.equal(presented, wallet) { throw .validation(["gopay.payment_option_token is not this account's"]) }
         return wallet
     }
 }

@@ -260,7 +260,7 @@ enum PaymentChannel: Sendable, Equatable {
             transaction.extra["channel_response_message"] = kredivo ? "Success Create Transaction" : ""
             return
         }
-        transaction.extra["actions"] = String(decoding: (try? JSONText.encode(actions)) ?? Array("[]".utf8), as: UTF8.self)
+        transaction.extra["actions"] = JSONText.text(actions)
     }
 
     /// What a waiting payment's settlement adds, as Midtrans' notifications show it:
@@ -274,7 +274,7 @@ enum PaymentChannel: Sendable, Equatable {
         switch transaction.paymentType {
         case .bankTransfer:
             let payment = [["paid_at": time, "amount": transaction.state.grossAmount.gatewayText]]
-            transaction.extra["payment_amounts"] = String(decoding: (try? JSONText.encode(payment)) ?? Array("[]".utf8), as: UTF8.self)
+            transaction.extra["payment_amounts"] = JSONText.text(payment)
         case .qris:
             // The bank simulator's wallet pays every QR: the acquirer's own wallet when it is GoPay.
             let acquirer = transaction.extra["acquirer"] ?? "gopay"

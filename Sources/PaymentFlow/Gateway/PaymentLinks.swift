@@ -8,8 +8,9 @@ import NetLab
 /// A link is kept in the ``AccountStore`` — it outlives any process — and each payment through
 /// it is a transaction of its own, under the order id `<order_id>-<milliseconds>` (Midtrans'
 /// purchases). `usage_limit` counts uses: a use is *claimed* in the same atomic step that checks
-/// the limit, before the charge runs, and given back if the charge fails — two customers paying
-/// the last use at once cannot both get it. A deleted or expired link takes no payments.
+/// the limit, before the charge runs — two customers paying the last use at once cannot both
+/// get it — and given back if the charge is refused, or once its payment ends without money
+/// (denied, cancelled, expired unpaid). A deleted or expired link takes no payments.
 ///
 /// Errors answer in the API's own shape, `{"error_messages": [...]}` (a wrong key: a string).
 struct PaymentLinks: Sendable {
@@ -39,6 +40,10 @@ struct PaymentLinks: Sendable {
             problems += ChargeRequest.itemProblems(body["item_details"], gross: gross!)
         }
         problems += ChargeRequest.customerProblems(body["customer_details"])
+        // Checked now, not when a customer pays: a link that could never be paid is refused at once.
+        _ = ChargeRequest.echoedFields(body, problems: &problems)
+        _ = Snap.finishURL(body, problems: &problems)
+        if let card = body["credit_card"], !(card is [String: Any]) { problems.append("credit_card must be an object") }
         let id = (details["payment_link_id"] as? String) ?? UUID().uuidString.lowercased().prefix(12).description
         if id.isEmpty || id.utf8.count > 50 || !id.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }) {
             problems.append("payment_link_id must only contain alphanumeric characters [a-z, 0-9] and hyphens [-]")
@@ -58,7 +63,7 @@ struct PaymentLinks: Sendable {
         guard problems.isEmpty, let gross else { throw .validation(problems) }
         // The order as the page's charges will send it (items, customer, custom fields, callbacks).
         var order: [String: Any] = [:]
-        for field in ["item_details", "customer_details", "custom_field1", "custom_field2", "custom_field3", "callbacks", "credit_card"] {
+        for field in ["item_details", "customer_details", "custom_field1", "custom_field2", "custom_field3", "metadata", "callbacks", "credit_card"] {
             order[field] = body[field]
         }
         var link = PaymentLink(id: id, merchantID: merchant.merchantID, orderID: orderID, grossAmount: gross, usageLimit: limit,
@@ -72,7 +77,7 @@ struct PaymentLinks: Sendable {
         guard try storing({ try accounts.insertPaymentLink(link) }) else {
             throw .validation(["This Payment Link ID '\(id)' has been taken"])
         }
-        return Self.json(["order_id": orderID, "payment_url": "\(publicURL())/payment-links/\(id)"])
+        return JSONText.response(["order_id": orderID, "payment_url": "\(publicURL())/payment-links/\(id)"])
     }
 
     /// `GET /v1/payment-links/{order_id}`.
@@ -86,20 +91,20 @@ struct PaymentLinks: Sendable {
         ]
         if let title = link.title { object["title"] = title }
         if let expires = link.expiresAt { object["expiry_time"] = Timestamp.midtrans(Date(timeIntervalSince1970: Double(expires) / 1000)) }
-        return Self.json(object)
+        return JSONText.response(object)
     }
 
     /// `DELETE /v1/payment-links/{order_id}`: the page takes no more payments.
     func delete(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let link = try find(request)
         _ = try storing { try accounts.updatePaymentLink(id: link.id) { $0.deleted = true } }
-        return Self.json(["message": "Payment Link with Order ID \(link.orderID) deleted"])
+        return JSONText.response(["message": "Payment Link with Order ID \(link.orderID) deleted"])
     }
 
     private func find(_ request: HTTPRequest) throws(GatewayError) -> PaymentLink {
         let merchant = try merchants.authenticate(request)
-        guard let link = try storing({ try accounts.paymentLink(merchantID: merchant.merchantID, orderID: request.pathParameters["id"] ?? "") }),
-            !link.deleted
+        guard let found = try storing({ try accounts.paymentLink(merchantID: merchant.merchantID, orderID: request.pathParameters["id"] ?? "") }),
+            let link = try reconcile(found.id), !link.deleted
         else { throw .paymentLinkNotFound }
         return link
     }
@@ -135,15 +140,12 @@ struct PaymentLinks: Sendable {
         var charge = try Snap.pageCharge(request.body, order: order, methods: Self.methods(link), secure: secure)
         await checkpoints.pass(.paymentLinkChecked)
         let purchaseID = "\(link.orderID)-\(try claim(id))"
-        guard purchaseID.utf8.count <= 50 else {
-            _ = try? accounts.updatePaymentLink(id: id) { $0.usage = max(0, $0.usage - 1) }
-            throw .validation(["transaction_details.order_id is too long for a payment link's purchases (at most 36 characters)"])
-        }
         charge.orderID = purchaseID
         let result: ChargeFlow.Result
         do {
             result = try await flow.charge(charge, merchant: merchant)
         } catch {
+            // Refused before any money moved: the use goes back.
             _ = try? accounts.updatePaymentLink(id: id) { $0.usage = max(0, $0.usage - 1) }
             throw error
         }
@@ -154,6 +156,7 @@ struct PaymentLinks: Sendable {
 
     /// Takes one use, atomically with the check that one is left; returns the purchase's stamp.
     private func claim(_ id: String) throws(GatewayError) -> Int64 {
+        try reconcile(id)
         let now = Timestamp.millis(configuration.now())
         let claimed = try storing {
             try accounts.updatePaymentLink(id: id) { link -> Int64? in
@@ -167,9 +170,31 @@ struct PaymentLinks: Sendable {
         return stamp
     }
 
+    /// Gives back the uses of purchases that ended without money. Their transactions are read
+    /// first (another store); the release is then one atomic step, once per purchase.
+    @discardableResult
+    private func reconcile(_ id: String) throws(GatewayError) -> PaymentLink? {
+        guard let link = try storing({ try accounts.paymentLink(id: id) }) else { return nil }
+        var ended: Set<String> = []
+        for purchase in link.purchases where !purchase.released {
+            let status = try storing { try flow.store.find(merchantID: link.merchantID, id: purchase.transactionID) }?.state.status
+            if let status, [.deny, .cancel, .expire, .failure].contains(status) { ended.insert(purchase.orderID) }
+        }
+        guard !ended.isEmpty else { return link }
+        return try storing {
+            try accounts.updatePaymentLink(id: id) { link -> PaymentLink in
+                for index in link.purchases.indices where ended.contains(link.purchases[index].orderID) && !link.purchases[index].released {
+                    link.purchases[index].released = true
+                    link.usage = max(0, link.usage - 1)
+                }
+                return link
+            }
+        }
+    }
+
     /// The link, while it takes payments.
     private func live(_ id: String) throws(GatewayError) -> PaymentLink {
-        guard let link = try storing({ try accounts.paymentLink(id: id) }), !link.deleted,
+        guard let link = try reconcile(id), !link.deleted,
             link.expiresAt.map({ $0 > Timestamp.millis(configuration.now()) }) ?? true
         else { throw .paymentLinkNotFound }
         guard link.usage < link.usageLimit else { throw .paymentLinkUsedUp }
@@ -179,9 +204,5 @@ struct PaymentLinks: Sendable {
     private static func methods(_ link: PaymentLink) -> [SnapPaymentMethod] {
         var ignored: [String] = []
         return SnapPaymentMethod.resolve(link.enabledPayments, problems: &ignored)
-    }
-
-    static func json(_ object: [String: Any], status: Int = 200) -> HTTPResponse {
-        HTTPResponse(status: status, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes((try? JSONText.encode(object)) ?? []))
     }
 }

@@ -59,10 +59,7 @@ final class Snap: Sendable {
             }
         }
         let methods = SnapPaymentMethod.resolve(body["enabled_payments"], problems: &problems)
-        let finish = (body["callbacks"] as? [String: Any])?["finish"]
-        if let finish, (finish as? String).map({ $0.utf8.count > 255 || (try? HTTPURL($0)) == nil }) ?? true {
-            problems.append("callbacks.finish must be an http(s) URL of at most 255 characters")
-        }
+        let finish = Self.finishURL(body, problems: &problems)
         guard problems.isEmpty else { throw .validation(problems) }
         let orderID = details["order_id"] as? String ?? ""
         // An order that already has a live transaction cannot get a page (Midtrans: "has already
@@ -81,7 +78,7 @@ final class Snap: Sendable {
         let secure = ((body["credit_card"] as? [String: Any])?["secure"] as? NSNumber)?.boolValue ?? false
         let session = Session(merchantID: merchant.merchantID, body: request.body, expires: expires,
                               notificationTargets: (targets.overrideURLs, targets.appendURLs), expiry: expiry, orderID: orderID,
-                              methods: methods, finishURL: finish as? String, secure: secure)
+                              methods: methods, finishURL: finish, secure: secure)
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.merchantID != merchant.merchantID || $0.value.orderID != orderID }
             sessions[token] = session
@@ -124,6 +121,17 @@ final class Snap: Sendable {
         return (result, merchant, kept.finishURL)
     }
 
+    /// `callbacks.finish`: where a page sends the customer afterwards — an http(s) URL (a
+    /// `javascript:` one would run in the customer's browser), at most 255 characters.
+    static func finishURL(_ body: [String: Any], problems: inout [String]) -> String? {
+        guard let finish = (body["callbacks"] as? [String: Any])?["finish"] else { return nil }
+        guard let text = finish as? String, text.utf8.count <= 255, (try? HTTPURL(text)) != nil else {
+            problems.append("callbacks.finish must be an http(s) URL of at most 255 characters")
+            return nil
+        }
+        return text
+    }
+
     /// A payment page's charge (Snap's, a payment link's): the payment method the page posted
     /// (`body`: `payment_type` and its object), and the order from the merchant's request —
     /// details, items, customer, custom fields, metadata, expiry — which the page cannot change.
@@ -141,11 +149,18 @@ final class Snap: Sendable {
             throw .validation(["payment_type is not enabled for this transaction: choose one of " + methods.map(\.rawValue).joined(separator: ", ")])
         }
         if method == .creditCard {
-            var card = choice["credit_card"] as? [String: Any] ?? [:]
-            card["authentication"] = secure
+            // The page gives the token; everything else about the card is the merchant's:
+            // 3-D Secure, pre-authorisation, the accepted BINs.
+            let merchant = order["credit_card"] as? [String: Any] ?? [:]
+            var card: [String: Any] = ["authentication": secure]
+            card["token_id"] = (choice["credit_card"] as? [String: Any])?["token_id"]
+            card["type"] = merchant["type"]
+            card["bins"] = merchant["whitelist_bins"] ?? merchant["bins"]
             choice["credit_card"] = card
         }
-        return try ChargeRequest(json: choice)
+        var request = try ChargeRequest(json: choice)
+        request.allowsSavedCard = false
+        return request
     }
 
     private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any], Session) {

@@ -25,6 +25,7 @@ struct Subscriptions: Sendable {
     let store: any TransactionStore
     let charge: CoreCharge
     let configuration: GatewayConfiguration
+    let checkpoints: Checkpoints<Gateway.Step>
 
     /// How long a claimed charge keeps others off (longer than any charge takes).
     static let lease: TimeInterval = 300
@@ -84,12 +85,12 @@ struct Subscriptions: Sendable {
         subscription.metadata = metadata
         subscription.customerDetails = customer
         try storing { try accounts.insertSubscription(subscription) }
-        return Self.json(Self.fields(subscription))
+        return JSONText.response(Self.fields(subscription))
     }
 
     /// `GET /v1/subscriptions/{id}`.
     func get(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
-        Self.json(Self.fields(try find(request)))
+        JSONText.response(Self.fields(try find(request)))
     }
 
     /// `POST /v1/subscriptions/{id}/enable` and `/disable`.
@@ -102,7 +103,7 @@ struct Subscriptions: Sendable {
             if active, subscription.nextExecutionAt < now { subscription.nextExecutionAt = now }
             if active { subscription.retries = 0 }
         }
-        return Self.json(["status_message": "Subscription is updated."])
+        return JSONText.response(["status_message": "Subscription is updated."])
     }
 
     /// `PATCH /v1/subscriptions/{id}`: name, amount, currency, token, the schedule's interval,
@@ -137,7 +138,7 @@ struct Subscriptions: Sendable {
             if let metadata { subscription.metadata = metadata }
             if let account = (body["gopay"] as? [String: Any])?["account_id"] as? String { subscription.gopayAccountID = account }
         }
-        return Self.json(["status_message": "Subscription is updated."])
+        return JSONText.response(["status_message": "Subscription is updated."])
     }
 
     private func find(_ request: HTTPRequest) throws(GatewayError) -> Subscription {
@@ -158,6 +159,7 @@ struct Subscriptions: Sendable {
     func chargeDue() async -> Int {
         let now = configuration.now()
         guard let due = try? accounts.subscriptionsDue(now: Timestamp.millis(now)) else { return 0 }
+        await checkpoints.pass(.subscriptionsListed)
         var tried = 0
         for listed in due {
             // The claim: still active and due, in one atomic step; the due time moves a lease ahead.
@@ -209,7 +211,8 @@ struct Subscriptions: Sendable {
     static func outcome(of transaction: GatewayTransaction) -> Subscription.ChargeOutcome {
         switch transaction.state.status {
         case .capture, .settlement, .authorize: .charged(transactionID: transaction.transactionID)
-        case .pending: .charged(transactionID: transaction.transactionID)
+        // Still waiting (an answer in doubt): not a charge yet. The retry meets the duplicate
+        // rule while it waits, and charges anew only once it has expired unpaid.
         default: .failed
         }
     }
@@ -219,9 +222,7 @@ struct Subscriptions: Sendable {
     func advance(_ date: Date, by count: Int, _ unit: Subscription.Unit) -> Date {
         let scale = configuration.subscriptionClockScale
         if scale == 1, unit == .month {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(secondsFromGMT: 7 * 3600)!
-            return calendar.date(byAdding: .month, value: count, to: date) ?? date
+            return Timestamp.calendar.date(byAdding: .month, value: count, to: date) ?? date
         }
         let seconds: Double = switch unit {
         case .minute: 60
@@ -285,9 +286,6 @@ struct Subscriptions: Sendable {
         return object
     }
 
-    static func json(_ object: [String: Any], status: Int = 200) -> HTTPResponse {
-        HTTPResponse(status: status, fields: HTTPFields(["Content-Type": "application/json"]), body: .bytes((try? JSONText.encode(object)) ?? []))
-    }
 }
 
 extension Subscription {
@@ -317,8 +315,17 @@ extension Subscription {
             currentInterval += 1
             retries = 0
             previousExecutionAt = millis(now)
+            // The next scheduled time after now: periods missed (disabled for a while, retries
+            // that outlasted an interval, an interval shortened) are skipped, never charged
+            // one after another.
             let start = Date(timeIntervalSince1970: Double(startTime) / 1000)
-            nextExecutionAt = millis(advance(start, interval * currentInterval, unit))
+            var period = currentInterval
+            var next = advance(start, interval * period, unit)
+            while next <= now, period < currentInterval + 100_000 {
+                period += 1
+                next = advance(start, interval * period, unit)
+            }
+            nextExecutionAt = millis(next)
             if let maxInterval, currentInterval >= maxInterval { status = .inactive }
         case .failed:
             retries += 1
@@ -328,20 +335,5 @@ extension Subscription {
                 nextExecutionAt = millis(advance(now, retryInterval, retryUnit))
             }
         }
-    }
-}
-
-/// A charge as the Core API makes it: through the charge flow, then — for a linked GoPay
-/// account — paid from the wallet. Shared by `POST /v2/charge` and subscriptions.
-struct CoreCharge: Sendable {
-    let flow: ChargeFlow
-    let payAccounts: PayAccountAPI
-    let linkedWallets: LinkedWalletCharge
-
-    func callAsFunction(_ charge: ChargeRequest, merchant: MerchantAccount) async throws(GatewayError) -> ChargeFlow.Result {
-        guard let linked = charge.linkedWallet else { return try await flow.charge(charge, merchant: merchant) }
-        let token = try payAccounts.chargeable(accountID: linked.accountID, token: linked.token, merchantID: merchant.merchantID)
-        return try await linkedWallets.pay(try await flow.charge(charge, merchant: merchant), token: token, recurring: charge.recurring,
-                                           merchant: merchant)
     }
 }

@@ -13,9 +13,10 @@ import Foundation
 ///   outcome: the merchant is notified, with the webhooks written in the same commit (the
 ///   transactional outbox). A failure the merchant never heard of (its charge request got the
 ///   error) is not news.
-/// - **Does the bank owe something back?** Entering `cancel`, `expire` or `failure` owes a
-///   reversal (the bank may have acted, or may yet: a reversal also bars a late authorisation,
-///   and costs nothing where there was none); a refund owes the bank's refund.
+/// - **Does the bank owe something back?** Entering `cancel`, `expire` or `failure` — or `deny`
+///   for a waiting payment, whose account is open — owes a reversal (the bank may have acted, or
+///   may yet: a reversal also bars a late authorisation, and costs nothing where there was
+///   none); a refund owes the bank's refund.
 ///   ``BankObligations`` settles them.
 struct TransactionLedger: Sendable {
     let store: any TransactionStore

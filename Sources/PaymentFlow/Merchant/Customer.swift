@@ -79,6 +79,20 @@ public struct Customer: Sendable {
         }
     }
 
+    /// Asks the shop to link the customer's GoPay (`POST /wallets`); returns the page where the
+    /// customer approves it.
+    public func linkWallet(phone: String) async throws -> String {
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(shopURL + "/wallets"))
+        request.body = Array(try JSONSerialization.data(withJSONObject: ["phone_number": phone]))
+        try request.fields.append(name: "Content-Type", value: "application/json")
+        let response = try await client.execute(request)
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        guard response.status == 201, let page = object["activation_url"] as? String else {
+            throw CheckoutError.refused(step: "link wallet", status: response.status, message: String(decoding: response.body, as: UTF8.self))
+        }
+        return page
+    }
+
     /// Subscribes to a product with a saved card at the shop (`POST /subscriptions`); returns the subscription id.
     public func subscribe(_ productID: String, savedToken: String, intervalUnit: String = "month", maxInterval: Int? = nil) async throws -> String {
         var body: [String: Any] = ["product_id": productID, "token": savedToken, "interval_unit": intervalUnit]

@@ -116,6 +116,7 @@ public final class MerchantShop: Sendable {
             return try .json(order)
         }
         router.post("/subscriptions") { [self] request in try await subscribe(request) }
+        router.post("/wallets") { [self] request in try await linkWallet(request) }
         router.post("/notifications") { [self] request in try await webhook(request) }
         return router
     }
@@ -154,9 +155,10 @@ public final class MerchantShop: Sendable {
         case "echannel": charge["echannel"] = ["bill_info1": "Payment for", "bill_info2": product.name]
         case "qris": charge["qris"] = ["acquirer": body.payment["acquirer"] ?? "gopay"]
         case "cstore": charge["cstore"] = ["store": body.payment["store"] ?? "indomaret", "message": "Pembayaran \(product.name)"]
-        case "gopay" where body.payment["account_id"] != nil:
-            // A linked GoPay account (tokenization): charged without leaving the shop.
-            charge["gopay"] = ["account_id": body.payment["account_id"] ?? "", "payment_option_token": body.payment["payment_option_token"] ?? ""]
+        case "gopay" where body.payment["wallet_phone"] != nil:
+            // The customer's GoPay, linked earlier (tokenization): the shop charges it with the
+            // account's token, which it asks the gateway for and never hands to the browser.
+            charge["gopay"] = try await linkedWalletCharge(phone: body.payment["wallet_phone"] ?? "")
         case "gopay", "shopeepay", "akulaku", "kredivo": break
         default:
             throw HTTPError(status: 400, message: "payment.type must be credit_card, bank_transfer, echannel, gopay, shopeepay, qris, cstore, akulaku or kredivo")
@@ -191,6 +193,38 @@ public final class MerchantShop: Sendable {
             return merged
         }
         return try .json(stored, status: status >= 300 ? 402 : 201)
+    }
+
+    // MARK: Linked GoPay wallets
+
+    /// `POST /wallets` `{"phone_number": "81234567891"}`: asks the gateway to link the
+    /// customer's GoPay (`POST /v2/pay/account`), keeps the account, and answers the page where
+    /// the customer approves the link.
+    func linkWallet(_ request: HTTPRequest) async throws -> HTTPResponse {
+        struct Link: Codable { var phone_number: String }
+        let body: Link = try request.decodeJSON()
+        let (status, answer) = try await gateway(.post, "/v2/pay/account", [
+            "payment_type": "gopay", "gopay_partner": ["phone_number": body.phone_number, "country_code": "62"],
+        ])
+        guard status < 300, answer["status_code"] as? String == "201", let account = answer["account_id"] as? String,
+            let page = (answer["actions"] as? [[String: Any]])?.first(where: { $0["name"] as? String == "activation-link-url" })?["url"] as? String
+        else {
+            throw HTTPError(status: 402, message: "GoPay refused the link: \(answer["channel_response_message"] ?? answer["status_message"] ?? status)")
+        }
+        try orders.setLinkedWallet(phone: body.phone_number, accountID: account)
+        return try .json(["account_id": account, "activation_url": page], status: 201)
+    }
+
+    /// The `gopay` object of a charge from the customer's linked wallet: the account and its
+    /// current payment option token.
+    func linkedWalletCharge(phone: String) async throws -> [String: Any] {
+        guard let account = try orders.linkedWallet(phone: phone) else { throw HTTPError(status: 404, message: "no GoPay linked for this phone number") }
+        let (_, answer) = try await gateway(.get, "/v2/pay/account/\(account)", nil)
+        let options = (answer["metadata"] as? [String: Any])?["payment_options"] as? [[String: Any]]
+        guard answer["account_status"] as? String == "ENABLED", let token = options?.first(where: { $0["name"] as? String == "GOPAY_WALLET" })?["token"] as? String else {
+            throw HTTPError(status: 409, message: "the linked GoPay account is \(answer["account_status"] ?? "unknown"): approve the link first")
+        }
+        return ["account_id": account, "payment_option_token": token]
     }
 
     // MARK: Subscriptions

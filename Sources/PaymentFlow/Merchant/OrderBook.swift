@@ -17,6 +17,17 @@ final class OrderBook: Sendable {
         database = try SQLiteDatabase(path: path ?? ":memory:")
         try database.execute("CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
         try database.execute("CREATE TABLE IF NOT EXISTS subscriptions (subscription_id TEXT PRIMARY KEY, product_id TEXT NOT NULL, amount TEXT NOT NULL)")
+        try database.execute("CREATE TABLE IF NOT EXISTS wallets (phone_number TEXT PRIMARY KEY, account_id TEXT NOT NULL)")
+    }
+
+    /// The GoPay account the shop linked for a customer's phone number (tokenization: the shop
+    /// keeps it; the customer's browser never holds the account's token).
+    func linkedWallet(phone: String) throws -> String? {
+        try database.execute("SELECT account_id FROM wallets WHERE phone_number = ?", [.text(phone)]).first?[0].text
+    }
+
+    func setLinkedWallet(phone: String, accountID: String) throws {
+        try database.execute("INSERT OR REPLACE INTO wallets (phone_number, account_id) VALUES (?, ?)", [.text(phone), .text(accountID)])
     }
 
     /// Remembers a subscription the shop made at the gateway: its charges' orders are the

@@ -19,7 +19,8 @@ public enum EMVPayload {
     public static func fields(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
         var rest = Substring(text)
-        while rest.count >= 4, let length = Int(rest.dropFirst(2).prefix(2)), rest.count >= 4 + length {
+        while rest.count >= 4, rest.dropFirst(2).prefix(2).allSatisfy({ $0.isASCII && $0.isNumber }),
+            let length = Int(rest.dropFirst(2).prefix(2)), rest.count >= 4 + length {
             result[String(rest.prefix(2))] = String(rest.dropFirst(4).prefix(length))
             rest = rest.dropFirst(4 + length)
         }

@@ -12,10 +12,14 @@ public struct SavedCard: Sendable, Equatable {
     public var maskedCard: String
     /// `saved_token_id_expired_at` (`YYYY-MM-DD HH:MM:SS`, UTC+7): the end of the card's expiry month.
     public var expiresAt: String
-    /// `number|month|year`, sealed (AES-256-GCM) with the token as context.
+    /// `number|month|year`, sealed (AES-256-GCM) with the merchant and the token as context.
     public var sealed: [UInt8]
+    /// Usable: registered (`GET /v2/card/register`), or saved by a charge the bank approved. A
+    /// card saved by a charge (`save_token_id`) waits inactive until then.
+    public var active: Bool
 
-    public init(savedTokenID: String, merchantID: String, maskedCard: String, expiresAt: String, sealed: [UInt8]) {
+    public init(savedTokenID: String, merchantID: String, maskedCard: String, expiresAt: String, sealed: [UInt8], active: Bool = true) {
+        self.active = active
         self.savedTokenID = savedTokenID
         self.merchantID = merchantID
         self.maskedCard = maskedCard
@@ -106,7 +110,7 @@ public struct Subscription: Codable, Sendable, Equatable {
     /// `metadata` and `customer_details`, as JSON text.
     public var metadata: String?
     public var customerDetails: String?
-    /// Transactions this subscription made that were paid (`transaction_ids`).
+    /// Transactions this subscription made that the bank approved or paid (`transaction_ids`).
     public var transactionIDs: [String] = []
 
     public init(id: String, merchantID: String, name: String, amount: Rupiah, paymentType: PaymentType, token: String, interval: Int,
@@ -134,6 +138,8 @@ public struct PaymentLink: Codable, Sendable, Equatable {
         public var orderID: String
         public var transactionID: String
         public var createdAt: Int64
+        /// Its use was given back: the payment ended without money (denied, cancelled, expired).
+        public var released = false
     }
 
     /// `payment_link_id`: the page's address (`[a-z0-9-]`).
@@ -143,7 +149,8 @@ public struct PaymentLink: Codable, Sendable, Equatable {
     public var grossAmount: Rupiah
     public var title: String?
     public var usageLimit: Int
-    /// Uses taken: payments made, and payments being made right now.
+    /// Uses taken: payments made or waiting to be paid, and payments being made right now (a
+    /// payment that ends without money gives its use back).
     public var usage: Int = 0
     /// When the link stops taking payments (milliseconds); nil: never.
     public var expiresAt: Int64?

@@ -1,12 +1,14 @@
 import Foundation
 
-/// Where the gateway keeps what a customer leaves with it for later: saved cards, linked GoPay
-/// accounts and subscriptions. Like the ``GatewayStore`` protocols, it persists and decides
+/// Where the gateway keeps what a customer or merchant leaves with it for later: saved cards,
+/// linked GoPay accounts, subscriptions and payment links. Like the ``GatewayStore`` protocols, it persists and decides
 /// nothing; every `update` is one atomic read-change-write (`change` may throw to leave the
 /// record as it was).
 public protocol AccountStore: Sendable {
     func saveCard(_ card: SavedCard) throws
     func savedCard(token: String) throws -> SavedCard?
+    /// Makes a saved card usable (its charge was approved); false if there is no such card.
+    func activateSavedCard(token: String) throws -> Bool
 
     func insertPayAccount(_ account: PayAccount) throws
     func payAccount(id: String) throws -> PayAccount?

@@ -25,7 +25,8 @@ public final class SQLiteAccountStore: AccountStore {
             merchant_id TEXT NOT NULL,
             masked_card TEXT NOT NULL,
             expires_at TEXT NOT NULL,
-            sealed BLOB NOT NULL)
+            sealed BLOB NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1)
         """,
         "CREATE TABLE IF NOT EXISTS pay_accounts (account_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
         """
@@ -50,15 +51,23 @@ public final class SQLiteAccountStore: AccountStore {
 
     public func saveCard(_ card: SavedCard) throws {
         try database.execute(
-            "INSERT INTO saved_cards (saved_token_id, merchant_id, masked_card, expires_at, sealed) VALUES (?, ?, ?, ?, ?)",
-            [.text(card.savedTokenID), .text(card.merchantID), .text(card.maskedCard), .text(card.expiresAt), .blob(card.sealed)])
+            "INSERT INTO saved_cards (saved_token_id, merchant_id, masked_card, expires_at, sealed, active) VALUES (?, ?, ?, ?, ?, ?)",
+            [.text(card.savedTokenID), .text(card.merchantID), .text(card.maskedCard), .text(card.expiresAt), .blob(card.sealed),
+             .integer(card.active ? 1 : 0)])
+    }
+
+    public func activateSavedCard(token: String) throws -> Bool {
+        try database.transaction { db in
+            try db.execute("UPDATE saved_cards SET active = 1 WHERE saved_token_id = ?", [.text(token)])
+            return db.changes > 0
+        }
     }
 
     public func savedCard(token: String) throws -> SavedCard? {
-        try database.execute("SELECT saved_token_id, merchant_id, masked_card, expires_at, sealed FROM saved_cards WHERE saved_token_id = ?",
+        try database.execute("SELECT saved_token_id, merchant_id, masked_card, expires_at, sealed, active FROM saved_cards WHERE saved_token_id = ?",
                              [.text(token)]).first.map { row in
             SavedCard(savedTokenID: row[0].text ?? "", merchantID: row[1].text ?? "", maskedCard: row[2].text ?? "",
-                      expiresAt: row[3].text ?? "", sealed: row[4].bytes ?? [])
+                      expiresAt: row[3].text ?? "", sealed: row[4].bytes ?? [], active: row[5].integer == 1)
         }
     }
 
