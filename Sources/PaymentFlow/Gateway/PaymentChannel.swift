@@ -241,7 +241,7 @@ enum PaymentChannel: Sendable, Equatable {
         case .eWallet(.shopeepay, _):
             transaction.extra["channel_response_code"] = "0"
             transaction.extra["channel_response_message"] = "success"
-            actions.append(["name": "deeplink-redirect", "method": "GET", "url": "\(bank)/va/\(number)"])
+            actions.append(["name": "deeplink-redirect", "method": "GET", "url": "\(bank)/pay/\(number)"])
         case .eWallet:
             qr(acquirer: "gopay")
             actions.append(["name": "deeplink-redirect", "method": "GET", "url": "gojek://gopay/merchanttransfer?tref=\(number)"])
@@ -254,7 +254,7 @@ enum PaymentChannel: Sendable, Equatable {
             transaction.extra["store"] = store.rawValue
             return
         case .payLater(let provider):
-            transaction.extra["redirect_url"] = "\(bank)/va/\(number)"
+            transaction.extra["redirect_url"] = "\(bank)/pay/\(number)"
             let kredivo = provider == .kredivo
             transaction.extra["channel_response_code"] = kredivo ? "OK" : ""
             transaction.extra["channel_response_message"] = kredivo ? "Success Create Transaction" : ""
