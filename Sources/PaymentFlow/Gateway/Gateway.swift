@@ -173,11 +173,26 @@ public final class Gateway: Sendable {
                 try qrImage(transactionID: request.pathParameters["id"] ?? "", type: type, request: request)
             }
         }
-        router.get("/v2/3ds/{id}") { [self] request in threeDSecure.page(request) }
+        router.get("/v2/3ds/{id}") { [self] request in try threeDSecure.page(request) }
         router.post("/v2/3ds/{id}") { [self] request in
             let result = try await threeDSecure.verify(request)
             let merchant = try merchants.merchant(id: result.transaction.merchantID) ?? { throw GatewayError.unknownMerchant }()
-            return try chargeAnswer(result, merchant: merchant)
+            var answer = try chargeAnswer(result, merchant: merchant, forBrowser: true)
+            // A form posted without the page's script: back to the merchant, or a page that
+            // says what happened (never raw JSON in a customer's browser).
+            if request.fields["Content-Type"]?.hasPrefix("application/x-www-form-urlencoded") == true {
+                let transaction = result.transaction
+                let outcome = "order_id=\(Self.queryEscaped(transaction.orderID))&status_code=\(transaction.state.statusCode)"
+                    + "&transaction_status=\(transaction.state.status.rawValue)"
+                if let callback = HTML.formOrJSON(request)["callback_url"], !callback.isEmpty, (try? HTTPURL(callback)) != nil {
+                    answer = HTTPResponse(status: 303, fields: HTTPFields(["Location": callback + (callback.contains("?") ? "&" : "?") + outcome]),
+                                          body: .bytes([]))
+                } else {
+                    let paid = [.capture, .settlement, .authorize].contains(transaction.state.status)
+                    answer = HTML.page(title: "3-D Secure", body: "<h1>\(paid ? "Payment confirmed" : "Payment not confirmed")</h1>\n<p>\(HTML.escape(result.message))</p>")
+                }
+            }
+            return answer
         }
         router.post("/snap/v1/transactions") { [self] request in
             try snap.create(request, merchant: try merchants.authenticate(request))
@@ -185,7 +200,14 @@ public final class Gateway: Sendable {
         router.get("/snap/v2/vtweb/{token}") { [self] request in try snap.page(request) }
         router.post("/snap/v2/transactions/{token}/charge") { [self] request in
             let (result, merchant, finishURL) = try await snap.charge(request)
-            return try chargeAnswer(result, merchant: merchant, finishURL: finishURL)
+            return try chargeAnswer(result, merchant: merchant, finishURL: finishURL, forBrowser: true)
+        }
+        router.get("/snap/v2/transactions/{token}/status") { [self] request in try snap.status(request) }
+        // The browser side: snap.js, the card script, the pages' scripts and style.
+        for (path, file) in [("/snap/snap.js", "gateway/snap.js"), ("/snap/assets/snap-page.js", "gateway/snap-page.js"),
+                             ("/v2/assets/js/midtrans-new-3ds.min.js", "gateway/midtrans-new-3ds.js"),
+                             ("/v2/assets/js/3ds-page.js", "gateway/3ds-page.js"), ("/assets/netlab.css", "common/netlab.css")] {
+            router.get(path) { _ in try PageAssets.asset(file) }
         }
         router.get("/v2/gopay/{id}/verify") { [self] request in try linkedWallets.page(request, find: transaction(id:)) }
         router.post("/v2/gopay/{id}/verify") { [self] request in try await linkedWallets.verify(request, find: transaction(id:)) }
@@ -205,7 +227,7 @@ public final class Gateway: Sendable {
         router.get("/payment-links/{id}") { [self] request in try paymentLinks.page(request) }
         router.post("/payment-links/{id}/charge") { [self] request in
             let (result, merchant, finishURL) = try await paymentLinks.charge(request)
-            return try chargeAnswer(result, merchant: merchant, finishURL: finishURL)
+            return try chargeAnswer(result, merchant: merchant, finishURL: finishURL, forBrowser: true)
         }
         router.get("/v1/bins/{bin}") { [self] request in try cards.binLookup(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
@@ -287,9 +309,13 @@ public final class Gateway: Sendable {
 
     /// A charge's (or OTP's) answer: the transaction, Midtrans' message, and for 3-D Secure the
     /// page to send the customer to.
-    func chargeAnswer(_ result: ChargeFlow.Result, merchant: MerchantAccount, finishURL: String? = nil) throws(GatewayError) -> HTTPResponse {
+    /// `forBrowser`: the answer goes to a page's script (Snap, a payment link, 3-D Secure), not
+    /// to the merchant's server — without `signature_key`, which is the server's to check.
+    func chargeAnswer(_ result: ChargeFlow.Result, merchant: MerchantAccount, finishURL: String? = nil,
+                      forBrowser: Bool = false) throws(GatewayError) -> HTTPResponse {
         let transaction = result.transaction
         var fields = transaction.fields(statusCode: transaction.state.statusCode, serverKey: merchant.serverKey)
+        if forBrowser { fields["signature_key"] = nil }
         fields["status_message"] = result.message
         if case .awaitingAuthentication = transaction.charge {
             fields["redirect_url"] = "\(publicURL)/v2/3ds/\(transaction.transactionID)?client_key=\(merchant.clientKey)"

@@ -65,7 +65,10 @@ public enum GatewayError: Error, Equatable, Sendable {
     case paymentLinkUsedUp
     /// A page's form posted from another site: 403.
     case crossSitePost
-    /// A Snap token that is unknown, paid or expired: 404.
+    /// A Snap page's payment was made already (or is being made): 406, "transaction has been
+    /// processed" (what Midtrans' Snap says).
+    case snapTransactionProcessed
+    /// A Snap token that is unknown or expired: 404.
     case snapTokenNotFound
     /// A bank's payment notice without the bank's key: 401.
     case unknownBank
@@ -87,7 +90,7 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .paymentLinkUsedUp: 410
         case .crossSitePost: 403
         case .malformedBody, .validation: 400
-        case .duplicateOrderID: 406
+        case .duplicateOrderID, .snapTransactionProcessed: 406
         case .invalidToken: 411
         case .illegalTransition, .refundKeyReused, .chargeSuperseded: 412
         case .refundOverBalance: 414
@@ -126,6 +129,7 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .pointsUnavailable: "Point inquiry is not available for this card: only cards with bank reward points (BNI) have a balance"
         case .bankUnavailable: "The bank is unavailable, please try again later"
         case .snapTokenNotFound: "Snap token is not found or expired"
+        case .snapTransactionProcessed: "transaction has been processed"
         case .payAccountNotFound: "Account doesn't exist."
         case .subscriptionBadRequest: "Bad request"
         case .subscriptionValidation: "Invalid parameter."

@@ -6,9 +6,12 @@ import Synchronization
 /// Snap: a payment page for an order, where the customer chooses how to pay.
 ///
 /// `POST /snap/v1/transactions` (server key) keeps the order for a session and answers
-/// `{token, redirect_url}`; `GET /snap/v2/vtweb/{token}` is the page; the page's scripts post
-/// the chosen payment to `POST /snap/v2/transactions/{token}/charge`, which charges through the
-/// same ``ChargeFlow`` as the Core API. Sessions live in memory until paid or expired.
+/// `{token, redirect_url}`; `GET /snap/v2/vtweb/{token}` is the page (Pages/gateway/snap.html
+/// and its script), full-screen in redirect mode or in `snap.js`'s popup; the page's script
+/// posts the chosen payment to `POST /snap/v2/transactions/{token}/charge`, which charges
+/// through the same ``ChargeFlow`` as the Core API — once per page: the charge is claimed in the
+/// session first, so a double click cannot pay twice — and follows it with
+/// `GET /snap/v2/transactions/{token}/status`. Sessions live in memory until they expire.
 final class Snap: Sendable {
     private struct Session {
         var merchantID: String
@@ -17,6 +20,7 @@ final class Snap: Sendable {
         var expires: Date
         /// Its `X-Override-Notification` / `X-Append-Notification`, for the charge the page makes.
         var notificationTargets: (override: [String]?, append: [String])
+        var transactionID: String? { if case .made(let id) = payment { id } else { nil } }
         /// Its `expiry`: the page's and the payment's.
         var expiry: (from: Date?, lasts: Duration)?
         var orderID: String
@@ -26,6 +30,16 @@ final class Snap: Sendable {
         var finishURL: String?
         /// `credit_card.secure`: card payments go through 3-D Secure.
         var secure: Bool
+        /// Where the page's one payment is.
+        var payment: Payment = .open
+    }
+
+    private enum Payment: Equatable {
+        case open
+        /// A charge is running (a second one is refused).
+        case charging
+        /// The page's transaction.
+        case made(transactionID: String)
     }
 
     private let sessions = Mutex<[String: Session]>([:])
@@ -88,23 +102,50 @@ final class Snap: Sendable {
                             body: .bytes((try? JSONText.encode(object)) ?? []))
     }
 
-    /// `GET /snap/v2/vtweb/{token}`: the order and the ways to pay.
+    /// `GET /snap/v2/vtweb/{token}`: the order and the ways to pay (Pages/gateway/snap.html).
+    /// `?origin=` names the page that opened it in a frame (`snap.js`): the only origin the
+    /// page's results are posted to. Values reach the page's script as escaped `data-`
+    /// attributes; the page may be framed by any site (as Midtrans' is), but its script talks
+    /// only to its own origin and to that one parent.
     func page(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let token = request.pathParameters["token"] ?? ""
-        let (_, body, kept) = try session(token)
+        let (merchant, body, kept) = try session(token)
         let details = body["transaction_details"] as? [String: Any] ?? [:]
-        let order = HTML.escape(details["order_id"] as? String ?? "")
-        let amount = ChargeRequest.amount(details["gross_amount"])?.gatewayText ?? "?"
-        let items = kept.methods.map { "<li>\(HTML.escape($0.title))</li>" }.joined(separator: "\n")
-        return HTML.page(title: "Pay order \(order)", body: """
-            <h1>Order \(order): IDR \(amount)</h1>
-            <p>Choose how to pay\(kept.secure ? " (cards with 3-D Secure)" : ""). Card payments need a token from <code>GET /v2/token</code>.</p>
-            <ul>
-            \(items)
-            </ul>
-            <p>The page's scripts post <code>{"payment_type": …}</code> to
-            <code>/snap/v2/transactions/\(HTML.escape(token))/charge</code>.</p>
-            """)
+        let amount = ChargeRequest.amount(details["gross_amount"]) ?? .zero
+        let items = (body["item_details"] as? [[String: Any]] ?? []).map { item -> [String: Any] in
+            ["name": item["name"] as? String ?? (item["id"] as? String ?? ""), "quantity": (item["quantity"] as? NSNumber)?.intValue ?? 1,
+             "price": ChargeRequest.amount(item["price"])?.amount ?? 0]
+        }
+        let parent = Self.origin(request.queryParameters["origin"])
+        do {
+            return try PageAssets.page("gateway/snap.html", [
+                "token": token, "order_id": kept.orderID, "amount": amount.gatewayText, "client_key": merchant.clientKey,
+                "methods": kept.methods.map(\.rawValue).joined(separator: ","), "items": JSONText.text(items),
+                "finish": kept.finishURL ?? "", "expires": String(Timestamp.millis(kept.expires)), "parent": parent ?? "",
+                "secure": kept.secure ? "true" : "false", "transaction": kept.transactionID ?? "",
+            ], policy: PageAssets.policy(frameAncestors: "*"))
+        } catch {
+            throw .internalFailure("the Snap page is missing: \(error)")
+        }
+    }
+
+    /// An `origin` query value that is an http(s) origin (scheme, host, port; nothing else), or nil.
+    static func origin(_ text: String?) -> String? {
+        guard let text, let url = try? HTTPURL(text), text == "\(url.scheme.rawValue)://\(url.hostField)" else { return nil }
+        return text
+    }
+
+    /// `GET /snap/v2/transactions/{token}/status`: the page's transaction as the page's script
+    /// follows it (no `signature_key`: that is for the merchant's server).
+    func status(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
+        let (merchant, _, kept) = try session(request.pathParameters["token"] ?? "")
+        guard let id = kept.transactionID, let transaction = try flow.ledger.find(merchantID: merchant.merchantID, id: id) as GatewayTransaction? else {
+            throw .transactionNotFound
+        }
+        var fields = transaction.fields(statusCode: transaction.statusAnswerCode, serverKey: merchant.serverKey)
+        fields["signature_key"] = nil
+        fields["status_message"] = "Success, transaction is found"
+        return Gateway.answer(fields)
     }
 
     /// `POST /snap/v2/transactions/{token}/charge`: the order from the session — its details,
@@ -116,8 +157,23 @@ final class Snap: Sendable {
         var request = try Self.pageCharge(request.body, order: session, methods: kept.methods, secure: kept.secure)
         (request.overrideNotificationURLs, request.appendNotificationURLs) = kept.notificationTargets
         if let expiry = kept.expiry { request.customExpiry = expiry }
-        let result = try await flow.charge(request, merchant: merchant)
-        _ = sessions.withLock { $0.removeValue(forKey: token) }
+        // One payment per page, claimed before the charge runs.
+        let claimed = sessions.withLock { sessions -> Bool in
+            guard sessions[token]?.payment == .open else { return false }
+            sessions[token]?.payment = .charging
+            return true
+        }
+        guard claimed else { throw .snapTransactionProcessed }
+        let result: ChargeFlow.Result
+        do {
+            result = try await flow.charge(request, merchant: merchant)
+        } catch {
+            // Refused (a declined validation, a used card token…): the page may try again.
+            sessions.withLock { sessions in if sessions[token]?.payment == .charging { sessions[token]?.payment = .open } }
+            throw error
+        }
+        let id = result.transaction.transactionID
+        sessions.withLock { sessions in sessions[token]?.payment = .made(transactionID: id) }
         return (result, merchant, kept.finishURL)
     }
 

@@ -10,19 +10,26 @@ struct ThreeDSecure: Sendable {
     let flow: ChargeFlow
     let merchants: MerchantDirectory
 
-    /// `GET /v2/3ds/{id}?client_key=…`: a form for the OTP. Everything shown is escaped.
-    func page(_ request: HTTPRequest) -> HTTPResponse {
-        let id = HTML.escape(request.pathParameters["id"] ?? "")
-        let clientKey = HTML.escape(request.queryParameters["client_key"] ?? "")
-        return HTML.page(title: "3-D Secure", body: """
-            <h1>3-D Secure authentication</h1>
-            <p>Your bank sent a one-time password to your phone (sandbox: 112233).</p>
-            <form method="post" action="/v2/3ds/\(id)">
-            <input type="hidden" name="client_key" value="\(clientKey)">
-            <label>OTP <input name="otp" inputmode="numeric" autocomplete="one-time-code"></label>
-            <button type="submit">Pay</button>
-            </form>
-            """)
+    /// `GET /v2/3ds/{id}?client_key=…[&origin=…][&callback_url=…]`: the bank's OTP step as a
+    /// page (Pages/gateway/3ds.html). `origin`: the page that framed it (the card script's, the
+    /// Snap page's) — the only origin its answer is posted to; `callback_url`: where a
+    /// full-screen authentication returns. Shown only for a charge that waits for its OTP.
+    func page(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? ""
+        let query = request.queryParameters
+        guard let merchant = try merchants.merchant(clientKey: query["client_key"] ?? ""),
+            let transaction = try? flow.ledger.find(merchantID: merchant.merchantID, id: id), transaction.transactionID == id,
+            transaction.state.status == .pending, transaction.paymentType.isCard
+        else { throw .transactionNotFound }
+        let callback = query["callback_url"].flatMap { (try? HTTPURL($0)) != nil ? $0 : nil } ?? ""
+        do {
+            return try PageAssets.page("gateway/3ds.html", [
+                "id": id, "client_key": merchant.clientKey, "parent": Snap.origin(query["origin"]) ?? "", "callback": callback,
+                "amount": transaction.state.grossAmount.gatewayText, "masked_card": transaction.maskedCard ?? "",
+            ], policy: PageAssets.policy(frameAncestors: "*"))
+        } catch {
+            throw .internalFailure("the 3-D Secure page is missing: \(error)")
+        }
     }
 
     /// `POST /v2/3ds/{id}` (form-encoded or JSON, with the merchant's client key and the OTP).
