@@ -242,7 +242,7 @@ public final class PaymentSystem: Sendable {
         if actors.contains(.merchant) {
             shop = try MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway),
                                     client: clientFor("merchant"), ordersPath: options.stateDirectory + "/merchant.sqlite",
-                                    observer: options.observer)
+                                    observer: options.observer, clientKey: options.clientKey, publicURL: url(.merchant))
             routers.set(.merchant, shop!.router)
         }
         return PaymentSystem(

@@ -65,7 +65,9 @@ public final class MerchantShop: Sendable {
     let confirmed = Mutex<[String: (transactionID: String, status: String)]>([:])
     private let observer: PaymentObserver?
     private let counts = Mutex(WebhookCounts())
-    private let sequence: Mutex<Int>
+    let sequence: Mutex<Int>
+    let clientKey: String
+    let publicURL: String
     /// When false the webhook answers 503 (a merchant that is "down", for the retry scenario).
     private let acceptingWebhooks = Mutex(true)
 
@@ -77,8 +79,14 @@ public final class MerchantShop: Sendable {
 
     /// `ordersPath`: a SQLite file for the orders (kept across restarts); nil keeps them in memory.
     /// `observer` hears of order status changes and of each webhook's checks.
+    /// `clientKey` and `publicURL` (the shop's own address as browsers reach it) are for the
+    /// storefront's pages (``Storefront``): the key the browser's scripts use, the address the
+    /// payment page returns to.
     public init(merchantID: String, serverKey: String, gatewayURL: String, client: HTTPClient,
-                catalogue: [Product] = MerchantShop.defaultCatalogue, ordersPath: String? = nil, observer: PaymentObserver? = nil) throws {
+                catalogue: [Product] = MerchantShop.defaultCatalogue, ordersPath: String? = nil, observer: PaymentObserver? = nil,
+                clientKey: String = "", publicURL: String = "") throws {
+        self.clientKey = clientKey
+        self.publicURL = publicURL
         self.observer = observer
         self.merchantID = merchantID
         self.serverKey = serverKey
@@ -118,6 +126,7 @@ public final class MerchantShop: Sendable {
         router.post("/subscriptions") { [self] request in try await subscribe(request) }
         router.post("/wallets") { [self] request in try await linkWallet(request) }
         router.post("/notifications") { [self] request in try await webhook(request) }
+        Storefront(shop: self).install(in: &router)
         return router
     }
 

@@ -1,0 +1,219 @@
+"""Drives the payment system's pages in headless Chromium (Selenium), as a person would.
+
+Run against `netlab serve all` (the caller starts it). The browser trusts the services'
+certificate by its public key (--ignore-certificate-errors-spki-list with the SPKI hash the
+caller passes): TLS is verified against that one key, nothing else is accepted. Each flow
+checks what the page showed, the callbacks that fired, the gateway's status (with the server
+key, as a merchant's server would), the bank's books and the shop's order.
+
+Environment: SHOP_URL, GATEWAY_URL, BANK_URL, SERVER_KEY, SPKI, REQUESTS_CA_BUNDLE; optional
+SCREENSHOTS (a folder: a PNG per step, for the docs) and FLOWS (comma-separated names).
+Prints one line per check; exits non-zero if any failed.
+"""
+import base64
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.parse
+import urllib.request
+import ssl
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+SHOP = os.environ["SHOP_URL"]
+GATEWAY = os.environ["GATEWAY_URL"]
+BANK = os.environ["BANK_URL"]
+SERVER_KEY = os.environ["SERVER_KEY"]
+SHOTS = os.environ.get("SCREENSHOTS")
+FLOWS = [f for f in os.environ.get("FLOWS", "").split(",") if f]
+CONTEXT = ssl.create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
+
+failures = []
+shot_number = [0]
+
+
+def check(name, condition, detail=""):
+    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"), flush=True)
+    if not condition:
+        failures.append(name)
+
+
+def api(path, base=GATEWAY):
+    """GET with the server key, as the merchant's server asks the gateway."""
+    request = urllib.request.Request(base + path, headers={
+        "Authorization": "Basic " + base64.b64encode((SERVER_KEY + ":").encode()).decode(), "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, context=CONTEXT, timeout=20) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read() or b"{}")
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1000",
+                     "--ignore-certificate-errors-spki-list=" + os.environ["SPKI"], "--disable-gpu"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+
+
+def shot(driver, name):
+    if not SHOTS:
+        return
+    shot_number[0] += 1
+    driver.save_screenshot(os.path.join(SHOTS, f"{shot_number[0]:02d}-{name}.png"))
+
+
+def wait(driver, condition, seconds=20):
+    return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
+
+
+def visible(driver, element_id, seconds=20):
+    return wait(driver, EC.visibility_of_element_located((By.ID, element_id)), seconds)
+
+
+def type_into(driver, element_id, text):
+    field = visible(driver, element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def order_paid(driver, order_id):
+    """The shop's order page, until it says paid (the verified webhook arrived)."""
+    if "/order/" not in driver.current_url:
+        driver.get(SHOP + "/order/" + order_id)
+    wait(driver, lambda d: d.find_element(By.ID, "status").get_attribute("data-status") in ("paid", "denied", "expired", "failed"), 30)
+    return driver.find_element(By.ID, "status").get_attribute("data-status")
+
+
+def latest_order(driver):
+    return driver.current_url.split("/order/")[1].split("?")[0]
+
+
+def snap_card(driver):
+    """The Snap popup on the shop: card with 3-D Secure."""
+    driver.get(SHOP + "/")
+    visible(driver, "buy-kopi").click()
+    frame = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#snap-midtrans iframe")))
+    shot(driver, "snap-popup")
+    driver.switch_to.frame(frame)
+    visible(driver, "method-credit_card").click()
+    type_into(driver, "card-number", "4811 1111 1111 1114")
+    type_into(driver, "card-expiry", "12/30")
+    type_into(driver, "card-cvv", "123")
+    shot(driver, "snap-card-form")
+    visible(driver, "card-pay").click()
+    otp_frame = wait(driver, EC.presence_of_element_located((By.ID, "authenticate-frame")))
+    wait(driver, lambda d: (otp_frame.get_attribute("src") or "").startswith(GATEWAY + "/v2/3ds/"))
+    driver.switch_to.frame(otp_frame)
+    type_into(driver, "otp", "112233")
+    shot(driver, "three-d-secure")
+    visible(driver, "otp-submit").click()
+    driver.switch_to.default_content()
+    wait(driver, lambda d: "/order/" in d.current_url, 30)
+    order_id = latest_order(driver)
+    status = order_paid(driver, order_id)
+    shot(driver, "order-paid")
+    check("Snap popup, card with 3-D Secure: onSuccess took the shopper to the order page, which turned paid", status == "paid", status)
+    truth = api(f"/v2/{order_id}/status")
+    check("the gateway says capture/accept with eci 05", truth.get("transaction_status") == "capture" and truth.get("eci") == "05", truth)
+
+
+def core_card(driver):
+    """The shop's own card page: the card script, 3-D Secure in a frame."""
+    driver.get(SHOP + "/card?product=kopi")
+    type_into(driver, "card-number", "4811111111111114")
+    type_into(driver, "card-expiry", "12/30")
+    type_into(driver, "card-cvv", "123")
+    shot(driver, "core-card-form")
+    visible(driver, "card-pay").click()
+    otp_frame = visible(driver, "authenticate-frame")
+    wait(driver, lambda d: (otp_frame.get_attribute("src") or "").startswith(GATEWAY + "/v2/3ds/"))
+    driver.switch_to.frame(otp_frame)
+    type_into(driver, "otp", "112233")
+    visible(driver, "otp-submit").click()
+    driver.switch_to.default_content()
+    wait(driver, lambda d: "/order/" in d.current_url, 30)
+    order_id = latest_order(driver)
+    check("card script: getCardToken over JSONP, authenticate in a frame, onSuccess; the order turned paid", order_paid(driver, order_id) == "paid")
+    truth = api(f"/v2/{order_id}/status")
+    check("the gateway captured the Core API card charge", truth.get("transaction_status") == "capture", truth)
+
+
+def redirect_va(driver):
+    """Full-page Snap (redirect mode), a BCA virtual account paid at the bank's ATM page, back to the finish URL."""
+    driver.get(SHOP + "/")
+    visible(driver, "redirect-batik").click()
+    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
+    snap_page = driver.current_url
+    visible(driver, "method-bank_transfer").click()
+    visible(driver, "method-bca_va").click()
+    number = visible(driver, "payment-number").text.strip()
+    shot(driver, "snap-virtual-account")
+    check("Snap shows the BCA virtual account number", number.isdigit(), number)
+    before = api("/balance", base=BANK).get("received", 0)
+    driver.get(BANK + "/atm?number=" + number)
+    shot(driver, "bank-atm")
+    visible(driver, "pay").click()
+    wait(driver, lambda d: "paid" in d.find_element(By.TAG_NAME, "body").text.lower())
+    shot(driver, "bank-atm-paid")
+    after = api("/balance", base=BANK).get("received", 0)
+    check("the bank took the money at its ATM page", after - before == 450000, (before, after))
+    driver.get(snap_page)
+    wait(driver, lambda d: "/order/" in d.current_url, 30)
+    order_id = latest_order(driver)
+    check("redirect mode returned to the finish URL with order_id, status_code and transaction_status",
+          "order_id=" in driver.current_url and "transaction_status=settlement" in driver.current_url, driver.current_url)
+    check("the order turned paid", order_paid(driver, order_id) == "paid")
+
+
+def qris(driver):
+    """Snap's QRIS: the QR image, the e-wallet page reads the QR text and approves."""
+    driver.get(SHOP + "/")
+    visible(driver, "redirect-kopi").click()
+    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
+    snap_page = driver.current_url
+    visible(driver, "method-other_qris").click()
+    image = visible(driver, "qr-image")
+    wait(driver, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image))
+    qr_text = visible(driver, "qr-string").text.strip()
+    shot(driver, "snap-qris")
+    check("Snap shows the QRIS image and its text", qr_text.startswith("000201"), qr_text)
+    driver.get(BANK + "/wallet?qr=" + urllib.parse.quote(qr_text))
+    shot(driver, "bank-wallet")
+    visible(driver, "pay").click()
+    wait(driver, lambda d: "paid" in d.find_element(By.TAG_NAME, "body").text.lower())
+    driver.get(snap_page)
+    wait(driver, lambda d: "/order/" in d.current_url, 30)
+    check("QRIS paid in the e-wallet page: the order turned paid", order_paid(driver, latest_order(driver)) == "paid")
+
+
+ALL = {"snap-card": snap_card, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
+driver = browser()
+try:
+    for name, flow in ALL.items():
+        if FLOWS and name not in FLOWS:
+            continue
+        try:
+            flow(driver)
+        except Exception as error:  # a flow that broke is a failed check, with what the browser saw
+            check(f"flow {name} ran to the end", False, f"{error!r} at {driver.current_url}\n{traceback.format_exc()}")
+            shot(driver, f"failed-{name}")
+            try:
+                driver.switch_to.default_content()
+                for entry in driver.get_log("browser"):
+                    print("  browser:", entry.get("message"))
+            except Exception:
+                pass
+finally:
+    driver.quit()
+print(f"{len(failures)} failed")
+sys.exit(1 if failures else 0)
