@@ -73,6 +73,8 @@ struct PaymentServeOptions: ParsableArguments {
     func serve(_ actors: Set<PaymentActor>) async throws {
         let options = systemOptions()
         let system = try await PaymentSystem.start(options, actors: actors)
+        // The shop first: it is what a newcomer opens in a browser.
+        if let shop = system.urls[.merchant] { say("shop \(shop)/ (open this in a browser)") }
         for (actor, url) in system.services { say("\(actor.rawValue) \(url)") }
         say("state \(options.stateDirectory)")
         if let ca = system.caCertificatePath { say("trust \(ca)") }

@@ -48,6 +48,31 @@ struct SnapTests {
         await h.stop()
     }
 
+    @Test("the page: a Content-Security-Policy with no inline script; what the merchant sent is escaped; one payment per page (406 after)")
+    func page() async throws {
+        let h = try await Harness.start()
+        let created = try await Self.create(h, [
+            "transaction_details": Self.order("snap-page"), "item_details": [["id": "x", "name": "<script>alert(1)</script>", "price": 9000, "quantity": 1]],
+        ])
+        let token = try #require(created.body["token"] as? String)
+        let page = try await h.system.client.get(try #require(created.body["redirect_url"] as? String) + "?origin=https://shop.example")
+        let html = String(decoding: page.body, as: UTF8.self)
+        let policy = try #require(page.fields["Content-Security-Policy"])
+        #expect(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline") && policy.contains("frame-ancestors *"))
+        #expect(!html.contains("<script>alert(1)") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(html.contains(#"data-parent="https://shop.example""#))
+        let sneaky = try await h.system.client.get(try #require(created.body["redirect_url"] as? String) + "?origin=javascript:alert(1)")
+        #expect(String(decoding: sneaky.body, as: UTF8.self).contains(#"data-parent="""#), "an origin that is not http(s) is dropped")
+        #expect(try await Self.pay(h, token: token, ["payment_type": "qris"]).status == 200)
+        let again = try await Self.pay(h, token: token, ["payment_type": "qris"])
+        #expect(again.status == 406 && again.body["error_messages"] as? [String] == ["transaction has been processed"])
+        let status = try await h.system.client.get(h.system.urls[.gateway]! + "/snap/v2/transactions/\(token)/status")
+        let fields = try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any]
+        #expect(fields?["transaction_status"] as? String == "pending" && fields?["signature_key"] == nil, "\(fields ?? [:])")
+        #expect(try await h.system.client.get(h.system.urls[.gateway]! + "/snap/snap.js").fields["Content-Type"]?.hasPrefix("application/javascript") == true)
+        await h.stop()
+    }
+
     @Test("callbacks.finish: the page's charge answers finish_redirect_url with the order, status code and status")
     func finish() async throws {
         let h = try await Harness.start()
