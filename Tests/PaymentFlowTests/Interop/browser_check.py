@@ -122,9 +122,12 @@ def snap_card(driver):
     order_id = latest_order(driver)
     status = order_paid(driver, order_id)
     shot(driver, "order-paid")
-    check("Snap popup, card with 3-D Secure: onSuccess took the shopper to the order page, which turned paid", status == "paid", status)
+    check("Snap popup, card with 3-D Secure: the shop's order page turned paid", status == "paid", status)
+    check("snap.js fired onSuccess", driver.find_element(By.ID, "callback").text == "onSuccess", driver.find_element(By.ID, "callback").text)
     truth = api(f"/v2/{order_id}/status")
     check("the gateway says capture/accept with eci 05", truth.get("transaction_status") == "capture" and truth.get("eci") == "05", truth)
+    held = api(f"/references/{truth.get('transaction_id')}", base=BANK).get("held")
+    check("the bank holds the money for it", held == 85000, held)
 
 
 def core_card(driver):
@@ -143,7 +146,8 @@ def core_card(driver):
     driver.switch_to.default_content()
     wait(driver, lambda d: "/order/" in d.current_url, 30)
     order_id = latest_order(driver)
-    check("card script: getCardToken over JSONP, authenticate in a frame, onSuccess; the order turned paid", order_paid(driver, order_id) == "paid")
+    check("card script: getCardToken over JSONP, authenticate in a frame; the order turned paid", order_paid(driver, order_id) == "paid")
+    check("MidtransNew3ds.authenticate fired onSuccess", driver.find_element(By.ID, "callback").text == "onSuccess")
     truth = api(f"/v2/{order_id}/status")
     check("the gateway captured the Core API card charge", truth.get("transaction_status") == "capture", truth)
 

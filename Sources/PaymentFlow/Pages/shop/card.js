@@ -31,13 +31,14 @@
       body: JSON.stringify({ product_id: product, payment: { type: 'credit_card', token_id: tokenID } })
     }).then(function (response) { return response.json(); }).then(function (placed) {
       var orderPage = '/order/' + encodeURIComponent(placed.order_id);
+      function remember(event) { try { sessionStorage.setItem('snap-callback-' + placed.order_id, event); } catch (e) {} }
       if (!placed.redirect_url) { location.href = orderPage; return; }
       $('card-form').classList.add('hidden');
       $('authenticate').classList.remove('hidden');
       MidtransNew3ds.authenticate(placed.redirect_url, {
         performAuthentication: function (url) { $('authenticate-frame').src = url; },
-        onSuccess: function () { location.href = orderPage; },
-        onPending: function () { location.href = orderPage; },
+        onSuccess: function () { remember('onSuccess'); location.href = orderPage; },
+        onPending: function () { remember('onPending'); location.href = orderPage; },
         onFailure: function (response) { $('authenticate').classList.add('hidden'); say('Not paid: ' + (response.status_message || 'authentication failed'), 'bad'); }
       });
     }, function () { $('card-pay').disabled = false; say('The shop did not answer. Try again.', 'bad'); });

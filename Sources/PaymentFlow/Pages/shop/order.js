@@ -9,6 +9,12 @@
     expired: ['Expired: it was not paid in time.', 'bad'], refunded: ['Refunded.', ''], failed: ['The payment failed.', 'bad']
   };
   var status = document.getElementById('status');
+  var callback = null;
+  try { callback = sessionStorage.getItem('snap-callback-' + id); } catch (e) {}
+  if (callback) {
+    document.getElementById('callback').textContent = callback;
+    document.getElementById('browser-said').classList.remove('hidden');
+  }
   function check() {
     fetch('/orders/' + encodeURIComponent(id)).then(function (r) { return r.json(); }).then(function (order) {
       var shown = words[order.status] || [order.status, ''];

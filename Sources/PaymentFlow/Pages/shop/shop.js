@@ -26,10 +26,12 @@
     checkout(product, quantity).then(function (answer) {
       var orderPage = '/order/' + encodeURIComponent(answer.order_id);
       if (redirect || !window.snap) { location.href = answer.redirect_url; return; }
+      // What the popup said, for the order page to show beside the verified status.
+      function remember(event) { try { sessionStorage.setItem('snap-callback-' + answer.order_id, event); } catch (e) {} }
       window.snap.pay(answer.token, {
-        onSuccess: function () { location.href = orderPage; },
-        onPending: function () { say('Waiting for your payment. Your order: ', ''); var a = document.createElement('a'); a.href = orderPage; a.textContent = answer.order_id; $('message').appendChild(a); },
-        onError: function (result) { say('The payment did not go through' + (result && result.status_message ? ': ' + result.status_message : '.'), 'bad'); },
+        onSuccess: function () { remember('onSuccess'); location.href = orderPage; },
+        onPending: function () { remember('onPending'); say('Waiting for your payment. Your order: ', ''); var a = document.createElement('a'); a.href = orderPage; a.textContent = answer.order_id; $('message').appendChild(a); },
+        onError: function (result) { remember('onError'); say('The payment did not go through' + (result && result.status_message ? ': ' + result.status_message : '.'), 'bad'); },
         onClose: function () { say('You closed the payment page before paying. Your order is kept: ', ''); var a = document.createElement('a'); a.href = orderPage; a.textContent = answer.order_id; $('message').appendChild(a); }
       });
     }).catch(function (error) { if (window.snap) window.snap.hide(); say(error.message, 'bad'); });
