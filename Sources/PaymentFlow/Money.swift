@@ -29,6 +29,17 @@ public struct Rupiah: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public var description: String { "Rp \(amount)" }
 
+    /// `"Rp 85.000"`: the amount as an Indonesian reads it, a dot between thousands (for pages).
+    public var displayText: String {
+        var digits = String(amount.magnitude)
+        var groups: [Substring] = []
+        while digits.count > 3 {
+            groups.insert(Substring(digits.suffix(3)), at: 0)
+            digits.removeLast(3)
+        }
+        return (amount < 0 ? "Rp -" : "Rp ") + ([Substring(digits)] + groups).joined(separator: ".")
+    }
+
     public static func < (a: Rupiah, b: Rupiah) -> Bool { a.amount < b.amount }
 
     public static func + (a: Rupiah, b: Rupiah) -> Rupiah { Rupiah(a.amount + b.amount) }

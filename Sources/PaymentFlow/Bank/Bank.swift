@@ -7,15 +7,16 @@ import Synchronization
 ///
 /// It authorises card payments by Midtrans' sandbox card numbers (accept, bank deny; 3-D Secure
 /// cards wait for the OTP `112233`), opens virtual accounts that a customer pays at the bank's
-/// "ATM" endpoint, gives money back (reversals, refunds), and can be told to fail (latency, 5xx)
-/// for the failure scenarios. Fraud outcomes of the sandbox cards are the gateway's fraud
-/// service's business: the bank approves those cards.
+/// "ATM" endpoint or on the simulators' pages (``BankPages``), gives money back (reversals,
+/// refunds), and can be told to fail (latency, 5xx) for the failure scenarios. Fraud outcomes
+/// of the sandbox cards are the gateway's fraud service's business: the bank approves those
+/// cards.
 ///
 /// Its books are a ``BankLedger`` (SQLite): every decision is committed before it is answered,
 /// and a bank restarted on the same file carries on where it stopped. Only the fault drill is
 /// kept in memory.
 ///
-/// Routes (JSON in and out, the shapes of ``BankAPI``; amounts are JSON integers of rupiah):
+/// API routes (JSON in and out, the shapes of ``BankAPI``; amounts are JSON integers of rupiah):
 ///
 /// | route | what |
 /// |---|---|
@@ -35,6 +36,23 @@ import Synchronization
 /// | `POST /references/{reference}/reverse` | undo whatever the reference did, its money included → ``BankAPI/Reversal`` (gateway only) |
 /// | `POST /references/{reference}/refund` | ``BankAPI/Refund`` → ``BankAPI/Holding`` (gateway only; 409 more than held, or a key reused) |
 /// | `POST /faults` | ``BankAPI/Faults`` for failure drills |
+///
+/// Pages (HTML for a tester's browser, ``BankPages``: the simulators Midtrans' sandbox gives).
+/// Each POST is a form, refused with 403 when posted from another site, and pays as
+/// `POST /va/{va_number}/pay` does (``payAccount(_:how:)``): the same statuses, as pages.
+///
+/// | route | what |
+/// |---|---|
+/// | `GET /` | the index of the simulators |
+/// | `GET /assets/netlab.css` | the pages' style sheet |
+/// | `GET /atm`, `GET /atm?number=N` | ATM / mobile banking: the number's form; the account (bank, amount, note, paid or closed) with a Pay button |
+/// | `POST /atm/pay` | form `number`: pays it → the result page (404, 409, 410 as above) |
+/// | `GET /wallet`, `GET /wallet?qr=…` | the e-wallet app: a pasted QRIS string's merchant and amount (or an account) with an Approve button; 400: bad CRC, no merchant account, not the bill's amount |
+/// | `POST /wallet/pay` | form `number` (the QR's merchant account): pays it → the result page |
+/// | `GET /cashier`, `GET /cashier?code=…` | an Indomaret or Alfamart till: the payment code's form; the bill with a Pay button |
+/// | `POST /cashier/pay` | form `code`: pays it → the result page |
+/// | `GET /pay/{va_number}` | the payment page ShopeePay's deeplink and the Akulaku and Kredivo redirects open: the account with an Approve button |
+/// | `POST /pay/{va_number}` | approves: pays it → the result page |
 public final class Bank: Sendable {
     /// The places where a test can stop a request (``checkpoints``). Each is passed once the
     /// route's decision is committed to the ledger and before its answer goes out: "the bank
@@ -46,7 +64,8 @@ public final class Bank: Sendable {
         case authenticated
         /// `POST /va` opened an account.
         case accountOpened
-        /// `POST /va/{number}/pay` took the money; the notice to the gateway is not sent yet.
+        /// An account took its money (`POST /va/{number}/pay`, a simulator's page, a linked
+        /// wallet); the notice to the gateway is not sent yet.
         case paid
         /// `POST /references/{reference}/reverse` undid what it found.
         case reversed
@@ -172,9 +191,7 @@ public final class Bank: Sendable {
             return try .json(account)
         }
         router.post("/va/{number}/pay") { [self] request in
-            try await injectFaults()
-            let number = request.pathParameters["number"] ?? ""
-            return try await paid(try ledger.pay(number: number), number: number, how: "paid at the ATM")
+            try Self.response(to: try await payAccount(request.pathParameters["number"] ?? "", how: "paid at the ATM"))
         }
         router.post("/wallets/link") { [self] request in
             try requireGateway(request, to: "link a wallet")
@@ -205,7 +222,7 @@ public final class Bank: Sendable {
             case .unknownToken: throw HTTPError(status: 404, message: "no wallet is linked with this token")
             case .pinRequired: throw HTTPError(status: 403, message: "the customer's PIN is required from \(SandboxWallets.pinThreshold) up")
             case .insufficientBalance(let balance): throw HTTPError(status: 402, message: "Insufficient Balance: the wallet holds \(balance)")
-            case .account(let payment): return try await paid(payment, number: body.va_number, how: "paid from the linked wallet")
+            case .account(let payment): return try Self.response(to: await announce(payment, number: body.va_number, how: "paid from the linked wallet"))
             }
         }
         router.post("/va/{number}/close") { [self] request in
@@ -262,6 +279,7 @@ public final class Bank: Sendable {
             faults.withLock { $0 = drill }
             return try .json(drill)
         }
+        BankPages(bank: self).add(to: &router)
         return router
     }
 
@@ -323,6 +341,54 @@ public final class Bank: Sendable {
         return (expiry.year, expiry.month) >= (parts.year ?? 0, parts.month ?? 0)
     }
 
+    // MARK: Payments into accounts
+
+    /// The customer pays account `number` — at the ATM, in the e-wallet or pay-later app, at a
+    /// shop's till — and, once the money is taken, the gateway is told. `POST /va/{number}/pay`
+    /// and every page that pays (``BankPages``) come here, so a payment is taken, narrated and
+    /// noticed the same way wherever the customer stands; `how` says where, for the narration.
+    ///
+    /// A refusal (no such account, already paid, closed) moves nothing and is returned, not
+    /// thrown: each caller answers it in its own shape (JSON, a page). Throws only when the
+    /// books cannot be written, or a failure drill says so.
+    func payAccount(_ number: String, how: String) async throws -> BankLedger.AccountPayment {
+        try await injectFaults()
+        return await announce(try ledger.pay(number: number), number: number, how: how)
+    }
+
+    /// What follows a payment the ledger committed: the narration, the ``Step/paid``
+    /// checkpoint, then the notice to the gateway — awaited, so the customer's answer comes
+    /// after the gateway has heard (or the notice gave up retrying). A refusal passes through.
+    private func announce(_ payment: BankLedger.AccountPayment, number: String, how: String) async -> BankLedger.AccountPayment {
+        guard case .paid(let account) = payment else { return payment }
+        observer?(.bank(reference: account.reference, change: "virtual account \(number) \(how): \(account.amount) received"))
+        await checkpoints.pass(.paid)
+        await onPayment?(BankAPI.PaymentNotice(reference: account.reference, amount: account.amount, channel: account.bank))
+        return payment
+    }
+
+    /// The HTTP status of a payment's outcome, the same for the JSON routes and the pages:
+    /// 200 paid, 404 no such account, 409 already paid, 410 closed.
+    static func status(of payment: BankLedger.AccountPayment) -> Int {
+        switch payment {
+        case .paid: 200
+        case .noSuchAccount: 404
+        case .alreadyPaid: 409
+        case .closed: 410
+        }
+    }
+
+    /// A payment's JSON answer: the account as it now is, or the refusal as an ``HTTPError``.
+    private static func response(to payment: BankLedger.AccountPayment) throws -> HTTPResponse {
+        let status = status(of: payment)
+        switch payment {
+        case .paid(let account): return try .json(account)
+        case .noSuchAccount: throw HTTPError(status: status, message: "no such virtual account")
+        case .alreadyPaid: throw HTTPError(status: status, message: "this virtual account is already paid")
+        case .closed: throw HTTPError(status: status, message: "this virtual account is closed (the payment was cancelled or expired)")
+        }
+    }
+
     // MARK: Plumbing
 
     private func requireGateway(_ request: HTTPRequest, to action: String) throws {
@@ -330,21 +396,6 @@ public final class Bank: Sendable {
         let presented = request.fields["Authorization"] ?? ""
         guard presented.hasPrefix("Bearer "), ConstantTime.equal(String(presented.dropFirst(7)), gatewayKey) else {
             throw HTTPError(status: 401, message: "only the gateway may \(action)")
-        }
-    }
-
-
-    /// Answers a payment into account `number` — and tells the gateway, once the money is taken.
-    private func paid(_ payment: BankLedger.AccountPayment, number: String, how: String) async throws -> HTTPResponse {
-        switch payment {
-        case .noSuchAccount: throw HTTPError(status: 404, message: "no such virtual account")
-        case .alreadyPaid: throw HTTPError(status: 409, message: "this virtual account is already paid")
-        case .closed: throw HTTPError(status: 410, message: "this virtual account is closed (the payment was cancelled or expired)")
-        case .paid(let account):
-            observer?(.bank(reference: account.reference, change: "virtual account \(number) \(how): \(account.amount) received"))
-            await checkpoints.pass(.paid)
-            await onPayment?(BankAPI.PaymentNotice(reference: account.reference, amount: account.amount, channel: account.bank))
-            return try .json(account)
         }
     }
 
