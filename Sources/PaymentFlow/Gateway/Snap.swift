@@ -123,6 +123,7 @@ final class Snap: Sendable {
                 "methods": kept.methods.map(\.rawValue).joined(separator: ","), "items": JSONText.text(items),
                 "finish": kept.finishURL ?? "", "expires": String(Timestamp.millis(kept.expires)), "parent": parent ?? "",
                 "secure": kept.secure ? "true" : "false", "transaction": kept.transactionID ?? "",
+                "bank": Storefront.origin(configuration.bankURL),
             ], policy: PageAssets.policy(frameAncestors: "*"))
         } catch {
             throw .internalFailure("the Snap page is missing: \(error)")

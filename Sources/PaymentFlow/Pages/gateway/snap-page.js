@@ -42,10 +42,19 @@
     });
   }
 
+  function rupiah(value) { return 'Rp ' + Number(value).toLocaleString('id-ID', { maximumFractionDigits: 0 }); }
+
   // The order.
+  $('amount').textContent = rupiah(data.amount).replace(/^Rp /, '');
   JSON.parse(data.items || '[]').forEach(function (item) {
-    $('items').appendChild(element('li', item.quantity + ' × ' + item.name + ' — IDR ' + item.price));
+    $('items').appendChild(element('li', item.quantity + ' × ' + item.name + ' — ' + rupiah(item.price)));
   });
+  // Where the sandbox's customer pays (the bank simulator's pages), for the instructions.
+  function simulator(path, text) {
+    if (!data.bank) return;
+    var p = element('p'); var a = element('a', text); a.href = data.bank + path; a.target = '_blank'; a.rel = 'noopener';
+    a.id = 'simulator-link'; p.appendChild(a); $('instructions').appendChild(p);
+  }
   var expires = Number(data.expires);
   $('expires-at').textContent = new Date(expires).toLocaleString();
 
@@ -146,20 +155,26 @@
     switch (result.payment_type) {
       case 'bank_transfer':
         var va = result.permata_va_number || (result.va_numbers && result.va_numbers[0] && result.va_numbers[0].va_number);
-        line('Transfer IDR ' + data.amount + ' to this ' + (result.permata_va_number ? 'Permata' : (result.va_numbers[0].bank || '').toUpperCase()) + ' virtual account:', va);
-        box.appendChild(element('p', 'Pay it at an ATM or in mobile banking — here, the bank simulator\u2019s ATM page.'));
+        line('Transfer ' + rupiah(data.amount) + ' to this ' + (result.permata_va_number ? 'Permata' : (result.va_numbers[0].bank || '').toUpperCase()) + ' virtual account:', va);
+        box.appendChild(element('p', 'Pay it at an ATM or in mobile banking.'));
+        simulator('/atm?number=' + encodeURIComponent(va), 'Open the bank simulator\u2019s ATM');
         break;
       case 'echannel':
         line('Mandiri bill: company code ' + result.biller_code + ', bill key:', result.bill_key);
+        simulator('/atm?number=' + encodeURIComponent(result.bill_key), 'Open the bank simulator\u2019s ATM');
         break;
       case 'cstore':
         line('Show this payment code at the ' + (result.store === 'alfamart' ? 'Alfamart' : 'Indomaret') + ' cashier:', result.payment_code);
+        simulator('/cashier?code=' + encodeURIComponent(result.payment_code), 'Open the cashier simulator');
         break;
       case 'qris': case 'gopay':
         var qr = action('generate-qr-code');
         if (qr) { var img = element('img', undefined, 'qr'); img.src = qr.url; img.alt = 'QR code to scan with an e-wallet'; img.id = 'qr-image'; box.appendChild(img); }
         box.appendChild(element('p', 'Scan it with an e-wallet app (here, the bank simulator\u2019s wallet page reads the QR text).'));
-        if (result.qr_string) { var text = element('p', result.qr_string, 'code'); text.id = 'qr-string'; box.appendChild(text); }
+        if (result.qr_string) {
+          var text = element('p', result.qr_string, 'code'); text.id = 'qr-string'; box.appendChild(text);
+          simulator('/wallet?qr=' + encodeURIComponent(result.qr_string), 'Open the e-wallet simulator');
+        }
         var deeplink = action('deeplink-redirect');
         if (deeplink) link('Open the GoPay app', deeplink.url);
         break;
