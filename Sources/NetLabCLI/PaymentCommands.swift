@@ -196,6 +196,8 @@ struct GatewayCommand: ParsableCommand {
         @Option(help: "Its server key (secret; a random SB-Mid-server-… key if omitted).") var serverKey: String?
         @Option(help: "Its client key (public; a random SB-Mid-client-… key if omitted).") var clientKey: String?
         @Option(help: "Where its webhooks go, e.g. https://127.0.0.1:9445/notifications.") var notificationURL: String?
+        @Option(help: "Where Snap's page sends the customer when a transaction names no callbacks.finish (the dashboard's Finish URL).")
+        var finishURL: String?
         @OptionGroup var state: StateOption
 
         func run() throws {
@@ -204,7 +206,7 @@ struct GatewayCommand: ParsableCommand {
             }
             let merchant = MerchantAccount(
                 merchantID: merchantID, serverKey: serverKey ?? random("SB-Mid-server-"), clientKey: clientKey ?? random("SB-Mid-client-"),
-                notificationURL: notificationURL)
+                notificationURL: notificationURL, finishURL: finishURL)
             // Checked before anything is stored: an id or key with a NUL, a space or a colon (which
             // would end the Basic user name) could never be used, and a URL must be http(s).
             for (name, value) in [("merchant id", merchant.merchantID), ("server key", merchant.serverKey), ("client key", merchant.clientKey)] {
@@ -212,8 +214,8 @@ struct GatewayCommand: ParsableCommand {
                     throw ValidationError("the \(name) must be 1 to 64 visible ASCII characters without ':'")
                 }
             }
-            if let url = notificationURL, (try? HTTPURL(url)) == nil {
-                throw ValidationError("the notification URL must be an http:// or https:// URL")
+            for (name, value) in [("notification URL", notificationURL), ("finish URL", finishURL)] {
+                if let url = value, (try? HTTPURL(url)) == nil { throw ValidationError("the \(name) must be an http:// or https:// URL") }
             }
             do {
                 try state.store().saveMerchant(merchant)
@@ -224,6 +226,7 @@ struct GatewayCommand: ParsableCommand {
             print("server key \(merchant.serverKey)   (secret: only the merchant's server uses it)")
             print("client key \(merchant.clientKey)   (public: browsers use it to tokenise cards)")
             print("notification URL \(merchant.notificationURL ?? "(none: no webhooks)")")
+            if let finish = merchant.finishURL { print("finish URL \(finish)") }
         }
     }
 

@@ -80,6 +80,10 @@ struct SnapTests {
         let paid = try await Self.pay(h, token: try #require(created.body["token"] as? String), ["payment_type": "qris"])
         #expect(paid.body["finish_redirect_url"] as? String == "https://shop.example/done?from=snap&order_id=snap-finish&status_code=201&transaction_status=pending")
         #expect(try await Self.create(h, ["transaction_details": Self.order("snap-bad"), "callbacks": ["finish": "javascript:alert(1)"]]).status == 400)
+        // Without callbacks.finish: the merchant's own Finish URL (the dashboard's Snap preference).
+        let fallback = try await Self.create(h, ["transaction_details": Self.order("snap-fallback")])
+        let paid2 = try await Self.pay(h, token: try #require(fallback.body["token"] as? String), ["payment_type": "qris"])
+        #expect((paid2.body["finish_redirect_url"] as? String)?.hasPrefix(h.system.urls[.merchant]! + "/?order_id=snap-fallback") == true, "\(paid2.body)")
         await h.stop()
     }
 

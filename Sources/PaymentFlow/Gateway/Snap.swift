@@ -92,7 +92,7 @@ final class Snap: Sendable {
         let secure = ((body["credit_card"] as? [String: Any])?["secure"] as? NSNumber)?.boolValue ?? false
         let session = Session(merchantID: merchant.merchantID, body: request.body, expires: expires,
                               notificationTargets: (targets.overrideURLs, targets.appendURLs), expiry: expiry, orderID: orderID,
-                              methods: methods, finishURL: finish, secure: secure)
+                              methods: methods, finishURL: finish ?? merchant.finishURL, secure: secure)
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.merchantID != merchant.merchantID || $0.value.orderID != orderID }
             sessions[token] = session

@@ -8,8 +8,12 @@ public struct MerchantAccount: Hashable, Sendable {
     public var clientKey: String
     /// The "Payment Notification URL" of Midtrans' dashboard; nil: no webhooks.
     public var notificationURL: String?
+    /// The "Finish URL" of the dashboard's Snap preferences: where Snap's page sends the
+    /// customer when the transaction names no `callbacks.finish`; nil: nowhere (the page stays).
+    public var finishURL: String?
 
-    public init(merchantID: String, serverKey: String, clientKey: String, notificationURL: String? = nil) {
+    public init(merchantID: String, serverKey: String, clientKey: String, notificationURL: String? = nil, finishURL: String? = nil) {
+        self.finishURL = finishURL
         self.merchantID = merchantID
         self.serverKey = serverKey
         self.clientKey = clientKey

@@ -84,6 +84,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         ("idempotency", "running", "INTEGER NOT NULL DEFAULT 0"),
         // Taken by a deliverer until next_attempt_at (a resend must not hand it out twice).
         ("outbox", "leased", "INTEGER NOT NULL DEFAULT 0"),
+        // Snap's fallback finish URL (the dashboard's Snap preference).
+        ("merchants", "finish_url", "TEXT"),
     ]
 
     private func migrate() throws {
@@ -104,19 +106,21 @@ public final class SQLiteGatewayStore: GatewayStore {
     // MARK: Merchants
 
     public func merchants() throws -> [MerchantAccount] {
-        try database.execute("SELECT merchant_id, server_key, client_key, notification_url FROM merchants ORDER BY merchant_id").map {
-            MerchantAccount(merchantID: $0[0].text ?? "", serverKey: $0[1].text ?? "", clientKey: $0[2].text ?? "", notificationURL: $0[3].text)
+        try database.execute("SELECT merchant_id, server_key, client_key, notification_url, finish_url FROM merchants ORDER BY merchant_id").map {
+            MerchantAccount(merchantID: $0[0].text ?? "", serverKey: $0[1].text ?? "", clientKey: $0[2].text ?? "", notificationURL: $0[3].text,
+                            finishURL: $0[4].text)
         }
     }
 
     public func saveMerchant(_ merchant: MerchantAccount) throws {
         try database.execute(
             """
-            INSERT INTO merchants (merchant_id, server_key, client_key, notification_url) VALUES (?, ?, ?, ?)
+            INSERT INTO merchants (merchant_id, server_key, client_key, notification_url, finish_url) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (merchant_id) DO UPDATE SET server_key = excluded.server_key,
-                client_key = excluded.client_key, notification_url = excluded.notification_url
+                client_key = excluded.client_key, notification_url = excluded.notification_url, finish_url = excluded.finish_url
             """,
-            [.text(merchant.merchantID), .text(merchant.serverKey), .text(merchant.clientKey), merchant.notificationURL.map(SQLiteValue.text) ?? .null])
+            [.text(merchant.merchantID), .text(merchant.serverKey), .text(merchant.clientKey), merchant.notificationURL.map(SQLiteValue.text) ?? .null,
+             merchant.finishURL.map(SQLiteValue.text) ?? .null])
     }
 
     public func removeMerchant(id: String) throws -> Bool {
