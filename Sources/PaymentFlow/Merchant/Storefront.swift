@@ -7,7 +7,7 @@ import NetLab
 /// | route | what |
 /// |---|---|
 /// | `GET /` | the catalogue (Pages/shop/index.html): buy with the Snap popup, or pay by card on the shop's own page |
-/// | `POST /checkout` | `{product_id, quantity, mode?}`: the shop places the order and asks the gateway for a Snap token (`POST /snap/v1/transactions`, the finish URL its order page) → `{order_id, token, redirect_url}` |
+/// | `POST /checkout` | `{product_id, quantity}` or a cart `{items: [{product_id, quantity}]}`: the shop places the order and asks the gateway for a Snap token (`POST /snap/v1/transactions`, the finish URL its order page) → `{order_id, token, redirect_url}` |
 /// | `GET /card?product=ID` | a Core API card form (Pages/shop/card.html) using the gateway's card script: tokenise, charge through `POST /orders`, 3-D Secure in a frame |
 /// | `GET /order/{id}` | the order page (Pages/shop/order.html): it follows `GET /orders/{id}` until the verified webhook has moved the order |
 ///
@@ -52,9 +52,15 @@ struct Storefront: Sendable {
         return "\(parsed.scheme.rawValue)://\(parsed.hostField)"
     }
 
+    /// One product, or a cart of them (`items`).
     struct Checkout: Codable {
-        var product_id: String
+        struct Line: Codable {
+            var product_id: String
+            var quantity: Int?
+        }
+        var product_id: String?
         var quantity: Int?
+        var items: [Line]?
     }
 
     /// `POST /checkout`: the order, and its Snap token. A form post from another site is refused
@@ -62,20 +68,28 @@ struct Storefront: Sendable {
     func checkout(_ request: HTTPRequest) async throws -> HTTPResponse {
         try HTML.refuseCrossSite(request)
         let body: Checkout = try request.decodeJSON()
-        guard let product = shop.catalogue.first(where: { $0.product_id == body.product_id }), let price = Rupiah(parsing: product.price) else {
-            throw HTTPError(status: 404, message: "no such product")
+        let lines = body.items ?? [Checkout.Line(product_id: body.product_id ?? "", quantity: body.quantity)]
+        guard (1...20).contains(lines.count) else { throw HTTPError(status: 400, message: "a cart holds 1 to 20 products") }
+        var items: [[String: Any]] = [], total: Int64 = 0, quantities = 0
+        for line in lines {
+            guard let product = shop.catalogue.first(where: { $0.product_id == line.product_id }), let price = Rupiah(parsing: product.price) else {
+                throw HTTPError(status: 404, message: "no such product: \(line.product_id)")
+            }
+            let quantity = line.quantity ?? 1
+            guard (1...100).contains(quantity) else { throw HTTPError(status: 400, message: "quantity must be 1…100") }
+            items.append(["id": product.product_id, "name": product.name, "price": price.amount, "quantity": quantity])
+            total += price.amount * Int64(quantity)
+            quantities += quantity
         }
-        let quantity = body.quantity ?? 1
-        guard (1...100).contains(quantity) else { throw HTTPError(status: 400, message: "quantity must be 1…100") }
         let number = shop.sequence.withLock { n -> Int in n += 1; return n }
         let orderID = "ORDER-\(number)-\(UUID().uuidString.prefix(8).lowercased())"
-        let gross = Rupiah(price.amount * Int64(quantity))
-        let order = MerchantShop.Order(order_id: orderID, product_id: product.product_id, quantity: quantity, gross_amount: gross.gatewayText,
-                                       payment_type: "snap", status: .awaitingPayment)
+        let gross = Rupiah(total)
+        let order = MerchantShop.Order(order_id: orderID, product_id: lines.count == 1 ? lines[0].product_id : "cart", quantity: quantities,
+                                       gross_amount: gross.gatewayText, payment_type: "snap", status: .awaitingPayment)
         try shop.orders.modify(orderID) { $0 = order }
         let (status, answer) = try await shop.gateway(.post, "/snap/v1/transactions", [
             "transaction_details": ["order_id": orderID, "gross_amount": gross.amount],
-            "item_details": [["id": product.product_id, "name": product.name, "price": price.amount, "quantity": quantity]],
+            "item_details": items,
             "callbacks": ["finish": "\(shop.publicURL)/order/\(orderID)"],
             "credit_card": ["secure": true],
         ])

@@ -177,6 +177,8 @@ def redirect_va(driver):
     check("redirect mode returned to the finish URL with order_id, status_code and transaction_status",
           "order_id=" in driver.current_url and "transaction_status=settlement" in driver.current_url, driver.current_url)
     check("the order turned paid", order_paid(driver, order_id) == "paid")
+    truth = api(f"/v2/{order_id}/status")
+    check("the gateway settled the virtual account", truth.get("transaction_status") == "settlement" and truth.get("va_numbers"), truth)
 
 
 def qris(driver):
@@ -197,10 +199,40 @@ def qris(driver):
     wait(driver, lambda d: "paid" in d.find_element(By.TAG_NAME, "body").text.lower())
     driver.get(snap_page)
     wait(driver, lambda d: "/order/" in d.current_url, 30)
-    check("QRIS paid in the e-wallet page: the order turned paid", order_paid(driver, latest_order(driver)) == "paid")
+    order_id = latest_order(driver)
+    check("QRIS paid in the e-wallet page: the order turned paid", order_paid(driver, order_id) == "paid")
+    truth = api(f"/v2/{order_id}/status")
+    check("the gateway settled it by QRIS, on-us", truth.get("transaction_status") == "settlement" and truth.get("transaction_type") == "on-us", truth)
 
 
-ALL = {"snap-card": snap_card, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
+def cart(driver):
+    """The cart: two products, one order with both as items, paid by QRIS on the full-page Snap."""
+    driver.get(SHOP + "/")
+    type_into(driver, "quantity-kopi", "2")
+    visible(driver, "add-kopi").click()
+    visible(driver, "add-batik").click()
+    total = visible(driver, "cart-total").text
+    shot(driver, "shop-cart")
+    check("the cart adds up: 2 × 85.000 + 450.000", total.replace(".", "") == "620000", total)
+    visible(driver, "cart-redirect").click()
+    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
+    items = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#items li")]
+    check("Snap lists the cart's two items", len(items) == 2 and items[0].startswith("2 × Kopi"), items)
+    visible(driver, "method-other_qris").click()
+    qr_text = visible(driver, "qr-string").text.strip()
+    snap_page = driver.current_url
+    driver.get(BANK + "/wallet?qr=" + urllib.parse.quote(qr_text))
+    visible(driver, "pay").click()
+    wait(driver, lambda d: "paid" in d.find_element(By.TAG_NAME, "body").text.lower())
+    driver.get(snap_page)
+    wait(driver, lambda d: "/order/" in d.current_url, 30)
+    order_id = latest_order(driver)
+    check("the cart's order turned paid", order_paid(driver, order_id) == "paid")
+    truth = api(f"/v2/{order_id}/status")
+    check("the gateway settled 620.000 for it", truth.get("transaction_status") == "settlement" and truth.get("gross_amount") == "620000.00", truth)
+
+
+ALL = {"cart": cart, "snap-card": snap_card, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
 driver = browser()
 try:
     for name, flow in ALL.items():

@@ -7,11 +7,34 @@
   function $(id) { return document.getElementById(id); }
   function say(text, kind) { var m = $('message'); m.textContent = text; m.className = 'notice ' + (kind || ''); }
 
-  function checkout(product, quantity) {
+  // The cart: product id → quantity, kept in this tab (sessionStorage) until paid or emptied.
+  var catalogue = {};
+  function cart() { try { return JSON.parse(sessionStorage.getItem('cart') || '{}'); } catch (e) { return {}; } }
+  function saveCart(lines) { try { sessionStorage.setItem('cart', JSON.stringify(lines)); } catch (e) {} drawCart(); }
+  function rupiah(value) { return Number(value).toLocaleString('id-ID', { maximumFractionDigits: 0 }); }
+  function drawCart() {
+    var lines = cart(), ids = Object.keys(lines).filter(function (id) { return catalogue[id]; }), total = 0;
+    var list = $('cart-lines'); list.textContent = '';
+    ids.forEach(function (id) {
+      total += Number(catalogue[id].price) * lines[id];
+      var item = document.createElement('li'); item.textContent = lines[id] + ' × ' + catalogue[id].name; list.appendChild(item);
+    });
+    $('cart-total').textContent = rupiah(total);
+    $('cart').classList.toggle('hidden', ids.length === 0);
+  }
+  function payCart(redirect) {
+    var lines = cart();
+    var items = Object.keys(lines).map(function (id) { return { product_id: id, quantity: lines[id] }; });
+    pay({ items: items }, redirect, function () { saveCart({}); });
+  }
+  $('cart-pay').addEventListener('click', function () { payCart(false); });
+  $('cart-redirect').addEventListener('click', function () { payCart(true); });
+  $('cart-empty').addEventListener('click', function () { saveCart({}); });
+
+  function checkout(body) {
     if (window.snap) window.snap.show();
     return fetch('/checkout', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ product_id: product.product_id, quantity: quantity })
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body)
     }).then(function (response) {
       return response.json().then(function (answer) {
         if (window.snap) window.snap.hide();
@@ -21,9 +44,13 @@
     });
   }
 
-  function buy(product, quantity, redirect) {
+  function buy(product, quantity, redirect) { pay({ product_id: product.product_id, quantity: quantity }, redirect, function () {}); }
+
+  // `placed` runs once the shop has made the order (a cart is then emptied).
+  function pay(body, redirect, placed) {
     say('');
-    checkout(product, quantity).then(function (answer) {
+    checkout(body).then(function (answer) {
+      placed();
       var orderPage = '/order/' + encodeURIComponent(answer.order_id);
       if (redirect || !window.snap) { location.href = answer.redirect_url; return; }
       // What the popup said, for the order page to show beside the verified status.
@@ -39,17 +66,24 @@
 
   fetch('/products').then(function (r) { return r.json(); }).then(function (products) {
     products.forEach(function (product) {
+      catalogue[product.product_id] = product;
       var item = document.createElement('li');
       var name = document.createElement('h2'); name.textContent = product.name; item.appendChild(name);
       var price = document.createElement('p'); price.textContent = 'IDR ' + Number(product.price).toLocaleString('id-ID'); item.appendChild(price);
       var label = document.createElement('label'); label.textContent = 'Quantity'; label.htmlFor = 'quantity-' + product.product_id; item.appendChild(label);
       var quantity = document.createElement('input'); quantity.type = 'number'; quantity.min = '1'; quantity.max = '100'; quantity.value = '1';
       quantity.id = 'quantity-' + product.product_id; item.appendChild(quantity);
-      var pay = document.createElement('button'); pay.type = 'button'; pay.textContent = 'Buy (Snap popup)'; pay.id = 'buy-' + product.product_id;
-      pay.addEventListener('click', function () { buy(product, Number(quantity.value) || 1, false); });
-      item.appendChild(pay);
+      var add = document.createElement('button'); add.type = 'button'; add.textContent = 'Add to cart'; add.id = 'add-' + product.product_id;
+      add.addEventListener('click', function () {
+        var lines = cart(); lines[product.product_id] = Math.min(100, (lines[product.product_id] || 0) + (Number(quantity.value) || 1)); saveCart(lines);
+      });
+      item.appendChild(add);
+      var now = document.createElement('button'); now.type = 'button'; now.className = 'secondary'; now.textContent = 'Buy now (Snap popup)';
+      now.id = 'buy-' + product.product_id;
+      now.addEventListener('click', function () { buy(product, Number(quantity.value) || 1, false); });
+      item.appendChild(now);
       var redirect = document.createElement('button'); redirect.type = 'button'; redirect.className = 'secondary';
-      redirect.textContent = 'Buy (full-page Snap)'; redirect.id = 'redirect-' + product.product_id;
+      redirect.textContent = 'Buy now (full-page Snap)'; redirect.id = 'redirect-' + product.product_id;
       redirect.addEventListener('click', function () { buy(product, Number(quantity.value) || 1, true); });
       item.appendChild(redirect);
       var card = document.createElement('p'); var link = document.createElement('a');
@@ -57,5 +91,6 @@
       link.id = 'card-' + product.product_id; card.appendChild(link); item.appendChild(card);
       document.getElementById('products').appendChild(item);
     });
+    drawCart();
   });
 })();
