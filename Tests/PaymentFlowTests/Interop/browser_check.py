@@ -130,6 +130,26 @@ def snap_card(driver):
     check("the bank holds the money for it", held == 85000, held)
 
 
+def embedded(driver):
+    """snap.embed: Snap's page inside the shop's own page; a card not enrolled in 3-D Secure."""
+    driver.get(SHOP + "/")
+    visible(driver, "embed-kopi").click()
+    frame = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#snap-container iframe")))
+    driver.switch_to.frame(frame)
+    visible(driver, "method-credit_card").click()
+    type_into(driver, "card-number", "4411 1111 1111 1118")
+    type_into(driver, "card-expiry", "12/30")
+    type_into(driver, "card-cvv", "123")
+    visible(driver, "card-pay").click()
+    driver.switch_to.default_content()
+    wait(driver, lambda d: "/order/" in d.current_url, 30)
+    order_id = latest_order(driver)
+    check("snap.embed: paid inside the shop's page, onSuccess fired, the order turned paid",
+          order_paid(driver, order_id) == "paid" and driver.find_element(By.ID, "callback").text == "onSuccess")
+    truth = api(f"/v2/{order_id}/status")
+    check("an attempted authentication (eci 06): the card is not enrolled", truth.get("eci") == "06", truth)
+
+
 def core_card(driver):
     """The shop's own card page: the card script, 3-D Secure in a frame."""
     driver.get(SHOP + "/card?product=kopi")
@@ -232,7 +252,7 @@ def cart(driver):
     check("the gateway settled 620.000 for it", truth.get("transaction_status") == "settlement" and truth.get("gross_amount") == "620000.00", truth)
 
 
-ALL = {"cart": cart, "snap-card": snap_card, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
+ALL = {"cart": cart, "snap-card": snap_card, "embedded": embedded, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
 driver = browser()
 try:
     for name, flow in ALL.items():

@@ -52,10 +52,12 @@
     checkout(body).then(function (answer) {
       placed();
       var orderPage = '/order/' + encodeURIComponent(answer.order_id);
-      if (redirect || !window.snap) { location.href = answer.redirect_url; return; }
+      if (redirect === true || !window.snap) { location.href = answer.redirect_url; return; }
       // What the popup said, for the order page to show beside the verified status.
       function remember(event) { try { sessionStorage.setItem('snap-callback-' + answer.order_id, event); } catch (e) {} }
-      window.snap.pay(answer.token, {
+      var show = redirect === 'embed' ? function (token, options) { options.embedId = 'snap-container'; window.snap.embed(token, options); }
+        : window.snap.pay;
+      show(answer.token, {
         onSuccess: function () { remember('onSuccess'); location.href = orderPage; },
         onPending: function () { remember('onPending'); say('Waiting for your payment. Your order: ', ''); var a = document.createElement('a'); a.href = orderPage; a.textContent = answer.order_id; $('message').appendChild(a); },
         onError: function (result) { remember('onError'); say('The payment did not go through' + (result && result.status_message ? ': ' + result.status_message : '.'), 'bad'); },
@@ -82,6 +84,10 @@
       now.id = 'buy-' + product.product_id;
       now.addEventListener('click', function () { buy(product, Number(quantity.value) || 1, false); });
       item.appendChild(now);
+      var embed = document.createElement('button'); embed.type = 'button'; embed.className = 'secondary';
+      embed.textContent = 'Buy now (Snap on this page)'; embed.id = 'embed-' + product.product_id;
+      embed.addEventListener('click', function () { buy(product, Number(quantity.value) || 1, 'embed'); });
+      item.appendChild(embed);
       var redirect = document.createElement('button'); redirect.type = 'button'; redirect.className = 'secondary';
       redirect.textContent = 'Buy now (full-page Snap)'; redirect.id = 'redirect-' + product.product_id;
       redirect.addEventListener('click', function () { buy(product, Number(quantity.value) || 1, true); });
