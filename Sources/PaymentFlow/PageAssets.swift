@@ -61,14 +61,39 @@ public enum PageAssets {
     /// Content-Security-Policy.
     public static func page(_ path: String, _ values: [String: String] = [:], status: Int = 200, policy: String = policy()) throws -> HTTPResponse {
         guard let bytes = file(path) else { throw HTTPError(status: 404, message: "no such page") }
-        var text = String(decoding: bytes, as: UTF8.self)
-        for (name, value) in values { text = text.replacingOccurrences(of: "{{\(name)}}", with: escape(value)) }
+        let text = substitute(String(decoding: bytes, as: UTF8.self), values)
         var fields = HTTPFields(["Content-Type": "text/html; charset=utf-8"])
         try? fields.append(name: "Content-Security-Policy", value: policy)
         try? fields.append(name: "X-Content-Type-Options", value: "nosniff")
         try? fields.append(name: "Referrer-Policy", value: "same-origin")
         try? fields.append(name: "Cache-Control", value: "no-store")
         return HTTPResponse(status: status, fields: fields, body: .bytes(Array(text.utf8)))
+    }
+
+    /// A page that says one thing (a result, an error), in the gateway's plain style; it may
+    /// not be framed.
+    public static func message(title: String, heading: String, message: String, ok: Bool, status: Int = 200) -> HTTPResponse {
+        let values = ["title": title, "heading": heading, "message": message, "kind": ok ? "ok" : "bad"]
+        if let page = try? page("gateway/message.html", values, status: status, policy: policy(frameAncestors: "'none'")) { return page }
+        // The module's own file is missing (a broken install): still an answer, still escaped.
+        return HTTPResponse(status: status, fields: HTTPFields(["Content-Type": "text/plain; charset=utf-8"]), body: .bytes(Array("\(heading)\n\(message)\n".utf8)))
+    }
+
+    /// `{{name}}` → its value, escaped, in one pass over the template (a value that itself
+    /// holds `{{other}}` stays as it is). A name with no value is left visible: tests look for it.
+    static func substitute(_ template: String, _ values: [String: String]) -> String {
+        var out = ""
+        out.reserveCapacity(template.utf8.count)
+        var rest = Substring(template)
+        while let open = rest.range(of: "{{") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "}}") else { rest = rest[open.lowerBound...]; break }
+            let name = String(rest[open.upperBound..<close.lowerBound])
+            out += values[name].map(escape) ?? "{{\(name)}}"
+            rest = rest[close.upperBound...]
+        }
+        out += rest
+        return out
     }
 
     /// Text made safe for HTML text and quoted attributes.

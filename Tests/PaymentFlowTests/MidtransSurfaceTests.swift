@@ -181,6 +181,7 @@ struct MidtransSurfaceTests {
         let created = try await h.system.client.execute(create)
         let token = try #require((try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])?["token"] as? String)
         var pay = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(token)/charge"))
+        try pay.fields.append(name: "Content-Type", value: "application/json")
         pay.body = Array(#"{"payment_type":"qris","transaction_details":{"order_id":"snap-1","gross_amount":1}}"#.utf8)
         #expect(try await h.system.client.execute(pay).status == 200)
         let stored = try #require(try h.transaction("snap-1"))
@@ -208,6 +209,7 @@ struct MidtransSurfaceTests {
         create.body = Array(#"{"transaction_details":{"order_id":"expiry-3","gross_amount":5000},"expiry":{"start_time":"2099-01-01 10:00:00 +0700","unit":"minutes","duration":30}}"#.utf8)
         let token = try #require((try JSONSerialization.jsonObject(with: Data(try await h.system.client.execute(create).body)) as? [String: Any])?["token"] as? String)
         var pay = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(token)/charge"))
+        try pay.fields.append(name: "Content-Type", value: "application/json")
         pay.body = Array(#"{"payment_type":"qris","custom_expiry":{"expiry_duration":9,"unit":"day"}}"#.utf8)
         let snap = try JSONSerialization.jsonObject(with: Data(try await h.system.client.execute(pay).body)) as? [String: Any]
         #expect(snap?["expiry_time"] as? String == "2099-01-01 10:30:00", "Snap's expiry, not the page's: \(snap ?? [:])")

@@ -19,6 +19,7 @@ struct PaymentLinkTests {
     static func pay(_ h: Harness, _ url: String, _ choice: [String: Any]) async throws -> (status: Int, body: [String: Any]) {
         var request = HTTPClientRequest(method: .post, url: try HTTPURL(url + "/charge"))
         request.body = Array(try JSONSerialization.data(withJSONObject: choice))
+        try request.fields.append(name: "Content-Type", value: "application/json")
         let response = try await h.system.client.execute(request)
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
     }

@@ -24,6 +24,7 @@ struct SnapTests {
     static func pay(_ h: Harness, token: String, _ choice: [String: Any]) async throws -> (status: Int, body: [String: Any]) {
         var request = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(token)/charge"))
         request.body = Array(try JSONSerialization.data(withJSONObject: choice))
+        try request.fields.append(name: "Content-Type", value: "application/json")
         let response = try await h.system.client.execute(request)
         return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
     }
@@ -58,11 +59,13 @@ struct SnapTests {
         let page = try await h.system.client.get(try #require(created.body["redirect_url"] as? String) + "?origin=https://shop.example")
         let html = String(decoding: page.body, as: UTF8.self)
         let policy = try #require(page.fields["Content-Security-Policy"])
-        #expect(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline") && policy.contains("frame-ancestors *"))
+        #expect(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline") && policy.contains("frame-ancestors https://shop.example"),
+                "only the page that opened it may frame it: \(policy)")
         #expect(!html.contains("<script>alert(1)") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(html.contains(#"data-parent="https://shop.example""#))
         let sneaky = try await h.system.client.get(try #require(created.body["redirect_url"] as? String) + "?origin=javascript:alert(1)")
         #expect(String(decoding: sneaky.body, as: UTF8.self).contains(#"data-parent="""#), "an origin that is not http(s) is dropped")
+        #expect(sneaky.fields["Content-Security-Policy"]?.contains("frame-ancestors 'none'") == true, "a page nobody opened may not be framed")
         #expect(try await Self.pay(h, token: token, ["payment_type": "qris"]).status == 200)
         let again = try await Self.pay(h, token: token, ["payment_type": "qris"])
         #expect(again.status == 406 && again.body["error_messages"] as? [String] == ["transaction has been processed"])
@@ -70,6 +73,33 @@ struct SnapTests {
         let fields = try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any]
         #expect(fields?["transaction_status"] as? String == "pending" && fields?["signature_key"] == nil, "\(fields ?? [:])")
         #expect(try await h.system.client.get(h.system.urls[.gateway]! + "/snap/snap.js").fields["Content-Type"]?.hasPrefix("application/javascript") == true)
+        await h.stop()
+    }
+
+    @Test("a page past its time says expired (and takes no payment); an unknown page says gone; the script must send JSON from the page's own site")
+    func pageStates() async throws {
+        let clock = ManualClock()
+        let h = try await Harness.start { $0.now = { clock.now } }
+        let created = try await Self.create(h, ["transaction_details": Self.order("snap-late"), "expiry": ["duration": 1, "unit": "minute"]])
+        let token = try #require(created.body["token"] as? String)
+        let url = try #require(created.body["redirect_url"] as? String)
+        #expect(String(decoding: try await h.system.client.get(url).body, as: UTF8.self).contains(#"data-state="open""#))
+        clock.advance(by: 120)
+        let late = try await h.system.client.get(url)
+        #expect(late.status == 200 && String(decoding: late.body, as: UTF8.self).contains(#"data-state="expired""#))
+        #expect(try await Self.pay(h, token: token, ["payment_type": "qris"]).status == 404, "no payment after its time")
+        let gone = try await h.system.client.get(h.system.urls[.gateway]! + "/snap/v2/vtweb/no-such-token")
+        #expect(gone.status == 404 && String(decoding: gone.body, as: UTF8.self).contains(#"data-state="gone""#))
+        let fresh = try #require(try await Self.create(h, ["transaction_details": Self.order("snap-form")]).body["token"] as? String)
+        var form = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(fresh)/charge"))
+        form.body = Array(#"{"payment_type":"qris"}"#.utf8)
+        try form.fields.append(name: "Content-Type", value: "text/plain")
+        #expect(try await h.system.client.execute(form).status == 415, "a text/plain form (which a cross-site page can send) is refused")
+        var crossSite = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/snap/v2/transactions/\(fresh)/charge"))
+        crossSite.body = Array(#"{"payment_type":"qris"}"#.utf8)
+        try crossSite.fields.append(name: "Content-Type", value: "application/json")
+        try crossSite.fields.append(name: "Origin", value: "https://evil.example")
+        #expect(try await h.system.client.execute(crossSite).status == 403)
         await h.stop()
     }
 

@@ -184,12 +184,10 @@ struct BankPages: Sendable {
     /// A form's payment: refused if posted from another site, else paid through the bank's one
     /// payment path, and the outcome's page.
     func pay(_ request: HTTPRequest, at place: Place) async throws -> HTTPResponse {
-        do throws(GatewayError) {
-            try HTML.refuseCrossSite(request)
-        } catch {
-            return try refusal(status: error.status, heading: "Refused", "\(error.message): nothing was paid.", at: place)
+        if BrowserRequest.isCrossSite(request) {
+            return try refusal(status: 403, heading: "Refused", "This form may only be posted from its own page: nothing was paid.", at: place)
         }
-        let text = place == .app ? request.pathParameters["number"] : HTML.formOrJSON(request)[place.field]
+        let text = place == .app ? request.pathParameters["number"] : BrowserRequest.fields(request)[place.field]
         let number = Self.cleaned(text)
         return try result(try await bank.payAccount(number, how: place.how), number: number, at: place)
     }

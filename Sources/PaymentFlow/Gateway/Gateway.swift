@@ -180,16 +180,14 @@ public final class Gateway: Sendable {
             var answer = try chargeAnswer(result, merchant: merchant, forBrowser: true)
             // A form posted without the page's script: back to the merchant, or a page that
             // says what happened (never raw JSON in a customer's browser).
-            if request.fields["Content-Type"]?.hasPrefix("application/x-www-form-urlencoded") == true {
+            if BrowserRequest.isFormPost(request) {
                 let transaction = result.transaction
-                let outcome = "order_id=\(Self.queryEscaped(transaction.orderID))&status_code=\(transaction.state.statusCode)"
-                    + "&transaction_status=\(transaction.state.status.rawValue)"
-                if let callback = HTML.formOrJSON(request)["callback_url"], !callback.isEmpty, (try? HTTPURL(callback)) != nil {
-                    answer = HTTPResponse(status: 303, fields: HTTPFields(["Location": callback + (callback.contains("?") ? "&" : "?") + outcome]),
-                                          body: .bytes([]))
+                if let callback = BrowserRequest.fields(request)["callback_url"], !callback.isEmpty, (try? HTTPURL(callback)) != nil {
+                    answer = HTTPResponse(status: 303, fields: HTTPFields(["Location": Self.finishRedirect(callback, transaction)]), body: .bytes([]))
                 } else {
                     let paid = [.capture, .settlement, .authorize].contains(transaction.state.status)
-                    answer = HTML.page(title: "3-D Secure", body: "<h1>\(paid ? "Payment confirmed" : "Payment not confirmed")</h1>\n<p>\(HTML.escape(result.message))</p>")
+                    answer = PageAssets.message(title: "3-D Secure", heading: paid ? "Payment confirmed" : "Payment not confirmed",
+                                                message: result.message, ok: paid)
                 }
             }
             return answer
@@ -199,6 +197,8 @@ public final class Gateway: Sendable {
         }
         router.get("/snap/v2/vtweb/{token}") { [self] request in try snap.page(request) }
         router.post("/snap/v2/transactions/{token}/charge") { [self] request in
+            // The page's script, and nothing else: no cross-site form can pay through a token.
+            try BrowserRequest.requireSameSiteJSON(request)
             let (result, merchant, finishURL) = try await snap.charge(request)
             return try chargeAnswer(result, merchant: merchant, finishURL: finishURL, forBrowser: true)
         }
@@ -225,7 +225,9 @@ public final class Gateway: Sendable {
         router.get("/v1/payment-links/{id}") { [self] request in try paymentLinks.get(request) }
         router.delete("/v1/payment-links/{id}") { [self] request in try paymentLinks.delete(request) }
         router.get("/payment-links/{id}") { [self] request in try paymentLinks.page(request) }
+        router.get("/payment-links/{id}/purchases/{order}") { [self] request in try paymentLinks.purchase(request) }
         router.post("/payment-links/{id}/charge") { [self] request in
+            try BrowserRequest.requireSameSiteJSON(request)
             let (result, merchant, finishURL) = try await paymentLinks.charge(request)
             return try chargeAnswer(result, merchant: merchant, finishURL: finishURL, forBrowser: true)
         }
@@ -289,8 +291,18 @@ public final class Gateway: Sendable {
             if !error.details.isEmpty { object["validation_messages"] = error.details }
             return JSONText.response(object, status: error.status)
         case .page:
-            return HTML.page(title: "Payment", body: "<h1>\(error.status)</h1>\n<p>\(HTML.escape(error.message))</p>", status: error.status)
+            return PageAssets.message(title: "Payment", heading: error.status == 404 ? "Not found" : "Something went wrong", message: error.message,
+                                      ok: false, status: error.status)
         }
+    }
+
+    /// Where a page sends the customer back to the merchant: `url` with the transaction's
+    /// `order_id`, `status_code` and `transaction_status` in the query (Midtrans' finish and
+    /// callback URLs), the one place this query is made.
+    static func finishRedirect(_ url: String, _ transaction: GatewayTransaction) -> String {
+        let query = "order_id=\(queryEscaped(transaction.orderID))&status_code=\(transaction.state.statusCode)"
+            + "&transaction_status=\(transaction.state.status.rawValue)"
+        return url + (url.contains("?") ? "&" : "?") + query
     }
 
     static func queryEscaped(_ text: String) -> String {
@@ -318,7 +330,7 @@ public final class Gateway: Sendable {
         if forBrowser { fields["signature_key"] = nil }
         fields["status_message"] = result.message
         if case .awaitingAuthentication = transaction.charge {
-            fields["redirect_url"] = "\(publicURL)/v2/3ds/\(transaction.transactionID)?client_key=\(merchant.clientKey)"
+            fields["redirect_url"] = ThreeDSecure.redirectURL(gatewayURL: publicURL, transactionID: transaction.transactionID, clientKey: merchant.clientKey)
         }
         if transaction.state.status == .deny, transaction.state.fraud != .deny {
             fields["status_message"] = result.bankMessage ?? result.message
@@ -327,10 +339,7 @@ public final class Gateway: Sendable {
         if let finishURL {
             // Snap's page sends the customer back to the merchant with the outcome (Midtrans'
             // `finish_redirect_url`: the order, its status code and status in the query).
-            let separator = finishURL.contains("?") ? "&" : "?"
-            let query = "order_id=\(Self.queryEscaped(transaction.orderID))&status_code=\(transaction.state.statusCode)"
-                + "&transaction_status=\(transaction.state.status.rawValue)"
-            fields["finish_redirect_url"] = finishURL + separator + query
+            fields["finish_redirect_url"] = Self.finishRedirect(finishURL, transaction)
         }
         return Self.answer(fields)
     }

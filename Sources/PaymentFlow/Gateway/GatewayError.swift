@@ -188,7 +188,7 @@ public enum GatewayAPI: Sendable {
         if path.hasPrefix("/snap/v2/vtweb/") || (method == .get && path.hasPrefix("/v2/3ds/"))
             || (path.hasPrefix("/v2/pay/account/") && path.hasSuffix("/link")) || (path.hasPrefix("/v2/gopay/") && path.hasSuffix("/verify")) {
             self = .page
-        } else if path.hasPrefix("/payment-links/") && method == .get {
+        } else if path.hasPrefix("/payment-links/") && method == .get && !path.contains("/purchases/") {
             self = .page
         } else if path.hasPrefix("/v1/payment-links") || path.hasPrefix("/payment-links/") {
             self = .paymentLink

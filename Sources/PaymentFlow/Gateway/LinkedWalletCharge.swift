@@ -120,26 +120,28 @@ struct LinkedWalletCharge: Sendable {
         guard let transaction = try find(id), transaction.state.status == .pending, transaction.extra[Self.accountExtra] != nil else {
             throw .transactionNotFound
         }
-        return HTML.page(title: "GoPay", body: """
-            <h1>Pay IDR \(transaction.state.grossAmount.gatewayText) with GoPay</h1>
-            <p>Order \(HTML.escape(transaction.orderID)) from merchant \(HTML.escape(transaction.merchantID)).</p>
-            <form method="post" action="/v2/gopay/\(HTML.escape(id))/verify">
-            <label>GoPay PIN (sandbox: \(SandboxWallets.pin)) <input name="pin" type="password" inputmode="numeric"></label>
-            <button type="submit">Pay</button>
-            </form>
-            """)
+        do {
+            return try PageAssets.page("gateway/pin.html", [
+                "title": "GoPay", "heading": "Pay Rp \(transaction.state.grossAmount.displayText.replacingOccurrences(of: "Rp ", with: "")) with GoPay",
+                "message": "Order \(transaction.orderID) from merchant \(transaction.merchantID).", "action": "/v2/gopay/\(id)/verify",
+                "button": "Pay", "sandbox_pin": SandboxWallets.pin,
+            ], policy: PageAssets.policy(frameAncestors: "'none'"))
+        } catch {
+            throw .internalFailure("the GoPay page is missing: \(error)")
+        }
     }
 
     /// `POST /v2/gopay/{transaction_id}/verify` with the PIN. The account is looked up again:
     /// one unbound since the charge began pays nothing.
     func verify(_ request: HTTPRequest, find: (String) throws(GatewayError) -> GatewayTransaction?) async throws(GatewayError) -> HTTPResponse {
-        try HTML.refuseCrossSite(request)
+        if BrowserRequest.isCrossSite(request) { throw .crossSitePost }
         let id = request.pathParameters["id"] ?? ""
         guard let transaction = try find(id), transaction.state.status == .pending, let accountID = transaction.extra[Self.accountExtra],
             let merchant = try merchants.merchant(id: transaction.merchantID)
         else { throw .transactionNotFound }
         let token = try payAccounts.walletToken(accountID: accountID, merchantID: merchant.merchantID)
-        let result = try await debit(transaction, token: token, pin: HTML.formOrJSON(request)["pin"] ?? "", merchant: merchant)
-        return HTML.page(title: "GoPay", body: "<h1>\(HTML.escape(result.message))</h1>\n<p>You can close this page.</p>")
+        let result = try await debit(transaction, token: token, pin: BrowserRequest.fields(request)["pin"] ?? "", merchant: merchant)
+        return PageAssets.message(title: "GoPay", heading: result.message, message: "You can close this page.",
+                                  ok: result.transaction.state.status == .settlement)
     }
 }

@@ -126,26 +126,26 @@ struct PayAccountAPI: Sendable {
         guard let account = try storing({ try accounts.payAccount(id: id) }), try isLive(account), account.status == .pending else {
             throw .payAccountNotFound
         }
-        return HTML.page(title: "Link GoPay", body: """
-            <h1>Link your GoPay account</h1>
-            <p>Merchant <strong>\(HTML.escape(account.merchantID))</strong> asks to charge GoPay +\(HTML.escape(account.countryCode)) \
-            \(HTML.escape(account.phoneNumber)) without asking you each time.</p>
-            <form method="post" action="/v2/pay/account/\(HTML.escape(id))/link">
-            <label>GoPay PIN (sandbox: \(SandboxWallets.pin)) <input name="pin" type="password" inputmode="numeric"></label>
-            <button type="submit">Link</button>
-            </form>
-            """)
+        do {
+            return try PageAssets.page("gateway/pin.html", [
+                "title": "Link GoPay", "heading": "Link your GoPay account", "action": "/v2/pay/account/\(id)/link", "button": "Link",
+                "message": "Merchant \(account.merchantID) asks to charge GoPay +\(account.countryCode) \(account.phoneNumber) without asking you each time.",
+                "sandbox_pin": SandboxWallets.pin,
+            ], policy: PageAssets.policy(frameAncestors: "'none'"))
+        } catch {
+            throw .internalFailure("the GoPay page is missing: \(error)")
+        }
     }
 
     /// `POST /v2/pay/account/{id}/link` with the customer's PIN: the provider links the wallet
     /// and issues its token; the account is enabled (once: a second approval finds it enabled).
     func activate(_ request: HTTPRequest) async throws(GatewayError) -> HTTPResponse {
-        try HTML.refuseCrossSite(request)
+        if BrowserRequest.isCrossSite(request) { throw .crossSitePost }
         let id = request.pathParameters["id"] ?? ""
         guard let account = try storing({ try accounts.payAccount(id: id) }), try isLive(account), account.status == .pending else {
             throw .payAccountNotFound
         }
-        let pin = HTML.formOrJSON(request)["pin"] ?? ""
+        let pin = BrowserRequest.fields(request)["pin"] ?? ""
         let answer: BankAPI.WalletLinked
         do {
             answer = try await bank.linkWallet(BankAPI.WalletLink(wallet: account.walletNumber, phone_number: account.phoneNumber, pin: pin))
@@ -171,7 +171,7 @@ struct PayAccountAPI: Sendable {
         if let redirect = account.redirectURL {
             return HTTPResponse(status: 303, fields: HTTPFields(["Location": redirect]), body: .bytes([]))
         }
-        return HTML.page(title: "GoPay linked", body: "<h1>Linked</h1>\n<p>You can close this page.</p>")
+        return PageAssets.message(title: "GoPay linked", heading: "Linked", message: "Your GoPay is linked. You can close this page.", ok: true)
     }
 
     /// The merchant's account `id` as it is now (a pending one past its time is expired, and

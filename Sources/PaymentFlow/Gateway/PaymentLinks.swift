@@ -111,20 +111,44 @@ struct PaymentLinks: Sendable {
 
     // MARK: The page
 
-    /// `GET /payment-links/{id}`: the order and the ways to pay.
+    /// `GET /payment-links/{id}`: the order and the ways to pay (the same ``PaymentPage`` as
+    /// Snap's). A link that is deleted, expired or used up says so.
     func page(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
-        let link = try live(request.pathParameters["id"] ?? "")
-        let methods = Self.methods(link)
-        let items = methods.map { "<li>\(HTML.escape($0.title))</li>" }.joined(separator: "\n")
-        return HTML.page(title: link.title ?? "Pay \(link.orderID)", body: """
-            <h1>\(HTML.escape(link.title ?? "Order \(link.orderID)")): IDR \(link.grossAmount.gatewayText)</h1>
-            <p>Choose how to pay (\(link.usageLimit - link.usage) of \(link.usageLimit) payments left).</p>
-            <ul>
-            \(items)
-            </ul>
-            <p>The page's scripts post <code>{"payment_type": …}</code> to
-            <code>/payment-links/\(HTML.escape(link.id))/charge</code>.</p>
-            """)
+        let id = request.pathParameters["id"] ?? ""
+        let link: PaymentLink
+        do {
+            link = try live(id)
+        } catch .paymentLinkUsedUp {
+            return try PaymentPage(state: .expired, parent: nil).response(status: 410)
+        } catch {
+            return try PaymentPage(state: .gone, parent: nil).response(status: 404)
+        }
+        guard let merchant = try merchants.merchant(id: link.merchantID) else { throw .paymentLinkNotFound }
+        let order = (try? JSONSerialization.jsonObject(with: Data(link.order.utf8))) as? [String: Any] ?? [:]
+        var page = PaymentPage(state: .open, parent: nil)
+        page.orderID = link.title ?? link.orderID
+        page.amount = link.grossAmount
+        page.clientKey = merchant.clientKey
+        page.methods = Self.methods(link)
+        page.items = order["item_details"] as? [[String: Any]] ?? []
+        page.remaining = link.expiresAt.map { max(0, $0 - Timestamp.millis(configuration.now())) } ?? 7 * 86_400_000
+        page.chargePath = "/payment-links/\(link.id)/charge"
+        page.statusPath = "/payment-links/\(link.id)/purchases/"
+        page.bankOrigin = BrowserRequest.origin(of: configuration.bankURL)
+        return try page.response()
+    }
+
+    /// `GET /payment-links/{id}/purchases/{order_id}`: one payment through the link, as the
+    /// page's script follows it.
+    func purchase(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
+        let id = request.pathParameters["id"] ?? "", orderID = request.pathParameters["order"] ?? ""
+        guard let link = try storing({ try accounts.paymentLink(id: id) }), let purchase = link.purchases.first(where: { $0.orderID == orderID }),
+            let merchant = try merchants.merchant(id: link.merchantID)
+        else { throw .transactionNotFound }
+        let transaction = try flow.ledger.find(merchantID: merchant.merchantID, id: purchase.transactionID)
+        let order = (try? JSONSerialization.jsonObject(with: Data(link.order.utf8))) as? [String: Any] ?? [:]
+        return PaymentPage.status(of: transaction, merchant: merchant, gatewayURL: publicURL(),
+                                  finishURL: (order["callbacks"] as? [String: Any])?["finish"] as? String ?? merchant.finishURL)
     }
 
     /// `POST /payment-links/{id}/charge`: one payment through the link. A use is claimed first

@@ -93,8 +93,12 @@ final class Snap: Sendable {
         let session = Session(merchantID: merchant.merchantID, body: request.body, expires: expires,
                               notificationTargets: (targets.overrideURLs, targets.appendURLs), expiry: expiry, orderID: orderID,
                               methods: methods, finishURL: finish ?? merchant.finishURL, secure: secure)
+        let now = configuration.now()
         sessions.withLock { sessions in
-            sessions = sessions.filter { $0.value.merchantID != merchant.merchantID || $0.value.orderID != orderID }
+            // The order's older page goes (the new one replaces it), and so does every page past its grace.
+            sessions = sessions.filter {
+                ($0.value.merchantID != merchant.merchantID || $0.value.orderID != orderID) && $0.value.expires.addingTimeInterval(Self.grace) > now
+            }
             sessions[token] = session
         }
         let object: [String: Any] = ["token": token, "redirect_url": "\(publicURL())/snap/v2/vtweb/\(token)"]
@@ -102,51 +106,37 @@ final class Snap: Sendable {
                             body: .bytes((try? JSONText.encode(object)) ?? []))
     }
 
-    /// `GET /snap/v2/vtweb/{token}`: the order and the ways to pay (Pages/gateway/snap.html).
-    /// `?origin=` names the page that opened it in a frame (`snap.js`): the only origin the
-    /// page's results are posted to. Values reach the page's script as escaped `data-`
-    /// attributes; the page may be framed by any site (as Midtrans' is), but its script talks
-    /// only to its own origin and to that one parent.
+    /// `GET /snap/v2/vtweb/{token}`: the order and the ways to pay (``PaymentPage``). A page
+    /// whose time ran out still says so (for an hour), and a page that is gone says that —
+    /// to its opener too — rather than leave it waiting.
     func page(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let token = request.pathParameters["token"] ?? ""
-        let (merchant, body, kept) = try session(token)
+        let parent = BrowserRequest.origin(request.queryParameters["origin"])
+        guard let (merchant, body, kept) = try? session(token, evenIfExpired: true) else {
+            return try PaymentPage(state: .gone, parent: parent).response(status: 404)
+        }
         let details = body["transaction_details"] as? [String: Any] ?? [:]
-        let amount = ChargeRequest.amount(details["gross_amount"]) ?? .zero
-        let items = (body["item_details"] as? [[String: Any]] ?? []).map { item -> [String: Any] in
-            ["name": item["name"] as? String ?? (item["id"] as? String ?? ""), "quantity": (item["quantity"] as? NSNumber)?.intValue ?? 1,
-             "price": ChargeRequest.amount(item["price"])?.amount ?? 0]
-        }
-        let parent = Self.origin(request.queryParameters["origin"])
-        do {
-            return try PageAssets.page("gateway/snap.html", [
-                "token": token, "order_id": kept.orderID, "amount": amount.gatewayText, "client_key": merchant.clientKey,
-                "methods": kept.methods.map(\.rawValue).joined(separator: ","), "items": JSONText.text(items),
-                "finish": kept.finishURL ?? "", "expires": String(Timestamp.millis(kept.expires)), "parent": parent ?? "",
-                "secure": kept.secure ? "true" : "false", "transaction": kept.transactionID ?? "",
-                "bank": Storefront.origin(configuration.bankURL),
-            ], policy: PageAssets.policy(frameAncestors: "*"))
-        } catch {
-            throw .internalFailure("the Snap page is missing: \(error)")
-        }
+        let remaining = Timestamp.millis(kept.expires) - Timestamp.millis(configuration.now())
+        var page = PaymentPage(state: remaining > 0 || kept.transactionID != nil ? .open : .expired, parent: parent)
+        page.orderID = kept.orderID
+        page.amount = ChargeRequest.amount(details["gross_amount"]) ?? .zero
+        page.clientKey = merchant.clientKey
+        page.methods = kept.methods
+        page.items = body["item_details"] as? [[String: Any]] ?? []
+        page.remaining = max(0, remaining)
+        page.transactionID = kept.transactionID
+        page.chargePath = "/snap/v2/transactions/\(token)/charge"
+        page.statusPath = "/snap/v2/transactions/\(token)/status"
+        page.bankOrigin = BrowserRequest.origin(of: configuration.bankURL)
+        return try page.response()
     }
 
-    /// An `origin` query value that is an http(s) origin (scheme, host, port; nothing else), or nil.
-    static func origin(_ text: String?) -> String? {
-        guard let text, let url = try? HTTPURL(text), text == "\(url.scheme.rawValue)://\(url.hostField)" else { return nil }
-        return text
-    }
-
-    /// `GET /snap/v2/transactions/{token}/status`: the page's transaction as the page's script
-    /// follows it (no `signature_key`: that is for the merchant's server).
+    /// `GET /snap/v2/transactions/{token}/status`: the page's transaction as its script follows it.
     func status(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
-        let (merchant, _, kept) = try session(request.pathParameters["token"] ?? "")
-        guard let id = kept.transactionID, let transaction = try flow.ledger.find(merchantID: merchant.merchantID, id: id) as GatewayTransaction? else {
-            throw .transactionNotFound
-        }
-        var fields = transaction.fields(statusCode: transaction.statusAnswerCode, serverKey: merchant.serverKey)
-        fields["signature_key"] = nil
-        fields["status_message"] = "Success, transaction is found"
-        return Gateway.answer(fields)
+        let (merchant, _, kept) = try session(request.pathParameters["token"] ?? "", evenIfExpired: true)
+        guard let id = kept.transactionID else { throw .transactionNotFound }
+        let transaction = try flow.ledger.find(merchantID: merchant.merchantID, id: id)
+        return PaymentPage.status(of: transaction, merchant: merchant, gatewayURL: publicURL(), finishURL: kept.finishURL)
     }
 
     /// `POST /snap/v2/transactions/{token}/charge`: the order from the session — its details,
@@ -220,9 +210,14 @@ final class Snap: Sendable {
         return request
     }
 
-    private func session(_ token: String) throws(GatewayError) -> (MerchantAccount, [String: Any], Session) {
+    /// How long a page whose time ran out is kept to say so (and to follow a payment made in time).
+    static let grace: TimeInterval = 3600
+
+    /// The session of `token`; one past its expiry only when `evenIfExpired` (and within ``grace``).
+    private func session(_ token: String, evenIfExpired: Bool = false) throws(GatewayError) -> (MerchantAccount, [String: Any], Session) {
         let now = configuration.now()
-        guard let session = sessions.withLock({ $0[token] }), session.expires > now,
+        guard let session = sessions.withLock({ $0[token] }),
+            session.expires > now || (evenIfExpired && session.expires.addingTimeInterval(Self.grace) > now),
             let merchant = try merchants.merchant(id: session.merchantID)
         else { throw .snapTokenNotFound }
         return (merchant, (try? JSONSerialization.jsonObject(with: Data(session.body))) as? [String: Any] ?? [:], session)

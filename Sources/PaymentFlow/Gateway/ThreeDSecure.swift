@@ -10,6 +10,11 @@ struct ThreeDSecure: Sendable {
     let flow: ChargeFlow
     let merchants: MerchantDirectory
 
+    /// The page a card charge waiting for its OTP sends the customer to (`redirect_url`).
+    static func redirectURL(gatewayURL: String, transactionID: String, clientKey: String) -> String {
+        "\(gatewayURL)/v2/3ds/\(transactionID)?client_key=\(clientKey)"
+    }
+
     /// `GET /v2/3ds/{id}?client_key=…[&origin=…][&callback_url=…]`: the bank's OTP step as a
     /// page (Pages/gateway/3ds.html). `origin`: the page that framed it (the card script's, the
     /// Snap page's) — the only origin its answer is posted to; `callback_url`: where a
@@ -24,7 +29,7 @@ struct ThreeDSecure: Sendable {
         let callback = query["callback_url"].flatMap { (try? HTTPURL($0)) != nil ? $0 : nil } ?? ""
         do {
             return try PageAssets.page("gateway/3ds.html", [
-                "id": id, "client_key": merchant.clientKey, "parent": Snap.origin(query["origin"]) ?? "", "callback": callback,
+                "id": id, "client_key": merchant.clientKey, "parent": BrowserRequest.origin(query["origin"]) ?? "", "callback": callback,
                 "amount": transaction.state.grossAmount.gatewayText, "masked_card": transaction.maskedCard ?? "",
             ], policy: PageAssets.policy(frameAncestors: "*"))
         } catch {
@@ -34,8 +39,8 @@ struct ThreeDSecure: Sendable {
 
     /// `POST /v2/3ds/{id}` (form-encoded or JSON, with the merchant's client key and the OTP).
     func verify(_ request: HTTPRequest) async throws(GatewayError) -> ChargeFlow.Result {
-        try HTML.refuseCrossSite(request)
-        let form = HTML.formOrJSON(request)
+        if BrowserRequest.isCrossSite(request) { throw .crossSitePost }
+        let form = BrowserRequest.fields(request)
         guard let clientKey = form["client_key"], let merchant = try merchants.merchant(clientKey: clientKey) else {
             throw .transactionNotFound
         }

@@ -142,6 +142,8 @@ public final class MerchantShop: Sendable {
     }
 
     func placeOrder(_ request: HTTPRequest) async throws -> HTTPResponse {
+        // The shop's own pages (and servers) only: a page elsewhere cannot buy in the customer's name.
+        try BrowserRequest.requireSameSiteJSON(request)
         let body: PlaceOrder = try request.decodeJSON()
         guard let product = catalogue.first(where: { $0.product_id == body.product_id }), let price = Rupiah(parsing: product.price) else {
             throw HTTPError(status: 404, message: "no such product")
@@ -210,6 +212,8 @@ public final class MerchantShop: Sendable {
     /// customer's GoPay (`POST /v2/pay/account`), keeps the account, and answers the page where
     /// the customer approves the link.
     func linkWallet(_ request: HTTPRequest) async throws -> HTTPResponse {
+        // The shop's own pages (and servers) only: a page elsewhere cannot buy in the customer's name.
+        try BrowserRequest.requireSameSiteJSON(request)
         struct Link: Codable { var phone_number: String }
         let body: Link = try request.decodeJSON()
         let (status, answer) = try await gateway(.post, "/v2/pay/account", [
@@ -251,6 +255,8 @@ public final class MerchantShop: Sendable {
     /// (`POST /v1/subscriptions`). The gateway's timers make each charge; the shop records the
     /// charge's order when its first webhook arrives.
     func subscribe(_ request: HTTPRequest) async throws -> HTTPResponse {
+        // The shop's own pages (and servers) only: a page elsewhere cannot buy in the customer's name.
+        try BrowserRequest.requireSameSiteJSON(request)
         let body: Subscribe = try request.decodeJSON()
         guard let product = catalogue.first(where: { $0.product_id == body.product_id }) else { throw HTTPError(status: 404, message: "no such product") }
         var schedule: [String: Any] = ["interval": 1, "interval_unit": body.interval_unit ?? "month"]

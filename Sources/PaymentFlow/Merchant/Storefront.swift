@@ -40,16 +40,11 @@ struct Storefront: Sendable {
     /// A shop page: the gateway's origin and the client key as data for its script; scripts and
     /// frames allowed from the gateway's origin (snap.js, the card script, Snap's page, the OTP page).
     private func page(_ path: String, _ values: [String: String]) throws -> HTTPResponse {
-        let gateway = Self.origin(shop.gatewayURL)
+        let gateway = BrowserRequest.origin(of: shop.gatewayURL)
         var all = values
         all["gateway"] = gateway
         all["client_key"] = shop.clientKey
         return try PageAssets.page(path, all, policy: PageAssets.policy(["script-src": gateway, "frame-src": gateway, "img-src": gateway]))
-    }
-
-    static func origin(_ url: String) -> String {
-        guard let parsed = try? HTTPURL(url) else { return url }
-        return "\(parsed.scheme.rawValue)://\(parsed.hostField)"
     }
 
     /// One product, or a cart of them (`items`).
@@ -66,7 +61,7 @@ struct Storefront: Sendable {
     /// `POST /checkout`: the order, and its Snap token. A form post from another site is refused
     /// (a page elsewhere cannot place orders in the customer's name).
     func checkout(_ request: HTTPRequest) async throws -> HTTPResponse {
-        try HTML.refuseCrossSite(request)
+        try BrowserRequest.requireSameSiteJSON(request)
         let body: Checkout = try request.decodeJSON()
         let lines = body.items ?? [Checkout.Line(product_id: body.product_id ?? "", quantity: body.quantity)]
         guard (1...20).contains(lines.count) else { throw HTTPError(status: 400, message: "a cart holds 1 to 20 products") }

@@ -150,6 +150,42 @@ def embedded(driver):
     check("an attempted authentication (eci 06): the card is not enrolled", truth.get("eci") == "06", truth)
 
 
+def reload_pending(driver):
+    """A customer reopens the payment page of a waiting transfer: the number is shown again."""
+    driver.get(SHOP + "/")
+    visible(driver, "redirect-kopi").click()
+    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
+    visible(driver, "method-bank_transfer").click()
+    visible(driver, "method-bni_va").click()
+    number = visible(driver, "payment-number").text.strip()
+    driver.refresh()
+    again = visible(driver, "payment-number").text.strip()
+    check("reloaded while waiting, the page shows the same virtual account", again == number and number.isdigit(), (number, again))
+
+
+def closed_and_declined(driver):
+    """The popup closed before paying (onClose); a card the bank declines (onError)."""
+    driver.get(SHOP + "/")
+    visible(driver, "buy-kopi").click()
+    wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#snap-midtrans iframe")))
+    driver.find_element(By.CSS_SELECTOR, "#snap-midtrans button").click()
+    wait(driver, lambda d: "closed the payment page" in d.find_element(By.ID, "message").text)
+    check("closing the popup fired onClose, and the shop said so", not driver.find_elements(By.ID, "snap-midtrans"))
+    visible(driver, "buy-kopi").click()
+    frame = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#snap-midtrans iframe")))
+    driver.switch_to.frame(frame)
+    visible(driver, "method-credit_card").click()
+    type_into(driver, "card-number", "4711 1111 1111 1115")
+    type_into(driver, "card-expiry", "12/30")
+    type_into(driver, "card-cvv", "123")
+    visible(driver, "card-pay").click()
+    visible(driver, "done-title")
+    declined = driver.find_element(By.ID, "done-title").text
+    driver.switch_to.default_content()
+    wait(driver, lambda d: "did not go through" in d.find_element(By.ID, "message").text)
+    check("a declined card: the page says so and snap.js fired onError", declined == "Payment not completed", declined)
+
+
 def core_card(driver):
     """The shop's own card page: the card script, 3-D Secure in a frame."""
     driver.get(SHOP + "/card?product=kopi")
@@ -252,7 +288,7 @@ def cart(driver):
     check("the gateway settled 620.000 for it", truth.get("transaction_status") == "settlement" and truth.get("gross_amount") == "620000.00", truth)
 
 
-ALL = {"cart": cart, "snap-card": snap_card, "embedded": embedded, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
+ALL = {"cart": cart, "snap-card": snap_card, "embedded": embedded, "reload": reload_pending, "closed-declined": closed_and_declined, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
 driver = browser()
 try:
     for name, flow in ALL.items():
@@ -271,5 +307,7 @@ try:
                 pass
 finally:
     driver.quit()
+ran = [name for name in ALL if not FLOWS or name in FLOWS]
+print(f"flows: {len(ran)} of {len(ALL)}")
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

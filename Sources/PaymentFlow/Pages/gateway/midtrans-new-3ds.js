@@ -20,7 +20,7 @@
   var gateway = new URL(script.src).origin;
   var clientKey = script.getAttribute('data-client-key');
   var sequence = 0;
-  var waiting = null;  // the callbacks of the authentication in progress
+  var waiting = null;  // the authentication in progress: its callbacks and transaction id
 
   function query(object) {
     return Object.keys(object).filter(function (k) { return object[k] !== undefined && object[k] !== null; })
@@ -35,32 +35,36 @@
       var name = 'callback_' + (++sequence);
       var tag = document.createElement('script');
       var settled = false;
-      api[name] = function (response) {
+      function done(response) {
+        if (settled) return;
         settled = true;
+        clearTimeout(timer);
         delete api[name];
         tag.remove();
         var handler = response && response.status_code === '200' ? callbacks.onSuccess : callbacks.onFailure;
         if (typeof handler === 'function') handler(response);
-      };
+      }
+      api[name] = done;
+      // No answer within 30 s (a gateway down, a script blocked): a failure, not a wait for ever.
+      var timer = setTimeout(function () { done({ status_code: '504', status_message: 'The gateway did not answer' }); }, 30000);
       var parameters = {
         client_key: clientKey, card_number: cardData.card_number, card_exp_month: cardData.card_exp_month,
         card_exp_year: cardData.card_exp_year, card_cvv: cardData.card_cvv, token_id: cardData.token_id,
         callback: 'MidtransNew3ds.' + name
       };
       tag.src = gateway + '/v2/token?' + query(parameters);
-      tag.onerror = function () {
-        if (settled) return;
-        delete api[name];
-        if (typeof callbacks.onFailure === 'function') callbacks.onFailure({ status_code: '500', status_message: 'The gateway did not answer' });
-      };
+      tag.onerror = function () { done({ status_code: '500', status_message: 'The gateway did not answer' }); };
       document.head.appendChild(tag);
     },
 
     authenticate: function (redirectURL, callbacks) {
-      waiting = callbacks || {};
-      var url = redirectURL + (redirectURL.indexOf('?') < 0 ? '?' : '&') + 'origin=' + encodeURIComponent(location.origin);
-      if (typeof waiting.performAuthentication === 'function') waiting.performAuthentication(url);
-      else location.href = url;
+      callbacks = callbacks || {};
+      // Without a frame to show it in, the page goes full-screen and comes back here.
+      if (typeof callbacks.performAuthentication !== 'function') { api.redirect(redirectURL, { callbackUrl: location.href }); return; }
+      // Only this transaction's page may settle this authentication (not a frame left from an earlier try).
+      var match = /\/v2\/3ds\/([^/?#]+)/.exec(redirectURL);
+      waiting = { callbacks: callbacks, transaction: match ? decodeURIComponent(match[1]) : null };
+      callbacks.performAuthentication(redirectURL + (redirectURL.indexOf('?') < 0 ? '?' : '&') + 'origin=' + encodeURIComponent(location.origin));
     },
 
     redirect: function (redirectURL, options) {
@@ -71,7 +75,8 @@
 
   window.addEventListener('message', function (event) {
     if (event.origin !== gateway || !waiting || !event.data || event.data.source !== 'netlab-3ds') return;
-    var callbacks = waiting;
+    if (waiting.transaction && event.data.transaction_id !== waiting.transaction) return;
+    var callbacks = waiting.callbacks;
     waiting = null;
     var response = {};
     Object.keys(event.data).forEach(function (key) { if (key !== 'source') response[key] = event.data[key]; });

@@ -14,7 +14,7 @@
   'use strict';
   var script = document.currentScript;
   var gateway = new URL(script.src).origin;
-  var state = null;  // { frame, overlay, options, embedded }
+  var state = null;  // { frame, overlay, options, opener, done }
   var loading = null;
 
   function style(node, rules) { Object.keys(rules).forEach(function (k) { node.style[k] = rules[k]; }); }
@@ -34,11 +34,15 @@
 
   function close(fire) {
     if (!state) return;
-    var options = state.options;
+    var options = state.options, opener = state.opener;
     if (state.overlay) state.overlay.remove(); else state.frame.remove();
+    document.removeEventListener('keydown', escape);
     state = null;
+    if (opener && typeof opener.focus === 'function') opener.focus();
     if (fire && typeof options.onClose === 'function') options.onClose();
   }
+
+  function escape(event) { if (event.key === 'Escape' && state && state.overlay) close(true); }
 
   function open(token, options, container) {
     if (state) throw new Error('snap.pay is not allowed to be called in this state: a payment page is already open');
@@ -46,20 +50,24 @@
     options = options || {};
     hide();
     var iframe = frame(token);
+    var opener = document.activeElement;
     if (container) {
       container.appendChild(iframe);
-      state = { frame: iframe, overlay: null, options: options };
+      state = { frame: iframe, overlay: null, options: options, opener: opener, done: false };
       return;
     }
     var overlay = document.createElement('div');
     overlay.id = 'snap-midtrans';
     overlay.setAttribute('role', 'dialog');
     overlay.setAttribute('aria-label', 'Payment');
+    overlay.setAttribute('aria-modal', 'true');
     style(overlay, { position: 'fixed', inset: '0', zIndex: '2147483647', background: 'rgba(0,0,0,.55)', display: 'flex',
                      alignItems: 'center', justifyContent: 'center' });
     var box = document.createElement('div');
     style(box, { width: 'min(420px, 100vw)', height: 'min(720px, 100vh)', background: '#fff', borderRadius: '10px', overflow: 'hidden',
                  position: 'relative' });
+    // Phones: the visible height, not the one behind the browser's bars (where supported).
+    box.style.height = 'min(720px, 100dvh)';
     var button = document.createElement('button');
     button.type = 'button';
     button.textContent = '×';
@@ -67,32 +75,36 @@
     style(button, { position: 'absolute', top: '4px', right: '8px', fontSize: '1.5rem', border: '0', background: 'transparent',
                     cursor: 'pointer' });
     button.addEventListener('click', function () { close(true); });
+    box.appendChild(button);   // first in the tab order: a way out before the form
     box.appendChild(iframe);
-    box.appendChild(button);
     overlay.appendChild(box);
     document.body.appendChild(overlay);
-    state = { frame: iframe, overlay: overlay, options: options };
+    document.addEventListener('keydown', escape);
+    state = { frame: iframe, overlay: overlay, options: options, opener: opener, done: false };
+    iframe.addEventListener('load', function () { iframe.focus(); });
   }
 
   window.addEventListener('message', function (event) {
     if (event.origin !== gateway || !state || event.source !== state.frame.contentWindow) return;
     var message = event.data;
-    if (!message || message.source !== 'netlab-snap') return;
+    if (!message || message.source !== 'netlab-snap' || state.done) return;
     var options = state.options;
     var callback = { success: options.onSuccess, pending: options.onPending, error: options.onError }[message.event];
     if (typeof callback === 'function') callback(message.result);
-    // A finished payment closes the popup after a moment (Midtrans: autoCloseDelay).
+    // A finished payment is final: later messages are ignored, and the popup (or the embedded
+    // page) goes after a moment (Midtrans: autoCloseDelay), so snap.pay can open another.
     if (message.event === 'success' || message.event === 'error') {
+      state.done = true;
       var delay = typeof options.autoCloseDelay === 'number' ? options.autoCloseDelay * 1000 : 800;
       var current = state;
-      setTimeout(function () { if (state === current && state.overlay) close(false); }, delay);
+      setTimeout(function () { if (state === current) close(false); }, delay);
     }
   });
 
   function show() {
     if (loading) return;
     loading = document.createElement('div');
-    loading.setAttribute('aria-busy', 'true');
+    loading.setAttribute('role', 'status');
     loading.textContent = 'Loading…';
     style(loading, { position: 'fixed', inset: '0', zIndex: '2147483646', background: 'rgba(255,255,255,.7)', display: 'flex',
                      alignItems: 'center', justifyContent: 'center', font: '600 1.1rem system-ui, sans-serif' });

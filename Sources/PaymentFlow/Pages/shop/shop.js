@@ -46,10 +46,22 @@
 
   function buy(product, quantity, redirect) { pay({ product_id: product.product_id, quantity: quantity }, redirect, function () {}); }
 
+  // One checkout at a time: every buy button waits until the payment page is open (a second
+  // click would make a second order).
+  var checkingOut = false;
+  function buttons(disabled) {
+    Array.prototype.forEach.call(document.querySelectorAll('main button'), function (b) { b.disabled = disabled; });
+  }
+
   // `placed` runs once the shop has made the order (a cart is then emptied).
   function pay(body, redirect, placed) {
+    if (checkingOut || document.getElementById('snap-midtrans') || $('snap-container').firstChild) return;
+    checkingOut = true;
+    buttons(true);
     say('');
     checkout(body).then(function (answer) {
+      checkingOut = false;
+      buttons(false);
       placed();
       var orderPage = '/order/' + encodeURIComponent(answer.order_id);
       if (redirect === true || !window.snap) { location.href = answer.redirect_url; return; }
@@ -63,7 +75,7 @@
         onError: function (result) { remember('onError'); say('The payment did not go through' + (result && result.status_message ? ': ' + result.status_message : '.'), 'bad'); },
         onClose: function () { say('You closed the payment page before paying. Your order is kept: ', ''); var a = document.createElement('a'); a.href = orderPage; a.textContent = answer.order_id; $('message').appendChild(a); }
       });
-    }).catch(function (error) { if (window.snap) window.snap.hide(); say(error.message, 'bad'); });
+    }).catch(function (error) { checkingOut = false; buttons(false); if (window.snap) window.snap.hide(); say(error.message, 'bad'); });
   }
 
   fetch('/products').then(function (r) { return r.json(); }).then(function (products) {
