@@ -103,10 +103,17 @@ struct CardAPI: Sendable {
         do {
             let byClientKey = try query["client_key"].flatMap { key throws(GatewayError) in try merchants.merchant(clientKey: key) }
             guard let merchant = byClientKey ?? (try? merchants.authenticate(request)) else { throw GatewayError.unknownMerchant }
-            return Self.jsonp(Gateway.answer(try answer(merchant, query)), callback: callback)
+            return Self.uncached(Self.jsonp(Gateway.answer(try answer(merchant, query)), callback: callback))
         } catch {
-            return Self.jsonp(Gateway.errorResponse(GatewayError(error), for: .core), callback: callback)
+            return Self.uncached(Self.jsonp(Gateway.errorResponse(GatewayError(error), for: .core), callback: callback))
         }
+    }
+
+    /// The card travelled in the request's URL: no cache may keep the answer under it.
+    static func uncached(_ response: HTTPResponse) -> HTTPResponse {
+        var response = response
+        try? response.fields.append(name: "Cache-Control", value: "no-store")
+        return response
     }
 
     /// `callback` for JSONP (`GET /v2/token?callback=…`, as Midtrans' browser script asks): a

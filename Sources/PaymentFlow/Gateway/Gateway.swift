@@ -259,7 +259,8 @@ public final class Gateway: Sendable {
         var configuration = HTTPServerConfiguration()
         configuration.errorBody = { error in errorResponse(GatewayError(error), for: .core) }
         configuration.handlerErrorResponse = { error, request in
-            errorResponse(GatewayError(error), for: GatewayAPI(path: request.path, method: request.method))
+            // A form posted without a script (the OTP page's fallback) gets a page, not JSON.
+            errorResponse(GatewayError(error), for: BrowserRequest.isFormPost(request) ? .page : GatewayAPI(path: request.path, method: request.method))
         }
         // Card tokens travel in the query of GET /v2/token (as Midtrans' JS does): never log it.
         configuration.redactQueryInAccessLog = true
