@@ -41,7 +41,12 @@ public struct StaticFiles: Sendable {
                 if FileManager.default.fileExists(atPath: index.path) {
                     return try Self.fileResponse(index)
                 }
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: file.path).sorted()) ?? []
+                // Listed: what a request could fetch — no hidden names, nothing that leads out of the root.
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: file.path).sorted()) ?? []).filter { name in
+                    guard !name.hasPrefix(".") else { return false }
+                    let real = file.appendingPathComponent(name).resolvingSymlinksInPath().path
+                    return real == root.path || real.hasPrefix(root.path + "/")
+                }
                 let base = request.path.hasSuffix("/") ? request.path : request.path + "/"
                 let items = names.map { "<li><a href=\"\(base)\(Self.escapeHTML($0))\">\(Self.escapeHTML($0))</a></li>" }
                 var response = HTTPResponse.text("<!doctype html><title>\(Self.escapeHTML(base))</title><ul>\(items.joined())</ul>\n")

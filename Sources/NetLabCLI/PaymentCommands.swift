@@ -80,9 +80,10 @@ struct PaymentServeOptions: ParsableArguments {
         if let ca = system.caCertificatePath { say("trust \(ca)") }
         if actors.contains(.gateway) || actors.contains(.merchant) {
             // The documented lab default is printed so a student can use it; a key of one's own is not.
-            let shown = options.serverKey == PaymentSystemOptions.defaultServerKey
-                ? "\(options.serverKey) (the lab default: never a real one)" : "(as given, not printed)"
-            say("merchant \(options.merchantID) server key \(shown) client key \(options.clientKey)")
+            let keys = system.options
+            let shown = keys.serverKey == PaymentSystemOptions.defaultServerKey
+                ? "\(keys.serverKey) (the lab default: never a real one)" : "(as given, or kept from the state folder: not printed)"
+            say("merchant \(keys.merchantID) server key \(shown) client key \(keys.clientKey)")
         }
         _ = await TerminationSignals.first()
         say("shutting down… (a second Ctrl-C stops at once)")

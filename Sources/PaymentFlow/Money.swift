@@ -20,7 +20,10 @@ public struct Rupiah: Hashable, Comparable, Sendable, CustomStringConvertible {
             guard !fraction.isEmpty, fraction.count <= 2, fraction.allSatisfy({ $0 == "0" }) else { return nil }
             whole = text[..<dot]
         }
-        guard !whole.isEmpty, whole.utf8.allSatisfy({ (48...57).contains($0) }), let value = Int64(whole) else { return nil }
+        // Digits only, and no leading zero (`"0010000"` is no amount anyone wrote on purpose).
+        guard !whole.isEmpty, whole.utf8.allSatisfy({ (48...57).contains($0) }), whole == "0" || whole.first != "0",
+            let value = Int64(whole)
+        else { return nil }
         amount = value
     }
 

@@ -126,11 +126,12 @@ public final class PaymentSystem: Sendable {
 
     /// Starts `actors` (all by default). Without a port base every actor must run here, since
     /// the others could not find it.
-    public static func start(_ options: PaymentSystemOptions, actors: Set<PaymentActor> = Set(PaymentActor.allCases)) async throws -> PaymentSystem {
-        precondition(options.portBase != nil || actors.count == PaymentActor.allCases.count,
+    public static func start(_ given: PaymentSystemOptions, actors: Set<PaymentActor> = Set(PaymentActor.allCases)) async throws -> PaymentSystem {
+        precondition(given.portBase != nil || actors.count == PaymentActor.allCases.count,
                      "starting only some actors needs a port base, so they can find each other")
-        try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true,
+        try FileManager.default.createDirectory(atPath: given.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        let options = try Self.withLabKeys(given)
         // TLS: one lab CA, one certificate for every service (names localhost, 127.0.0.1, ::1).
         var serverTLS: TLSContext?
         var clientConfiguration = HTTPClientConfiguration()
@@ -280,6 +281,23 @@ public final class PaymentSystem: Sendable {
         }
         for client in clients { await client.shutdown() }
         storeThreads.shutdown()
+    }
+
+    /// The lab merchant's keys: the ones given, or — when none were (the options hold the
+    /// public defaults) — the ones the state folder already has. A gateway started with
+    /// `--server-key SECRET` keeps that key when another service starts on the same state
+    /// without the option; the public default never quietly comes back.
+    static func withLabKeys(_ options: PaymentSystemOptions) throws -> PaymentSystemOptions {
+        guard options.serverKey == PaymentSystemOptions.defaultServerKey, options.clientKey == PaymentSystemOptions.defaultClientKey else {
+            return options
+        }
+        let path = options.stateDirectory + "/gateway.sqlite"
+        guard FileManager.default.fileExists(atPath: path),
+            let stored = try SQLiteGatewayStore(path: path).merchants().first(where: { $0.merchantID == options.merchantID })
+        else { return options }
+        var kept = options
+        (kept.serverKey, kept.clientKey) = (stored.serverKey, stored.clientKey)
+        return kept
     }
 
     /// The vault's key: 32 random bytes, hex in a 0600 file (created on first use). A file

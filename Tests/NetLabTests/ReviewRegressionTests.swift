@@ -120,6 +120,9 @@ struct ReviewRegressionTests {
             #expect(try await client.get(base + "/.env").status == 404)
             #expect(try await client.get(base + "/escape/secret.txt").status == 404)
             #expect(try await client.get(base + "/%2e%2e/secret.txt").status == 404)
+            let listing = try await client.get(base + "/").text
+            #expect(listing.contains("public.txt") && !listing.contains(".env") && !listing.contains("escape"),
+                    "the listing shows what can be fetched: no hidden names, no links out of the root: \(listing)")
             let streamed = try await client.get(base + "/big.bin")
             #expect(streamed.fields["Transfer-Encoding"] == "chunked")
             #expect(streamed.body == big)

@@ -46,7 +46,9 @@ struct MoneyTests {
         #expect(Rupiah(parsing: text)?.amount == amount)
     }
 
-    @Test("no signs, fractions of a rupiah, separators or overflow", arguments: ["-5", "+5", "10.50", "1,000", "1e3", "", ".00", "99999999999999999999", "10000.", "10 000"])
+    @Test("no signs, fractions of a rupiah, separators, leading zeros or overflow", arguments: [
+        "-5", "+5", "10.50", "1,000", "1e3", "", ".00", "99999999999999999999", "10000.", "10 000", "0010000", "00",
+    ])
     func refuses(text: String) {
         #expect(Rupiah(parsing: text) == nil)
     }

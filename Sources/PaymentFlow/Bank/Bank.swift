@@ -185,6 +185,9 @@ public final class Bank: Sendable {
             return try .json(account, status: 201)
         }
         router.get("/va/{number}") { [self] request in
+            // An account's JSON names its reference (the gateway's transaction id): the gateway's
+            // to read. A customer sees an account through the ATM page, by the number they hold.
+            try requireGateway(request, to: "read an account")
             guard let account = try ledger.account(number: request.pathParameters["number"] ?? "") else {
                 throw HTTPError(status: 404, message: "no such virtual account")
             }

@@ -225,9 +225,19 @@ struct ChargeRequest: Sendable {
 
     /// `gross_amount` as JSON sends it: an integer, or a string such as `"10000"` / `"10000.00"`.
     static func amount(_ value: Any?) -> Rupiah? {
-        if let number = value as? NSNumber { return Rupiah(parsing: number.stringValue) }
+        if let number = value as? NSNumber {
+            // `true` arrives as a number too; it is no amount.
+            if isBoolean(number) { return nil }
+            return Rupiah(parsing: number.stringValue)
+        }
         if let text = value as? String { return Rupiah(parsing: text) }
         return nil
+    }
+
+    /// Whether a parsed JSON number is really `true` or `false` (Foundation gives booleans as
+    /// numbers; their type code is `c`, which no JSON number gets).
+    static func isBoolean(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
     }
 
     /// `X-Override-Notification` / `X-Append-Notification`: at most 3 http(s) URLs each.

@@ -116,9 +116,13 @@ public final class Gateway: Sendable {
         router.post("/v2/charge") { [self] request in
             let merchant = try merchants.authenticate(request)
             return try await idempotency.run(request, merchant: merchant) {
-                guard let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
-                    throw GatewayError.chargeBodyNotAnObject
+                // `null` is what the official SDKs send for no parameters; Midtrans answers it 500
+                // and the SDKs' tests pin that. Anything else that is not a JSON object is 400.
+                guard let parsed = try? JSONSerialization.jsonObject(with: Data(request.body), options: [.fragmentsAllowed]) else {
+                    throw GatewayError.malformedBody("the body is not JSON (RFC 8259) in UTF-8")
                 }
+                if parsed is NSNull { throw GatewayError.chargeBodyNotAnObject }
+                guard let body = parsed as? [String: Any] else { throw GatewayError.malformedBody("the body must be a JSON object") }
                 var charge = try ChargeRequest(json: body)
                 try charge.readNotificationTargets(request)
                 return try chargeAnswer(await self.charge(charge, merchant: merchant), merchant: merchant)

@@ -65,6 +65,8 @@ public enum GatewayError: Error, Equatable, Sendable {
     case paymentLinkUsedUp
     /// A page's form posted from another site: 403.
     case crossSitePost
+    /// Too many Snap pages are open: 503, try again later.
+    case tooManySessions
     /// A Snap page's payment was made already (or is being made): 406, "transaction has been
     /// processed" (what Midtrans' Snap says).
     case snapTransactionProcessed
@@ -98,6 +100,7 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .idempotencyKeyReused: 409
         case .chargeInDoubt: 502
         case .pointsUnavailable: 402
+        case .tooManySessions: 503
         case .bankUnavailable: 503
         case .fraudUnavailable: 504
         case .protocolError(let status, _): status
@@ -130,6 +133,7 @@ public enum GatewayError: Error, Equatable, Sendable {
         case .bankUnavailable: "The bank is unavailable, please try again later"
         case .snapTokenNotFound: "Snap token is not found or expired"
         case .snapTransactionProcessed: "transaction has been processed"
+        case .tooManySessions: "Too many payment pages are open; please try again later"
         case .payAccountNotFound: "Account doesn't exist."
         case .subscriptionBadRequest: "Bad request"
         case .subscriptionValidation: "Invalid parameter."

@@ -64,8 +64,9 @@ public final class MerchantDirectory: Sendable {
 
     /// The user name of HTTP Basic authorization (RFC 7617).
     static func basicUser(_ request: HTTPRequest) -> String? {
-        guard let header = request.fields["Authorization"], header.hasPrefix("Basic "),
-            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+        // The scheme's name is case-insensitive (RFC 9110 §11.1): `basic` is Basic too.
+        guard let header = request.fields["Authorization"], header.count > 6, header.prefix(6).lowercased() == "basic ",
+            let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)).map({ String(decoding: $0, as: UTF8.self) }),
             let user = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first
         else { return nil }
         return String(user)

@@ -57,6 +57,9 @@ final class Snap: Sendable {
 
     /// `POST /snap/v1/transactions`.
     func create(_ request: HTTPRequest, merchant: MerchantAccount) throws(GatewayError) -> HTTPResponse {
+        // Sessions live in memory until they expire: each may hold at most this much.
+        guard request.body.count <= Self.maximumBody else { throw .validation(["the request body is at most \(Self.maximumBody / 1024) KB"]) }
+        guard sessions.withLock({ $0.count }) < Self.maximumSessions else { throw .tooManySessions }
         guard let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
             throw .validation(["transaction_details is required"])
         }
@@ -209,6 +212,11 @@ final class Snap: Sendable {
         request.allowsSavedCard = false
         return request
     }
+
+    /// The largest Snap request kept (an order with a hundred items fits in a tenth of it).
+    static let maximumBody = 64 * 1024
+    /// The most pages open at once (memory stays bounded: at most this many × ``maximumBody``).
+    static let maximumSessions = 10_000
 
     /// How long a page whose time ran out is kept to say so (and to follow a payment made in time).
     static let grace: TimeInterval = 3600

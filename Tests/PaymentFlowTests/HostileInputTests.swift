@@ -1,0 +1,80 @@
+import Foundation
+import HTTPParser
+import NetLab
+import Testing
+
+@testable import PaymentFlow
+
+extension WholeSystems {
+/// What probing the running system found, each kept fixed: bodies that are not what a route
+/// takes are refused with 400 (never 500, never accepted), the Basic scheme is read as any
+/// case, the bank's account JSON is the gateway's alone, Snap keeps its memory bounded, and a
+/// lab merchant's own key is not reset by a service started without it.
+@Suite("Hostile input", .serialized, .timeLimit(.minutes(3)))
+struct HostileInputTests {
+    typealias Harness = RaceTests.Harness
+
+    static func post(_ h: Harness, _ path: String, body: [UInt8], authorization: String? = nil) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + path))
+        request.body = body
+        try request.fields.append(name: "Content-Type", value: "application/json")
+        try request.fields.append(name: "Authorization", value: authorization ?? "Basic " + Data((h.system.options.serverKey + ":").utf8).base64EncodedString())
+        return try await h.system.client.execute(request)
+    }
+
+    @Test("a charge body that is no JSON object is 400 (an array, invalid UTF-8, 100 000 nested brackets); `null` stays Midtrans' 500")
+    func bodies() async throws {
+        let h = try await Harness.start()
+        #expect(try await Self.post(h, "/v2/charge", body: Array("[1,2]".utf8)).status == 400)
+        #expect(try await Self.post(h, "/v2/charge", body: [0x7B, 0xFF, 0xFE, 0x7D]).status == 400)
+        #expect(try await Self.post(h, "/v2/charge", body: Array(repeating: UInt8(ascii: "["), count: 100_000)).status == 400)
+        #expect(try await Self.post(h, "/v2/charge", body: Array("\"text\"".utf8)).status == 400)
+        #expect(try await Self.post(h, "/v2/charge", body: Array("null".utf8)).status == 500, "what the official SDKs' tests expect")
+        await h.stop()
+    }
+
+    @Test("the Basic scheme is case-insensitive (RFC 9110 §11.1)")
+    func basicScheme() async throws {
+        let h = try await Harness.start()
+        let credentials = Data((h.system.options.serverKey + ":").utf8).base64EncodedString()
+        let body = Array(#"{"payment_type":"qris","transaction_details":{"order_id":"scheme-1","gross_amount":1000}}"#.utf8)
+        #expect(try await Self.post(h, "/v2/charge", body: body, authorization: "basic " + credentials).status == 200)
+        #expect(try await Self.post(h, "/v2/charge", body: body, authorization: "Bearer " + credentials).status == 401)
+        await h.stop()
+    }
+
+    @Test("an account's JSON at the bank (its reference: the gateway's transaction id) is the gateway's to read")
+    func bankAccountsPrivate() async throws {
+        let h = try await Harness.start()
+        let number = try #require((try await h.vaCharge("private-va").body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        #expect(try await h.system.client.get(h.system.urls[.bank]! + "/va/\(number)").status == 401)
+        #expect(try await h.system.client.get(h.system.urls[.bank]! + "/atm?number=\(number)").status == 200, "the ATM page shows the customer the amount")
+        await h.stop()
+    }
+
+    @Test("Snap keeps what a page holds small: a 100 KB request is refused")
+    func snapBodies() async throws {
+        let h = try await Harness.start()
+        let padding = String(repeating: "x", count: 100 * 1024)
+        let body = Array(#"{"transaction_details":{"order_id":"big-1","gross_amount":1000},"custom_field1":"\#(padding)"}"#.utf8)
+        #expect(try await Self.post(h, "/snap/v1/transactions", body: body).status == 400)
+        await h.stop()
+    }
+
+    @Test("a service started without --server-key keeps the lab merchant's key: the public default does not come back")
+    func keysKept() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-keys-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var secret = PaymentSystemOptions(stateDirectory: directory)
+        secret.serverKey = "SB-Mid-server-OwnSecretKey123"
+        secret.clientKey = "SB-Mid-client-OwnClientKey123"
+        let first = try await PaymentSystem.start(secret)
+        await first.shutdown()
+        let second = try await PaymentSystem.start(PaymentSystemOptions(stateDirectory: directory))
+        #expect(second.options.serverKey == "SB-Mid-server-OwnSecretKey123")
+        let merchants = try second.store!.merchants()
+        #expect(!merchants.contains { $0.serverKey == PaymentSystemOptions.defaultServerKey }, "\(merchants.map(\.merchantID))")
+        await second.shutdown()
+    }
+}
+}  // extension WholeSystems
