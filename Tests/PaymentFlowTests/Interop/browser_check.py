@@ -86,6 +86,45 @@ def type_into(driver, element_id, text):
     field.send_keys(text)
 
 
+def enter_card(driver, number):
+    """Types a sandbox card (any future expiry, CVV 123) into the form on the current frame."""
+    type_into(driver, "card-number", number)
+    type_into(driver, "card-expiry", "12/30")
+    type_into(driver, "card-cvv", "123")
+
+
+def answer_otp(driver, frame, picture=None):
+    """Types the sandbox OTP into the 3-D Secure page in `frame`, then returns to the top page."""
+    wait(driver, lambda d: (frame.get_attribute("src") or "").startswith(GATEWAY + "/v2/3ds/"))
+    driver.switch_to.frame(frame)
+    type_into(driver, "otp", "112233")
+    if picture:
+        shot(driver, picture)
+    visible(driver, "otp-submit").click()
+    driver.switch_to.default_content()
+
+
+def full_page_snap(driver, product):
+    """The shop's full-page Snap (redirect mode) for one product: the page's URL."""
+    driver.get(SHOP + "/")
+    visible(driver, "redirect-" + product).click()
+    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
+    return driver.current_url
+
+
+def pay_in_wallet(driver, qr_text, snap_page, picture=None):
+    """The e-wallet simulator reads the QR text and pays; back on Snap's page, which returns to
+    the shop once it sees the settlement. The order's id."""
+    driver.get(BANK + "/wallet?qr=" + urllib.parse.quote(qr_text))
+    if picture:
+        shot(driver, picture)
+    visible(driver, "pay").click()
+    wait(driver, lambda d: "paid" in d.find_element(By.TAG_NAME, "body").text.lower())
+    driver.get(snap_page)
+    wait(driver, lambda d: "/order/" in d.current_url, 30)
+    return latest_order(driver)
+
+
 def order_paid(driver, order_id):
     """The shop's order page, until it says paid (the verified webhook arrived)."""
     if "/order/" not in driver.current_url:
@@ -106,18 +145,10 @@ def snap_card(driver):
     shot(driver, "snap-popup")
     driver.switch_to.frame(frame)
     visible(driver, "method-credit_card").click()
-    type_into(driver, "card-number", "4811 1111 1111 1114")
-    type_into(driver, "card-expiry", "12/30")
-    type_into(driver, "card-cvv", "123")
+    enter_card(driver, "4811 1111 1111 1114")
     shot(driver, "snap-card-form")
     visible(driver, "card-pay").click()
-    otp_frame = wait(driver, EC.presence_of_element_located((By.ID, "authenticate-frame")))
-    wait(driver, lambda d: (otp_frame.get_attribute("src") or "").startswith(GATEWAY + "/v2/3ds/"))
-    driver.switch_to.frame(otp_frame)
-    type_into(driver, "otp", "112233")
-    shot(driver, "three-d-secure")
-    visible(driver, "otp-submit").click()
-    driver.switch_to.default_content()
+    answer_otp(driver, wait(driver, EC.presence_of_element_located((By.ID, "authenticate-frame"))), picture="three-d-secure")
     wait(driver, lambda d: "/order/" in d.current_url, 30)
     order_id = latest_order(driver)
     status = order_paid(driver, order_id)
@@ -137,9 +168,7 @@ def embedded(driver):
     frame = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#snap-container iframe")))
     driver.switch_to.frame(frame)
     visible(driver, "method-credit_card").click()
-    type_into(driver, "card-number", "4411 1111 1111 1118")
-    type_into(driver, "card-expiry", "12/30")
-    type_into(driver, "card-cvv", "123")
+    enter_card(driver, "4411 1111 1111 1118")
     visible(driver, "card-pay").click()
     driver.switch_to.default_content()
     wait(driver, lambda d: "/order/" in d.current_url, 30)
@@ -152,9 +181,7 @@ def embedded(driver):
 
 def reload_pending(driver):
     """A customer reopens the payment page of a waiting transfer: the number is shown again."""
-    driver.get(SHOP + "/")
-    visible(driver, "redirect-kopi").click()
-    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
+    full_page_snap(driver, "kopi")
     visible(driver, "method-bank_transfer").click()
     visible(driver, "method-bni_va").click()
     number = visible(driver, "payment-number").text.strip()
@@ -175,9 +202,7 @@ def closed_and_declined(driver):
     frame = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#snap-midtrans iframe")))
     driver.switch_to.frame(frame)
     visible(driver, "method-credit_card").click()
-    type_into(driver, "card-number", "4711 1111 1111 1115")
-    type_into(driver, "card-expiry", "12/30")
-    type_into(driver, "card-cvv", "123")
+    enter_card(driver, "4711 1111 1111 1115")
     visible(driver, "card-pay").click()
     visible(driver, "done-title")
     declined = driver.find_element(By.ID, "done-title").text
@@ -189,17 +214,10 @@ def closed_and_declined(driver):
 def core_card(driver):
     """The shop's own card page: the card script, 3-D Secure in a frame."""
     driver.get(SHOP + "/card?product=kopi")
-    type_into(driver, "card-number", "4811111111111114")
-    type_into(driver, "card-expiry", "12/30")
-    type_into(driver, "card-cvv", "123")
+    enter_card(driver, "4811111111111114")
     shot(driver, "core-card-form")
     visible(driver, "card-pay").click()
-    otp_frame = visible(driver, "authenticate-frame")
-    wait(driver, lambda d: (otp_frame.get_attribute("src") or "").startswith(GATEWAY + "/v2/3ds/"))
-    driver.switch_to.frame(otp_frame)
-    type_into(driver, "otp", "112233")
-    visible(driver, "otp-submit").click()
-    driver.switch_to.default_content()
+    answer_otp(driver, visible(driver, "authenticate-frame"))
     wait(driver, lambda d: "/order/" in d.current_url, 30)
     order_id = latest_order(driver)
     check("card script: getCardToken over JSONP, authenticate in a frame; the order turned paid", order_paid(driver, order_id) == "paid")
@@ -210,10 +228,7 @@ def core_card(driver):
 
 def redirect_va(driver):
     """Full-page Snap (redirect mode), a BCA virtual account paid at the bank's ATM page, back to the finish URL."""
-    driver.get(SHOP + "/")
-    visible(driver, "redirect-batik").click()
-    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
-    snap_page = driver.current_url
+    snap_page = full_page_snap(driver, "batik")
     visible(driver, "method-bank_transfer").click()
     visible(driver, "method-bca_va").click()
     number = visible(driver, "payment-number").text.strip()
@@ -239,23 +254,14 @@ def redirect_va(driver):
 
 def qris(driver):
     """Snap's QRIS: the QR image, the e-wallet page reads the QR text and approves."""
-    driver.get(SHOP + "/")
-    visible(driver, "redirect-kopi").click()
-    wait(driver, lambda d: d.current_url.startswith(GATEWAY + "/snap/v2/vtweb/"))
-    snap_page = driver.current_url
+    snap_page = full_page_snap(driver, "kopi")
     visible(driver, "method-other_qris").click()
     image = visible(driver, "qr-image")
     wait(driver, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image))
     qr_text = visible(driver, "qr-string").text.strip()
     shot(driver, "snap-qris")
     check("Snap shows the QRIS image and its text", qr_text.startswith("000201"), qr_text)
-    driver.get(BANK + "/wallet?qr=" + urllib.parse.quote(qr_text))
-    shot(driver, "bank-wallet")
-    visible(driver, "pay").click()
-    wait(driver, lambda d: "paid" in d.find_element(By.TAG_NAME, "body").text.lower())
-    driver.get(snap_page)
-    wait(driver, lambda d: "/order/" in d.current_url, 30)
-    order_id = latest_order(driver)
+    order_id = pay_in_wallet(driver, qr_text, snap_page, picture="bank-wallet")
     check("QRIS paid in the e-wallet page: the order turned paid", order_paid(driver, order_id) == "paid")
     truth = api(f"/v2/{order_id}/status")
     check("the gateway settled it by QRIS, on-us", truth.get("transaction_status") == "settlement" and truth.get("transaction_type") == "on-us", truth)
@@ -276,13 +282,7 @@ def cart(driver):
     check("Snap lists the cart's two items", len(items) == 2 and items[0].startswith("2 × Kopi"), items)
     visible(driver, "method-other_qris").click()
     qr_text = visible(driver, "qr-string").text.strip()
-    snap_page = driver.current_url
-    driver.get(BANK + "/wallet?qr=" + urllib.parse.quote(qr_text))
-    visible(driver, "pay").click()
-    wait(driver, lambda d: "paid" in d.find_element(By.TAG_NAME, "body").text.lower())
-    driver.get(snap_page)
-    wait(driver, lambda d: "/order/" in d.current_url, 30)
-    order_id = latest_order(driver)
+    order_id = pay_in_wallet(driver, qr_text, driver.current_url)
     check("the cart's order turned paid", order_paid(driver, order_id) == "paid")
     truth = api(f"/v2/{order_id}/status")
     check("the gateway settled 620.000 for it", truth.get("transaction_status") == "settlement" and truth.get("gross_amount") == "620000.00", truth)
