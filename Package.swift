@@ -51,7 +51,7 @@ let package = Package(
         // The payment system: bank, gateway (payment, fraud and notification services),
         // merchant and customer, as HTTPS services on NetLab.
         // Its pages, scripts and styles are files (Pages/): plain HTML, CSS and JavaScript.
-        .target(name: "PaymentFlow", dependencies: ["NetLab", "TLSWrapper", "CSQLite"], resources: [.copy("Pages")]),
+        .target(name: "PaymentFlow", dependencies: ["NetLab", "TCPSocket", "TLSWrapper", "CSQLite"], resources: [.copy("Pages")]),
 
         // The step-through demo: scenarios of the payment system, observed at every layer.
         .target(name: "NetLabDemo", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "TCPSocket", "HTTPParser"]),

@@ -199,6 +199,8 @@ struct GatewayCommand: ParsableCommand {
         @Option(help: "Where its webhooks go, e.g. https://127.0.0.1:9445/notifications.") var notificationURL: String?
         @Option(help: "Where Snap's page sends the customer when a transaction names no callbacks.finish (the dashboard's Finish URL).")
         var finishURL: String?
+        @Flag(help: "Let its webhooks go to loopback and private addresses (a student's shop on this machine or the lab network).")
+        var allowPrivateWebhooks = false
         @OptionGroup var state: StateOption
 
         func run() throws {
@@ -207,7 +209,7 @@ struct GatewayCommand: ParsableCommand {
             }
             let merchant = MerchantAccount(
                 merchantID: merchantID, serverKey: serverKey ?? random("SB-Mid-server-"), clientKey: clientKey ?? random("SB-Mid-client-"),
-                notificationURL: notificationURL, finishURL: finishURL)
+                notificationURL: notificationURL, finishURL: finishURL, allowsPrivateWebhooks: allowPrivateWebhooks)
             // Checked before anything is stored: an id or key with a NUL, a space or a colon (which
             // would end the Basic user name) could never be used, and a URL must be http(s).
             for (name, value) in [("merchant id", merchant.merchantID), ("server key", merchant.serverKey), ("client key", merchant.clientKey)] {

@@ -200,7 +200,8 @@ public final class PaymentSystem: Sendable {
             // The lab merchant exists (keys from the options; its webhook goes to the shop).
             let existing = try sqlite.merchants().first { $0.merchantID == options.merchantID }
             var merchant = MerchantAccount(merchantID: options.merchantID, serverKey: options.serverKey, clientKey: options.clientKey,
-                                           notificationURL: url(.merchant) + "/notifications", finishURL: url(.merchant) + "/")
+                                           notificationURL: url(.merchant) + "/notifications", finishURL: url(.merchant) + "/",
+                                           allowsPrivateWebhooks: true)
             if let existing, existing.notificationURL != nil, options.portBase != nil { merchant.notificationURL = existing.notificationURL }
             try sqlite.saveMerchant(merchant)
             store = sqlite

@@ -188,3 +188,38 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return result
     }
 }
+
+extension SocketAddress {
+    /// Whether this address is one a service on the public internet should never be made to
+    /// call: loopback, unspecified, private (RFC 1918, RFC 4193), shared (RFC 6598), link-local,
+    /// multicast or broadcast — the targets of server-side request forgery. An IPv4 address
+    /// mapped into IPv6 is judged as the IPv4 one.
+    public var isPrivateOrLocal: Bool {
+        let b = addressBytes
+        switch family {
+        case .ipv4:
+            guard b.count == 4 else { return true }
+            return Self.isPrivateOrLocalIPv4(b)
+        case .ipv6:
+            guard b.count == 16 else { return true }
+            if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return Self.isPrivateOrLocalIPv4(Array(b[12..<16])) }
+            if b[0..<15].allSatisfy({ $0 == 0 }) && (b[15] == 0 || b[15] == 1) { return true }  // :: and ::1
+            if b[0] & 0xFE == 0xFC { return true }                 // fc00::/7, unique local
+            if b[0] == 0xFE && b[1] & 0xC0 == 0x80 { return true }  // fe80::/10, link-local
+            if b[0] == 0xFF { return true }                         // multicast
+            return false
+        }
+    }
+
+    private static func isPrivateOrLocalIPv4(_ b: [UInt8]) -> Bool {
+        switch (b[0], b[1]) {
+        case (0, _), (10, _), (127, _): true
+        case (100, 64...127): true       // shared address space (carrier-grade NAT)
+        case (169, 254): true            // link-local
+        case (172, 16...31): true
+        case (192, 168): true
+        case (224...255, _): true        // multicast, reserved, broadcast
+        default: false
+        }
+    }
+}

@@ -61,6 +61,43 @@ struct HostileInputTests {
         await h.stop()
     }
 
+    @Test("no server-side request forgery: a merchant not allowed private webhooks cannot point them at loopback; a failed delivery records a reason, not an address")
+    func webhookTargets() async throws {
+        let h = try await Harness.start()
+        try h.system.store!.saveMerchant(MerchantAccount(merchantID: "G-PUBLIC", serverKey: "SB-Mid-server-public", clientKey: "SB-Mid-client-public",
+                                                         notificationURL: h.system.urls[.bank]! + "/faults"))
+        let body = Array(#"{"payment_type":"qris","transaction_details":{"order_id":"ssrf-1","gross_amount":1000}}"#.utf8)
+        var overridden = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/v2/charge"))
+        overridden.body = body
+        overridden.basicAuthorization(user: "SB-Mid-server-public")
+        try overridden.fields.append(name: "Content-Type", value: "application/json")
+        try overridden.fields.append(name: "X-Override-Notification", value: h.system.urls[.bank]! + "/va/1/close")
+        #expect(try await h.system.client.execute(overridden).status == 400, "the charge names a loopback target")
+        // Its dashboard URL leads to the bank beside the gateway: the webhook is given up, never sent.
+        var plain = overridden
+        plain.fields = HTTPFields(["Content-Type": "application/json"])
+        plain.basicAuthorization(user: "SB-Mid-server-public")
+        #expect(try await h.system.client.execute(plain).status == 200)
+        try await EndToEndTests.eventually("the webhook is given up") {
+            try h.system.store!.notifications(merchantID: "G-PUBLIC", orderID: "ssrf-1").first?.gaveUpAt != nil
+        }
+        let refused = try #require(try h.system.store!.notifications(merchantID: "G-PUBLIC", orderID: "ssrf-1").first)
+        #expect(refused.lastResult == "refused: the URL leads to a private or loopback address" && refused.attempts == 1)
+        // The lab merchant may use loopback; a closed port is recorded as a reason only.
+        var closed = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/v2/charge"))
+        closed.body = Array(#"{"payment_type":"qris","transaction_details":{"order_id":"ssrf-2","gross_amount":1000}}"#.utf8)
+        closed.basicAuthorization(user: h.system.options.serverKey)
+        try closed.fields.append(name: "Content-Type", value: "application/json")
+        try closed.fields.append(name: "X-Override-Notification", value: "http://127.0.0.1:1/notifications")
+        #expect(try await h.system.client.execute(closed).status == 200)
+        try await EndToEndTests.eventually("a failed attempt") {
+            try h.system.store!.notifications(merchantID: h.merchantID, orderID: "ssrf-2").first?.lastResult != nil
+        }
+        let result = try h.system.store!.notifications(merchantID: h.merchantID, orderID: "ssrf-2").first?.lastResult
+        #expect(result == "no answer: connection refused", "\(result ?? "-")")
+        await h.stop()
+    }
+
     @Test("a service started without --server-key keeps the lab merchant's key: the public default does not come back")
     func keysKept() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-keys-\(UUID().uuidString)").path

@@ -83,9 +83,9 @@ struct NotificationServiceTests {
         let slow = try await RecordingEndpoint(gate: gate)
         let fast = try await RecordingEndpoint()
         try system.store!.saveMerchant(MerchantAccount(merchantID: "G-SLOW", serverKey: "SB-Mid-server-slow", clientKey: "SB-Mid-client-slow",
-                                                       notificationURL: slow.url))
+                                                       notificationURL: slow.url, allowsPrivateWebhooks: true))
         try system.store!.saveMerchant(MerchantAccount(merchantID: "G-FAST", serverKey: "SB-Mid-server-fast", clientKey: "SB-Mid-client-fast",
-                                                       notificationURL: fast.url))
+                                                       notificationURL: fast.url, allowsPrivateWebhooks: true))
         for n in 0..<(NotificationService.perMerchantConcurrency + 3) {
             _ = try await Self.charge(system, order: "slow-\(n)", key: "SB-Mid-server-slow")
         }

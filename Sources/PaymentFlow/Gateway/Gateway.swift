@@ -125,6 +125,13 @@ public final class Gateway: Sendable {
                 guard let body = parsed as? [String: Any] else { throw GatewayError.malformedBody("the body must be a JSON object") }
                 var charge = try ChargeRequest(json: body)
                 try charge.readNotificationTargets(request)
+                // Told now rather than found out at delivery: these URLs lead nowhere the merchant may send.
+                for target in (charge.overrideNotificationURLs ?? []) + charge.appendNotificationURLs {
+                    guard let url = try? HTTPURL(target) else { continue }
+                    do { try await WebhookTarget.check(url, allowPrivate: merchant.allowsPrivateWebhooks) } catch {
+                        throw GatewayError.validation(["X-Override-Notification and X-Append-Notification must be public http(s) URLs (\(target) leads to a private or loopback address)"])
+                    }
+                }
                 return try chargeAnswer(await self.charge(charge, merchant: merchant), merchant: merchant)
             }
         }

@@ -203,12 +203,14 @@ public final class NotificationService: Sendable {
     private func deliver(_ entry: OutboxEntry) async {
         var status: Int?
         var result: String
+        var refused = false
         do {
             let (response, hops) = try await post(entry)
             status = response.status
             result = (hops + [String(response.status)]).joined(separator: " → ")
         } catch {
-            result = String(describing: error)
+            refused = error is WebhookTarget.Refused
+            result = WebhookTarget.reason(error)
         }
         let at = Timestamp.millis(now())
         let delivered = (200..<300).contains(status ?? 0)
@@ -219,7 +221,8 @@ public final class NotificationService: Sendable {
                 let attempts = entry.attempts + 1
                 let allowed = min(RetryPolicy.retries(afterStatus: status), policy.delays.count)
                 var next: Int64?
-                if attempts <= allowed {
+                // A refused target is given up at once: asking again changes nothing.
+                if attempts <= allowed && !refused {
                     let nominal = policy.delays[attempts - 1]
                     var wait = Timestamp.millis(nominal)
                     if policy.jitter { wait += Int64(random.withLock { $0.next() } % UInt64(max(wait, 1))) }
@@ -242,7 +245,10 @@ public final class NotificationService: Sendable {
     private func post(_ entry: OutboxEntry) async throws -> (HTTPClientResponse, [String]) {
         var url = try HTTPURL(entry.url)
         var hops: [String] = []
+        let allowPrivate = (try? merchants.merchant(id: entry.merchantID))??.allowsPrivateWebhooks ?? false
         while true {
+            // Checked before every hop: a redirect must not lead into a private network either.
+            try await WebhookTarget.check(url, allowPrivate: allowPrivate)
             var request = HTTPClientRequest(method: .post, url: url)
             request.body = entry.body
             try request.fields.append(name: "Content-Type", value: "application/json")

@@ -11,9 +11,15 @@ public struct MerchantAccount: Hashable, Sendable {
     /// The "Finish URL" of the dashboard's Snap preferences: where Snap's page sends the
     /// customer when the transaction names no `callbacks.finish`; nil: nowhere (the page stays).
     public var finishURL: String?
+    /// Webhooks may go to loopback and private addresses (a lab merchant on the gateway's own
+    /// machine or network). Off for everyone else: a merchant must not make the gateway call
+    /// the services beside it (server-side request forgery).
+    public var allowsPrivateWebhooks: Bool
 
-    public init(merchantID: String, serverKey: String, clientKey: String, notificationURL: String? = nil, finishURL: String? = nil) {
+    public init(merchantID: String, serverKey: String, clientKey: String, notificationURL: String? = nil, finishURL: String? = nil,
+                allowsPrivateWebhooks: Bool = false) {
         self.finishURL = finishURL
+        self.allowsPrivateWebhooks = allowsPrivateWebhooks
         self.merchantID = merchantID
         self.serverKey = serverKey
         self.clientKey = clientKey

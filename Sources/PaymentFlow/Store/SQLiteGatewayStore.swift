@@ -86,6 +86,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         ("outbox", "leased", "INTEGER NOT NULL DEFAULT 0"),
         // Snap's fallback finish URL (the dashboard's Snap preference).
         ("merchants", "finish_url", "TEXT"),
+        // Webhooks to loopback and private addresses: lab merchants only.
+        ("merchants", "private_webhooks", "INTEGER NOT NULL DEFAULT 0"),
     ]
 
     private func migrate() throws {
@@ -109,21 +111,22 @@ public final class SQLiteGatewayStore: GatewayStore {
     // MARK: Merchants
 
     public func merchants() throws -> [MerchantAccount] {
-        try database.execute("SELECT merchant_id, server_key, client_key, notification_url, finish_url FROM merchants ORDER BY merchant_id").map {
+        try database.execute("SELECT merchant_id, server_key, client_key, notification_url, finish_url, private_webhooks FROM merchants ORDER BY merchant_id").map {
             MerchantAccount(merchantID: $0[0].text ?? "", serverKey: $0[1].text ?? "", clientKey: $0[2].text ?? "", notificationURL: $0[3].text,
-                            finishURL: $0[4].text)
+                            finishURL: $0[4].text, allowsPrivateWebhooks: $0[5].integer == 1)
         }
     }
 
     public func saveMerchant(_ merchant: MerchantAccount) throws {
         try database.execute(
             """
-            INSERT INTO merchants (merchant_id, server_key, client_key, notification_url, finish_url) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO merchants (merchant_id, server_key, client_key, notification_url, finish_url, private_webhooks) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (merchant_id) DO UPDATE SET server_key = excluded.server_key,
-                client_key = excluded.client_key, notification_url = excluded.notification_url, finish_url = excluded.finish_url
+                client_key = excluded.client_key, notification_url = excluded.notification_url, finish_url = excluded.finish_url,
+                private_webhooks = excluded.private_webhooks
             """,
             [.text(merchant.merchantID), .text(merchant.serverKey), .text(merchant.clientKey), merchant.notificationURL.map(SQLiteValue.text) ?? .null,
-             merchant.finishURL.map(SQLiteValue.text) ?? .null])
+             merchant.finishURL.map(SQLiteValue.text) ?? .null, .integer(merchant.allowsPrivateWebhooks ? 1 : 0)])
     }
 
     public func removeMerchant(id: String) throws -> Bool {
