@@ -17,6 +17,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeTimeout: Duration = .seconds(30)
     /// Parser limits: request-line (414), head (431), fields (431), body (413).
     public var limits = HTTPLimits()
+    /// The most connections served at once. One more is accepted and closed at once (the
+    /// backlog keeps draining, and the process keeps descriptors for its own work); it is also
+    /// never more than a quarter of the process's open-file limit, which several servers in one
+    /// process share (`netlab` raises that limit to the hard one when it serves).
+    public var maxConnections = 10_000
     /// The `Server` field sent with every response (nil: none).
     public var serverName: String? = "NetLab"
     /// Where one line per request goes (method, target, status, body bytes, duration); nil: off.
@@ -70,6 +75,8 @@ public final class HTTPServer: Sendable {
 
     private struct State {
         var listener: AsyncTCPListener?
+        /// Connections being served now, handshakes included (the cap's count).
+        var admitted = 0
         var acceptTask: Task<Void, Never>?
         var draining = false
         var nextConnectionID = 0
@@ -126,7 +133,18 @@ public final class HTTPServer: Sendable {
         // server never needs a thread of the global pool to make progress.
         let task = Task(executorPreference: listener.loop) {
             do {
+                let cap = max(8, min(self.configuration.maxConnections, OpenFileLimit.current / 4))
                 try await listener.serve { [self] connection in
+                    // Over the cap: closed before a byte is read (the listener closes it as this returns).
+                    guard state.withLock({ state -> Bool in
+                        guard state.admitted < cap else { return false }
+                        state.admitted += 1
+                        return true
+                    }) else {
+                        configuration.accessLog?("\(connection.remoteAddress) refused: \(cap) connections are open")
+                        return
+                    }
+                    defer { state.withLock { $0.admitted -= 1 } }
                     try? connection.setNoDelay()
                     guard let tls else {
                         await serve(connection, remoteAddress: connection.remoteAddress)

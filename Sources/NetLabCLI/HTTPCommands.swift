@@ -35,6 +35,7 @@ extension Serve {
         var certs = "certs"
 
         func run() async throws {
+            OpenFileLimit.raiseToMaximum()
             var router = Router()
             LabRoutes.install(into: &router)
             if let root {

@@ -4,6 +4,7 @@ import Foundation
 import NetLab
 import PaymentFlow
 import Synchronization
+import TCPSocket
 
 /// The options every `netlab serve ACTOR` shares.
 struct PaymentServeOptions: ParsableArguments {
@@ -71,6 +72,9 @@ struct PaymentServeOptions: ParsableArguments {
     /// Starts `actors`, prints `NAME URL` per service, serves until SIGINT/SIGTERM, then shuts
     /// down gracefully (requests in flight finish; state is already on disk).
     func serve(_ actors: Set<PaymentActor>) async throws {
+        // Every connection is a descriptor: the soft limit's 1024 would be reached by a modest
+        // flood long before the servers' own caps (sized from this limit) refuse it.
+        OpenFileLimit.raiseToMaximum()
         let options = systemOptions()
         let system = try await PaymentSystem.start(options, actors: actors)
         // The shop first: it is what a newcomer opens in a browser.
