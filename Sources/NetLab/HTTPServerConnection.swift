@@ -134,11 +134,52 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
     }
 
     /// RFC 9112 §3.2: an HTTP/1.1 request must carry exactly one Host.
+    /// What RFC 9112 §3.2 refuses in a request's target and Host, each answered 400 (and the
+    /// connection closed): the parser checked the bytes; these are the forms.
     static func hostProblem(_ head: HTTPRequestHead) -> String? {
         let hosts = head.fields.values(of: "Host")
         if head.version.minor >= 1 && hosts.isEmpty { return "an HTTP/1.1 request needs a Host field (RFC 9112 §3.2)" }
         if hosts.count > 1 { return "more than one Host field (RFC 9112 §3.2)" }
+        if let host = hosts.first, !isHostValue(host) { return "the Host field is not uri-host [ \":\" port ] (RFC 9110 §7.2)" }
+        let target = head.target
+        if target.contains("#") { return "a request-target has no fragment (RFC 9112 §3.2)" }
+        switch head.targetForm {
+        case .origin: break
+        case .asterisk where head.method != .options: return "the asterisk-form is for OPTIONS only (RFC 9112 §3.2.4)"
+        case .asterisk: break
+        case .authority: break  // CONNECT: answered, then closed
+        case .absolute:
+            // A target that is no http(s) URI here is an authority-form (`host:port`) or some
+            // other scheme: neither is a request this server can answer.
+            let lower = target.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+                return "the authority-form is for CONNECT only; other requests send an origin-form or an http(s) absolute-form (RFC 9112 §3.2)"
+            }
+        }
         return nil
+    }
+
+    /// `uri-host [ ":" port ]` (RFC 3986 §3.2.2–3): an IP-literal in brackets, or a reg-name of
+    /// unreserved, percent-encoded and sub-delim characters (an IPv4 address is one), and an
+    /// optional run of digits. Empty is allowed (RFC 9112 §3.2: a target without an authority).
+    static func isHostValue(_ value: String) -> Bool {
+        var rest = Substring(value)
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return false }
+            let literal = rest[rest.index(after: rest.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "v" || $0 == "V" }) else { return false }
+            rest = rest[rest.index(after: close)...]
+        } else {
+            let end = rest.firstIndex(of: ":") ?? rest.endIndex
+            let name = rest[..<end]
+            let allowed = Set("-._~!$&'()*+,;=%".utf8)
+            guard name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || allowed.contains($0) })
+            else { return false }
+            rest = rest[end...]
+        }
+        guard !rest.isEmpty else { return true }
+        guard rest.first == ":" else { return false }
+        return rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     private mutating func answer(_ pending: (head: HTTPRequestHead, body: [UInt8], started: ContinuousClock.Instant))

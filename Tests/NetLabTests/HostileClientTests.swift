@@ -38,6 +38,36 @@ struct HostileClientTests {
         return String(decoding: reply, as: UTF8.self)
     }
 
+    @Test("RFC 9112 §3.2: the authority-form off CONNECT, a fragment, an asterisk off OPTIONS and a Host that is no uri-host get 400", arguments: [
+        "GET probe.test:80 HTTP/1.1\r\nHost: probe.test\r\n\r\n",
+        "GET /hello#part HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET * HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: t:80x\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: [::1\r\n\r\n",
+        "GET ftp://t/hello HTTP/1.1\r\nHost: t\r\n\r\n",
+    ])
+    func targetForms(_ raw: String) async throws {
+        try await withServer { _, address in
+            let reply = try await Self.sendAndReadAll(address, Array(raw.utf8))
+            #expect(reply.hasPrefix("HTTP/1.1 400"), "\(raw.debugDescription) → \(reply.prefix(80).debugDescription)")
+        }
+    }
+
+    @Test("the forms RFC 9112 allows are served", arguments: [
+        "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n",
+        "GET http://t/hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: [::1]:443\r\nConnection: close\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",
+        "GET /hello HTTP/1.0\r\n\r\n",
+    ])
+    func allowedForms(_ raw: String) async throws {
+        try await withServer { _, address in
+            let reply = try await Self.sendAndReadAll(address, Array(raw.utf8))
+            #expect(reply.hasPrefix("HTTP/1.1 200") || reply.hasPrefix("HTTP/1.0 200"), "\(raw.debugDescription) → \(reply.prefix(80).debugDescription)")
+        }
+    }
+
     @Test("request smuggling attempts (CL.TE, TE.CL, duplicate CL) get 400 and the connection closes")
     func smuggling() async throws {
         try await withServer { _, address in
