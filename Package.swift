@@ -71,7 +71,7 @@ let package = Package(
         ),
 
         // What several test targets share: running peers and the `netlab` binary.
-        .target(name: "NetLabTestSupport", path: "Tests/NetLabTestSupport"),
+        .target(name: "NetLabTestSupport", dependencies: ["TCPSocket"], path: "Tests/NetLabTestSupport"),
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket", "NetLabTestSupport"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper", "NetLabTestSupport"]),
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket", "NetLabTestSupport"]),

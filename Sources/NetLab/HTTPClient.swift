@@ -1,6 +1,5 @@
 import Foundation
 import HTTPParser
-import Synchronization
 import TCPSocket
 import TLSWrapper
 
@@ -147,7 +146,7 @@ public final class HTTPClient: Sendable {
         let since: ContinuousClock.Instant
     }
 
-    private let pool = Mutex<[String: [PooledConnection]]>([:])
+    private let pool = Locked<[String: [PooledConnection]]>([:])
 
     public init(
         configuration: HTTPClientConfiguration = HTTPClientConfiguration(), group: EventLoopGroup = .shared,

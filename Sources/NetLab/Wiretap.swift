@@ -1,4 +1,3 @@
-import Synchronization
 import TCPSocket
 
 /// Observability as a feature: a ``ByteStream`` that records every byte crossing it, in both
@@ -29,7 +28,7 @@ public final class Wiretap: Sendable {
     public let layer: String
     /// At most this many bytes are kept (older records are dropped first).
     public let capacity: Int
-    private let storage = Mutex<(records: [Record], bytes: Int)>(([], 0))
+    private let storage = Locked<(records: [Record], bytes: Int)>(([], 0))
 
     public init(layer: String, capacity: Int = 4 << 20) {
         self.layer = layer

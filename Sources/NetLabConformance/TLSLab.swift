@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TCPSocket
 import TLSWrapper
 
@@ -79,7 +78,7 @@ public enum TLSLab {
             LabStep("4.3", LabText(en: "the mitm: a server with a certificate from another CA is refused, and nothing is sent to it",
                                    id: "mitm: server dengan sertifikat dari CA lain ditolak, dan tidak ada yang dikirim kepadanya")) {
                 try await Harness.with { h in
-                    let heard = Mutex<[UInt8]>([])
+                    let heard = Locked<[UInt8]>([])
                     let server = try await h.server(certificate: h.interceptor) { tls in
                         // Recorded as it arrives: what the interceptor could read.
                         while true {
@@ -117,7 +116,7 @@ public enum TLSLab {
         let trusted: LabCertificateAuthority.Issued
         let otherName: LabCertificateAuthority.Issued
         let interceptor: LabCertificateAuthority.Issued
-        private let tasks = Mutex<[Task<Void, Never>]>([])
+        private let tasks = Locked<[Task<Void, Never>]>([])
 
         private init(directory: String) throws {
             self.directory = directory

@@ -2,7 +2,7 @@ import Foundation
 import HTTPParser
 import NetLab
 import PaymentFlow
-import Synchronization
+import TCPSocket
 
 /// The shop around the student's webhook handler (``WebhookHandling``, in PaymentFlow): its
 /// server key, its orders in memory, and a way to ask the gateway what is true.
@@ -11,8 +11,8 @@ public final class LabShop: WebhookShop {
     public let serverKey: String
     let gatewayURL: String
     let client: HTTPClient
-    private let orders = Mutex<[String: WebhookOrder]>([:])
-    private let changes = Mutex(0)
+    private let orders = Locked<[String: WebhookOrder]>([:])
+    private let changes = Locked(0)
 
     init(serverKey: String, gatewayURL: String, client: HTTPClient) {
         self.serverKey = serverKey

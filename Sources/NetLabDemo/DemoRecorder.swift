@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import PaymentFlow
-import Synchronization
+import TCPSocket
 
 /// Collects the steps of a run as they happen, from every actor's task, in order; tells a
 /// listener about each one as it lands (the live narration), and lets a scenario wait for one.
@@ -18,7 +18,7 @@ public final class DemoRecorder: Sendable {
         var sealed = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let listener: (@Sendable (DemoStep) -> Void)?
 
     public init(listener: (@Sendable (DemoStep) -> Void)? = nil) {

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
 import TCPSocket
 import TLSWrapper
 
@@ -103,7 +102,7 @@ final class ObservedHTTPStream: ByteStream, Sendable {
     let caller: String
     let target: String
     /// [0]: what we send (requests), [1]: what we receive (responses).
-    private let sides = Mutex([Side(parser: HTTPMessageParser(parsing: .requests)), Side(parser: HTTPMessageParser(parsing: .responses))])
+    private let sides = Locked([Side(parser: HTTPMessageParser(parsing: .requests)), Side(parser: HTTPMessageParser(parsing: .responses))])
 
     init(inner: any ByteStream, below: Wiretap?, recorder: DemoRecorder, caller: String, target: String) {
         self.inner = inner

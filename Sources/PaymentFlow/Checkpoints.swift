@@ -1,4 +1,4 @@
-import Synchronization
+import TCPSocket
 
 /// Named places in a service where a test can stop the next request that passes, to force an
 /// interleaving instead of hoping for one.
@@ -10,7 +10,7 @@ import Synchronization
 /// (``Hold/release()``). The service calls ``pass(_:)`` at each place; with nothing armed that
 /// costs one lock and returns at once. A hold stops exactly one request, the next to pass.
 public final class Checkpoints<Point: Hashable & Sendable>: Sendable {
-    private let armed = Mutex<[Point: [Hold]]>([:])
+    private let armed = Locked<[Point: [Hold]]>([:])
 
     public init() {}
 
@@ -45,7 +45,7 @@ public final class Hold: Sendable {
         var releaseWaiter: CheckedContinuation<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init() {}
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// What the payment actors decide, as it happens: for the demo's narration and for tests.
 /// (What crosses the wire is observed a layer lower, on the HTTP clients' connections.)
 public enum PaymentEvent: Sendable, Equatable {

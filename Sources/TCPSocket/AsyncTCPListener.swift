@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A listening socket on the readiness loop: `accept` suspends instead of blocking, and each
 /// accepted connection is given the group's next loop, so connections spread over the cores.
 ///

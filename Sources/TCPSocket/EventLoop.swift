@@ -45,14 +45,14 @@ import Synchronization
 public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringConvertible {
     // Safe from any thread:
     private let selector: any Selector
-    private let queue = Mutex(Queue())
+    private let queue = Locked(Queue())
     /// Runs loop work after the thread has stopped (see "Shutting down" above).
     private let afterStop: DispatchQueue
     private let wakePending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let threadID = Atomic<UInt>(0)
     private let nextID = Atomic<UInt64>(1)
-    private let threadHandle = Mutex<JoinHandle?>(nil)
+    private let threadHandle = Locked<JoinHandle?>(nil)
     public let name: String
 
     // Loop thread only (rule 1):
@@ -82,7 +82,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable, CustomStringCon
     /// cancellation that arrives before the loop registered the wait is not lost.
     private final class WaitProgress: Sendable {
         enum Phase { case submitted, registered, cancelledEarly }
-        let phase = Mutex(Phase.submitted)
+        let phase = Locked(Phase.submitted)
     }
 
     private struct Waiters {

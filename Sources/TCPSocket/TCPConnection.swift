@@ -1,5 +1,3 @@
-import Synchronization
-
 /// One TCP connection with a plain blocking API: each call waits (up to its deadline) and
 /// then returns. This is what lab 1 teaches first; ``AsyncTCPConnection`` is the same thing on
 /// the readiness loop for servers that hold many connections.

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Which addresses a listener given only a port accepts connections on.
 public enum ListenFamily: Hashable, Sendable {
     /// One IPv6 socket with `IPV6_V6ONLY` off: accepts IPv6 and IPv4 (as `::ffff:a.b.c.d`).

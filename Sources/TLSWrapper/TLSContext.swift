@@ -1,7 +1,7 @@
 internal import COpenSSL
 internal import CTLSShim
 import Foundation
-import Synchronization
+import TCPSocket
 
 /// How TLS is set up for one role. Verification is on unless ``certificateVerification`` is
 /// set to the loudly named ``CertificateVerification/noneDangerous``.
@@ -83,7 +83,7 @@ public final class TLSContext: @unchecked Sendable {
     let alpnWire: [UInt8]
     /// Client side: the last session each server name gave us, for resumption (an `SSL_SESSION*`
     /// we hold one reference to).
-    let sessions = Mutex<[String: SessionReference]>([:])
+    let sessions = Locked<[String: SessionReference]>([:])
 
     struct SessionReference: @unchecked Sendable {
         let pointer: OpaquePointer

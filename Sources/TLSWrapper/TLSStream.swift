@@ -20,7 +20,7 @@ import TCPSocket
 /// — a truncation, never a clean end of stream.
 public final class TLSStream: ByteStream, CustomStringConvertible {
     public let underlying: any ByteStream
-    private let engine: Mutex<TLSEngine>
+    private let engine: Locked<TLSEngine>
     private let writeTurn = FIFOLock()
     private let closed = Atomic<Bool>(false)
     /// A write to the stream below failed midway: the record stream is cut, nothing more is valid.
@@ -30,7 +30,7 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
 
     private init(underlying: any ByteStream, engine: sending TLSEngine, facts: TLSConnectionFacts) {
         self.underlying = underlying
-        self.engine = Mutex(engine)
+        self.engine = Locked(engine)
         self.facts = facts
     }
 

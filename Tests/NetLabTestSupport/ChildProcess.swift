@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import TCPSocket
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -44,15 +44,15 @@ public final class ChildProcess: Sendable {
 
     public let pid: pid_t
     public let arguments: [String]
-    private let collected = Mutex<(output: [UInt8], error: [UInt8])>(([], []))
-    private let readersLeft = Mutex(0)
-    private let exit = Mutex<Exit?>(nil)
+    private let collected = Locked<(output: [UInt8], error: [UInt8])>(([], []))
+    private let readersLeft = Locked(0)
+    private let exit = Locked<Exit?>(nil)
     private let changed = NSCondition()
     private let onOutput: (@Sendable (String) -> Void)?
     /// The write end of an interactive child's stdin (see `interactive`); -1 once closed.
-    private let inputWriter: Mutex<Int32>
+    private let inputWriter: Locked<Int32>
     /// How much of the output ``readLine(timeout:)`` has consumed.
-    private let lineCursor = Mutex(0)
+    private let lineCursor = Locked(0)
 
     /// Spawns `executable` (a path; use `/usr/bin/env` to search PATH) with `arguments`.
     /// `input` is written to its stdin, which is then closed; with `interactive`, stdin stays open
@@ -124,7 +124,7 @@ public final class ChildProcess: Sendable {
         }
         let pid = spawned
         self.pid = pid
-        inputWriter = Mutex(interactive ? stdin?.write ?? -1 : -1)
+        inputWriter = Locked(interactive ? stdin?.write ?? -1 : -1)
 
         readersLeft.withLock { $0 = error == nil ? 1 : 2 }
         startReader(output.read, isError: false)

@@ -1,7 +1,6 @@
 import Foundation
 import NetLabTestSupport
 import NetLab
-import Synchronization
 import TCPSocket
 import TLSWrapper
 import Testing
@@ -37,7 +36,7 @@ struct HTTPSTests {
         let pki = try LabPKI()
         let server = HTTPServer(router: testRouter())
         let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
-        let handshakes = Mutex<[TLSConnectionFacts]>([])
+        let handshakes = Locked<[TLSConnectionFacts]>([])
         let client = try pki.client(trace: { event in
             if case .tlsEstablished(let facts) = event { handshakes.withLock { $0.append(facts) } }
         })
@@ -152,7 +151,7 @@ struct ResumptionTests {
         let pki = try HTTPSTests.LabPKI()
         let server = HTTPServer(router: testRouter())
         let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
-        let handshakes = Mutex<[Bool]>([])
+        let handshakes = Locked<[Bool]>([])
         var configuration = HTTPClientConfiguration()
         configuration.tls = try TLSContext(.client(trustRootsFile: pki.ca.certificatePath))
         configuration.maxIdleConnectionsPerHost = 0  // a new connection (and handshake) per request
@@ -231,7 +230,7 @@ struct KeyLogCaptureTests {
         try #require(started, "dumpcap did not start capturing: \(tshark.errorOutput)")
         try await Task.sleep(for: .milliseconds(300))
 
-        let lines = Mutex<[String]>([])
+        let lines = Locked<[String]>([])
         var tls = TLSConfiguration.client(trustRootsFile: pki.ca.certificatePath)
         tls.keyLog = { line in lines.withLock { $0.append(line) } }
         var configuration = HTTPClientConfiguration()

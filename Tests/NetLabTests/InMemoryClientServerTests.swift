@@ -1,7 +1,6 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
 import TCPSocket
 import Testing
 
@@ -11,7 +10,7 @@ import Testing
 struct InMemoryClientServerTests {
     /// A client whose every new connection is a socketpair whose other end the server serves.
     final class Counter: Sendable {
-        let value = Mutex(0)
+        let value = Locked(0)
     }
 
     static func pairedClient(_ server: HTTPServer) -> (HTTPClient, Counter) {

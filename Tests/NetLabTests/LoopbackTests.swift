@@ -2,7 +2,6 @@ import Foundation
 import NetLabTestSupport
 import HTTPParser
 import NetLab
-import Synchronization
 import TCPSocket
 import Testing
 
@@ -23,7 +22,7 @@ struct LoopbackTests {
             return try .json(charge, status: 201)
         }
         try await withServer(router: router) { _, address in
-            let events = Mutex<[String]>([])
+            let events = Locked<[String]>([])
             let client = HTTPClient(trace: { event in
                 switch event {
                 case .connected: events.withLock { $0.append("connected") }
@@ -105,7 +104,7 @@ struct LoopbackTests {
             }
             }
         }
-        let events = Mutex<[String]>([])
+        let events = Locked<[String]>([])
         let client = HTTPClient(trace: { event in
             if case .retrying = event { events.withLock { $0.append("retry") } }
             if case .connected = event { events.withLock { $0.append("connect") } }

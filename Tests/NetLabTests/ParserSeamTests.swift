@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 import Testing
 
 /// The HTTP layer's seam: a parser of one's own (here a wrapper that counts what it parses)
@@ -24,7 +24,7 @@ struct ParserSeamTests {
     }
 
     final class Counter: Sendable {
-        private let counts = Mutex<[HTTPMessageParser.Kind: Int]>([:])
+        private let counts = Locked<[HTTPMessageParser.Kind: Int]>([:])
         func add(_ kind: HTTPMessageParser.Kind) { counts.withLock { $0[kind, default: 0] += 1 } }
         subscript(_ kind: HTTPMessageParser.Kind) -> Int { counts.withLock { $0[kind, default: 0] } }
     }

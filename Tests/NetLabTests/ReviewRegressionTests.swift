@@ -1,7 +1,6 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
 import TCPSocket
 import Testing
 
@@ -133,7 +132,7 @@ struct ReviewRegressionTests {
     @Test("the client's trace never shows credentials")
     func traceRedactsCredentials() async throws {
         try await withServer { _, address in
-            let sent = Mutex<[String]>([])
+            let sent = Locked<[String]>([])
             let client = HTTPClient(trace: { event in
                 if case .sent(let head, _) = event { sent.withLock { $0.append(head) } }
             })

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 import TLSWrapper
 import Testing
 
@@ -9,7 +9,7 @@ import Testing
 
 /// What the gateway side heard from the bank.
 final class PaymentLog: Sendable {
-    let list = Mutex<[BankAPI.PaymentNotice]>([])
+    let list = Locked<[BankAPI.PaymentNotice]>([])
 }
 
 /// The bank simulator as a real HTTPS service on loopback, driven by NetLab's client.
@@ -82,7 +82,7 @@ struct BankTests {
 
     /// Set once, read from any task.
     final class Flag: Sendable {
-        private let value = Mutex(false)
+        private let value = Locked(false)
         func set() { value.withLock { $0 = true } }
         var isSet: Bool { value.withLock { $0 } }
     }

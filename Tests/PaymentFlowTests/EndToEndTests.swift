@@ -1,6 +1,6 @@
 import Foundation
 import HTTPParser
-import Synchronization
+import TCPSocket
 import NetLab
 import Testing
 
@@ -284,8 +284,8 @@ struct EndToEndTests {
     @Test("a webhook URL answering 307 then 308 is followed with the same POST body; a 301 is not followed and not retried")
     func webhookRedirects() async throws {
         let system = try await Self.start()
-        let seen = Mutex<[String]>([])
-        let listening = Mutex<UInt16>(0)
+        let seen = Locked<[String]>([])
+        let listening = Locked<UInt16>(0)
         var router = Router()
         router.post("/old") { _ in HTTPResponse(status: 307, fields: HTTPFields(["Location": "/older"]), body: .bytes([])) }
         router.post("/older") { _ in
@@ -328,7 +328,7 @@ struct EndToEndTests {
 
 /// A clock a test moves by hand (`PaymentSystemOptions.now`).
 final class ManualClock: Sendable {
-    private let current = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+    private let current = Locked(Date(timeIntervalSince1970: 1_800_000_000))
     var now: Date { current.withLock { $0 } }
     func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }

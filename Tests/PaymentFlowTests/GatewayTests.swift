@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 import TLSWrapper
 import Testing
 
@@ -15,7 +15,7 @@ struct GatewayTests {
     static let other = MerchantAccount(merchantID: "G100000002", serverKey: "SB-Mid-server-lab-2", clientKey: "SB-Mid-client-lab-2")
 
     final class GatewayBox: Sendable {
-        let gateway = Mutex<Gateway?>(nil)
+        let gateway = Locked<Gateway?>(nil)
     }
 
     final class Lab: Sendable {

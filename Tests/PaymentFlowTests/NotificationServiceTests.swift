@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 import Testing
 
 @testable import PaymentFlow
@@ -10,7 +10,7 @@ import Testing
 /// request (0-based), and may stop each request at a checkpoint first (a hanging endpoint).
 final class RecordingEndpoint: Sendable {
     final class Log: Sendable {
-        let list = Mutex<[(order: String, status: String)]>([])
+        let list = Locked<[(order: String, status: String)]>([])
     }
 
     let log = Log()

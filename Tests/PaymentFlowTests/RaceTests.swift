@@ -1,7 +1,6 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
 import Testing
 
 @testable import PaymentFlow

@@ -1,4 +1,4 @@
-import Synchronization
+import TCPSocket
 import Testing
 
 @testable import TCPSocket
@@ -9,8 +9,8 @@ struct EventLoopTests {
     func executeInOrder() async throws {
         let loop = try EventLoop(name: "test-order")
         defer { loop.shutdown() }
-        let seen = Mutex<[Int]>([])
-        let onLoop = Mutex<[Bool]>([])
+        let seen = Locked<[Int]>([])
+        let onLoop = Locked<[Bool]>([])
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             for i in 0..<100 {
                 loop.execute {
@@ -29,7 +29,7 @@ struct EventLoopTests {
     func timers() async throws {
         let loop = try EventLoop(name: "test-timers")
         defer { loop.shutdown() }
-        let fired = Mutex<[String]>([])
+        let fired = Locked<[String]>([])
         let start = ContinuousClock.now
         loop.schedule(after: .milliseconds(60)) { fired.withLock { $0.append("cancelled") } }.cancel()
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in

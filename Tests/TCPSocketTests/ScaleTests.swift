@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TCPSocket
 import Testing
 
 @testable import TCPSocket
@@ -15,7 +16,7 @@ struct ScaleTests {
     func bulkRoundTrip() async throws {
         var sizes = SeededGenerator(defaultSeed: 0x6E65_746C_6162)
         let seed = sizes.seed
-        let serverSizes = Mutex(SeededGenerator(defaultSeed: seed &+ 1))
+        let serverSizes = Locked(SeededGenerator(defaultSeed: seed &+ 1))
         let total = 64 << 20
         try await withAsyncEchoServer(readSizes: { serverSizes.withLock { Int.random(in: 1...200_000, using: &$0) } }) {
             listener in

@@ -1,6 +1,5 @@
 import Foundation
 import NetLabTestSupport
-import Synchronization
 import TCPSocket
 import Testing
 
@@ -256,7 +255,7 @@ struct TLSStreamTests {
     @Test("key logging writes NSS key-log lines (what Wireshark reads)")
     func keyLog() async throws {
         let fixtures = try Fixtures()
-        let lines = Mutex<[String]>([])
+        let lines = Locked<[String]>([])
         let client = try fixtures.clientContext { configuration in
             configuration.keyLog = { line in lines.withLock { $0.append(line) } }
         }

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 
 /// The bank simulator: issuer and acquirer in one, as an HTTP(S) service on NetLab's server.
 ///
@@ -78,7 +78,7 @@ public final class Bank: Sendable {
 
     let ledger: BankLedger
     /// The current failure drill (memory only: a restarted bank works normally).
-    private let faults = Mutex(BankAPI.Faults())
+    private let faults = Locked(BankAPI.Faults())
     /// Called (on the paying connection's task) when an account is paid: the bank's notice to
     /// the gateway.
     private let onPayment: (@Sendable (BankAPI.PaymentNotice) async -> Void)?

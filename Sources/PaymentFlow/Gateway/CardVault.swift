@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import TCPSocket
 import TLSWrapper
 
 /// Card tokens: what `GET /v2/token` hands the browser instead of the card, and saved cards.
@@ -21,7 +21,7 @@ public final class CardVault: Sendable {
         var expires: Date
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Locked<[String: Entry]>([:])
     private let lifetime: TimeInterval
     private let accounts: any AccountStore
     private let key: SealingKey

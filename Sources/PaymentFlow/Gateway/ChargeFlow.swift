@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import TCPSocket
 
 /// The driver of the charge saga: performs each ``ChargeSaga/Action`` (HTTP calls to fraud
 /// detection and the bank, records through the ledger) and feeds back what came of it.
@@ -23,7 +23,7 @@ final class ChargeFlow: Sendable {
     /// Charges (and OTP checks) running in this process, counted per transaction id (two OTP
     /// posts for one charge run side by side; the first to end must not unmark the other):
     /// recovery leaves them alone.
-    private let running = Mutex<[String: Int]>([:])
+    private let running = Locked<[String: Int]>([:])
 
     init(ledger: TransactionLedger, store: any TransactionStore, bank: BankClient, fraud: FraudClient, vault: CardVault,
          obligations: BankObligations, configuration: GatewayConfiguration, publicURL: @escaping @Sendable () -> String) {

@@ -1,6 +1,6 @@
 import Foundation
 import NetLab
-import Synchronization
+import TCPSocket
 import TLSWrapper
 
 /// What the payment service tells fraud detection about a card charge. The card number itself
@@ -66,7 +66,7 @@ public struct FraudRules: Sendable {
 /// Its memory (recent charges per card, for the velocity rule) lives in the process.
 public final class FraudService: Sendable {
     public let rules: FraudRules
-    private let recent = Mutex<[String: [ContinuousClock.Instant]]>([:])
+    private let recent = Locked<[String: [ContinuousClock.Instant]]>([:])
     private let clock: @Sendable () -> ContinuousClock.Instant
 
     private let observer: PaymentObserver?

@@ -1,6 +1,6 @@
 import Foundation
 import NetLab
-import Synchronization
+import TCPSocket
 
 /// Who is calling: the merchants the gateway knows, found by their keys.
 ///
@@ -13,7 +13,7 @@ import Synchronization
 /// notification services share this type.
 public final class MerchantDirectory: Sendable {
     private let store: any MerchantStore
-    private let cache = Mutex<(list: [MerchantAccount], loaded: ContinuousClock.Instant)?>(nil)
+    private let cache = Locked<(list: [MerchantAccount], loaded: ContinuousClock.Instant)?>(nil)
 
     public init(store: any MerchantStore) {
         self.store = store

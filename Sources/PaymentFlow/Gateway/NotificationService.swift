@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 
 /// When a failed webhook is tried again, after Midtrans' published policy.
 ///
@@ -63,7 +63,7 @@ public final class NotificationService: Sendable {
     private let now: @Sendable () -> Date
     /// Where deliveries run (they touch the store): the store's threads, or Swift's global executor.
     private let executor: (any TaskExecutor)?
-    private let random: Mutex<SeededRandom>
+    private let random: Locked<SeededRandom>
     /// Called after each attempt (for the demo's narration and for tests).
     private let onAttempt: (@Sendable (OutboxEntry, String, Bool) -> Void)?
 
@@ -77,7 +77,7 @@ public final class NotificationService: Sendable {
         self.timeout = timeout
         self.now = now
         self.executor = executor
-        self.random = Mutex(SeededRandom(seed: seed))
+        self.random = Locked(SeededRandom(seed: seed))
         self.onAttempt = onAttempt
     }
 
@@ -125,10 +125,10 @@ public final class NotificationService: Sendable {
     /// no more than this, and the slots left over always carry the other merchants' webhooks.
     public static let perMerchantConcurrency = 24
     /// Deliveries in flight per merchant (both ``run(every:)`` and ``deliverDue(limit:)`` count here).
-    private let inFlight = Mutex<[String: Int]>([:])
+    private let inFlight = Locked<[String: Int]>([:])
 
     /// One claim at a time (the run loop and a resend's pass), so their counts add up.
-    private let claiming = Mutex(())
+    private let claiming = Locked(())
 
     /// Takes up to `room` due entries, none for a merchant already at its share, and counts
     /// them as in flight once the store has handed them out. The store keeps each order's

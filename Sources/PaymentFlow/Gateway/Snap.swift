@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 
 /// Snap: a payment page for an order, where the customer chooses how to pay.
 ///
@@ -42,7 +42,7 @@ final class Snap: Sendable {
         case made(transactionID: String)
     }
 
-    private let sessions = Mutex<[String: Session]>([:])
+    private let sessions = Locked<[String: Session]>([:])
     let flow: ChargeFlow
     let merchants: MerchantDirectory
     let configuration: GatewayConfiguration

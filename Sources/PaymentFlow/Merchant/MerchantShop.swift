@@ -1,7 +1,7 @@
 import Foundation
 import HTTPParser
 import NetLab
-import Synchronization
+import TCPSocket
 
 /// A small shop: the merchant's server. It sells from a catalogue, charges through the gateway
 /// with its server key (the key never leaves this server), shows payment instructions, and
@@ -62,14 +62,14 @@ public final class MerchantShop: Sendable {
     let webhookHandler = ReferenceWebhookHandler()
     /// The transaction and `transaction_status` the gateway last confirmed per order, until a
     /// handler applies it.
-    let confirmed = Mutex<[String: (transactionID: String, status: String)]>([:])
+    let confirmed = Locked<[String: (transactionID: String, status: String)]>([:])
     private let observer: PaymentObserver?
-    private let counts = Mutex(WebhookCounts())
-    let sequence: Mutex<Int>
+    private let counts = Locked(WebhookCounts())
+    let sequence: Locked<Int>
     let clientKey: String
     let publicURL: String
     /// When false the webhook answers 503 (a merchant that is "down", for the retry scenario).
-    private let acceptingWebhooks = Mutex(true)
+    private let acceptingWebhooks = Locked(true)
 
     public static let defaultCatalogue = [
         Product(product_id: "kopi", name: "Kopi Toraja 250 g", price: "85000"),
@@ -94,7 +94,7 @@ public final class MerchantShop: Sendable {
         self.client = client
         self.catalogue = catalogue
         self.orders = try OrderBook(path: ordersPath, observer: observer)
-        self.sequence = Mutex(try orders.count())
+        self.sequence = Locked(try orders.count())
     }
 
     public var webhookCounts: WebhookCounts { counts.withLock { $0 } }

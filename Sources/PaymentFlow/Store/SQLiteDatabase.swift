@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-import Synchronization
+import TCPSocket
 
 /// A value in or out of SQLite: the four storage classes the gateway uses.
 public enum SQLiteValue: Hashable, Sendable {
@@ -32,7 +32,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 /// 0600: it holds merchants' server keys.
 public final class SQLiteDatabase: @unchecked Sendable {
     private let handle: OpaquePointer
-    private let lock = Mutex(())
+    private let lock = Locked(())
     public let path: String
 
     /// Opens (creating if needed) the database at `path`; ":memory:" is a private in-memory one.
