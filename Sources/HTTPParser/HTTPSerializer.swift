@@ -132,7 +132,9 @@ public enum HTTPSerializer {
         try checkFraming(fields, request: request)
         if isChunked(fields) { return }
         if let declared = fields["Content-Length"] {
-            guard declared == String(body.count) else {
+            // Compared as the parser reads it (RFC 9110 §8.6: `1*DIGIT`, so "003" is 3, and a
+            // list of one repeated value is that value), never as text.
+            guard (try? framingFacts(fields))?.contentLength == UInt64(body.count) else {
                 throw .bodyDoesNotMatchFraming("Content-Length \(declared) but the body has \(body.count) bytes")
             }
             return

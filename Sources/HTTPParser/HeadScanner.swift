@@ -85,6 +85,9 @@ struct HeadScanner {
                 try checkRequestLine(i, base, rules)
                 guard i < end else { break }
                 guard p[i] == Grammar.sp, i > targetStart else { throw .invalidRequestTarget(offset: base + i) }
+                guard Self.hasTargetForm(p, from: targetStart, to: i, connect: Self.isConnect(p, methodEnd: methodEnd)) else {
+                    throw .invalidRequestTarget(offset: base + targetStart)
+                }
                 targetEnd = i
                 i += 1
                 versionStart = i
@@ -263,6 +266,81 @@ struct HeadScanner {
 
     /// Advances over whole words for which `plain` holds.
     @inline(__always)
+    /// Whether the target bytes have one of RFC 9112 §3.2's four shapes (for CONNECT, the
+    /// authority-form alone): origin-form (`/…`),
+    /// asterisk-form (`*`), absolute-form (`scheme ":" …`, scheme = ALPHA *( ALPHA / DIGIT /
+    /// "+" / "-" / "." ), whose authority after `//` must be a valid `uri-host [":" port]`) or
+    /// authority-form (`uri-host ":" port`, such as `127.0.0.1:443` or `[::1]:443`). The bytes
+    /// themselves were checked already; which form a method may use is the server's business.
+    static func hasTargetForm(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, connect: Bool) -> Bool {
+        // RFC 9112 §3.2.3: a CONNECT sends only the authority, and only CONNECT sends one.
+        if connect { return isAuthority(p, from: start, to: end, portRequired: true) }
+        let first = p[start]
+        if first == UInt8(ascii: "/") { return true }
+        if first == UInt8(ascii: "*") { return end - start == 1 }
+        // absolute-form: a scheme, then ":"; with "//", an authority up to the path or query.
+        if isAlpha(first) {
+            var i = start + 1
+            while i < end, isAlpha(p[i]) || isDigit(p[i]) || p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") || p[i] == UInt8(ascii: ".") {
+                i += 1
+            }
+            if i < end, p[i] == UInt8(ascii: ":") {
+                guard i + 2 < end, p[i + 1] == UInt8(ascii: "/"), p[i + 2] == UInt8(ascii: "/") else { return true }
+                var authorityEnd = i + 3
+                while authorityEnd < end, p[authorityEnd] != UInt8(ascii: "/"), p[authorityEnd] != UInt8(ascii: "?") { authorityEnd += 1 }
+                return isAuthority(p, from: i + 3, to: authorityEnd, portRequired: false)
+            }
+        }
+        return isAuthority(p, from: start, to: end, portRequired: true)
+    }
+
+    /// Whether the method (the bytes before `methodEnd`) is CONNECT.
+    static func isConnect(_ p: UnsafePointer<UInt8>, methodEnd: Int) -> Bool {
+        guard methodEnd == 7 else { return false }
+        for (index, byte) in "CONNECT".utf8.enumerated() where p[index] != byte { return false }
+        return true
+    }
+
+    /// `uri-host [ ":" port ]` (RFC 3986 §3.2.2–3): a bracketed IP literal or a non-empty
+    /// reg-name (IPv4 included) of unreserved, sub-delim and `%` bytes; no userinfo.
+    static func isAuthority(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, portRequired: Bool) -> Bool {
+        guard start < end else { return false }
+        var i = start
+        if p[i] == UInt8(ascii: "[") {
+            i += 1
+            while i < end, p[i] != UInt8(ascii: "]") {
+                let byte = p[i]
+                guard isHexDigit(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") || byte | 0x20 == UInt8(ascii: "v") else { return false }
+                i += 1
+            }
+            guard i < end, i > start + 1 else { return false }
+            i += 1
+        } else {
+            while i < end, p[i] != UInt8(ascii: ":") {
+                guard isRegNameByte(p[i]) else { return false }
+                i += 1
+            }
+            guard i > start else { return false }
+        }
+        if i == end { return !portRequired }
+        guard p[i] == UInt8(ascii: ":") else { return false }
+        i += 1
+        if portRequired && i == end { return false }
+        while i < end {
+            guard isDigit(p[i]) else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    private static func isAlpha(_ byte: UInt8) -> Bool { (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") }
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    private static func isHexDigit(_ byte: UInt8) -> Bool { isDigit(byte) || ((byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "f")) }
+    /// unreserved / sub-delims / "%" (RFC 3986 §3.2.2's reg-name, pct-encoding checked loosely).
+    private static func isRegNameByte(_ byte: UInt8) -> Bool {
+        isAlpha(byte) || isDigit(byte) || Array("-._~!$&'()*+,;=%".utf8).contains(byte)
+    }
+
     static func skipWords(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, while plain: (UInt64) -> Bool) -> Int {
         var i = start
         while i + 8 <= end {

@@ -1,5 +1,4 @@
 import HTTPParser
-import Synchronization
 import TCPSocket
 
 /// One server-side HTTP/1.1 conversation over a ``ByteStream``.
@@ -140,7 +139,7 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
         let hosts = head.fields.values(of: "Host")
         if head.version.minor >= 1 && hosts.isEmpty { return "an HTTP/1.1 request needs a Host field (RFC 9112 §3.2)" }
         if hosts.count > 1 { return "more than one Host field (RFC 9112 §3.2)" }
-        if let host = hosts.first, !isHostValue(host) { return "the Host field is not uri-host [ \":\" port ] (RFC 9110 §7.2)" }
+        if let host = hosts.first, !HTTPURL.isHostValue(host) { return "the Host field is not uri-host [ \":\" port ] (RFC 9110 §7.2)" }
         let target = head.target
         if target.contains("#") { return "a request-target has no fragment (RFC 9112 §3.2)" }
         switch head.targetForm {
@@ -157,29 +156,6 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
             }
         }
         return nil
-    }
-
-    /// `uri-host [ ":" port ]` (RFC 3986 §3.2.2–3): an IP-literal in brackets, or a reg-name of
-    /// unreserved, percent-encoded and sub-delim characters (an IPv4 address is one), and an
-    /// optional run of digits. Empty is allowed (RFC 9112 §3.2: a target without an authority).
-    static func isHostValue(_ value: String) -> Bool {
-        var rest = Substring(value)
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return false }
-            let literal = rest[rest.index(after: rest.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "v" || $0 == "V" }) else { return false }
-            rest = rest[rest.index(after: close)...]
-        } else {
-            let end = rest.firstIndex(of: ":") ?? rest.endIndex
-            let name = rest[..<end]
-            let allowed = Set("-._~!$&'()*+,;=%".utf8)
-            guard name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || allowed.contains($0) })
-            else { return false }
-            rest = rest[end...]
-        }
-        guard !rest.isEmpty else { return true }
-        guard rest.first == ":" else { return false }
-        return rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     private mutating func answer(_ pending: (head: HTTPRequestHead, body: [UInt8], started: ContinuousClock.Instant))
@@ -385,7 +361,7 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
 
 /// Counts streamed body bytes for the access log.
 final class ByteCounter: Sendable {
-    private let count = Mutex(0)
+    private let count = Locked(0)
     func add(_ n: Int) { count.withLock { $0 += n } }
     var total: Int { count.withLock { $0 } }
 }

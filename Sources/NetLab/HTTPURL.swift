@@ -51,6 +51,9 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
             host = authority
         }
         guard !host.isEmpty else { throw .invalidURL(text, reason: "no host") }
+        guard Self.isHostValue(String(authority)) else {
+            throw .invalidURL(text, reason: "the host is not a name, an IPv4 address or a bracketed IPv6 address (RFC 3986 §3.2.2)")
+        }
         var port: UInt16?
         if let portText {
             guard let value = UInt16(portText), value > 0 else { throw .invalidURL(text, reason: "port \"\(portText)\" is not 1-65535") }
@@ -69,4 +72,27 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(scheme.rawValue)://\(hostField)\(target)" }
+
+    /// `uri-host [ ":" port ]` (RFC 3986 §3.2.2–3): an IP-literal in brackets, or a reg-name of
+    /// unreserved, percent-encoded and sub-delim characters (an IPv4 address is one), and an
+    /// optional run of digits. Empty is allowed (RFC 9112 §3.2: a target without an authority).
+    static func isHostValue(_ value: String) -> Bool {
+        var rest = Substring(value)
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return false }
+            let literal = rest[rest.index(after: rest.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "v" || $0 == "V" }) else { return false }
+            rest = rest[rest.index(after: close)...]
+        } else {
+            let end = rest.firstIndex(of: ":") ?? rest.endIndex
+            let name = rest[..<end]
+            let allowed = Set("-._~!$&'()*+,;=%".utf8)
+            guard name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || allowed.contains($0) })
+            else { return false }
+            rest = rest[end...]
+        }
+        guard !rest.isEmpty else { return true }
+        guard rest.first == ":" else { return false }
+        return rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    }
 }

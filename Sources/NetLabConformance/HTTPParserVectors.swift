@@ -281,6 +281,21 @@ public enum HTTPParserVectors {
         .rejected("a raw non-ASCII byte in the request-target (RFC 3986 wants it percent-encoded)", "GET /caf\u{e9} HTTP/1.1\r\n\r\n") {
             .invalidRequestTarget(offset: $0.at("\u{e9}"))
         },
+        // Found by the differential fuzz target (llhttp refuses it; the parser let it through).
+        .rejected("a request-target of none of RFC 9112 §3.2's four forms", "GET 0/ HTTP/1.1\r\nHost: a\r\n\r\n") {
+            .invalidRequestTarget(offset: $0.at("0/"))
+        },
+        .rejected("an asterisk-form with more after the asterisk", "OPTIONS *x HTTP/1.1\r\n\r\n") { .invalidRequestTarget(offset: $0.at("*")) },
+        .rejected("an authority-form whose host is no uri-host (RFC 3986 §3.2.2)", "CONNECT ^gw:443 HTTP/1.1\r\n\r\n") {
+            .invalidRequestTarget(offset: $0.at("^"))
+        },
+        .rejected("an authority-form without a port", "CONNECT [::1] HTTP/1.1\r\n\r\n") { .invalidRequestTarget(offset: $0.at("[")) },
+        .rejected("a CONNECT whose target is no authority (RFC 9112 §3.2.3)", "CONNECT gw:<43 HTTP/1.1\r\n\r\n") {
+            .invalidRequestTarget(offset: $0.at("gw"))
+        },
+        .rejected("an absolute-form whose authority holds userinfo", "GET http://user@gw/ HTTP/1.1\r\n\r\n") {
+            .invalidRequestTarget(offset: $0.at("http"))
+        },
         .rejected("a method with a non-token byte", "G(ET / HTTP/1.1\r\n\r\n") { .invalidMethod(offset: $0.at("(")) },
         .rejected("an empty method", " / HTTP/1.1\r\n\r\n") { _ in .invalidMethod(offset: 0) },
         .rejected(

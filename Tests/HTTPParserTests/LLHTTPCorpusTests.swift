@@ -95,6 +95,7 @@ enum LLHTTPCorpus {
         return [
             "request/method.md:96": "a CONNECT request has no content (RFC 9110 §9.3.6): llhttp ignores its Content-Length and tunnels, NetLab refuses the request, since a reader that honours the length would disagree where the tunnel starts",
             "request/content-length.md:444": "llhttp's skip-body callback declares a request bodiless; NetLab's requests always follow their framing",
+            "request/uri.md:222": "userinfo in an http(s) target: a sender MUST NOT generate it and a recipient SHOULD treat it as an error (RFC 9110 §4.2.4); llhttp accepts it",
             "request/invalid.md:356": anyToken,
             "request/invalid.md:66": anyToken + " (ANNOUNCE is tied to RTSP there)",
             "request/method.md:372": httpOnly,

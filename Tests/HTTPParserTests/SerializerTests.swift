@@ -26,6 +26,25 @@ struct SerializerTests {
         #expect(String(decoding: out, as: UTF8.self) == "1a\r\n" + String(repeating: "x", count: 26) + "\r\n0\r\nX-Sum: 1\r\n\r\n")
     }
 
+    /// Found by the `roundtrip` fuzz target: the parser reads `Content-Length: 003` as 3
+    /// (RFC 9110 §8.6: `1*DIGIT`), and the serializer compared the text and refused it.
+    /// `3, 3` is not here: the parser refuses a list (RFC 9112 §6.3 lets it).
+    @Test("a Content-Length the parser accepts is one the serializer writes: compared as a number", arguments: [
+        ("003", 3), ("0", 0), ("00", 0),
+    ])
+    func contentLengthAsNumber(declared: String, length: Int) throws {
+        var fields = HTTPFields(["Host": "gw.example"])
+        try fields.append(name: "Content-Length", value: declared)
+        let head = HTTPRequestHead(method: .post, target: "/", fields: fields)
+        let bytes = try HTTPSerializer.request(head, body: Array(repeating: UInt8(ascii: "x"), count: length))
+        var parser = HTTPMessageParser(parsing: .requests)
+        parser.receive(bytes)
+        guard case .requestHead(let back) = try parser.nextEvent() else { Issue.record("no head"); return }
+        #expect(back.fields == head.fields)
+        #expect(back.framing == .length(UInt64(length)) || (length == 0 && back.framing == .none))
+        #expect(throws: HTTPSerializeError.self) { try HTTPSerializer.request(head, body: Array(repeating: 0, count: length + 1)) }
+    }
+
     @Test("a field value with CR or LF cannot even be stored: no header injection", arguments: [
         "a\r\nSet-Cookie: evil", "a\nb", "a\rb", "nul\u{0}", "bell\u{7}",
     ])

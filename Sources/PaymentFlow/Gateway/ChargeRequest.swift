@@ -42,6 +42,20 @@ struct ChargeRequest: Sendable {
     /// The largest gross_amount accepted (keeps every sum far from overflow).
     static let maximumAmount = Rupiah(999_999_999_999)
 
+    /// Reads a request body: JSON (RFC 8259) in UTF-8 holding one object.
+    ///
+    /// `null` is what the official SDKs send for no parameters; Midtrans answers it 500 and the
+    /// SDKs' tests pin that (``GatewayError/chargeBodyNotAnObject``). Anything else that is not
+    /// a JSON object is 400. The fuzz target `charge-json` feeds this any bytes.
+    init(body: [UInt8]) throws(GatewayError) {
+        guard let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
+            throw GatewayError.malformedBody("the body is not JSON (RFC 8259) in UTF-8")
+        }
+        if parsed is NSNull { throw GatewayError.chargeBodyNotAnObject }
+        guard let object = parsed as? [String: Any] else { throw GatewayError.malformedBody("the body must be a JSON object") }
+        try self.init(json: object)
+    }
+
     init(json body: [String: Any]) throws(GatewayError) {
         let details = body["transaction_details"] as? [String: Any] ?? [:]
         var problems: [String] = []

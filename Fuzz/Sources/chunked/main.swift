@@ -1,0 +1,6 @@
+import CFuzzer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(netlab_fuzz_main(CommandLine.argc, CommandLine.unsafeArgv, { fuzzChunked($0, $1) }))
