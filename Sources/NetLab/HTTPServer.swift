@@ -22,6 +22,11 @@ public struct HTTPServerConfiguration: Sendable {
     /// never more than a quarter of the process's open-file limit, which several servers in one
     /// process share (`netlab` raises that limit to the hard one when it serves).
     public var maxConnections = 10_000
+    /// The most connections one client address (its IP, whatever the port) may have open at
+    /// once; the next is accepted and closed at once, like one over ``maxConnections``. Nil (the
+    /// default): half the server's cap, at most 1,024 — one host cannot take every place.
+    /// Loopback counts too (lab load tests stay well under it).
+    public var maxConnectionsPerAddress: Int?
     /// The `Server` field sent with every response (nil: none).
     public var serverName: String? = "NetLab"
     /// Where one line per request goes (method, target, status, body bytes, duration); nil: off.
@@ -77,6 +82,8 @@ public final class HTTPServer: Sendable {
         var listener: AsyncTCPListener?
         /// Connections being served now, handshakes included (the cap's count).
         var admitted = 0
+        /// The same count per client IP (the per-address cap's count).
+        var admittedFrom: [String: Int] = [:]
         var acceptTask: Task<Void, Never>?
         var draining = false
         var nextConnectionID = 0
@@ -112,7 +119,7 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(), router: Router) {
         self.configuration = configuration
@@ -136,15 +143,28 @@ public final class HTTPServer: Sendable {
                 let cap = max(8, min(self.configuration.maxConnections, OpenFileLimit.current / 4))
                 try await listener.serve { [self] connection in
                     // Over the cap: closed before a byte is read (the listener closes it as this returns).
-                    guard state.withLock({ state -> Bool in
-                        guard state.admitted < cap else { return false }
+                    let client = connection.remoteAddress.host
+                    let perAddress = self.configuration.maxConnectionsPerAddress ?? max(1, min(1_024, cap / 2))
+                    let refusal = state.withLock { state -> String? in
+                        guard state.admitted < cap else { return "\(cap) connections are open" }
+                        guard state.admittedFrom[client, default: 0] < perAddress else {
+                            return "\(perAddress) connections are open from \(client)"
+                        }
                         state.admitted += 1
-                        return true
-                    }) else {
-                        configuration.accessLog?("\(connection.remoteAddress) refused: \(cap) connections are open")
+                        state.admittedFrom[client, default: 0] += 1
+                        return nil
+                    }
+                    if let refusal {
+                        configuration.accessLog?("\(connection.remoteAddress) refused: \(refusal)")
                         return
                     }
-                    defer { state.withLock { $0.admitted -= 1 } }
+                    defer {
+                        state.withLock { state in
+                            state.admitted -= 1
+                            state.admittedFrom[client, default: 1] -= 1
+                            if state.admittedFrom[client] == 0 { state.admittedFrom[client] = nil }
+                        }
+                    }
                     try? connection.setNoDelay()
                     guard let tls else {
                         await serve(connection, remoteAddress: connection.remoteAddress)

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import HTTPParser
 import NetLab
 import TCPSocket
@@ -83,6 +82,20 @@ public struct PaymentSystemOptions: Sendable {
 /// The payment system assembled: some or all of the actors as HTTP(S) services on loopback,
 /// wired to each other by URL. `netlab serve`, the demo and the end-to-end tests all start it.
 public final class PaymentSystem: Sendable {
+    /// The largest request body any payment service reads: 1 MiB. Their requests are JSON
+    /// and forms of a few kilobytes (a charge with 100 items is under 20 KB); anything larger is
+    /// answered 413 from its Content-Length, before a byte of it is read (or, chunked, as soon
+    /// as it passes the limit), so a flood of 10 MB bodies costs no memory.
+    public static let maxRequestBodySize = 1024 * 1024
+
+    /// How each service's HTTP server is set up: the gateway answers errors in Midtrans'
+    /// shapes, and every service takes bodies up to ``maxRequestBodySize``.
+    public static func serverConfiguration(for actor: PaymentActor) -> HTTPServerConfiguration {
+        var configuration = actor == .gateway ? Gateway.serverConfiguration : HTTPServerConfiguration()
+        configuration.limits.maxBodySize = maxRequestBodySize
+        return configuration
+    }
+
     public let options: PaymentSystemOptions
     /// `(actor, base URL)` for each service started here, in start order.
     public let services: [(actor: PaymentActor, url: String)]
@@ -170,7 +183,7 @@ public final class PaymentSystem: Sendable {
         var order: [(PaymentActor, String)] = []
         let routers = Routers()
         for actor in PaymentActor.allCases where actors.contains(actor) {
-            var configuration = actor == .gateway ? Gateway.serverConfiguration : HTTPServerConfiguration()
+            var configuration = Self.serverConfiguration(for: actor)
             configuration.parser = options.httpParser
             // The gateway, the outbox, the shop and the bank touch SQLite in their handlers: they
             // run on the store's threads, never on the cooperative pool.
@@ -354,7 +367,7 @@ public final class PaymentSystem: Sendable {
 /// Routers filled in after the servers listen (a router needs the URLs of the others). A
 /// request arriving before its actor is set gets 503.
 final class Routers: Sendable {
-    private let table = Mutex<[PaymentActor: Router]>([:])
+    private let table = Locked<[PaymentActor: Router]>([:])
 
     func set(_ actor: PaymentActor, _ router: Router) { table.withLock { $0[actor] = router } }
 

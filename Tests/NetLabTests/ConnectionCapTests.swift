@@ -28,6 +28,7 @@ struct ConnectionCapTests {
     func cap() async throws {
         var configuration = HTTPServerConfiguration()
         configuration.maxConnections = 8
+        configuration.maxConnectionsPerAddress = 8  // else half the cap: every client here is 127.0.0.1
         var router = Router()
         LabRoutes.install(into: &router)
         try await withServer(configuration: configuration, router: router) { _, address in
@@ -47,6 +48,22 @@ struct ConnectionCapTests {
                 if !admitted { try await Task.sleep(for: .milliseconds(20)) }
             }
             #expect(admitted, "a place freed by a closed connection is given to the next")
+            for connection in connections { await connection.close() }
+        }
+    }
+
+    @Test("with 3 per address, a 4th connection from the same IP is closed while the first 3 are served")
+    func perAddressCap() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnectionsPerAddress = 3
+        var router = Router()
+        LabRoutes.install(into: &router)
+        try await withServer(configuration: configuration, router: router) { _, address in
+            var connections: [AsyncTCPConnection] = []
+            for _ in 0..<4 { connections.append(try await AsyncTCPConnection.connect(to: address, timeout: .seconds(10))) }
+            var results: [Bool] = []
+            for connection in connections { results.append(await Self.served(connection)) }
+            #expect(results.filter { $0 }.count == 3 && results.filter { !$0 }.count == 1, "\(results)")
             for connection in connections { await connection.close() }
         }
     }

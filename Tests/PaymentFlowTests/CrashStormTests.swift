@@ -8,14 +8,16 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import TCPSocket
 import TLSWrapper
 import Testing
 
 @testable import PaymentFlow
 
 /// The services as separate `netlab serve` processes; card and VA charges run from four
-/// workers while the gateway, the bank and the notification service are killed with SIGKILL at
-/// seeded random moments and restarted on the same state. Afterwards, with everyone back:
+/// workers while the gateway, the bank, the notification service and the fraud service are
+/// killed with SIGKILL at seeded random moments and restarted on the same state, and the
+/// merchant's endpoint (played by the test) drops every connection and comes back. Afterwards, with everyone back:
 /// every answered charge kept its status, every final status reached the merchant with no older
 /// status after it, the bank's books equal the gateway's, no VA number was reused, nothing is
 /// left in doubt or owed. Bounded: `NETLAB_STORM_KILLS` kills (20 by default); the seed is
@@ -31,13 +33,13 @@ struct CrashStormTests {
     }
 
     final class Record: Sendable {
-        let answered = Mutex<[Answered]>([])
+        let answered = Locked<[Answered]>([])
         let attempted = Atomic<Int>(0)
         let failed = Atomic<Int>(0)
         let stop = Atomic<Bool>(false)
     }
 
-    @Test("20 SIGKILLs of gateway, bank and notification service mid-traffic: no money lost, doubled or misdirected")
+    @Test("20 SIGKILLs of gateway, bank, notification and fraud services (and merchant restarts) mid-traffic: no money lost, doubled or misdirected")
     func storm() async throws {
         let seed = ProcessInfo.processInfo.environment["NETLAB_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
         let kills = ProcessInfo.processInfo.environment["NETLAB_STORM_KILLS"].flatMap(Int.init) ?? 20
@@ -106,10 +108,14 @@ struct CrashStormTests {
         var killed: [String: Int] = [:]
         for _ in 0..<kills {
             try await Task.sleep(for: .milliseconds(50 + Int(random.next() % 350)))
-            let victim = ["gateway", "bank", "notification"][Int(random.next() % 3)]
+            let victim = ["gateway", "bank", "notification", "fraud", "merchant"][Int(random.next() % 5)]
+            killed[victim, default: 0] += 1
+            if victim == "merchant" {
+                try await merchant.restart()
+                continue
+            }
             processes[victim]!.kill(SIGKILL)
             #expect(await processes[victim]!.waitForExit() == SIGKILL, "\(victim) died by SIGKILL")
-            killed[victim, default: 0] += 1
             processes[victim] = try await serve(victim)
         }
         record.stop.store(true, ordering: .relaxed)

@@ -33,6 +33,24 @@ struct HostileInputTests {
         await h.stop()
     }
 
+    @Test("every payment service reads at most 1 MiB of body: a 10 MB charge is refused with 413, in Midtrans' JSON")
+    func bodyLimit() async throws {
+        for actor in PaymentActor.allCases {
+            #expect(PaymentSystem.serverConfiguration(for: actor).limits.maxBodySize == 1024 * 1024, "\(actor)")
+        }
+        // The refusal itself, through the gateway's error path (the server's 413 for a
+        // Content-Length over the limit is tested at the HTTP layer).
+        let h = try await Harness.start()
+        let response = try? await Self.post(h, "/v2/charge", body: Array(repeating: UInt8(ascii: " "), count: 10 * 1024 * 1024))
+        if let response {
+            #expect(response.status == 413)
+            #expect((try? JSONSerialization.jsonObject(with: Data(response.body))) is [String: Any])
+        }
+        // Whether or not the client heard the 413 before the close, the gateway serves on.
+        #expect(try await Self.post(h, "/v2/charge", body: Array("[1]".utf8)).status == 400)
+        await h.stop()
+    }
+
     @Test("the Basic scheme is case-insensitive (RFC 9110 §11.1)")
     func basicScheme() async throws {
         let h = try await Harness.start()

@@ -7,7 +7,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 import TCPSocket
 import TLSWrapper
 import Testing
@@ -148,28 +147,44 @@ struct SeparateProcessTests {
 /// The merchant's webhook endpoint, played by the test: records what arrives and checks the signature.
 final class WebhookReceiver: Sendable {
     struct Note: Sendable { var order: String; var status: String; var signatureValid: Bool }
-    private let log = Mutex<[Note]>([])
-    private let running = Mutex<HTTPServer?>(nil)
+    private let log = Locked<[Note]>([])
+    private let running = Locked<HTTPServer?>(nil)
     var received: [Note] { log.withLock { $0 } }
+
+    private let address = Locked<(port: UInt16, state: String)?>(nil)
 
     static func start(port: UInt16, state: String) async throws -> WebhookReceiver {
         let receiver = WebhookReceiver()
+        try await receiver.listen(port: port, state: state)
+        return receiver
+    }
+
+    private func listen(port: UInt16, state: String) async throws {
         var router = Router()
-        router.post("/notifications") { request in
+        router.post("/notifications") { [log] request in
             let note = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] ?? [:]
             let order = note["order_id"] as? String ?? "", status = note["transaction_status"] as? String ?? ""
             let valid = NotificationSignature.isValid(
                 note["signature_key"] as? String ?? "", orderID: order, statusCode: note["status_code"] as? String ?? "",
                 grossAmount: note["gross_amount"] as? String ?? "", serverKey: PaymentSystemOptions.defaultServerKey)
-            receiver.log.withLock { $0.append(Note(order: order, status: status, signatureValid: valid)) }
+            log.withLock { $0.append(Note(order: order, status: status, signatureValid: valid)) }
             return .text("OK")
         }
         let leaf = try LabCertificateAuthority(directory: state + "/ca").issue(name: "test-merchant")
         let tls = try TLSContext(.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath))
         let server = HTTPServer(router: router)
         _ = try await server.start(host: "127.0.0.1", port: port, tls: tls)
-        receiver.running.withLock { $0 = server }
-        return receiver
+        running.withLock { $0 = server }
+        address.withLock { $0 = (port, state) }
+    }
+
+    /// The merchant dies and comes back: every connection cut and the port refusing at once
+    /// (no grace), then listening again on the same port with what it had received — what a
+    /// killed merchant process looks like from the gateway's side.
+    func restart() async throws {
+        await stop()
+        let (port, state) = address.withLock { $0 }!
+        try await listen(port: port, state: state)
     }
 
     func stop() async { await running.withLock { $0 }?.shutdown(gracePeriod: .zero) }
@@ -185,19 +200,30 @@ final class ServiceProcess: Sendable {
     /// Starts `netlab arguments…` and returns once it prints a line containing `ready`; throws
     /// with the output if it exits first or stays silent for 60 s. (The wait runs on a thread of
     /// its own, never on the test's cooperative pool.)
-    static func start(_ arguments: [String], ready: String) async throws -> ServiceProcess {
+    /// With `openFileLimit`, the process runs under `ulimit -n` of that many descriptors (soft
+    /// and hard: it cannot raise them).
+    static func start(_ arguments: [String], ready: String, openFileLimit: Int? = nil) async throws -> ServiceProcess {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
-                do { continuation.resume(returning: try ServiceProcess(arguments, ready: ready)) } catch { continuation.resume(throwing: error) }
+                do { continuation.resume(returning: try ServiceProcess(arguments, ready: ready, openFileLimit: openFileLimit)) } catch { continuation.resume(throwing: error) }
             }.start()
         }
     }
 
-    private init(_ arguments: [String], ready: String) throws {
+    /// The process id (`exec` keeps the shell's when a limit is set).
+    var pid: pid_t { child.pid }
+    /// Whether it has not exited yet.
+    var isRunning: Bool { child.exited == nil }
+
+    private init(_ arguments: [String], ready: String, openFileLimit: Int?) throws {
         self.arguments = arguments
         let seen = DispatchSemaphore(value: 0)
-        let signalled = Mutex(false)
-        child = try ChildProcess(executable: try TestProcess.netlabBinary(), arguments: arguments) { text in
+        let signalled = Locked(false)
+        let netlab = try TestProcess.netlabBinary()
+        let (executable, argv) = openFileLimit.map { limit in
+            ("/bin/sh", ["-c", "ulimit -n \(limit) && exec \"$0\" \"$@\"", netlab] + arguments)
+        } ?? (netlab, arguments)
+        child = try ChildProcess(executable: executable, arguments: argv) { text in
             if text.contains(ready), !signalled.withLock({ let was = $0; $0 = true; return was }) { seen.signal() }
         }
         let deadline = ContinuousClock.now + .seconds(60)
