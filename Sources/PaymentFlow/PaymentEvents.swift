@@ -82,7 +82,7 @@ public final class ObservedGatewayStore: GatewayStore {
     public func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int {
         try inner.resendNotifications(merchantID: merchantID, orderID: orderID, now: now)
     }
-    public func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry] {
-        try inner.notifications(merchantID: merchantID, orderID: orderID)
+    public func notifications(merchantID: String, orderID: String?, newest: Int?) throws -> [OutboxEntry] {
+        try inner.notifications(merchantID: merchantID, orderID: orderID, newest: newest)
     }
 }

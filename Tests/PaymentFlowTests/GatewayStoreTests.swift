@@ -7,11 +7,12 @@ import Testing
 /// nothing — these tests hand it what the gateway would.
 @Suite("Gateway store", .timeLimit(.minutes(3)))
 struct GatewayStoreTests {
-    static func withStore(_ body: (SQLiteGatewayStore) throws -> Void) throws {
+    static func withStore(pendingWebhookLimit: Int = SQLiteGatewayStore.defaultPendingWebhookLimit,
+                          _ body: (SQLiteGatewayStore) throws -> Void) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-store-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try SQLiteGatewayStore(path: directory + "/gateway.sqlite")
+        let store = try SQLiteGatewayStore(path: directory + "/gateway.sqlite", pendingWebhookLimit: pendingWebhookLimit)
         try store.saveMerchant(MerchantAccount(merchantID: "M", serverKey: "SB-Mid-server-m", clientKey: "SB-Mid-client-m",
                                                notificationURL: "https://127.0.0.1:9/notifications"))
         try body(store)
@@ -122,6 +123,65 @@ struct GatewayStoreTests {
             #expect(try store.claimDueNotifications(now: 2_000, leaseUntil: 3_000, limit: 10, share: 4, inFlight: ["M": 4]).isEmpty)
             #expect(try store.claimDueNotifications(now: 2_000, leaseUntil: 3_000, limit: 10, share: 4, inFlight: ["M": 3]).count == 1)
             #expect(try claim(now: 3_000) == ["1-settlement", "2-pending"], "the leases ran out; 2-expire still waits behind 2-pending")
+        }
+    }
+
+    @Test("a merchant's outbox holds at most its limit of undelivered webhooks: the next is given up at once, as \"outbox full\"")
+    func outboxLimit() throws {
+        try Self.withStore(pendingWebhookLimit: 2) { store in
+            for n in 1...3 {
+                #expect(try store.reserve(Self.charge("t-\(n)", order: "o-\(n)")))
+                try store.update(merchantID: "M", id: "t-\(n)") { _, webhooks in webhooks.append(Self.draft(.pending, "\(n)")) }
+            }
+            let third = try #require(try store.notifications(merchantID: "M", orderID: "o-3").first)
+            #expect(third.gaveUpAt != nil && third.lastResult == SQLiteGatewayStore.outboxFullResult)
+            #expect(try store.notifications(merchantID: "M", orderID: nil).filter { $0.gaveUpAt == nil }.count == 2)
+            // Another merchant has its own limit.
+            try store.saveMerchant(MerchantAccount(merchantID: "N", serverKey: "SB-Mid-server-n", clientKey: "SB-Mid-client-n",
+                                                   notificationURL: "https://127.0.0.1:9/notifications"))
+            var other = Self.charge("t-n", order: "o-n")
+            other.merchantID = "N"
+            #expect(try store.reserve(other))
+            try store.update(merchantID: "N", id: "t-n") { _, webhooks in webhooks.append(Self.draft(.pending, "n")) }
+            #expect(try store.notifications(merchantID: "N", orderID: "o-n").first?.gaveUpAt == nil)
+            // A delivery frees a place: the next status change waits in the outbox again.
+            let first = try #require(try store.notifications(merchantID: "M", orderID: "o-1").first)
+            try store.markDelivered(id: first.id, at: 5, result: "200")
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.settlement, "1-settlement")) }
+            #expect(try store.notifications(merchantID: "M", orderID: "o-1").last?.gaveUpAt == nil)
+            // The merchant's resend asks for the one given up.
+            #expect(try store.resendNotifications(merchantID: "M", orderID: "o-3", now: 10) == 1)
+            let due = try store.claimDueNotifications(now: 10, leaseUntil: 100, limit: 10, share: 10, inFlight: [:])
+            #expect(due.map(\.orderID).sorted() == ["o-1", "o-2", "o-3", "o-n"])
+            // The history without an order lists the newest entries, oldest first.
+            #expect(try store.notifications(merchantID: "M", orderID: nil, newest: 2).map(\.transactionStatus) == ["pending", "settlement"])
+        }
+    }
+
+    @Test("a webhook behind an undelivered older one waits for that one's next attempt, and is due as soon as it is settled")
+    func waitingWebhooks() throws {
+        try Self.withStore { store in
+            #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.pending, "pending")) }
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.settlement, "settlement")) }
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.refund, "refund")) }
+            func entries() throws -> [OutboxEntry] { try store.notifications(merchantID: "M", orderID: "o-1") }
+            func claim(now: Int64) throws -> [String] {
+                try store.claimDueNotifications(now: now, leaseUntil: now + 1_000, limit: 10, share: 10, inFlight: [:])
+                    .map { String(decoding: $0.body, as: UTF8.self) }
+            }
+            #expect(try claim(now: 10) == ["pending"])
+            try store.markFailed(id: try entries()[0].id, attempts: 1, nextAttemptAt: 500, at: 20, result: "503")
+            // The next pass sets the two behind it to wait for its retry: later passes skip them.
+            #expect(try claim(now: 30) == [])
+            #expect(try entries().map(\.nextAttemptAt) == [500, 500, 500])
+            #expect(try claim(now: 500) == ["pending"])
+            try store.markDelivered(id: try entries()[0].id, at: 510, result: "200")
+            // Delivered: the next in line is due at once; the last still waits behind it.
+            #expect(try entries()[1].nextAttemptAt <= 510)
+            #expect(try claim(now: 510) == ["settlement"])
+            try store.markFailed(id: try entries()[1].id, attempts: 5, nextAttemptAt: nil, at: 520, result: "404")
+            #expect(try claim(now: 520) == ["refund"], "given up: the next in line is due at once")
         }
     }
 

@@ -50,7 +50,7 @@ public struct RetryPolicy: Sendable {
 /// stops nothing else: the outbox fills, and drains when it returns.
 ///
 /// Routes: `GET /v1/notifications?order_id=…` (the merchant's delivery history, Basic auth with
-/// the server key), `POST /v1/notifications/resend[?order_id=…]` (the merchant's undelivered
+/// the server key; without an order, the newest ``historyLimit`` entries), `POST /v1/notifications/resend[?order_id=…]` (the merchant's undelivered
 /// notifications, given-up ones too, delivered now; Basic auth) and `POST /v1/notifications/flush`
 /// (deliver what is due now).
 public final class NotificationService: Sendable {
@@ -85,7 +85,9 @@ public final class NotificationService: Sendable {
         var router = Router()
         router.get("/v1/notifications") { [self] request in
             guard let merchant = try merchant(for: request) else { throw HTTPError(status: 401, message: "Unknown Merchant server_key/id") }
-            let entries = try store.notifications(merchantID: merchant.merchantID, orderID: request.queryParameters["order_id"])
+            let orderID = request.queryParameters["order_id"]
+            let entries = try store.notifications(merchantID: merchant.merchantID, orderID: orderID,
+                                                  newest: orderID == nil ? Self.historyLimit : nil)
             let list: [[String: Any]] = entries.map { entry in
                 var item: [String: Any] = [
                     "id": String(entry.id), "order_id": entry.orderID, "transaction_status": entry.transactionStatus, "url": entry.url,
@@ -117,6 +119,9 @@ public final class NotificationService: Sendable {
     private func merchant(for request: HTTPRequest) throws -> MerchantAccount? {
         try? merchants.authenticate(request)
     }
+
+    /// The history without an `order_id` lists the merchant's newest this many entries.
+    public static let historyLimit = 1_000
 
     /// At most this many deliveries at once, in all.
     public static let concurrency = 32

@@ -86,8 +86,16 @@ public protocol OutboxStore: Sendable {
     /// ones a newer status of the same order has overtaken (sending them now would deliver an
     /// older status after a newer one). Returns how many.
     func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int
-    /// Every entry for an order (the dashboard's notification history), oldest first.
-    func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry]
+    /// The dashboard's notification history, oldest first: every entry for an order, or the
+    /// merchant's newest `newest` entries (all when nil).
+    func notifications(merchantID: String, orderID: String?, newest: Int?) throws -> [OutboxEntry]
+}
+
+extension OutboxStore {
+    /// Every entry for an order, or for the merchant, oldest first.
+    public func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry] {
+        try notifications(merchantID: merchantID, orderID: orderID, newest: nil)
+    }
 }
 
 /// Everything the gateway keeps (``SQLiteGatewayStore`` is one).

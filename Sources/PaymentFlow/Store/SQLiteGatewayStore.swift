@@ -4,9 +4,23 @@ import Foundation
 /// and the webhook outbox. Pass ":memory:" for a store that lives as long as the object.
 public final class SQLiteGatewayStore: GatewayStore {
     public let database: SQLiteDatabase
+    /// At most this many undelivered webhooks wait in the outbox for one merchant. A status
+    /// change past it is still recorded, as a webhook given up at once ("outbox full"): the
+    /// merchant reads the status (`GET /v2/{id}/status`), and its resend asks for it again.
+    /// Without a limit a merchant whose endpoint is down grows the outbox with every payment
+    /// for as long as the retries last (about six hours at Midtrans' schedule).
+    public let pendingWebhookLimit: Int
 
-    public init(path: String) throws {
+    /// The default ``pendingWebhookLimit``.
+    public static let defaultPendingWebhookLimit = 10_000
+
+    /// What an outbox-full entry's `last_result` says.
+    public static let outboxFullResult = "outbox full"
+
+    public init(path: String, pendingWebhookLimit: Int = SQLiteGatewayStore.defaultPendingWebhookLimit) throws {
+        precondition(pendingWebhookLimit > 0, "pendingWebhookLimit must be positive")
         database = try SQLiteDatabase(path: path)
+        self.pendingWebhookLimit = pendingWebhookLimit
         try migrate()
     }
 
@@ -69,6 +83,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
         // Per-order ordering asks "is an older entry of this order still undelivered?".
         "CREATE INDEX IF NOT EXISTS outbox_by_order ON outbox (merchant_id, order_id, id)",
+        // The per-merchant limit counts a merchant's undelivered entries on every status change.
+        "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (merchant_id) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
     ]
 
     /// Columns added after the first release of the schema: a file from then gains them.
@@ -206,10 +222,18 @@ public final class SQLiteGatewayStore: GatewayStore {
             after.orderID = before.orderID
             if after != before { try db.execute(Self.updateStatement, Self.encode(after)) }
             for webhook in webhooks {
+                let pending = try db.execute(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE merchant_id = ? AND delivered_at IS NULL AND gave_up_at IS NULL LIMIT ?)",
+                    [.text(after.merchantID), .integer(Int64(pendingWebhookLimit))]).first?[0].integer ?? 0
+                let full = pending >= pendingWebhookLimit
                 try db.execute(
-                    "INSERT INTO outbox (merchant_id, order_id, transaction_status, url, body, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    """
+                    INSERT INTO outbox (merchant_id, order_id, transaction_status, url, body, next_attempt_at, gave_up_at, last_result)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                     [.text(after.merchantID), .text(after.orderID), .text(webhook.transactionStatus.rawValue), .text(webhook.url),
-                     .blob(webhook.body), .integer(webhook.dueAt)])
+                     .blob(webhook.body), .integer(webhook.dueAt), full ? .integer(webhook.dueAt) : .null,
+                     full ? .text(Self.outboxFullResult) : .null])
             }
             return result
         }
@@ -347,6 +371,22 @@ public final class SQLiteGatewayStore: GatewayStore {
         let skipped = inFlight.filter { $0.value >= share }.keys.sorted()
         let exclusion = skipped.isEmpty ? "" : "AND merchant_id NOT IN (\(Array(repeating: "?", count: skipped.count).joined(separator: ", ")))"
         return try database.transaction { db in
+            // An entry due but behind an older undelivered one of its order and URL cannot go
+            // before it: it waits until the older one's next attempt (and is released at once
+            // when that one is delivered or given up, in `settle`). Without this, every pass
+            // would look again at every waiting entry — thousands when a merchant's endpoint is
+            // down — while holding the write lock.
+            try db.execute(
+                """
+                UPDATE outbox SET leased = 0, next_attempt_at = (
+                    SELECT MAX(p.next_attempt_at) FROM outbox AS p WHERE p.merchant_id = outbox.merchant_id
+                      AND p.order_id = outbox.order_id AND p.url = outbox.url AND p.id < outbox.id
+                      AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1
+                  AND EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = outbox.merchant_id AND p.order_id = outbox.order_id
+                              AND p.url = outbox.url AND p.id < outbox.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL
+                              AND p.next_attempt_at > ?1)
+                """, [.integer(now)])
             // Due, and the oldest undelivered entry of its order and URL (a newer status waits
             // until the older one is delivered or given up). A leased entry is undelivered too,
             // so its successors wait for its outcome.
@@ -375,7 +415,10 @@ public final class SQLiteGatewayStore: GatewayStore {
     }
 
     public func markDelivered(id: Int64, at: Int64, result: String) throws {
-        try database.execute("UPDATE outbox SET delivered_at = ?, last_result = ?, leased = 0 WHERE id = ?", [.integer(at), .text(result), .integer(id)])
+        try database.transaction { db in
+            try db.execute("UPDATE outbox SET delivered_at = ?, last_result = ?, leased = 0 WHERE id = ?", [.integer(at), .text(result), .integer(id)])
+            try Self.releaseSuccessor(db, of: id, at: at)
+        }
     }
 
     public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws {
@@ -383,9 +426,25 @@ public final class SQLiteGatewayStore: GatewayStore {
             try database.execute("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_result = ?, leased = 0 WHERE id = ?",
                                  [.integer(Int64(attempts)), .integer(nextAttemptAt), .text(result), .integer(id)])
         } else {
-            try database.execute("UPDATE outbox SET attempts = ?, gave_up_at = ?, last_result = ?, leased = 0 WHERE id = ?",
-                                 [.integer(Int64(attempts)), .integer(at), .text(result), .integer(id)])
+            try database.transaction { db in
+                try db.execute("UPDATE outbox SET attempts = ?, gave_up_at = ?, last_result = ?, leased = 0 WHERE id = ?",
+                               [.integer(Int64(attempts)), .integer(at), .text(result), .integer(id)])
+                try Self.releaseSuccessor(db, of: id, at: at)
+            }
         }
+    }
+
+    /// The entry `id` is settled (delivered or given up): the next undelivered one of its order
+    /// and URL, which a claim may have set to wait for it, is due now.
+    private static func releaseSuccessor(_ db: SQLiteDatabase.Statements, of id: Int64, at: Int64) throws {
+        try db.execute(
+            """
+            UPDATE outbox SET next_attempt_at = MIN(next_attempt_at, ?2) WHERE leased = 0 AND id = (
+                SELECT n.id FROM outbox AS n JOIN outbox AS d ON d.id = ?1
+                WHERE n.merchant_id = d.merchant_id AND n.order_id = d.order_id AND n.url = d.url AND n.id > d.id
+                  AND n.delivered_at IS NULL AND n.gave_up_at IS NULL
+                ORDER BY n.id LIMIT 1)
+            """, [.integer(id), .integer(at)])
     }
 
     public func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int {
@@ -403,12 +462,11 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
-    public func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry] {
-        if let orderID {
-            return try database.execute("SELECT \(Self.outboxColumns) FROM outbox WHERE merchant_id = ? AND order_id = ? ORDER BY id",
-                                        [.text(merchantID), .text(orderID)]).map(Self.decodeOutbox)
-        }
-        return try database.execute("SELECT \(Self.outboxColumns) FROM outbox WHERE merchant_id = ? ORDER BY id", [.text(merchantID)])
-            .map(Self.decodeOutbox)
+    public func notifications(merchantID: String, orderID: String?, newest: Int?) throws -> [OutboxEntry] {
+        let order = orderID == nil ? "" : "AND order_id = ?"
+        let newestFirst = try database.execute(
+            "SELECT \(Self.outboxColumns) FROM outbox WHERE merchant_id = ? \(order) ORDER BY id DESC LIMIT ?",
+            [.text(merchantID)] + (orderID.map { [SQLiteValue.text($0)] } ?? []) + [.integer(newest.map(Int64.init) ?? -1)])
+        return newestFirst.reversed().map(Self.decodeOutbox)
     }
 }
