@@ -10,7 +10,7 @@ Traffic, from CLIENTS threads: charges of every Core API channel (cards tokenise
 transfers paid at the bank), status checks, refunds of settled card charges. Every charge names
 the script's own webhook endpoint (`X-Override-Notification`), which checks each notification's
 signature. Every RESTART_EVERY minutes the whole `serve all` is stopped (SIGTERM) and started
-again on the same state. Each minute prints the process's resident memory, open descriptors,
+again on the same state. Each minute prints the resident memory and open descriptors of all its processes,
 requests answered, 5xx answers, requests that found nobody listening (restarts), and latency
 (p50, p99).
 
@@ -233,14 +233,38 @@ def check_webhooks(base, context, webhooks, orders, sample=2000):
         time.sleep(2)
 
 
+def process_tree(pid):
+    """pid and every live process below it (serve all: a supervisor and a process per service)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    members, todo = [pid], [pid]
+    while todo:
+        below = parents.get(todo.pop(), [])
+        members += below
+        todo += below
+    return members
+
+
 def process_figures(pid):
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) // 1024
-        fds = len(os.listdir(f"/proc/{pid}/fd"))
-        return rss, fds
-    except (OSError, StopIteration):
-        return None, None
+    """Resident memory (MiB) and open descriptors of the whole process tree."""
+    rss = fds = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/status") as status:
+                rss += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            fds += len(os.listdir(f"/proc/{member}/fd"))
+        except (OSError, StopIteration):
+            pass
+    return rss // 1024, fds
 
 
 def start(netlab, state, base):
@@ -282,7 +306,7 @@ def main():
                for i in range(args.clients)]
     for thread in threads:
         thread.start()
-    print("minute  rss_MiB  fds  requests  5xx  unreachable  p50_ms  p99_ms")
+    print("minute  rss_MiB  fds  requests  5xx  unreachable  p50_ms  p99_ms   (RSS and descriptors: all of serve all's processes)")
     period = []
     flat = True
     errors_total = 0

@@ -15,6 +15,8 @@ public enum HTTPClientError: Error, Hashable, Sendable, CustomStringConvertible 
     case connectionClosedBeforeResponse
     /// The whole exchange did not finish within the request timeout.
     case timedOut(url: String, limit: Duration)
+    /// The host resolved only to addresses ``HTTPClientConfiguration/permitsAddress`` refuses.
+    case addressNotPermitted(host: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum HTTPClientError: Error, Hashable, Sendable, CustomStringConvertible 
         case .invalidResponse(let error): "invalid response: \(error)"
         case .connectionClosedBeforeResponse: "the server closed the connection before a complete response"
         case .timedOut(let url, let limit): "\(url) did not answer within \(limit)"
+        case .addressNotPermitted(let host): "\(host) resolves to no address this client may connect to"
         }
     }
 }
@@ -116,6 +119,11 @@ public struct HTTPClientConfiguration: Sendable {
     /// The response parser of each exchange; nil: NetLab's ``HTTPMessageParser`` (the seam a
     /// student's parser plugs into, as on the server).
     public var parser: HTTPParserFactory?
+    /// The addresses the client may connect to (nil: any). Applied to what the name resolves
+    /// to, as the client connects: a check of the name made earlier cannot be undone by the
+    /// name resolving elsewhere by then (DNS rebinding). No permitted address:
+    /// ``HTTPClientError/addressNotPermitted(host:)``.
+    public var permitsAddress: (@Sendable (SocketAddress) -> Bool)?
 
     public init() {}
 }
@@ -133,7 +141,9 @@ public struct HTTPClientConfiguration: Sendable {
 /// ``HTTPClientError/timedOut(url:limit:)``, never a hang. A pooled connection that the server
 /// closed meanwhile is detected on use; idempotent requests are then retried once on a new one.
 public final class HTTPClient: Sendable {
-    /// Opens the byte stream to a URL's host (TCP by default; the TLS layer passes its own).
+    /// Opens the byte stream to a URL's host (TCP by default; the TLS layer passes its own). A
+    /// connector that reaches the network should do so through the client it is handed
+    /// (`client.connectTCP`): that is where ``HTTPClientConfiguration/permitsAddress`` holds.
     public typealias Connector = @Sendable (HTTPURL, Deadline, HTTPClient) async throws -> any ByteStream
 
     public let configuration: HTTPClientConfiguration
@@ -156,6 +166,14 @@ public final class HTTPClient: Sendable {
         self.group = group
         self.connector = connector
         self.trace = trace
+    }
+
+    /// A client like this one (the same connector, trace and threads; a pool of its own) with
+    /// its configuration changed by `change`. Shut it down on its own.
+    public func with(_ change: (inout HTTPClientConfiguration) -> Void) -> HTTPClient {
+        var changed = configuration
+        change(&changed)
+        return HTTPClient(configuration: changed, group: group, connector: connector, trace: trace)
     }
 
     // MARK: Conveniences
@@ -242,8 +260,12 @@ public final class HTTPClient: Sendable {
     public func connectTCP(_ url: HTTPURL, deadline: Deadline) async throws -> any ByteStream {
         let host = url.host
         let port = url.port
-        let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
+        var addresses = try await SocketAddress.resolveAsync(host: host, port: port)
         trace?(.resolved(host: url.host, addresses: addresses))
+        if let permits = configuration.permitsAddress {
+            addresses = addresses.filter(permits)
+            if addresses.isEmpty { throw HTTPClientError.addressNotPermitted(host: url.host) }
+        }
         var lastError: any Error = SocketError.hostNotFound(host: url.host, code: 0, message: "no address")
         for address in addresses {
             let start = ContinuousClock.now

@@ -47,6 +47,10 @@ struct PaymentServeOptions: ParsableArguments {
     @Flag(help: "Print an access-log line per request (queries of /v2/token are redacted).")
     var accessLog = false
 
+    /// Run by `serve all`'s supervisor: shut down when standard input ends (the supervisor died).
+    @Flag(help: .hidden)
+    var supervised = false
+
     func systemOptions() -> PaymentSystemOptions {
         var options = PaymentSystemOptions(stateDirectory: state ?? PaymentSystemOptions.defaultStateDirectory)
         options.portBase = portBase
@@ -88,6 +92,15 @@ struct PaymentServeOptions: ParsableArguments {
             let shown = keys.serverKey == PaymentSystemOptions.defaultServerKey
                 ? "\(keys.serverKey) (the lab default: never a real one)" : "(as given, or kept from the state folder: not printed)"
             say("merchant \(keys.merchantID) server key \(shown) client key \(keys.clientKey)")
+        }
+        if supervised {
+            // The supervisor holds the other end of our standard input: its end (even by
+            // SIGKILL) is ours too, gracefully, as if it had sent SIGTERM.
+            Thread {
+                var byte: UInt8 = 0
+                while read(STDIN_FILENO, &byte, 1) > 0 {}
+                kill(getpid(), SIGTERM)
+            }.start()
         }
         _ = await TerminationSignals.first()
         say("shutting down… (a second Ctrl-C stops at once)")
@@ -137,9 +150,24 @@ enum TerminationSignals {
 extension Serve {
     struct All: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the whole payment system: gateway, bank, merchant, fraud and notification services.")
+            abstract: "Run the whole payment system: gateway, bank, merchant, fraud and notification services.",
+            discussion: """
+                Each service runs in a process of its own (`netlab serve ACTOR`), restarted if it dies: \
+                one failing never takes the others down. `--single-process` runs them all in this \
+                process instead (one failure domain; easier to debug).
+                """)
         @OptionGroup var options: PaymentServeOptions
-        func run() async throws { try await options.serve(Set(PaymentActor.allCases)) }
+
+        @Flag(help: "Run every service in this one process instead of one process each.")
+        var singleProcess = false
+
+        func run() async throws {
+            if singleProcess { return try await options.serve(Set(PaymentActor.allCases)) }
+            OpenFileLimit.raiseToMaximum()  // the children inherit it
+            let arguments = CommandLine.arguments
+            let start = arguments.firstIndex(of: "all").map { $0 + 1 } ?? arguments.endIndex
+            try await ServiceSupervisor(arguments: Array(arguments[start...])).run()
+        }
     }
 
     struct Gateway: AsyncParsableCommand {

@@ -289,16 +289,17 @@ public final class PaymentSystem: Sendable {
         // must never run alongside a pass of this one.
         for task in background { task.cancel() }
         for task in background { await task.value }
-        // The front first (the shop and the gateway stop taking requests and finish the ones in
-        // flight), then what they call: a charge in flight still reaches the bank and the fraud
-        // service instead of finding them closed and being reversed. Within a tier, all at once:
-        // each may spend its grace period on requests in flight.
-        let front: Set<PaymentActor> = [.merchant, .gateway]
-        for tier in [servers.filter { front.contains($0.key) }, servers.filter { !front.contains($0.key) }] {
+        // The front first, then what it calls: the shop (a checkout in flight still reaches the
+        // gateway), then the gateway (a charge in flight still reaches the bank and the fraud
+        // service instead of finding them closed and being reversed), then the rest. Within a
+        // tier, all at once: each may spend its grace period on requests in flight.
+        let tiers: [Set<PaymentActor>] = [[.merchant], [.gateway], [.bank, .fraud, .notification]]
+        for tier in tiers.map({ tier in servers.filter { tier.contains($0.key) } }) {
             await withTaskGroup(of: Void.self) { group in
                 for server in tier.values { group.addTask { await server.shutdown(gracePeriod: .seconds(2)) } }
             }
         }
+        await notifications?.shutdown()
         for client in clients { await client.shutdown() }
         storeThreads.shutdown()
     }

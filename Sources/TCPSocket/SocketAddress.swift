@@ -193,7 +193,8 @@ extension SocketAddress {
     /// Whether this address is one a service on the public internet should never be made to
     /// call: loopback, unspecified, private (RFC 1918, RFC 4193), shared (RFC 6598), link-local,
     /// multicast or broadcast — the targets of server-side request forgery. An IPv4 address
-    /// mapped into IPv6 is judged as the IPv4 one.
+    /// carried inside IPv6 (mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) is
+    /// judged as the IPv4 one; the deprecated site-local `fec0::/10` counts as private.
     public var isPrivateOrLocal: Bool {
         let b = addressBytes
         switch family {
@@ -203,9 +204,12 @@ extension SocketAddress {
         case .ipv6:
             guard b.count == 16 else { return true }
             if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return Self.isPrivateOrLocalIPv4(Array(b[12..<16])) }
+            if b[0..<12].elementsEqual([0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0]) { return Self.isPrivateOrLocalIPv4(Array(b[12..<16])) }  // NAT64
+            if b[0] == 0x20 && b[1] == 0x02 { return Self.isPrivateOrLocalIPv4(Array(b[2..<6])) }  // 6to4
             if b[0..<15].allSatisfy({ $0 == 0 }) && (b[15] == 0 || b[15] == 1) { return true }  // :: and ::1
             if b[0] & 0xFE == 0xFC { return true }                 // fc00::/7, unique local
             if b[0] == 0xFE && b[1] & 0xC0 == 0x80 { return true }  // fe80::/10, link-local
+            if b[0] == 0xFE && b[1] & 0xC0 == 0xC0 { return true }  // fec0::/10, site-local (deprecated)
             if b[0] == 0xFF { return true }                         // multicast
             return false
         }

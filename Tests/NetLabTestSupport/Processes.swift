@@ -24,3 +24,54 @@ public enum TestProcess {
         ])
     }
 }
+
+/// A process and its descendants, read from /proc (Linux): what `netlab serve all` — a
+/// supervisor and one process per service — holds in all.
+public enum ProcessTree {
+    /// `pid` and every live process below it.
+    public static func members(_ pid: pid_t) -> [pid_t] {
+        var parents: [pid_t: [pid_t]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = pid_t(entry), let stat = self.stat(child), stat.state != "Z" else { continue }
+            parents[stat.parent, default: []].append(child)
+        }
+        var all = [pid], next = [pid]
+        while let current = next.popLast() {
+            let below = parents[current] ?? []
+            all += below
+            next += below
+        }
+        return all
+    }
+
+    /// Open descriptors of the whole tree.
+    public static func descriptors(_ pid: pid_t) -> Int {
+        members(pid).reduce(0) { $0 + ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\($1)/fd").count) ?? 0) }
+    }
+
+    /// Resident memory of the whole tree, in MiB (the sum of each one's `VmRSS`).
+    public static func residentMiB(_ pid: pid_t) -> Int {
+        members(pid).reduce(0) { total, member in
+            let status = (try? String(contentsOfFile: "/proc/\(member)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+            return total + (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+        }
+    }
+
+    /// Whether `pid` has ended (gone, or a zombie nobody has reaped yet).
+    public static func hasEnded(_ pid: pid_t) -> Bool {
+        guard let stat = stat(pid) else { return true }
+        return stat.state == "Z"
+    }
+
+    /// The state letter and parent of `pid`, from /proc/PID/stat (the name in parentheses may
+    /// hold spaces: the fields after its closing parenthesis count).
+    private static func stat(_ pid: pid_t) -> (state: Character, parent: pid_t)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 1, let state = fields[0].first, let parent = pid_t(fields[1]) else { return nil }
+        return (state, parent)
+    }
+}

@@ -104,6 +104,30 @@ struct HostileClientTests {
         }
     }
 
+    @Test("slowloris with 300 connections: each gets 408 at the header timeout, and an ordinary client is served throughout")
+    func slowlorisCrowd() async throws {
+        _ = OpenFileLimit.raiseToMaximum()  // 300 connections, both ends in this process
+        try await withServer(configuration: Self.quickTimeouts) { _, address in
+            let head = Array("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 60)
+            let replies = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<300 {
+                    group.addTask { try await Self.sendAndReadAll(address, head, drip: .milliseconds(100)) }
+                }
+                // Meanwhile, an ordinary client.
+                let client = HTTPClient()
+                for _ in 0..<10 {
+                    #expect(try await client.get("http://127.0.0.1:\(address.port)/hello").text == "Hello, World!")
+                }
+                await client.shutdown()
+                var replies: [String] = []
+                for try await reply in group { replies.append(reply) }
+                return replies
+            }
+            #expect(replies.count == 300)
+            #expect(replies.filter { $0.hasPrefix("HTTP/1.1 408 ") }.count == 300, "\(Set(replies.map { $0.prefix(20) }))")
+        }
+    }
+
     @Test("a half-sent body gets 408 at the body timeout")
     func halfSentBody() async throws {
         try await withServer(configuration: Self.quickTimeouts) { _, address in

@@ -89,6 +89,24 @@ struct LoopbackTests {
         listener.close()
     }
 
+    @Test("a client that may connect to public addresses only refuses a name that resolves to loopback, as it connects")
+    func permittedAddresses() async throws {
+        try await withServer { _, address in
+            let open = HTTPClient()
+            let publicOnly = open.with { $0.permitsAddress = { !$0.isPrivateOrLocal } }
+            let text = try await open.get("http://localhost:\(address.port)/hello").text
+            #expect(text == "Hello, World!")
+            for host in ["localhost", "127.0.0.1"] {
+                await #expect(throws: HTTPClientError.addressNotPermitted(host: host)) {
+                    _ = try await publicOnly.get("http://\(host):\(address.port)/hello")
+                }
+            }
+            #expect(publicOnly.idleConnectionCount == 0 && open.idleConnectionCount == 1, "each client has its own pool")
+            await publicOnly.shutdown()
+            await open.shutdown()
+        }
+    }
+
     // A peer that promises keep-alive but closes after each answer: the pooled connection is
     // stale when the second request goes out, whatever the timing.
     @Test("a pooled connection the server closed is replaced for an idempotent request, not for a POST")

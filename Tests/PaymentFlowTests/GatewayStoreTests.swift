@@ -185,6 +185,31 @@ struct GatewayStoreTests {
         }
     }
 
+    @Test("a given-up webhook resent while a newer one of its order is out is overtaken: given up for good, never sent after it")
+    func overtakenByNewer() throws {
+        try Self.withStore(pendingWebhookLimit: 1) { store in
+            #expect(try store.reserve(Self.charge("t-0", order: "o-0")))
+            #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
+            try store.update(merchantID: "M", id: "t-0") { _, webhooks in webhooks.append(Self.draft(.pending, "0-pending")) }
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.pending, "1-pending")) }
+            let older = try #require(try store.notifications(merchantID: "M", orderID: "o-1").first)
+            #expect(older.lastResult == SQLiteGatewayStore.outboxFullResult)
+            try store.markDelivered(id: try #require(try store.notifications(merchantID: "M", orderID: "o-0").first).id, at: 1, result: "200")
+            try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.settlement, "1-settlement")) }
+            func claim(now: Int64) throws -> [String] {
+                try store.claimDueNotifications(now: now, leaseUntil: now + 1_000, limit: 10, share: 10, inFlight: [:])
+                    .map { String(decoding: $0.body, as: UTF8.self) }
+            }
+            #expect(try claim(now: 10) == ["1-settlement"])
+            // While 1-settlement is out, the merchant asks for a resend: 1-pending is due again…
+            #expect(try store.resendNotifications(merchantID: "M", orderID: "o-1", now: 20) == 1)
+            // …but never goes out after the newer status.
+            #expect(try claim(now: 20) == [])
+            let entries = try store.notifications(merchantID: "M", orderID: "o-1")
+            #expect(entries.first?.gaveUpAt != nil && entries.first?.lastResult == SQLiteGatewayStore.overtakenResult)
+        }
+    }
+
     @Test("resend makes failed and given-up webhooks due now, but never one a deliverer holds (it would arrive twice)")
     func resendSkipsLeased() throws {
         try Self.withStore { store in

@@ -56,7 +56,11 @@ public struct RetryPolicy: Sendable {
 public final class NotificationService: Sendable {
     public let store: any GatewayStore
     let merchants: MerchantDirectory
+    /// Delivers for merchants allowed private webhooks (lab merchants).
     let client: HTTPClient
+    /// Delivers for every other merchant: connects to public addresses only, whatever the
+    /// name resolves to by the time of the connect (see ``WebhookTarget``).
+    let publicClient: HTTPClient
     public let policy: RetryPolicy
     /// How long one delivery may take before it counts as failed (Midtrans: 15 s).
     public let timeout: Duration
@@ -73,6 +77,7 @@ public final class NotificationService: Sendable {
         self.store = store
         self.merchants = MerchantDirectory(store: store)
         self.client = client
+        self.publicClient = client.with { $0.permitsAddress = { !$0.isPrivateOrLocal } }
         self.policy = policy
         self.timeout = timeout
         self.now = now
@@ -114,6 +119,12 @@ public final class NotificationService: Sendable {
             return try .json(["resent": due, "attempted": attempted])
         }
         return router
+    }
+
+    /// Closes the connections the service opened itself (the public-only client's pool; the
+    /// client it was given is its owner's to shut down).
+    public func shutdown() async {
+        await publicClient.shutdown()
     }
 
     private func merchant(for request: HTTPRequest) throws -> MerchantAccount? {
@@ -253,14 +264,20 @@ public final class NotificationService: Sendable {
         let allowPrivate = (try? merchants.merchant(id: entry.merchantID))??.allowsPrivateWebhooks ?? false
         while true {
             // Checked before every hop: a redirect must not lead into a private network either.
-            try await WebhookTarget.check(url, allowPrivate: allowPrivate)
+            let checked = url
+            try await withDeadline(timeout) { try await WebhookTarget.check(checked, allowPrivate: allowPrivate) }
             var request = HTTPClientRequest(method: .post, url: url)
             request.body = entry.body
             try request.fields.append(name: "Content-Type", value: "application/json")
             try request.fields.append(name: "Accept", value: "application/json")
             try request.fields.append(name: "User-Agent", value: "NetLab-Notification/1.0")
-            let prepared = request
-            let response = try await withDeadline(timeout) { try await self.client.execute(prepared) }
+            let prepared = request, client = allowPrivate ? client : publicClient
+            let response: HTTPClientResponse
+            do {
+                response = try await withDeadline(timeout) { try await client.execute(prepared) }
+            } catch HTTPClientError.addressNotPermitted {
+                throw WebhookTarget.Refused()  // the name changed its address since the check
+            }
             guard response.status == 307 || response.status == 308, hops.count < Self.maximumRedirects,
                 let location = response.fields["Location"], let next = Self.resolve(location, against: url),
                 // Never from HTTPS down to plain HTTP: the signed body would cross in clear.

@@ -9,8 +9,11 @@ import TCPSocket
 /// allowed private webhooks (a lab merchant on this machine or the lab's network) may use them.
 ///
 /// The name is resolved when the charge names it and again before every delivery and every
-/// redirect hop (an address can change meanwhile); what a refused or failed delivery records is
-/// a plain reason, never an address or a port (the delivery history must not be a port scanner).
+/// redirect hop (an address can change meanwhile), and the connection itself may go to public
+/// addresses only (``HTTPClientConfiguration/permitsAddress`` on the notification service's
+/// client): a name that answers a public address to the check and a private one to the connect
+/// (DNS rebinding) is refused too. What a refused or failed delivery records is a plain reason,
+/// never an address or a port (the delivery history must not be a port scanner).
 enum WebhookTarget {
     /// The URL leads to a loopback or private address, and the merchant may not use those.
     struct Refused: Error, CustomStringConvertible {

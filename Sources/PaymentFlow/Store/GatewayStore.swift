@@ -84,7 +84,8 @@ public protocol OutboxStore: Sendable {
     /// included — the dashboard's "resend notification" — except those a deliverer holds right
     /// now (their attempt is under way; handing them out again would deliver twice) and given-up
     /// ones a newer status of the same order has overtaken (sending them now would deliver an
-    /// older status after a newer one). Returns how many.
+    /// older status after a newer one). Returns how many. (The merchant asked: the per-merchant
+    /// limit on undelivered webhooks does not hold them back.)
     func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int
     /// The dashboard's notification history, oldest first: every entry for an order, or the
     /// merchant's newest `newest` entries (all when nil).

@@ -16,6 +16,8 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     /// What an outbox-full entry's `last_result` says.
     public static let outboxFullResult = "outbox full"
+    /// What an entry a newer status overtook says (see ``claimDueNotifications(now:leaseUntil:limit:share:inFlight:)``).
+    public static let overtakenResult = "overtaken by a newer status"
 
     public init(path: String, pendingWebhookLimit: Int = SQLiteGatewayStore.defaultPendingWebhookLimit) throws {
         precondition(pendingWebhookLimit > 0, "pendingWebhookLimit must be positive")
@@ -83,6 +85,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
         // Per-order ordering asks "is an older entry of this order still undelivered?".
         "CREATE INDEX IF NOT EXISTS outbox_by_order ON outbox (merchant_id, order_id, id)",
+        // The merchant's newest entries (the delivery history without an order).
+        "CREATE INDEX IF NOT EXISTS outbox_by_merchant ON outbox (merchant_id, id)",
         // The per-merchant limit counts a merchant's undelivered entries on every status change.
         "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (merchant_id) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
     ]
@@ -223,7 +227,10 @@ public final class SQLiteGatewayStore: GatewayStore {
             if after != before { try db.execute(Self.updateStatement, Self.encode(after)) }
             for webhook in webhooks {
                 let pending = try db.execute(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE merchant_id = ? AND delivered_at IS NULL AND gave_up_at IS NULL LIMIT ?)",
+                    """
+                    SELECT COUNT(*) FROM (SELECT 1 FROM outbox INDEXED BY outbox_pending
+                                          WHERE merchant_id = ? AND delivered_at IS NULL AND gave_up_at IS NULL LIMIT ?)
+                    """,
                     [.text(after.merchantID), .integer(Int64(pendingWebhookLimit))]).first?[0].integer ?? 0
                 let full = pending >= pendingWebhookLimit
                 try db.execute(
@@ -371,6 +378,17 @@ public final class SQLiteGatewayStore: GatewayStore {
         let skipped = inFlight.filter { $0.value >= share }.keys.sorted()
         let exclusion = skipped.isEmpty ? "" : "AND merchant_id NOT IN (\(Array(repeating: "?", count: skipped.count).joined(separator: ", ")))"
         return try database.transaction { db in
+            // An entry with a newer one of its order and URL delivered or under way is overtaken
+            // (a resend made a given-up one due while a newer one was out): sending it now would
+            // tell the merchant an older status after a newer one. It is given up for good.
+            try db.execute(
+                """
+                UPDATE outbox SET gave_up_at = ?1, last_result = ?2, leased = 0
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?1
+                  AND EXISTS (SELECT 1 FROM outbox AS n WHERE n.merchant_id = outbox.merchant_id AND n.order_id = outbox.order_id
+                              AND n.url = outbox.url AND n.id > outbox.id
+                              AND (n.delivered_at IS NOT NULL OR (n.leased = 1 AND n.next_attempt_at > ?1)))
+                """, [.integer(now), .text(Self.overtakenResult)])
             // An entry due but behind an older undelivered one of its order and URL cannot go
             // before it: it waits until the older one's next attempt (and is released at once
             // when that one is delivered or given up, in `settle`). Without this, every pass
