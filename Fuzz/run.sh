@@ -7,6 +7,8 @@
 #                                 seed: the same inputs every time, so the verdict is the
 #                                 code's alone (what CI runs)
 #   Fuzz/run.sh --list            the targets
+#   Fuzz/run.sh --hours           what the timed runs here add up to, per target, as a
+#                                 markdown table (from findings/runs.tsv; docs/RELIABILITY.md)
 #   Fuzz/run.sh --build           fetch llhttp, build, write the seed corpora; no fuzzing
 #
 # A timed run draws a fresh random seed (libFuzzer prints it); FUZZ_SEED=N replays one.
@@ -23,7 +25,7 @@ here=$(pwd)
 
 TARGETS=(request response chunked roundtrip differential charge-json url-form webhook tls-server tls-client lab-parser-checker)
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 1 ] || usage
 
 # llhttp 9.2.1 (MIT), the differential target's peer: its C sources as httptools 0.6.4
@@ -95,14 +97,16 @@ run_target() {
     fi
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: memory growth is a finding too.
     # SWIFT_BACKTRACE off: libFuzzer reports the crash itself; the runtime backtracer under ASan adds noise.
+    local started=$SECONDS
     SWIFT_BACKTRACE=enable=no "$bin/$target" "$corpus" "${bound[@]}" -timeout=10 -rss_limit_mb=2048 \
         -max_len=65536 -artifact_prefix="findings/$target/" -print_final_stats=1 >"$log" 2>&1 || status=$?
-    local label="${seconds}s"
+    # The time it really ran (a finding ends a run early).
+    local label="$((SECONDS - started))s"
     if [ -n "$runs" ]; then rm -rf "$corpus"; label="$runs runs"; fi
     local execs files
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     files=$(find "corpus/$target" -type f | wc -l)
-    if [ -n "$runs" ]; then files=$(find "seeds/$target" -type f | wc -l); fi
+    if [ -n "$runs" ]; then files=$(find "seeds/$target" -type f 2>/dev/null | wc -l); fi
     local result=ok
     if [ $status -ne 0 ]; then
         result="FOUND (exit $status)"
@@ -113,9 +117,26 @@ run_target() {
     return $status
 }
 
+# The timed runs of findings/runs.tsv, summed per target: hours, executions, the corpus now,
+# and how many runs ended in a finding.
+hours() {
+    [ -f findings/runs.tsv ] || { echo "no runs yet (findings/runs.tsv)" >&2; exit 1; }
+    echo "| target | timed runs | hours | executions | corpus files | runs that found something |"
+    echo "|---|---|---|---|---|---|"
+    local target
+    for target in "${TARGETS[@]}"; do
+        local files
+        files=$(find "corpus/$target" -type f 2>/dev/null | wc -l)
+        awk -F'\t' -v t="$target" -v files="$files" '
+            $2 == t && $3 ~ /^[0-9]+s?$/ { runs++; seconds += $3 + 0; execs += $4; if ($6 != "ok") found++ }
+            END { printf "| `%s` | %d | %.2f | %d | %d | %d |\n", t, runs, seconds / 3600, execs, files, found }' findings/runs.tsv
+    done
+}
+
 runs=""
 case "$1" in
     --list) printf '%s\n' "${TARGETS[@]}"; exit 0 ;;
+    --hours) hours; exit 0 ;;
     --build) bin=$(build); seed "$bin"; exit 0 ;;
     --ci) [ $# -eq 2 ] || usage; runs=$2; set -- all 0 ;;
     -h|--help) usage ;;
