@@ -279,19 +279,31 @@ struct HeadScanner {
         if first == UInt8(ascii: "/") { return true }
         if first == UInt8(ascii: "*") { return end - start == 1 }
         // absolute-form: a scheme, then ":"; with "//", an authority up to the path or query.
+        // Without "//" the hier-part is a path (RFC 3986 §4.3: `urn:x`), which http and https
+        // do not allow: their URIs always carry an authority (RFC 9110 §4.2.1–2).
         if isAlpha(first) {
             var i = start + 1
             while i < end, isAlpha(p[i]) || isDigit(p[i]) || p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") || p[i] == UInt8(ascii: ".") {
                 i += 1
             }
             if i < end, p[i] == UInt8(ascii: ":") {
-                guard i + 2 < end, p[i + 1] == UInt8(ascii: "/"), p[i + 2] == UInt8(ascii: "/") else { return true }
+                guard i + 2 < end, p[i + 1] == UInt8(ascii: "/"), p[i + 2] == UInt8(ascii: "/") else {
+                    return !isHTTPScheme(p, from: start, to: i)
+                }
                 var authorityEnd = i + 3
                 while authorityEnd < end, p[authorityEnd] != UInt8(ascii: "/"), p[authorityEnd] != UInt8(ascii: "?") { authorityEnd += 1 }
                 return isAuthority(p, from: i + 3, to: authorityEnd, portRequired: false)
             }
         }
         return isAuthority(p, from: start, to: end, portRequired: true)
+    }
+
+    /// Whether the scheme in `start..<end` is `http` or `https`, in any case (RFC 3986 §3.1).
+    static func isHTTPScheme(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Bool {
+        let length = end - start
+        guard length == 4 || length == 5 else { return false }
+        for (index, byte) in "https".utf8.prefix(length).enumerated() where p[start + index] | 0x20 != byte { return false }
+        return true
     }
 
     /// Whether the method (the bytes before `methodEnd`) is CONNECT.

@@ -99,10 +99,7 @@ struct ServiceSupervisor {
                 let wait = backoff[actor, default: RestartBackoff()].next(afterUptime: uptime)
                 say("\(actor.rawValue) died (\(Self.describe(reason, status))) after \(Self.seconds(uptime)); "
                     + "restarting it in \(Self.seconds(wait)), the other services keep running")
-                Task {
-                    try? await Task.sleep(for: wait)
-                    sink.yield(.restart(actor))
-                }
+                Self.restart(actor, after: wait, sink)
             case .restart(let actor):
                 guard children[actor] == nil else { continue }
                 do {
@@ -110,8 +107,9 @@ struct ServiceSupervisor {
                     children[actor] = child
                     say("\(actor.rawValue) restarted (process \(child.process.processIdentifier))")
                 } catch {
-                    say("\(actor.rawValue) could not be restarted: \(error); trying again")
-                    sink.yield(.exited(actor, pid: -1, .exit, 1))
+                    let wait = backoff[actor, default: RestartBackoff()].next(afterUptime: .zero)
+                    say("\(actor.rawValue) could not be started (\(error)); trying again in \(Self.seconds(wait))")
+                    Self.restart(actor, after: wait, sink)
                 }
             case .terminate:
                 stopping = true
@@ -119,6 +117,14 @@ struct ServiceSupervisor {
         }
         say("shutting down… (a second Ctrl-C stops at once)")
         await stop(&children, &iterator)
+    }
+
+    /// Asks the watch loop to start `actor` again once `wait` has passed.
+    private static func restart(_ actor: PaymentActor, after wait: Duration, _ sink: AsyncStream<Event>.Continuation) {
+        Task {
+            try? await Task.sleep(for: wait)
+            sink.yield(.restart(actor))
+        }
     }
 
     /// Starts `netlab serve ACTOR --supervised …`, its output and its end reported to `sink`.

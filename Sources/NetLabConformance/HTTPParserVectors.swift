@@ -67,6 +67,9 @@ public enum HTTPParserVectors {
             "absolute-form target", "GET http://example.com/x?y=1 HTTP/1.1\r\n\r\n",
             [head(.get, "http://example.com/x?y=1"), .endOfMessage]),
         .request(
+            "an absolute-URI of another scheme may have no authority (RFC 3986 §4.3; the server refuses the scheme)",
+            "GET urn:isbn:0451450523 HTTP/1.1\r\n\r\n", [head(.get, "urn:isbn:0451450523"), .endOfMessage]),
+        .request(
             "asterisk-form target for OPTIONS", "OPTIONS * HTTP/1.1\r\n\r\n", [head(.options, "*"), .endOfMessage]),
         .request(
             "HTTP/1.0 without keep-alive closes the connection", "GET / HTTP/1.0\r\n\r\n",
@@ -295,6 +298,12 @@ public enum HTTPParserVectors {
         },
         .rejected("an absolute-form whose authority holds userinfo", "GET http://user@gw/ HTTP/1.1\r\n\r\n") {
             .invalidRequestTarget(offset: $0.at("http"))
+        },
+        .rejected("an http URI without an authority (RFC 9110 §4.2.1)", "GET http:/x HTTP/1.1\r\n\r\n") {
+            .invalidRequestTarget(offset: $0.at("http"))
+        },
+        .rejected("an https URI without an authority, in capitals (RFC 9110 §4.2.2)", "GET HTTPS:x HTTP/1.1\r\n\r\n") {
+            .invalidRequestTarget(offset: $0.at("HTTPS"))
         },
         .rejected("a method with a non-token byte", "G(ET / HTTP/1.1\r\n\r\n") { .invalidMethod(offset: $0.at("(")) },
         .rejected("an empty method", " / HTTP/1.1\r\n\r\n") { _ in .invalidMethod(offset: 0) },

@@ -35,6 +35,12 @@ enum Sanctioned {
     /// letters only. (The server answers any scheme but http and https 400.)
     case schemeGrammar
 
+    /// RFC 3986 §4.3: `absolute-URI = scheme ":" hier-part [ "?" query ]`, and a `hier-part`
+    /// may be a path without `//` and an authority (`t:`, `urn:x`); llhttp wants `scheme://`.
+    /// (The server answers any scheme but http and https 400; an http(s) URI without a host is
+    /// refused by RFC 9110 §4.2.1.)
+    case absoluteURIWithoutAuthority
+
     /// RFC 9110 §6.5.1: trailer fields are never merged into the head (NetLab keeps them
     /// apart, and its framing is decided by the head alone), and a recipient "MAY selectively
     /// retain or discard" them; llhttp refuses a Transfer-Encoding or Content-Length trailer.
@@ -64,6 +70,8 @@ enum Sanctioned {
             return known.contains(head.method.rawValue) ? .methodSpelling : .extensionMethod
         case 7 where reason.contains("url schema"):  // HPE_INVALID_URL
             return .schemeGrammar
+        case 7 where isAbsoluteWithoutAuthority(head.target):
+            return .absoluteURIWithoutAuthority
         case _ where reason.contains("chunk extension"):
             return .chunkExtensionGrammar
         case 8 where reason.contains("method"):  // HPE_INVALID_CONSTANT: an RTSP method (ANNOUNCE…) in HTTP
@@ -73,6 +81,15 @@ enum Sanctioned {
         default:
             return nil
         }
+    }
+
+    /// `scheme ":"` followed by anything but `//`: an absolute-URI whose hier-part has no authority.
+    static func isAbsoluteWithoutAuthority(_ target: String) -> Bool {
+        let bytes = Array(target.utf8)
+        guard let first = bytes.first, first.isASCIILetter, let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        let schemeOK = bytes[..<colon].allSatisfy { $0.isASCIILetter || (0x30...0x39).contains($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }
+        let scheme = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
+        return schemeOK && scheme != "http" && scheme != "https" && !bytes[(colon + 1)...].starts(with: Array("//".utf8))
     }
 
     /// llhttp's request methods (llhttp.h, HTTP_METHOD_MAP).
@@ -132,4 +149,8 @@ func fuzzDifferential(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         Oracle.require(theirMessages[index] == mine, "request \(index + 1) reads differently\nNetLab:\n\(mine)llhttp:\n\(theirMessages[index])")
     }
     return 0
+}
+
+extension UInt8 {
+    fileprivate var isASCIILetter: Bool { (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) }
 }
