@@ -13,11 +13,11 @@ import Glibc
 @testable import PaymentFlow
 
 /// `netlab serve all` (a supervisor and a process per service) under `ulimit -n 1024`, attacked
-/// from other loopback addresses than its customer's: 1,100 idle connections to the gateway (past the descriptor
-/// limit), TLS garbage at the bank, stalled handshakes at the shop, and a 10 MB body, 100 000
-/// brackets and invalid UTF-8 at the gateway. Throughout, a normal client pays and browses and
-/// no service dies; afterwards the descriptors and memory of all its processes come back. (Once,
-/// 1,100 idle connections killed the whole `serve all`, then one process.)
+/// from other loopback addresses than its customer's: 1,100 idle connections to the gateway
+/// (past the descriptor limit), TLS garbage at the bank, stalled handshakes at the shop, a 10 MB
+/// body and 100 000 brackets at the gateway, and invalid UTF-8 at every service. Throughout, a
+/// normal client pays and browses and no service dies; afterwards the descriptors and memory of
+/// all its processes come back. (Once, 1,100 idle connections killed the whole `serve all`.)
 extension SeparateProcesses {
 @Suite("Hostile traffic against serve all at 1,024 descriptors", .timeLimit(.minutes(5)))
 struct HostileTrafficTests {
@@ -111,6 +111,26 @@ struct HostileTrafficTests {
         #expect(huge == nil || huge?.status == 413)
         #expect(try await Self.charge(attacker, gateway, body: Array(repeating: UInt8(ascii: "["), count: 100_000)).status == 400)
         #expect(try await Self.charge(attacker, gateway, body: [0x7B, 0xC3, 0x28, 0xFF, 0x7D]).status == 400)
+        // Invalid UTF-8 everywhere else: a JSON body to the POST routes that read one, at every
+        // service (refused), and percent-encoded in paths and queries (never a 500).
+        let invalid: [UInt8] = [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0xFF, 0xFE, 0x7D]
+        let fraud = "https://127.0.0.1:\(base + 3)", notification = "https://127.0.0.1:\(base + 4)"
+        for url in [gateway + "/snap/v1/transactions", gateway + "/v1/payment-links", gateway + "/v2/pay/account", gateway + "/v1/subscriptions",
+                    gateway + "/v2/capture", shop + "/orders", shop + "/checkout", shop + "/notifications", bank + "/va", bank + "/cards/authorize",
+                    bank + "/atm/pay", fraud + "/v1/assess"] {
+            var request = HTTPClientRequest(method: .post, url: try HTTPURL(url))
+            request.basicAuthorization(user: PaymentSystemOptions.defaultServerKey)
+            try request.fields.append(name: "Content-Type", value: "application/json")
+            request.body = invalid
+            let status = try await attacker.execute(request).status
+            #expect((400..<500).contains(status), "POST \(url) with invalid UTF-8 answered \(status)")
+        }
+        for url in [gateway + "/v2/%C3%28%FF/status", shop + "/orders/%FF%FE", bank + "/va/%C3%28", notification + "/v1/notifications?order_id=%C3%28"] {
+            var request = HTTPClientRequest(method: .get, url: try HTTPURL(url))
+            request.basicAuthorization(user: PaymentSystemOptions.defaultServerKey)
+            let status = try await attacker.execute(request).status
+            #expect(status < 500, "GET \(url) answered \(status)")
+        }
         await attacker.shutdown()
 
         let customer = try client()

@@ -41,6 +41,11 @@ enum Sanctioned {
     /// refused by RFC 9110 §4.2.1.)
     case absoluteURIWithoutAuthority
 
+    /// RFC 9112 §5: `field-line = field-name ":" OWS field-value OWS`, and OWS is spaces and
+    /// horizontal tabs: a tab after `Content-Length: 3` is whitespace around the value, which
+    /// llhttp's strict mode takes for a bad character.
+    case whitespaceAroundContentLength
+
     /// RFC 9110 §6.5.1: trailer fields are never merged into the head (NetLab keeps them
     /// apart, and its framing is decided by the head alone), and a recipient "MAY selectively
     /// retain or discard" them; llhttp refuses a Transfer-Encoding or Content-Length trailer.
@@ -72,6 +77,10 @@ enum Sanctioned {
             return .schemeGrammar
         case 7 where isAbsoluteWithoutAuthority(head.target):
             return .absoluteURIWithoutAuthority
+        case 11 where !head.fields.values(of: "Content-Length").isEmpty
+            && head.fields.values(of: "Content-Length").allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }):
+            // HPE_INVALID_CONTENT_LENGTH, yet the value NetLab read (whitespace trimmed) is digits.
+            return .whitespaceAroundContentLength
         case _ where reason.contains("chunk extension"):
             return .chunkExtensionGrammar
         case 8 where reason.contains("method"):  // HPE_INVALID_CONSTANT: an RTSP method (ANNOUNCE…) in HTTP
