@@ -76,6 +76,9 @@ struct PaymentServeOptions: ParsableArguments {
     /// Starts `actors`, prints `NAME URL` per service, serves until SIGINT/SIGTERM, then shuts
     /// down gracefully (requests in flight finish; state is already on disk).
     func serve(_ actors: Set<PaymentActor>) async throws {
+        // Under `serve all` only the supervisor decides: a Ctrl-C at the terminal reaches the
+        // whole process group, and each service waits for the supervisor's SIGTERM instead.
+        if supervised { TerminationSignals.supervised = true }
         // Every connection is a descriptor: the soft limit's 1024 would be reached by a modest
         // flood long before the servers' own caps (sized from this limit) refuse it.
         OpenFileLimit.raiseToMaximum()
@@ -94,6 +97,8 @@ struct PaymentServeOptions: ParsableArguments {
             say("merchant \(keys.merchantID) server key \(shown) client key \(keys.clientKey)")
         }
         if supervised {
+            // What the supervisor waits for: everything above is said.
+            say(ServiceSupervisor.readyLine)
             // The supervisor holds the other end of our standard input: its end (even by
             // SIGKILL) is ours too, gracefully, as if it had sent SIGTERM.
             Thread {
@@ -103,7 +108,7 @@ struct PaymentServeOptions: ParsableArguments {
             }.start()
         }
         _ = await TerminationSignals.first()
-        say("shutting down… (a second Ctrl-C stops at once)")
+        if !supervised { say("shutting down… (a second Ctrl-C stops at once)") }
         await system.shutdown()
     }
 }
@@ -120,16 +125,23 @@ enum TerminationSignals {
         let value = Atomic<Int>(0)
     }
 
+    /// A service run by `serve all`'s supervisor (set before the first ``first()``): SIGINT is
+    /// ignored (a terminal's Ctrl-C reaches the whole process group; the supervisor passes it
+    /// on as SIGTERM), and a repeated SIGTERM changes nothing (the supervisor escalates itself).
+    nonisolated(unsafe) static var supervised = false
+
     nonisolated(unsafe) private static let installed: (stream: AsyncStream<Int32>, sources: [any DispatchSourceSignal]) = {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         let count = Count()
-        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+        let supervised = Self.supervised
+        if supervised { signal(SIGINT, SIG_IGN) }
+        let sources = (supervised ? [SIGTERM] : [SIGINT, SIGTERM]).map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)  // delivered to the dispatch source instead of killing the process
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 if count.value.add(1, ordering: .relaxed).oldValue == 0 {
                     continuation.yield(number)
-                } else {
+                } else if !supervised {
                     say("stopped at once: requests in flight were cut off")
                     exit(128 + number)
                 }

@@ -11,7 +11,7 @@ import TCPSocket
 /// - **Start.** The services start one at a time, in the order they depend on each other (the
 ///   bank and fraud service, then the notification service, the gateway, the shop), each as
 ///   `netlab serve ACTOR --supervised` with this command's own options. The next starts once the
-///   last has printed its `ACTOR URL` line: the first one makes the state folder's CA, keys and
+///   last has said it is ready (``readyLine``): the first one makes the state folder's CA, keys and
 ///   SQLite files, and the others find them made. Then the supervisor prints what one process
 ///   printed before (the shop, each service's URL, the state folder, the CA, the merchant's keys)
 ///   and the process ids; afterwards each service's own lines (an access log, errors) pass
@@ -20,14 +20,19 @@ import TCPSocket
 ///   after a ``RestartBackoff`` wait; the others keep serving meanwhile (the gateway answers 502 or
 ///   retries while the bank is away, as it would across a network).
 /// - **Stop.** SIGINT or SIGTERM stops the shop first, then the gateway (each finishes the
-///   requests in flight, which may still need what it calls), then the rest. A second signal ends the
-///   supervisor at once.
+///   requests in flight, which may still need what it calls), then the rest. The services
+///   themselves ignore SIGINT (a terminal's Ctrl-C reaches the whole process group) and a
+///   repeated SIGTERM: the supervisor alone decides. A second signal ends the supervisor at
+///   once; its services see their lifeline close and stop within their grace period.
 /// - **Orphans.** Each service reads its standard input, whose other end only the supervisor
 ///   holds: if the supervisor dies, even by SIGKILL, every service sees the end of the file and
 ///   shuts down — no service outlives its supervisor holding the ports.
 struct ServiceSupervisor {
     /// The options to pass on, as given after `serve all`.
     let arguments: [String]
+
+    /// The line a supervised service prints once it has said everything a start says.
+    static let readyLine = "(supervised: ready)"
 
     /// Start order: what a service calls starts before it.
     static let startOrder: [PaymentActor] = [.bank, .fraud, .notification, .gateway, .merchant]
@@ -68,8 +73,7 @@ struct ServiceSupervisor {
             while !ready, let event = await iterator.next() {
                 switch event {
                 case .line(let from, let text):
-                    lines[from, default: []].append(text)
-                    if from == actor && text.hasPrefix("\(actor.rawValue) ") { ready = true }
+                    if text == Self.readyLine { ready = ready || from == actor } else { lines[from, default: []].append(text) }
                 case .exited(let from, _, let reason, let status):
                     say("netlab serve \(from.rawValue) exited (\(Self.describe(reason, status))) before it was ready:")
                     for text in lines[from] ?? [] { say("  \(text)") }
@@ -86,15 +90,21 @@ struct ServiceSupervisor {
         }
         printSummary(lines, children)
 
-        // Watch until told to stop.
+        // Watch until told to stop. A restarted service's start lines say nothing new.
         var stopping = false
+        var restarting: Set<PaymentActor> = []
         while !stopping, let event = await iterator.next() {
             switch event {
-            case .line(_, let text):
-                say(text)
+            case .line(let actor, let text):
+                if text == Self.readyLine {
+                    if restarting.remove(actor) != nil { say("\(actor.rawValue) is serving again") }
+                } else if !restarting.contains(actor) {
+                    say(text)
+                }
             case .exited(let actor, let pid, let reason, let status):
                 guard let child = children[actor], child.process.processIdentifier == pid else { continue }
                 children[actor] = nil
+                restarting.remove(actor)
                 let uptime = ContinuousClock.now - child.started
                 let wait = backoff[actor, default: RestartBackoff()].next(afterUptime: uptime)
                 say("\(actor.rawValue) died (\(Self.describe(reason, status))) after \(Self.seconds(uptime)); "
@@ -105,6 +115,7 @@ struct ServiceSupervisor {
                 do {
                     let child = try spawn(actor, sink)
                     children[actor] = child
+                    restarting.insert(actor)
                     say("\(actor.rawValue) restarted (process \(child.process.processIdentifier))")
                 } catch {
                     let wait = backoff[actor, default: RestartBackoff()].next(afterUptime: .zero)
