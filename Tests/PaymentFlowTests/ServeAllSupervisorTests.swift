@@ -96,15 +96,17 @@ struct ServeAllSupervisorTests {
         #expect((try? TCPListener(host: "127.0.0.1", port: base)) != nil, "the gateway's port is free again")
     }
 
-    @Test("SIGTERM stops every service and the supervisor exits 0")
+    @Test("a Ctrl-C at the terminal (SIGINT to every process of the group) stops every service gracefully; the supervisor exits 0")
     func gracefulStop() async throws {
         let (served, state, _) = try await Self.serveAll()
         defer { try? FileManager.default.removeItem(atPath: state) }
         defer { served.kill(SIGKILL) }
         let services = Array(Self.processes(served.output).values)
-        served.kill(SIGTERM)
+        // What a terminal does: the signal reaches the supervisor and every service at once.
+        for pid in [served.pid] + services { kill(pid, SIGINT) }
         #expect(await served.waitForExit() == 0, "\(served.exitDescription):\n\(served.output)")
         #expect(services.allSatisfy(ProcessTree.hasEnded), "no service outlives a stopped supervisor")
+        #expect(!served.output.contains("stopped at once"), "the services stopped gracefully:\n\(served.output)")
     }
 }
 }  // extension SeparateProcesses
