@@ -8,12 +8,15 @@
 # suite. Each sanitizer builds into its own folder (.build/address, .build/thread). The run
 # fails if any test fails or any sanitizer report appears; suppressions live in
 # scripts/sanitizers/, each with its reason. CI runs the default; docs/RELIABILITY.md has the
-# figures.
+# figures. The load test (wrk, 256 connections for 10 s) is left out: under a sanitizer's
+# five- to fifteen-fold slowdown it only starves the other suites' handshakes and deadlines, and
+# the plain `swift test` runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
 filter="${2:-^(TCPSocketTests|HTTPParserTests|TLSWrapperTests|NetLabTests)\.}"
 [ "$filter" = everything ] && filter=""
+skip="NetLabTests.LoadTests"
 case "$which" in
     all) sanitizers=(address thread) ;;
     address|thread) sanitizers=("$which") ;;
@@ -39,9 +42,9 @@ for sanitizer in "${sanitizers[@]}"; do
     echo "== $sanitizer: testing ${filter:-everything}"
     status=0
     if [ -n "$filter" ]; then
-        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --filter "$filter" >"$log" 2>&1 || status=$?
+        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --filter "$filter" --skip "$skip" >"$log" 2>&1 || status=$?
     else
-        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" >"$log" 2>&1 || status=$?
+        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --skip "$skip" >"$log" 2>&1 || status=$?
     fi
     reports=$(grep -cE "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$log" || true)
     summary=$(grep -E "Test run with [0-9]+ tests" "$log" | tail -1 || true)

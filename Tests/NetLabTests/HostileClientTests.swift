@@ -111,7 +111,9 @@ struct HostileClientTests {
             let head = Array("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 60)
             let replies = try await withThrowingTaskGroup(of: String.self) { group in
                 for _ in 0..<300 {
-                    group.addTask { try await Self.sendAndReadAll(address, head, drip: .milliseconds(100)) }
+                    // A byte every 200 ms: the head timeout (300 ms from the first) cuts each
+                    // off after two, and 300 of them stay light enough for a sanitizer's run.
+                    group.addTask { try await Self.sendAndReadAll(address, head, drip: .milliseconds(200)) }
                 }
                 // Meanwhile, an ordinary client.
                 let client = HTTPClient()
