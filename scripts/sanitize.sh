@@ -10,7 +10,9 @@
 # scripts/sanitizers/, each with its reason. CI runs the default; docs/RELIABILITY.md has the
 # figures. The load test (wrk, 256 connections for 10 s) is left out: under a sanitizer's
 # five- to fifteen-fold slowdown it only starves the other suites' handshakes and deadlines, and
-# the plain `swift test` runs it.
+# the plain `swift test` runs it. The suites run one at a time (`--no-parallel`): under a
+# sanitizer, suites racing each other for two cores made a 5-second read deadline expire in a
+# test that takes 20 ms alone, and a test's verdict must never hang on the machine's load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
@@ -42,9 +44,9 @@ for sanitizer in "${sanitizers[@]}"; do
     echo "== $sanitizer: testing ${filter:-everything}"
     status=0
     if [ -n "$filter" ]; then
-        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --filter "$filter" --skip "$skip" >"$log" 2>&1 || status=$?
+        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --filter "$filter" --skip "$skip" --no-parallel >"$log" 2>&1 || status=$?
     else
-        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --skip "$skip" >"$log" 2>&1 || status=$?
+        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --skip "$skip" --no-parallel >"$log" 2>&1 || status=$?
     fi
     reports=$(grep -cE "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$log" || true)
     summary=$(grep -E "Test run with [0-9]+ tests" "$log" | tail -1 || true)

@@ -41,10 +41,10 @@ struct InteropTests {
         let python = try PythonProcess(script: """
             import socket
             srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            srv.bind(("::1", 0)); srv.listen(4); srv.settimeout(10)
+            srv.bind(("::1", 0)); srv.listen(4); srv.settimeout(60)
             print(srv.getsockname()[1], flush=True)
             for _ in range(2):
-                c, _ = srv.accept(); c.settimeout(10)
+                c, _ = srv.accept(); c.settimeout(60)
                 while True:
                     data = c.recv(65536)
                     if not data: break
