@@ -3,7 +3,16 @@
 // NetLab: a from-scratch network stack that carries an online payment.
 // One target per layer; dependencies point down (see docs/ARCHITECTURE.md).
 // Every target here holds a built layer; a new one is added only with the code that fills it.
+//
+// A student's copy of the lab kit (`swift run lab export DIR` in exercises/) holds this package
+// without its tests and without LabReferences, the labs' answers: the targets below that need
+// them are declared only where they are.
+import Foundation
 import PackageDescription
+
+func present(_ path: String) -> Bool { FileManager.default.fileExists(atPath: Context.packageDirectory + "/" + path) }
+let withLabReferences = present("Sources/LabReferences")
+let withTests = present("Tests")
 
 let package = Package(
     name: "NetLab",
@@ -12,6 +21,7 @@ let package = Package(
         .library(name: "TCPSocket", targets: ["TCPSocket"]),
         .library(name: "HTTPParser", targets: ["HTTPParser"]),
         .library(name: "NetLabConformance", targets: ["NetLabConformance"]),
+    ] + (withLabReferences ? [.library(name: "LabReferences", targets: ["LabReferences"])] : []) + [
         .library(name: "TLSWrapper", targets: ["TLSWrapper"]),
         .library(name: "NetLab", targets: ["NetLab"]),
         .library(name: "PaymentFlow", targets: ["PaymentFlow"]),
@@ -20,8 +30,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
-    ],
+    ] + (withTests ? [.package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0")] : []),
     targets: [
         // System headers Swift's Glibc module lacks (epoll, eventfd).
         .target(name: "CSystem"),
@@ -33,7 +42,10 @@ let package = Package(
 
         // The conformance suites every implementation of a layer must pass: the reference in
         // Tests/, a student's in exercises/. Written once, here.
-        .target(name: "NetLabConformance", dependencies: ["HTTPParser", "TCPSocket", "TLSWrapper", "NetLab", "PaymentFlow"]),
+        // llhttp's test cases (MIT, its licence beside them) ship with it: lab 2 scores them anywhere.
+        .target(
+            name: "NetLabConformance", dependencies: ["HTTPParser", "TCPSocket", "TLSWrapper", "NetLab", "PaymentFlow"],
+            resources: [.copy("llhttp")]),
 
         // Layer 3: TLS over the system OpenSSL (libssl-dev), through memory BIOs.
         .systemLibrary(
@@ -69,7 +81,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-
+    ] + (withLabReferences ? [
+        // NetLab's own answers to labs 1, 3 and 4 (lab 2's is HTTPMessageParser, lab 5's the
+        // shop's ReferenceWebhookHandler): for the kit's tests and an instructor's check.
+        .target(name: "LabReferences", dependencies: ["NetLabConformance", "TCPSocket", "NetLab", "TLSWrapper"]),
+    ] : []) + (withTests ? [
         // What several test targets share: running peers and the `netlab` binary.
         .target(name: "NetLabTestSupport", dependencies: ["TCPSocket"], path: "Tests/NetLabTestSupport"),
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket", "NetLabTestSupport"]),
@@ -78,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket", "NetLabTestSupport"],
             exclude: ["Interop"]),
-        .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance", "TCPSocket", "TLSWrapper", "PaymentFlow"]),
+        .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance", "LabReferences", "TCPSocket", "TLSWrapper", "PaymentFlow"]),
         .testTarget(name: "ExercisesTests", dependencies: ["NetLabTestSupport"]),
         .testTarget(
             name: "NetLabDemoTests", dependencies: ["NetLabDemo", "PaymentFlow", "NetLabTestSupport"], exclude: ["Interop"]),
@@ -89,6 +105,6 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-    ],
+    ] : []),
     swiftLanguageModes: [.v6]
 )

@@ -7,13 +7,20 @@
 //   swift run lab check 1            # run lab 1's checks
 //   swift run lab check 5 --lang id  # labs 1 to 5, messages in Bahasa Indonesia
 //   swift run lab demo --http=student   # the payment demo with your HTTP parser in every actor
+import Foundation
 import PackageDescription
+
+// NetLab itself: beside this folder in NetLab's repository, inside it (NetLab/) in a student's
+// copy of the kit. Only the repository has the labs' answers (LabReferences).
+let kit = Context.packageDirectory
+let netlab = FileManager.default.fileExists(atPath: kit + "/NetLab/Package.swift") ? "NetLab" : ".."
+let withLabReferences = FileManager.default.fileExists(atPath: kit + "/" + netlab + "/Sources/LabReferences")
 
 let package = Package(
     name: "NetLabExercises",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(name: "NetLab", path: ".."),
+        .package(name: "NetLab", path: netlab),
     ],
     targets: [
         // Your code: one folder per lab.
@@ -38,8 +45,9 @@ let package = Package(
             dependencies: [.product(name: "PaymentFlow", package: "NetLab"), .product(name: "NetLabConformance", package: "NetLab")],
             path: "lab5-webhooks", exclude: ["README.md", "README.id.md"]),
 
-        // Provided: the runner. Built with -Xswiftc -DNETLAB_REFERENCE it checks NetLab's own
-        // implementations instead of yours (how CI proves every check can pass).
+        // Provided: the runner. In NetLab's repository, built with -Xswiftc -DNETLAB_REFERENCE,
+        // it checks NetLab's own implementations instead of yours (how CI proves every check
+        // can pass).
         .executableTarget(
             name: "lab",
             dependencies: [
@@ -47,8 +55,10 @@ let package = Package(
                 .product(name: "NetLabConformance", package: "NetLab"),
                 .product(name: "NetLabDemo", package: "NetLab"),
                 .product(name: "HTTPParser", package: "NetLab"),
+                .product(name: "NetLab", package: "NetLab"),
                 .product(name: "PaymentFlow", package: "NetLab"),
-            ],
+                .product(name: "TCPSocket", package: "NetLab"),
+            ] + (withLabReferences ? [.product(name: "LabReferences", package: "NetLab")] : []),
             path: "Sources/lab"),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPParser
 
 /// A sentence in the two languages of the course: English and Bahasa Indonesia (technical terms
 /// stay recognisable in both).
@@ -130,10 +131,20 @@ public func labBytes(count: Int, seed: UInt64) -> [UInt8] {
     return bytes
 }
 
-/// Where two byte strings first differ, for "expected … got …" messages.
+/// Where two byte strings first differ, with both shown from a little before that byte, for
+/// "expected … got …" messages.
 func firstDifference(_ expected: [UInt8], _ got: [UInt8]) -> LabText {
     let common = min(expected.count, got.count)
     let index = (0..<common).first { expected[$0] != got[$0] } ?? common
-    return LabText(en: "expected \(expected.count) bytes, got \(got.count); first difference at byte \(index)",
-                   id: "diharapkan \(expected.count) byte, diterima \(got.count); beda pertama di byte \(index)")
+    let start = max(0, index - 16)
+    func window(_ bytes: [UInt8]) -> String {
+        (start > 0 ? "…" : "") + HTTPEventRendering.escaped(Array(bytes[min(start, bytes.count)...].prefix(48)), limit: 48)
+            + (bytes.count > start + 48 ? "…" : "")
+    }
+    let bytes = """
+        \(window(expected))
+        \(window(got))
+        """
+    return LabText(en: "expected \(expected.count) bytes, got \(got.count); first difference at byte \(index); from byte \(start), expected then got:\n" + bytes,
+                   id: "diharapkan \(expected.count) byte, diterima \(got.count); beda pertama di byte \(index); mulai byte \(start), yang diharapkan lalu yang diterima:\n" + bytes)
 }

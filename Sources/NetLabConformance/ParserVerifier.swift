@@ -63,10 +63,32 @@ public struct ParserVector: Sendable {
     }
 }
 
+/// One way of feeding a vector to a parser: how the bytes arrive.
+public enum ParserFeeding: Hashable, Sendable {
+    /// All bytes in one `receive`.
+    case whole
+    /// One `receive` per byte.
+    case byteByByte
+    /// Cut at these offsets (chosen by `seed`).
+    case split(at: [Int], seed: UInt64)
+    /// After a complete keep-alive message in the same buffer.
+    case pipelined
+
+    /// "fed one byte at a time", in each language.
+    public var described: LabText {
+        switch self {
+        case .whole: LabText(en: "fed whole", id: "diumpankan utuh")
+        case .byteByByte: LabText(en: "fed one byte at a time", id: "diumpankan satu byte demi satu byte")
+        case .split(let cuts, let seed): LabText(en: "fed split at \(cuts) (seed \(seed))", id: "diumpankan terpotong di \(cuts) (seed \(seed))")
+        case .pipelined: LabText(en: "fed pipelined after another message", id: "diumpankan beruntun setelah pesan lain")
+        }
+    }
+}
+
 /// A mismatch, with everything needed to understand it without opening the test file.
 public struct VerificationFailure: Error, Sendable, CustomStringConvertible {
     public var vector: String
-    public var strategy: String
+    public var feeding: ParserFeeding
     public var input: [UInt8]
     public var expected: ParserOutcome
     public var actual: ParserOutcome
@@ -75,9 +97,9 @@ public struct VerificationFailure: Error, Sendable, CustomStringConvertible {
 
     /// The mismatch, labelled in English and in Indonesian (the bytes, events and errors as they are).
     public var evidence: LabText {
-        func text(fed: String, strategy: String, input inputLabel: String, expected expectedLabel: String, got: String) -> String {
+        func text(_ language: LabLanguage, input inputLabel: String, expected expectedLabel: String, got: String) -> String {
             var text = """
-                ✘ \(vector) — \(fed) \(strategy)
+                ✘ \(vector) — \(feeding.described(language))
                 \(inputLabel): \(HTTPEventRendering.escaped(input))
                 \(expectedLabel):
                 \(expected)
@@ -88,20 +110,8 @@ public struct VerificationFailure: Error, Sendable, CustomStringConvertible {
             if let offset { text += "\n" + HTTPEventRendering.caret(input, at: offset) }
             return text
         }
-        return LabText(en: text(fed: "fed", strategy: strategy, input: "input", expected: "expected", got: "got"),
-                       id: text(fed: "diumpankan", strategy: Self.indonesian(strategy), input: "masukan", expected: "diharapkan", got: "diterima"))
-    }
-
-    /// The ways of feeding, in Indonesian (see ``ParserVerifier/verify(_:)`` for the English).
-    static func indonesian(_ strategy: String) -> String {
-        switch strategy {
-        case "whole": return "utuh"
-        case "one byte at a time": return "satu byte demi satu byte"
-        case "pipelined after another message": return "beruntun setelah pesan lain"
-        default:
-            // "split at [3, 9] (seed N)"
-            return strategy.hasPrefix("split at ") ? "dipotong di " + strategy.dropFirst("split at ".count) : strategy
-        }
+        return LabText(en: text(.en, input: "input", expected: "expected", got: "got"),
+                       id: text(.id, input: "masukan", expected: "diharapkan", got: "diterima"))
     }
 }
 
@@ -127,30 +137,39 @@ public struct ParserVerifier<Parser: HTTPMessageParsing>: Sendable {
     public func verify(_ vector: ParserVector) -> [VerificationFailure] {
         var failures: [VerificationFailure] = []
         var random = SplitMix64(seed: seed ^ UInt64(truncatingIfNeeded: vector.name.utf8.reduce(5381) { $0 &* 33 &+ Int($1) }))
-        var strategies: [(String, [Int])] = [("whole", []), ("one byte at a time", Array(1..<max(vector.input.count, 1)))]
+        // Whole and byte by byte first: a failure that only splits show says "one receive is not one message".
+        var strategies: [(ParserFeeding, [Int])] = [(.whole, []), (.byteByByte, Array(1..<max(vector.input.count, 1)))]
         for _ in 0..<randomSplits where vector.input.count > 1 {
             let cuts = Set((0..<Int.random(in: 1...min(8, vector.input.count - 1), using: &random)).map { _ in
                 Int.random(in: 1..<vector.input.count, using: &random)
             }).sorted()
-            strategies.append(("split at \(cuts) (seed \(seed))", cuts))
+            strategies.append((.split(at: cuts, seed: seed), cuts))
         }
-        for (strategy, cuts) in strategies {
+        for (feeding, cuts) in strategies {
+            LabAttempt.record(Self.attempt(vector.name, feeding))
             let actual = run(vector, input: vector.input, cuts: cuts, methods: vector.requestMethods)
             if actual != vector.expected {
                 failures.append(VerificationFailure(
-                    vector: vector.name, strategy: strategy, input: vector.input, expected: vector.expected, actual: actual))
+                    vector: vector.name, feeding: feeding, input: vector.input, expected: vector.expected, actual: actual))
                 break  // one failing strategy says enough; whole/byte-by-byte come first
             }
         }
         if failures.isEmpty, let pipelined = pipelined(vector) {
+            LabAttempt.record(Self.attempt(vector.name, .pipelined))
             let actual = run(vector, input: pipelined.input, cuts: [], methods: pipelined.methods)
             if actual != pipelined.expected {
                 failures.append(VerificationFailure(
-                    vector: vector.name, strategy: "pipelined after another message", input: pipelined.input,
+                    vector: vector.name, feeding: .pipelined, input: pipelined.input,
                     expected: pipelined.expected, actual: actual))
             }
         }
         return failures
+    }
+
+    /// "vector `name`, fed …", for a crash or a hang to be reported with.
+    static func attempt(_ vector: String, _ feeding: ParserFeeding) -> LabText {
+        let fed = feeding.described
+        return LabText(en: "vector \"\(vector)\", \(fed.en)", id: "vektor \"\(vector)\", \(fed.id)")
     }
 
     /// The vector preceded by a complete, keep-alive message in the same buffer.

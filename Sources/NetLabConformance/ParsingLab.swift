@@ -28,17 +28,17 @@ public enum ParsingLab {
         }
         steps.append(LabStep("2.5", LabText(en: "200 random messages (seeded) parse exactly as the reference parses them, at random splits and pipelined",
                                             id: "200 pesan acak (dengan seed) diurai persis seperti acuan mengurainya, dipotong acak dan pipelined")) {
-            try await offPool { try differential(Self.randomMessages(count: 200, seed: 0x4C61_6232), against: makeParser, what: LabText(en: "random message", id: "pesan acak")) }
+            try await offPool { try differential(Self.randomMessages(count: 200, seed: 0x4C61_6232), against: makeParser, what: LabText(en: "random messages", id: "pesan acak")) }
         })
         var notes: [LabText] = []
         if let corpus = LLHTTPCorpusCases.load() {
             steps.append(LabStep("2.6", LabText(en: "llhttp's \(corpus.count) strict test cases (Node.js's parser): same outcome as the reference",
                                                 id: "\(corpus.count) kasus uji strict milik llhttp (parser Node.js): hasilnya sama dengan acuan")) {
-                try await offPool { try differential(corpus, against: makeParser, what: LabText(en: "llhttp case", id: "kasus llhttp")) }
+                try await offPool { try differential(corpus, against: makeParser, what: LabText(en: "llhttp cases", id: "kasus llhttp")) }
             })
         } else {
-            notes.append(LabText(en: "2.6 (llhttp's corpus) skipped: \(LLHTTPCorpusCases.path) not found (set NETLAB_LLHTTP_CORPUS)",
-                                 id: "2.6 (korpus llhttp) dilewati: \(LLHTTPCorpusCases.path) tidak ditemukan (atur NETLAB_LLHTTP_CORPUS)"))
+            notes.append(LabText(en: "2.6 (llhttp's corpus) skipped: \(LLHTTPCorpusCases.path) cannot be read",
+                                 id: "2.6 (korpus llhttp) dilewati: \(LLHTTPCorpusCases.path) tidak bisa dibaca"))
         }
         return LabSuite(number: 2, name: name, steps: steps, notes: notes)
     }
@@ -55,13 +55,37 @@ public enum ParsingLab {
         let verifier = ParserVerifier(makeParser: makeParser)
         var failing: [VerificationFailure] = []
         for vector in vectors { failing += verifier.verify(vector) }
-        guard let first = failing.first else { return }
-        let count = Set(failing.map(\.vector)).count
-        throw LabFailure(
-            LabText(en: "\(count) of \(vectors.count) vectors fail; the first one:", id: "\(count) dari \(vectors.count) vektor gagal; yang pertama:"),
-            evidence: first.evidence,
-            hint: LabText(en: "the vector's name is the rule (RFC 9112 section in the error); fix it, run again — the next one shows",
-                          id: "nama vektor adalah aturannya (bagian RFC 9112 ada di error); perbaiki, jalankan lagi — yang berikutnya akan tampil"))
+        guard !failing.isEmpty else { return }
+        throw failure(failing, of: vectors.count, what: LabText(en: "vectors", id: "vektor"))
+    }
+
+    /// Every failing input by name and how it was fed, the first one's evidence, and the hint
+    /// its pattern points to.
+    static func failure(_ failing: [VerificationFailure], of total: Int, more: Bool = false, what: LabText) -> LabFailure {
+        let count = "\(failing.count)\(more ? "+" : "")"
+        func list(_ language: LabLanguage) -> String {
+            failing.map { "  ✘ \($0.vector) — \($0.feeding.described(language))" }.joined(separator: "\n")
+        }
+        let first = failing[0].evidence
+        return LabFailure(
+            LabText(en: "\(count) of \(total) \(what.en) fail:\n" + list(.en) + "\nthe first one:",
+                    id: "\(count) dari \(total) \(what.id) gagal:\n" + list(.id) + "\nyang pertama:"),
+            evidence: first, hint: hint(for: failing.map(\.feeding)))
+    }
+
+    /// What the pattern of failures says about the parser (each vector reports its first failing
+    /// feeding, tried in the order whole, byte by byte, random splits, pipelined).
+    static func hint(for feedings: [ParserFeeding]) -> LabText {
+        if feedings.allSatisfy({ $0 == .pipelined }) {
+            return LabText(en: "each passes alone and fails after another message: after one message ends, the next starts at the following byte of the same buffer — keep it, and count error offsets from the start of the stream",
+                           id: "masing-masing lulus sendirian dan gagal setelah pesan lain: setelah satu pesan selesai, pesan berikutnya mulai di byte sesudahnya dalam buffer yang sama — simpan, dan hitung offset error dari awal stream")
+        }
+        if !feedings.contains(.whole) {
+            return LabText(en: "they pass fed whole and fail when the bytes arrive in pieces: you assume one receive holds a whole message — keep what you cannot parse yet and return nil until more arrives",
+                           id: "semuanya lulus bila diumpankan utuh dan gagal bila byte datang sepotong-sepotong: Anda menganggap satu receive berisi satu pesan utuh — simpan yang belum bisa diurai dan kembalikan nil sampai byte berikutnya datang")
+        }
+        return LabText(en: "the vector's name is the rule (the RFC 9112 section is in the error); fix the first, run again",
+                       id: "nama vektor adalah aturannya (bagian RFC 9112 ada di error); perbaiki yang pertama, jalankan lagi")
     }
 
     /// Checks a parser against the reference on inputs whose expected outcome is whatever the
@@ -80,14 +104,14 @@ public enum ParsingLab {
             // The reference's outcome, fed whole (its own tests prove it the same however fed).
             vector.expected = reference.run(vector, input: input.bytes, cuts: [], methods: [])
             failing += verifier.verify(vector)
-            if failing.count > 20 { break }
+            if failing.count >= 20 { break }
         }
-        guard let first = failing.first else { return }
-        throw LabFailure(
-            LabText(en: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what.en)s are parsed differently from the reference; the first one:",
-                    id: "\(Set(failing.map(\.vector)).count)\(failing.count > 20 ? "+" : "") \(what.id) diurai berbeda dari acuan; yang pertama:"),
-            evidence: first.evidence,
-            hint: LabText(en: "steps 2.1–2.4 name the rules one by one; pass them first", id: "langkah 2.1–2.4 menyebut aturannya satu per satu; luluskan itu dulu"))
+        guard !failing.isEmpty else { return }
+        var failure = failure(failing, of: inputs.count, more: failing.count >= 20, what: what)
+        if failing.contains(where: { $0.feeding == .whole }) {
+            failure.hint = LabText(en: "steps 2.1–2.4 name the rules one by one; pass them first", id: "langkah 2.1–2.4 menyebut aturannya satu per satu; luluskan itu dulu")
+        }
+        throw failure
     }
 
     /// Valid requests and responses, built from a seed: methods, targets, fields, bodies by
@@ -126,14 +150,14 @@ public enum ParsingLab {
     }
 }
 
-/// llhttp's test cases (the corpus beside the repository, as JSON lines), as raw inputs. The
-/// one place that knows where the corpus lives (NetLab's own llhttp test reads it from here too).
+/// llhttp's test cases as raw inputs: `llhttp/cases.jsonl`, shipped with this module (MIT; the
+/// licence and the data's origin are beside it). The one place that knows where the corpus
+/// lives (NetLab's own llhttp test reads it from here too).
 public enum LLHTTPCorpusCases {
-    /// `$NETLAB_LLHTTP_CORPUS`, else `../shared/corpus/llhttp/cases.jsonl` beside the repository.
+    /// `$NETLAB_LLHTTP_CORPUS`, else the copy in this module's resources.
     public static let path: String = {
         if let override = ProcessInfo.processInfo.environment["NETLAB_LLHTTP_CORPUS"] { return override }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared/corpus/llhttp/cases.jsonl").path
+        return Bundle.module.url(forResource: "cases", withExtension: "jsonl", subdirectory: "llhttp")?.path ?? "llhttp/cases.jsonl"
     }()
 
     struct Case: Decodable {

@@ -18,18 +18,6 @@ public protocol HTTPConnectionServing: Sendable {
     func serve(_ connection: any ByteStream, router: Router, idleTimeout: Duration) async
 }
 
-/// NetLab's own connection loop (``HTTPServer``'s).
-public struct ReferenceHTTPConnection: HTTPConnectionServing {
-    public init() {}
-
-    public func serve(_ connection: any ByteStream, router: Router, idleTimeout: Duration) async {
-        var configuration = HTTPServerConfiguration()
-        configuration.idleTimeout = idleTimeout
-        configuration.headerTimeout = idleTimeout
-        await HTTPServer(configuration: configuration, router: router).serve(connection)
-    }
-}
-
 /// Lab 3's checks: a raw TCP client speaks to a listener whose connections the student's loop serves.
 public enum ServerLab {
     /// Evidence "LABEL: what", the label in each language.
@@ -39,6 +27,22 @@ public enum ServerLab {
 
     public static let name = LabText(en: "HTTP server: keep-alive, routing, error answers, timeouts",
                                      id: "Server HTTP: keep-alive, routing, jawaban error, timeout")
+
+    /// Serves `server`'s connection loop on `host`:`port` until cancelled, with the lab routes
+    /// (`GET /hello` answers "Hello, World!", `POST /echo` echoes): `lab serve 3`, for a browser,
+    /// curl or wrk (the load lab). Calls `ready` with the address once listening.
+    public static func serve(_ server: some HTTPConnectionServing, host: String, port: UInt16,
+                             ready: @Sendable (SocketAddress) -> Void) async throws {
+        var router = Router()
+        LabRoutes.install(into: &router)
+        let routes = router
+        let listener = try AsyncTCPListener(host: host, port: port)
+        ready(listener.localAddress)
+        try await listener.serve { connection in
+            await server.serve(connection, router: routes, idleTimeout: .seconds(10))
+            await connection.close()
+        }
+    }
 
     public static func suite(_ server: some HTTPConnectionServing) -> LabSuite {
         LabSuite(number: 3, name: name, steps: [

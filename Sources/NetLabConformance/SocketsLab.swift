@@ -1,4 +1,5 @@
 import Foundation
+import HTTPParser
 import TCPSocket
 
 /// Lab 1's seam: an echo client and server on NetLab's socket API — first blocking
@@ -14,63 +15,6 @@ public protocol EchoLab: Sendable {
     /// Serves every connection `listener` accepts, all at the same time, echoing each, until the
     /// task is cancelled.
     func serveMany(on listener: AsyncTCPListener) async throws
-}
-
-/// NetLab's own echo: what lab 1's checks are measured against (and pass with).
-public struct ReferenceEcho: EchoLab {
-    public init() {}
-
-    public func echoClient(to address: SocketAddress, message: [UInt8]) throws -> [UInt8] {
-        let connection = try TCPConnection.connect(to: address, timeout: .seconds(5))
-        defer { connection.close() }
-        // Read while writing: a large message would otherwise fill both socket buffers and stall.
-        let reader = ResultThread { () throws -> [UInt8] in
-            var received: [UInt8] = []
-            while case .bytes = try connection.read(into: &received, maxBytes: 65536) {}
-            return received
-        }
-        try connection.write(message)
-        try connection.shutdown(.write)
-        return try reader.value()
-    }
-
-    public func serveOne(on listener: TCPListener) throws {
-        let connection = try listener.accept()
-        defer { connection.close() }
-        var buffer: [UInt8] = []
-        while case .bytes = try connection.read(into: &buffer, maxBytes: 65536) {
-            try connection.write(buffer)
-            buffer.removeAll(keepingCapacity: true)
-        }
-    }
-
-    public func serveMany(on listener: AsyncTCPListener) async throws {
-        try await listener.serve { connection in
-            var buffer: [UInt8] = []
-            while case .bytes = try await connection.read(into: &buffer, maxBytes: 65536) {
-                try await connection.write(buffer)
-                buffer.removeAll(keepingCapacity: true)
-            }
-        }
-    }
-}
-
-/// A value computed on a thread of its own (the reference client reads while it writes).
-final class ResultThread<T: Sendable>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result<T, any Error>?
-
-    init(_ body: @escaping @Sendable () throws -> T) {
-        Thread { [self] in
-            result = Result { try body() }
-            done.signal()
-        }.start()
-    }
-
-    func value() throws -> T {
-        done.wait()
-        return try result!.get()
-    }
 }
 
 /// Lab 1's checks.
@@ -89,16 +33,16 @@ public enum SocketsLab {
                 // writes everything before reading anything stops for good.
                 try await clientCheck(echo, message: labBytes(count: 32 << 20, seed: 12))
             },
-            LabStep("1.3", LabText(en: "serveOne: echoes a short message, then returns when the client closes",
-                                   id: "serveOne: memantulkan pesan pendek, lalu selesai saat klien menutup")) {
-                try await serverCheck(echo, message: Array("selamat pagi\n".utf8))
+            LabStep("1.3", LabText(en: "serveOne: echoes a message sent in two pieces (the second sent once the first came back), then returns when the client closes",
+                                   id: "serveOne: memantulkan pesan yang dikirim dalam dua potong (potong kedua dikirim setelah yang pertama kembali), lalu selesai saat klien menutup")) {
+                try await piecesCheck(echo, pieces: [Array("selamat ".utf8), Array("pagi\n".utf8)])
             },
             LabStep("1.4", LabText(en: "serveOne: echoes 1 MiB that arrives in pieces of every size",
                                    id: "serveOne: memantulkan 1 MiB yang datang dalam potongan berbagai ukuran")) {
                 try await serverCheck(echo, message: labBytes(count: 1 << 20, seed: 14))
             },
-            LabStep("1.5", LabText(en: "serveMany: 100 clients at once, each gets exactly its own bytes back",
-                                   id: "serveMany: 100 klien sekaligus, masing-masing menerima kembali byte miliknya sendiri")) {
+            LabStep("1.5", LabText(en: "serveMany: 100 clients at once — each answered while all are connected — and each gets exactly its own bytes back",
+                                   id: "serveMany: 100 klien sekaligus — masing-masing dijawab selagi semuanya tersambung — dan masing-masing menerima kembali byte miliknya sendiri")) {
                 try await manyCheck(echo, clients: 100, idleFirst: false)
             },
             LabStep("1.6", LabText(en: "serveMany: a client that sends nothing does not hold up the others",
@@ -108,9 +52,21 @@ public enum SocketsLab {
         ])
     }
 
+    /// The checks' own peer for the client steps: echoes one connection (not a lab answer to
+    /// copy: it never reads while it writes, which a server may do because the client reads).
+    static func echoOne(on listener: TCPListener) throws {
+        let connection = try listener.accept()
+        defer { connection.close() }
+        var buffer: [UInt8] = []
+        while case .bytes = try connection.read(into: &buffer, maxBytes: 65536) {
+            try connection.write(buffer)
+            buffer.removeAll(keepingCapacity: true)
+        }
+    }
+
     static func clientCheck(_ echo: some EchoLab, message: [UInt8]) async throws {
         let listener = try TCPListener(bindingTo: .ipv4Loopback(port: 0))
-        let server = ResultThread { try ReferenceEcho().serveOne(on: listener) }
+        let server = LabThread { try Self.echoOne(on: listener) }
         let got: [UInt8]
         do {
             got = try await runBlocking(limit: .seconds(15), what: LabText(en: "echoClient", id: "echoClient")) {
@@ -133,6 +89,65 @@ public enum SocketsLab {
         }
     }
 
+    /// A client that sends each piece only after the previous one came back: the pieces are
+    /// separate reads for the server, whatever the timing (a server that never empties the buffer
+    /// `read` appends to sends the first piece again, every time).
+    static func piecesCheck(_ echo: some EchoLab, pieces: [[UInt8]]) async throws {
+        let listener = try TCPListener(bindingTo: .ipv4Loopback(port: 0))
+        let address = listener.localAddress
+        let served = Task {
+            try await runBlocking(limit: .seconds(15), what: LabText(en: "serveOne", id: "serveOne")) { try echo.serveOne(on: listener) }
+        }
+        let client: Task<[UInt8], any Error> = Task {
+            try await runBlocking(limit: .seconds(15), what: LabText(en: "the checking client", id: "klien penguji")) { () throws -> [UInt8] in
+                let connection = try TCPConnection.connect(to: address, timeout: .seconds(5))
+                defer { connection.close() }
+                var received: [UInt8] = []
+                var sent: [UInt8] = []
+                for (number, piece) in pieces.enumerated() {
+                    LabAttempt.record(LabText(en: "piece \(number + 1) of \(pieces.count): \(HTTPEventRendering.escaped(piece))",
+                                              id: "potongan \(number + 1) dari \(pieces.count): \(HTTPEventRendering.escaped(piece))"))
+                    try connection.write(piece)
+                    sent += piece
+                    while received.count < sent.count {
+                        guard case .bytes = try connection.read(into: &received, maxBytes: 65536, deadline: .after(.seconds(5))) else { break }
+                    }
+                    guard received.count >= sent.count else { break }
+                }
+                try connection.shutdown(.write)
+                while case .bytes = try connection.read(into: &received, maxBytes: 65536, deadline: .after(.seconds(5))) {}
+                return received
+            }
+        }
+        let got: [UInt8]
+        do {
+            got = try await client.value
+        } catch let error as SocketError {
+            listener.close()
+            _ = try? await served.value
+            throw LabFailure(LabText(en: "a piece was not echoed within 5 s (\(error))", id: "sebuah potongan tidak dipantulkan dalam 5 detik (\(error))"),
+                             hint: LabText(en: "write back what each read returned as soon as it returns — not after the client has closed",
+                                           id: "tulis kembali hasil setiap read begitu read kembali — bukan setelah klien menutup"))
+        }
+        do {
+            try await served.value
+        } catch {
+            listener.close()
+            throw error
+        }
+        listener.close()
+        let message = pieces.flatMap { $0 }
+        guard got == message else {
+            let repeated = got.count > message.count && Array(got.prefix(pieces[0].count * 2)) == pieces[0] + pieces[0]
+            throw LabFailure(LabText(en: "the client got other bytes back than it sent", id: "klien menerima byte yang berbeda dari yang dikirim"),
+                             evidence: firstDifference(message, got),
+                             hint: repeated
+                                ? LabText(en: "the first piece came back twice: `read(into:)` appends to your buffer — empty it after each echo (`buffer.removeAll()`)",
+                                          id: "potongan pertama kembali dua kali: `read(into:)` menambahkan ke buffer Anda — kosongkan setelah setiap pantulan (`buffer.removeAll()`)")
+                                : LabText(en: "write back exactly the bytes each read returned", id: "tulis kembali persis byte yang dikembalikan setiap read"))
+        }
+    }
+
     static func serverCheck(_ echo: some EchoLab, message: [UInt8]) async throws {
         let listener = try TCPListener(bindingTo: .ipv4Loopback(port: 0))
         let address = listener.localAddress
@@ -143,7 +158,7 @@ public enum SocketsLab {
         async let client: [UInt8] = runBlocking(limit: .seconds(15), what: LabText(en: "the checking client", id: "klien penguji")) { () throws -> [UInt8] in
             let connection = try TCPConnection.connect(to: address, timeout: .seconds(5))
             defer { connection.close() }
-            let reader = ResultThread { () throws -> [UInt8] in
+            let reader = LabThread { () throws -> [UInt8] in
                 var received: [UInt8] = []
                 while case .bytes = try connection.read(into: &received, maxBytes: 65536, deadline: .after(.seconds(10))) {}
                 return received
@@ -220,30 +235,66 @@ public enum SocketsLab {
         }
     }
 
-    /// `count` clients at once, each sending its own bytes and reading them back.
+    /// `count` clients at once, each sending its own bytes and reading them back. Each first
+    /// sends 512 bytes and waits for them; only when every client has had its first answer do
+    /// they send the rest. A server that serves one connection at a time answers the first
+    /// client only, and fails here every time, however fast it is.
     static func clients(_ count: Int, address: SocketAddress) async throws -> [(Int, Bool)] {
-        try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+        let answered = Locked(0)
+        let firstPiece = 512
+        func serial(_ client: Int, _ error: any Error) -> LabFailure {
+            let heard = answered.withLock { $0 }
+            let why = error is OthersUnanswered
+                ? LabText(en: "it waited 10 s for the others", id: "ia menunggu klien lain 10 detik")
+                : LabText(en: "\(error)", id: "\(error)")
+            return LabFailure(
+                LabText(en: "only \(heard) of \(count) clients had their first \(firstPiece) bytes echoed while all \(count) were connected (client \(client): \(why.en))",
+                        id: "hanya \(heard) dari \(count) klien yang \(firstPiece) byte pertamanya dipantulkan selagi \(count) klien tersambung (klien \(client): \(why.id))"),
+                hint: LabText(en: "serve each connection in its own task (listener.serve does that): one client waiting must not keep the others waiting",
+                              id: "layani setiap koneksi dalam task-nya sendiri (listener.serve melakukannya): satu klien yang menunggu tidak boleh membuat klien lain menunggu"))
+        }
+        return try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
             for client in 0..<count {
                 group.addTask {
                     let message = labBytes(count: 16 * 1024 + client, seed: UInt64(100 + client))
+                    let connection: AsyncTCPConnection
                     do {
-                        let connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
-                        let deadline = Deadline.after(.seconds(10))
-                        async let received: [UInt8] = {
-                            var bytes: [UInt8] = []
+                        connection = try await AsyncTCPConnection.connect(to: address, timeout: .seconds(5))
+                    } catch {
+                        throw serial(client, error)
+                    }
+                    let deadline = Deadline.after(.seconds(10))
+                    var received: [UInt8] = []
+                    do {
+                        try await connection.write(Array(message[..<firstPiece]), deadline: deadline)
+                        while received.count < firstPiece {
+                            guard case .bytes = try await connection.read(into: &received, maxBytes: 65536, deadline: deadline) else { break }
+                        }
+                        answered.withLock { $0 += 1 }
+                        while answered.withLock({ $0 }) < count {
+                            guard !deadline.hasPassed else { throw OthersUnanswered() }
+                            try await Task.sleep(for: .milliseconds(5))
+                        }
+                    } catch {
+                        await connection.close()
+                        throw serial(client, error)
+                    }
+                    do {
+                        async let rest: [UInt8] = { [received] in
+                            var bytes = received
                             while case .bytes = try await connection.read(into: &bytes, maxBytes: 65536, deadline: deadline) {}
                             return bytes
                         }()
-                        try await connection.write(message, deadline: deadline)
+                        try await connection.write(Array(message[firstPiece...]), deadline: deadline)
                         try await connection.shutdownWrite()
-                        let ok = try await received == message
+                        let ok = try await rest == message
                         await connection.close()
                         return (client, ok)
                     } catch {
+                        await connection.close()
                         throw LabFailure(
                             LabText(en: "client \(client) got no complete echo within 10 s (\(error))", id: "klien \(client) tidak mendapat pantulan lengkap dalam 10 detik (\(error))"),
-                            hint: LabText(en: "serve each connection in its own task (listener.serve does that): one waiting client must not block the others",
-                                          id: "layani setiap koneksi dalam task-nya sendiri (listener.serve melakukannya): satu klien yang menunggu tidak boleh menghambat yang lain"))
+                            hint: LabText(en: "echo every byte until the client closes its side, then close", id: "pantulkan setiap byte sampai klien menutup sisinya, lalu tutup"))
                     }
                 }
             }
@@ -252,4 +303,7 @@ public enum SocketsLab {
             return results
         }
     }
+
+    /// A client that had its answer waited in vain for the others to have theirs.
+    struct OthersUnanswered: Error {}
 }

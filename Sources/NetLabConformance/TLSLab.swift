@@ -11,17 +11,6 @@ public protocol TLSClientWrapping: Sendable {
     func connect(over stream: any ByteStream, serverName: String, trustRootsFile: String) async throws -> any ByteStream
 }
 
-/// NetLab's own TLS client (``TLSStream``).
-public struct ReferenceTLSClient: TLSClientWrapping {
-    public init() {}
-
-    public func connect(over stream: any ByteStream, serverName: String, trustRootsFile: String) async throws -> any ByteStream {
-        var configuration = TLSConfiguration.client(trustRootsFile: trustRootsFile)
-        configuration.keyLog = nil
-        return try await TLSStream.connect(over: stream, context: try TLSContext(configuration), serverName: serverName)
-    }
-}
-
 /// Lab 4's checks: TLS servers on loopback with certificates from a lab CA — and from an
 /// interceptor's CA, and for the wrong name — against the student's client.
 public enum TLSLab {

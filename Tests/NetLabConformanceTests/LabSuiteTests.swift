@@ -1,4 +1,5 @@
 import Foundation
+import LabReferences
 import NetLabConformance
 import PaymentFlow
 import TCPSocket
