@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket", "NetLabTestSupport"],
             exclude: ["Interop"]),
-        .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance", "LabReferences", "TCPSocket", "TLSWrapper", "PaymentFlow"]),
+        .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance", "LabReferences", "HTTPParser", "TCPSocket", "TLSWrapper", "PaymentFlow"]),
         .testTarget(name: "ExercisesTests", dependencies: ["NetLabTestSupport"]),
         .testTarget(
             name: "NetLabDemoTests", dependencies: ["NetLabDemo", "PaymentFlow", "NetLabTestSupport"], exclude: ["Interop"]),

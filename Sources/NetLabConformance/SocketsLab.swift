@@ -21,7 +21,10 @@ public protocol EchoLab: Sendable {
 public enum SocketsLab {
     public static let name = LabText(en: "Sockets: an echo client and server", id: "Socket: klien dan server echo")
 
-    public static func suite(_ echo: some EchoLab) -> LabSuite {
+    /// `patience`: how long a client of steps 1.5 and 1.6 waits for an answer, and for the other
+    /// clients to have theirs (the kit's own tests shorten it: a serial server fails however long
+    /// it is given).
+    public static func suite(_ echo: some EchoLab, patience: Duration = .seconds(10)) -> LabSuite {
         LabSuite(number: 1, name: name, steps: [
             LabStep("1.1", LabText(en: "echoClient: a short message comes back unchanged from a working echo server",
                                    id: "echoClient: pesan pendek kembali utuh dari server echo yang benar")) {
@@ -43,11 +46,11 @@ public enum SocketsLab {
             },
             LabStep("1.5", LabText(en: "serveMany: 100 clients at once — each answered while all are connected — and each gets exactly its own bytes back",
                                    id: "serveMany: 100 klien sekaligus — masing-masing dijawab selagi semuanya tersambung — dan masing-masing menerima kembali byte miliknya sendiri")) {
-                try await manyCheck(echo, clients: 100, idleFirst: false)
+                try await manyCheck(echo, clients: 100, idleFirst: false, patience: patience)
             },
             LabStep("1.6", LabText(en: "serveMany: a client that sends nothing does not hold up the others",
                                    id: "serveMany: klien yang tidak mengirim apa pun tidak menghambat klien lain")) {
-                try await manyCheck(echo, clients: 10, idleFirst: true)
+                try await manyCheck(echo, clients: 10, idleFirst: true, patience: patience)
             },
         ])
     }
@@ -191,7 +194,7 @@ public enum SocketsLab {
         }
     }
 
-    static func manyCheck(_ echo: some EchoLab, clients: Int, idleFirst: Bool) async throws {
+    static func manyCheck(_ echo: some EchoLab, clients: Int, idleFirst: Bool, patience: Duration) async throws {
         let listener = try AsyncTCPListener(host: "127.0.0.1", port: 0)
         let address = listener.localAddress
         let server = Task { try await echo.serveMany(on: listener) }
@@ -210,7 +213,7 @@ public enum SocketsLab {
                 throw LabFailure(LabText(en: "serveMany returned while clients were still connecting; it must serve until cancelled",
                                          id: "serveMany selesai padahal klien masih menyambung; ia harus melayani sampai dibatalkan"))
             }
-            outer.addTask { try await Self.clients(clients, address: address) }
+            outer.addTask { try await Self.clients(clients, address: address, patience: patience) }
             defer { outer.cancelAll() }
             // Either way, stop the server (cancelled, its listener closed: clients still in the
             // backlog are reset) so the group ends at once.
@@ -239,13 +242,13 @@ public enum SocketsLab {
     /// sends 512 bytes and waits for them; only when every client has had its first answer do
     /// they send the rest. A server that serves one connection at a time answers the first
     /// client only, and fails here every time, however fast it is.
-    static func clients(_ count: Int, address: SocketAddress) async throws -> [(Int, Bool)] {
+    static func clients(_ count: Int, address: SocketAddress, patience: Duration) async throws -> [(Int, Bool)] {
         let answered = Locked(0)
         let firstPiece = 512
         func serial(_ client: Int, _ error: any Error) -> LabFailure {
             let heard = answered.withLock { $0 }
             let why = error is OthersUnanswered
-                ? LabText(en: "it waited 10 s for the others", id: "ia menunggu klien lain 10 detik")
+                ? LabText(en: "it waited \(patience.components.seconds) s for the others", id: "ia menunggu klien lain \(patience.components.seconds) detik")
                 : LabText(en: "\(error)", id: "\(error)")
             return LabFailure(
                 LabText(en: "only \(heard) of \(count) clients had their first \(firstPiece) bytes echoed while all \(count) were connected (client \(client): \(why.en))",
@@ -263,7 +266,7 @@ public enum SocketsLab {
                     } catch {
                         throw serial(client, error)
                     }
-                    let deadline = Deadline.after(.seconds(10))
+                    let deadline = Deadline.after(patience)
                     var received: [UInt8] = []
                     do {
                         try await connection.write(Array(message[..<firstPiece]), deadline: deadline)
@@ -293,7 +296,7 @@ public enum SocketsLab {
                     } catch {
                         await connection.close()
                         throw LabFailure(
-                            LabText(en: "client \(client) got no complete echo within 10 s (\(error))", id: "klien \(client) tidak mendapat pantulan lengkap dalam 10 detik (\(error))"),
+                            LabText(en: "client \(client) got no complete echo within \(patience.components.seconds) s (\(error))", id: "klien \(client) tidak mendapat pantulan lengkap dalam \(patience.components.seconds) detik (\(error))"),
                             hint: LabText(en: "echo every byte until the client closes its side, then close", id: "pantulkan setiap byte sampai klien menutup sisinya, lalu tutup"))
                     }
                 }
