@@ -1,19 +1,14 @@
 import Foundation
 
 /// A value computed on a thread of its own: for a lab's blocking socket calls that must run side
-/// by side, such as reading a connection while writing to it (step 1.2 of lab 1).
+/// by side with others (a blocking call holds its thread until it returns).
 ///
-///     let reader = LabThread { () throws -> [UInt8] in
-///         var received: [UInt8] = []
-///         while case .bytes = try connection.read(into: &received, maxBytes: 65536) {}
-///         return received
+///     let worker = LabThread { () throws -> Int in
+///         try slowBlockingWork()     // runs at once, on a new thread
 ///     }
-///     try connection.write(message)
-///     try connection.shutdown(.write)
-///     let echoed = try reader.value()
+///     otherWorkMeanwhile()
+///     let answer = try worker.value()  // waits for it, then returns its result or throws its error
 ///
-/// The closure starts at once; ``value()`` waits for it to end and returns what it returned, or
-/// throws what it threw.
 public final class LabThread<T: Sendable>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     /// Written once by the thread before `done` is signalled, read only after waiting on it.
