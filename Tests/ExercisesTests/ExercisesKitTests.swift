@@ -4,10 +4,10 @@ import Testing
 
 /// The lab kit in exercises/, tried as a student and as an instructor would: the starter builds
 /// and fails every lab with readable messages (English and Bahasa Indonesia); the reference,
-/// plugged in through the same seams by a build setting, passes every check; and a student who
-/// fixes one function sees progress. (Each build is a separate `swift build` of the exercises
+/// plugged in through the same seams by a build setting, passes every check; and a whole grading
+/// round, from the exported student kit to a JSON grade. (Each build is a separate `swift build` of the exercises
 /// package, so these run one after another.)
-@Suite("Lab kit (exercises/)", .serialized, .timeLimit(.minutes(10)))
+@Suite("Lab kit (exercises/)", .serialized, .timeLimit(.minutes(15)))
 struct ExercisesKitTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let exercises = repository.appendingPathComponent("exercises").path
@@ -54,43 +54,116 @@ struct ExercisesKitTests {
         #expect(!output.contains("✘"))
     }
 
-    @Test("a student's first fix: echoClient written, lab 1 shows 2 of 6 steps passing")
-    func firstFixShowsProgress() async throws {
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-student-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: copy) }
-        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
-        for item in try FileManager.default.contentsOfDirectory(atPath: Self.exercises) where !item.hasPrefix(".build") && item != "Package.resolved" {
-            try FileManager.default.copyItem(atPath: Self.exercises + "/" + item, toPath: copy.appendingPathComponent(item).path)
+    @Test("a grading round: export the student kit, write one correct lab and one that calls NetLab's parser, tamper with the copy's checks; lab grade --json scores 6/6, flags the parser and ignores the tampering")
+    func gradingRound() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-grading-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let kit = root.appendingPathComponent("kit")
+        let exists = { (path: String) in FileManager.default.fileExists(atPath: kit.appendingPathComponent(path).path) }
+
+        // The instructor exports the student kit: starters, handouts, checks, NetLab — no answers, no tests.
+        let (exportStatus, exported) = try await Self.lab(["export", kit.path])
+        #expect(exportStatus == 0, "\(exported.suffix(2000))")
+        for present in ["Package.swift", "lab1-sockets/Echo.swift", "lab5-webhooks/README.id.md", "lab-wireshark/README.md",
+                        "NetLab/Package.swift", "NetLab/Sources/NetLabConformance/llhttp/cases.jsonl", "NetLab/Sources/NetLabConformance/llhttp/LICENSE"] {
+            #expect(exists(present), "the export lacks \(present)")
         }
-        // The copy lives elsewhere: point its dependency at this repository.
-        let manifest = copy.appendingPathComponent("Package.swift")
-        try String(contentsOf: manifest, encoding: .utf8)
-            .replacingOccurrences(of: #".package(name: "NetLab", path: "..")"#, with: ".package(name: \"NetLab\", path: \"\(Self.repository.path)\")")
-            .write(to: manifest, atomically: true, encoding: .utf8)
-        let echo = copy.appendingPathComponent("lab1-sockets/Echo.swift")
-        let fixed = try String(contentsOf: echo, encoding: .utf8).replacingOccurrences(
-            of: #"        throw LabFailure.notImplemented("echoClient(to:message:)", step: "1")"#,
-            with: """
-                    let connection = try TCPConnection.connect(to: address)
-                    defer { connection.close() }
-                    final class Received: @unchecked Sendable { var bytes: [UInt8] = [] }
-                    let received = Received()
-                    let done = DispatchSemaphore(value: 0)
-                    // Read on another thread while writing: 1 MiB does not fit in the socket buffers.
-                    Thread {
-                        var buffer: [UInt8] = []
-                        while case .bytes? = try? connection.read(into: &buffer, maxBytes: 65536) {}
-                        received.bytes = buffer
-                        done.signal()
-                    }.start()
-                    try connection.write(message)
-                    try connection.shutdown(.write)
-                    done.wait()
-                    return received.bytes
-            """)
-        try ("import Foundation\n" + fixed).write(to: echo, atomically: true, encoding: .utf8)
-        let (status, output) = try await Self.lab(["check", "1"], package: copy.path)
-        #expect(status == 1, "lab 1 is not finished yet")
-        #expect(output.contains("✔ 1.1") && output.contains("✔ 1.2") && output.contains("✘ 1.3") && output.contains("2/6"), "\(output.suffix(3000))")
+        for absent in ["NetLab/Sources/LabReferences", "NetLab/Tests", "NetLab/exercises", "NetLab/Benchmarks"] {
+            #expect(!exists(absent), "the export holds \(absent)")
+        }
+
+        // A student: lab 1 done right; lab 2 "done" by wrapping NetLab's own parser; and the
+        // copy's checks edited so that every step passes.
+        try Self.correctEcho.write(to: kit.appendingPathComponent("lab1-sockets/Echo.swift"), atomically: true, encoding: .utf8)
+        try Self.delegatingParser.write(to: kit.appendingPathComponent("lab2-http-parsing/Parser.swift"), atomically: true, encoding: .utf8)
+        let labs = kit.appendingPathComponent("NetLab/Sources/NetLabConformance/Labs.swift")
+        let original = try String(contentsOf: labs, encoding: .utf8)
+        let tampered = original.replacingOccurrences(of: "        self.run = run\n", with: "        self.run = { _ = try? await run() }\n")
+        #expect(tampered != original)
+        try tampered.write(to: labs, atomically: true, encoding: .utf8)
+        // In the student's own copy, the export builds and the tampering "works".
+        let (_, own) = try await Self.lab(["check", "3"], package: kit.path)
+        #expect(own.contains("8/8 ✔"), "\(own.suffix(3000))")
+
+        // The instructor grades from their own kit: only the five lab files count.
+        let report = root.appendingPathComponent("s-001.json")
+        let (gradeStatus, log) = try await Self.lab(["grade", kit.path, "--json", "--student", "s-001", "--out", report.path, "--jobs", "1"])
+        #expect(gradeStatus == 1, "not everything passed: \(log.suffix(3000))")
+        let json = try #require(try? JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any], "\(log.suffix(3000))")
+        let graded = try #require(json["labs"] as? [[String: Any]])
+        func lab(_ number: Int) -> [String: Any] { graded.first { $0["lab"] as? Int == number } ?? [:] }
+        #expect(json["student"] as? String == "s-001" && json["flagged"] as? Bool == true)
+        #expect(json["points"] as? Int == 6 && json["total"] as? Int == 30, "\(json)")
+        #expect(lab(1)["points"] as? Int == 6 && lab(1)["problem"] == nil, "\(lab(1))")
+        let problem = lab(2)["problem"] as? [String: Any]
+        #expect(lab(2)["points"] as? Int == 0 && lab(2)["passed"] as? Int == 6, "the wrapper passes every check and scores nothing: \(lab(2))")
+        #expect(problem?["kind"] as? String == "calls-netlab-implementation", "\(lab(2))")
+        #expect((problem?["detail"] as? [String])?.joined().contains("HTTPParser.HTTPMessageParser") == true, "\(lab(2))")
+        for untouched in 3...5 { #expect(lab(untouched)["points"] as? Int == 0 && lab(untouched)["problem"] == nil, "\(lab(untouched))") }
     }
+
+    static let correctEcho = """
+        import NetLabConformance
+        import TCPSocket
+
+        public struct StudentEcho: EchoLab {
+            public init() {}
+
+            public func echoClient(to address: SocketAddress, message: [UInt8]) throws -> [UInt8] {
+                let connection = try TCPConnection.connect(to: address)
+                defer { connection.close() }
+                // Read on another thread while writing: 32 MiB does not fit in the socket buffers.
+                let reader = LabThread { () throws -> [UInt8] in
+                    var received: [UInt8] = []
+                    while case .bytes = try connection.read(into: &received, maxBytes: 65536) {}
+                    return received
+                }
+                try connection.write(message)
+                try connection.shutdown(.write)
+                return try reader.value()
+            }
+
+            public func serveOne(on listener: TCPListener) throws {
+                let connection = try listener.accept()
+                defer { connection.close() }
+                var buffer: [UInt8] = []
+                while case .bytes = try connection.read(into: &buffer, maxBytes: 65536) {
+                    try connection.write(buffer)
+                    buffer.removeAll()
+                }
+            }
+
+            public func serveMany(on listener: AsyncTCPListener) async throws {
+                try await listener.serve { connection in
+                    var buffer: [UInt8] = []
+                    while case .bytes = try await connection.read(into: &buffer, maxBytes: 65536) {
+                        try await connection.write(buffer)
+                        buffer.removeAll()
+                    }
+                }
+            }
+        }
+
+        """
+
+    /// Lab 2 "done" by renaming NetLab's own parser.
+    static let delegatingParser = """
+        import HTTPParser
+        import NetLabConformance
+
+        public struct StudentParser: HTTPMessageParsing, Sendable {
+            var mine: HTTPMessageParser
+
+            public init(_ configuration: ParserConfiguration) {
+                mine = HTTPMessageParser(parsing: configuration.kind, limits: configuration.limits, options: configuration.options)
+            }
+
+            public mutating func receive(_ bytes: some Collection<UInt8>) { mine.receive(bytes) }
+            public mutating func receiveEndOfStream() { mine.receiveEndOfStream() }
+            public mutating func expectResponse(to method: HTTPMethod) { mine.expectResponse(to: method) }
+            public mutating func nextEvent() throws(HTTPParseError) -> HTTPEvent? { try mine.nextEvent() }
+            public var bufferedByteCount: Int { mine.bufferedByteCount }
+        }
+
+        """
 }
