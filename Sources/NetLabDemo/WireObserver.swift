@@ -189,7 +189,11 @@ final class ObservedHTTPStream: ByteStream, Sendable {
             }
         }
         let headLines = message.head.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            line.lowercased().hasPrefix("authorization:") ? "Authorization: Basic [the merchant's server key, base64]" : String(line)
+            guard line.lowercased().hasPrefix("authorization:") else { return String(line) }
+            // The scheme as sent (Basic from a merchant, Bearer from the gateway to the bank); the
+            // secret never printed.
+            let scheme = line.dropFirst("authorization:".count).split(separator: " ").first.map(String.init) ?? ""
+            return "Authorization: \(scheme) " + (scheme.lowercased() == "basic" ? "[a server key, base64: redacted]" : "[a secret key: redacted]")
         }
         let json = (try? JSONSerialization.jsonObject(with: Data(message.body))) as? [String: Any]
         var details = headLines.filter { !$0.isEmpty }
