@@ -54,7 +54,8 @@ struct Demo: AsyncParsableCommand {
         }
         let terminal = isatty(STDOUT_FILENO) == 1
         let interactive = !noPause && !json && terminal && isatty(STDIN_FILENO) == 1
-        let style = DemoStyle(colour: terminal && !json && ProcessInfo.processInfo.environment["NO_COLOR"] == nil, width: Self.width())
+        let style = DemoStyle(colour: terminal && !json && ProcessInfo.processInfo.environment["NO_COLOR"] == nil, width: Self.width(),
+                              cutsLines: terminal)
         var options = DemoOptions(scenario: scenario, plaintext: plaintext)
         if let keylog { options.keyLog = try Self.keyLogWriter(keylog) }
 

@@ -3,11 +3,16 @@ import Foundation
 /// How the terminal output looks: colour (off for pipes and with `NO_COLOR`) and width.
 public struct DemoStyle: Sendable {
     public var colour: Bool
+    /// The rules' width, and where lines are cut with "…".
     public var width: Int
+    /// Whether long lines are cut at `width`: on a terminal, yes; piped to a file or a pager,
+    /// every line is kept whole.
+    public var cutsLines: Bool
 
-    public init(colour: Bool, width: Int) {
+    public init(colour: Bool, width: Int, cutsLines: Bool = true) {
         self.colour = colour
         self.width = max(40, width)
+        self.cutsLines = cutsLines
     }
 
     func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
@@ -31,13 +36,13 @@ public enum DemoText {
         let direction = step.to.map { "\(step.from) → \($0)" } ?? step.from
         let label = " \(step.number) · \(step.layer.rawValue.uppercased()) · \(direction) "
         let rule = "──" + label + String(repeating: "─", count: max(2, style.width - label.count - 2))
-        var lines = [style.paint(rule, colourCode(step)), style.paint(fit(step.title, style.width), "1")]
-        for detail in step.details { lines.append(fit("   " + detail, style.width)) }
+        var lines = [style.paint(rule, colourCode(step)), style.paint(fit(step.title, style), "1")]
+        for detail in step.details { lines.append(fit("   " + detail, style)) }
         return lines.joined(separator: "\n")
     }
 
-    static func fit(_ line: String, _ width: Int) -> String {
-        line.count <= width ? line : String(line.prefix(width - 1)) + "…"
+    static func fit(_ line: String, _ style: DemoStyle) -> String {
+        !style.cutsLines || line.count <= style.width ? line : String(line.prefix(style.width - 1)) + "…"
     }
 
     /// The wiretap of a message step: the bytes below TLS (what an eavesdropper gets), then the

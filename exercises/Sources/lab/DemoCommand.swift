@@ -32,9 +32,9 @@ func demo() async -> Int32 {
     }
     print(paint(say("The payment demo with \(which == "student" ? "your" : "NetLab's") HTTP parser in every server and client",
                     "Demo pembayaran dengan parser HTTP \(which == "student" ? "Anda" : "NetLab") di setiap server dan klien"), "1"))
-    // A terminal's width; piped to a file or a pager, lines are not cut.
-    let columns = Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? (isatty(STDOUT_FILENO) == 1 ? 100 : Int.max)
-    let style = DemoStyle(colour: colour, width: columns)
+    // Cut to the terminal's width; piped to a file or a pager, lines are kept whole.
+    let style = DemoStyle(colour: colour, width: Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? 100,
+                          cutsLines: isatty(STDOUT_FILENO) == 1)
     let recorder = DemoRecorder { step in print(DemoText.render(step, style: style)) }
     let result = await DemoRunner.run(options, recorder: recorder)
     print("\n" + (result.succeeded ? "✔ " : "✘ ") + result.summary)
