@@ -118,19 +118,19 @@ public final class DemoRecorder: Sendable {
         case .gatewayStatus(let order, let id, let from, let to, let fraud):
             var details = ["transaction \(id)"]
             if let fraud { details.append("fraud_status \(fraud.rawValue)") }
-            add(DemoStep(layer: .payment, kind: "payment.gateway", from: "gateway",
+            add(DemoStep(layer: .payment, kind: .paymentGateway, from: "gateway",
                          title: "Gateway records order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", details: details, outcome: to.rawValue))
         case .fraudVerdict(let order, let verdict, let reasons):
-            add(DemoStep(layer: .payment, kind: "payment.fraud", from: "fraud", title: "Fraud detection on order \(order): \(verdict.rawValue)",
+            add(DemoStep(layer: .payment, kind: .paymentFraud, from: "fraud", title: "Fraud detection on order \(order): \(verdict.rawValue)",
                          details: reasons.isEmpty ? ["no rule fired"] : reasons, outcome: verdict.rawValue))
         case .bank(let reference, let change):
-            add(DemoStep(layer: .payment, kind: "payment.bank", from: "bank", title: "Bank: \(change)", details: ["reference \(reference)"],
+            add(DemoStep(layer: .payment, kind: .paymentBank, from: "bank", title: "Bank: \(change)", details: ["reference \(reference)"],
                          outcome: change.split(separator: ":").first.map(String.init)))
         case .orderStatus(let order, let from, let to):
-            add(DemoStep(layer: .payment, kind: "payment.order", from: "merchant",
+            add(DemoStep(layer: .payment, kind: .paymentOrder, from: "merchant",
                          title: "Merchant's order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", outcome: to.rawValue))
         case .webhookChecked(let order, let notified, let valid, let confirmed, let outcome):
-            add(DemoStep(layer: .payment, kind: "payment.webhook", from: "merchant",
+            add(DemoStep(layer: .payment, kind: .paymentWebhook, from: "merchant",
                          title: "Merchant checks the webhook for \(order)",
                          details: [
                             "the notification says transaction_status \(notified ?? "(none)")",

@@ -10,12 +10,33 @@ public struct DemoStep: Codable, Sendable, Equatable {
         case tcp, tls, http, payment, note
     }
 
+    /// What kind of event a step is (its JSON spelling, e.g. `http.request`, is the raw value).
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case tcpConnect = "tcp.connect"
+        case tlsHandshake = "tls.handshake"
+        case tlsRefused = "tls.refused"
+        case httpRequest = "http.request"
+        case httpResponse = "http.response"
+        /// The gateway recorded a status change.
+        case paymentGateway = "payment.gateway"
+        /// The merchant's order changed.
+        case paymentOrder = "payment.order"
+        /// The merchant checked a webhook.
+        case paymentWebhook = "payment.webhook"
+        case paymentBank = "payment.bank"
+        case paymentFraud = "payment.fraud"
+        /// An interceptor read what it should not have (the mitm story).
+        case paymentEavesdropped = "payment.eavesdropped"
+        case note
+
+        /// Its layer's events: `http.request` and `http.response` are HTTP's.
+        public func isOf(_ layer: Layer) -> Bool { rawValue.hasPrefix(layer.rawValue + ".") || (layer == .note && self == .note) }
+    }
+
     /// 1, 2, 3 … in the order things happened.
     public var number: Int
     public var layer: Layer
-    /// Machine-readable: `tcp.connect`, `tls.handshake`, `tls.refused`, `http.request`,
-    /// `http.response`, `payment.gateway`, `payment.order`, `payment.webhook`, `payment.eavesdropped`, `note`.
-    public var kind: String
+    public var kind: Kind
     /// The actor acting (for messages: the sender).
     public var from: String
     /// The receiver of a message, if this step is one.
@@ -28,7 +49,7 @@ public struct DemoStep: Codable, Sendable, Equatable {
     /// What crossed the wire for this step, when it was a message.
     public var wire: DemoWire?
 
-    public init(number: Int = 0, layer: Layer, kind: String, from: String, to: String? = nil, title: String,
+    public init(number: Int = 0, layer: Layer, kind: Kind, from: String, to: String? = nil, title: String,
                 details: [String] = [], outcome: String? = nil, wire: DemoWire? = nil) {
         self.number = number
         self.layer = layer

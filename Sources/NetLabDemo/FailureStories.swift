@@ -12,7 +12,7 @@ extension DemoContext {
         note("The merchant's webhook endpoint is down for maintenance (it answers 503)")
         let order = try await customer.payByCard("kopi", card: card("4411111111111118"))
         try await expect("a webhook refused with 503") { steps in
-            steps.contains { $0.kind == "http.response" && $0.from == "merchant" && $0.to == "notification" && ($0.outcome ?? "").hasPrefix("503") }
+            steps.contains { $0.kind == .httpResponse && $0.from == "merchant" && $0.to == "notification" && ($0.outcome ?? "").hasPrefix("503") }
         }
         note("The notification service keeps the webhook in its outbox and retries (Midtrans: after 2, 10, 30, 90, 210 min; here compressed). The merchant comes back:")
         system!.shop!.setAcceptingWebhooks(true)
@@ -31,7 +31,7 @@ extension DemoContext {
     func forgedWebhook(_ customer: Customer) async throws -> DemoResult {
         let order = try await customer.payByCard("kopi", card: card("4411111111111118"))
         try await webhookHandled(order.order_id, "capture")
-        let genuine = recorder.steps.last { $0.kind == "http.request" && $0.from == "notification" && $0.to == "merchant" }
+        let genuine = recorder.steps.last { $0.kind == .httpRequest && $0.from == "notification" && $0.to == "merchant" }
         guard let genuine, let wire = genuine.wire, let split = wire.plaintext.range(of: Data("\r\n\r\n".utf8)) else {
             throw Failure(description: "no webhook was recorded")
         }
@@ -55,7 +55,7 @@ extension DemoContext {
                                              fields: HTTPFields(["Content-Type": "application/json"]))
         try require(replay.status == 200, "the replay got \(replay.status)")
         try await expect("the replay to change nothing") { steps in
-            steps.last { $0.kind == "payment.webhook" }?.outcome == "duplicate"
+            steps.last { $0.kind == .paymentWebhook }?.outcome == "duplicate"
         }
         try require(orderStatus(order.order_id) == .paid, "the order changed to \(orderStatus(order.order_id)?.rawValue ?? "?")")
         await conclude("Not fooled: the forgery failed the signature check (401); the replay was confirmed with GET status and changed nothing.",
@@ -103,7 +103,7 @@ extension DemoContext {
         do { _ = try await verifying.execute(charge) } catch { refusedByTLS = true }
         await verifying.shutdown()
         try require(refusedByTLS, "the verifying merchant talked to the interceptor")
-        try await expect("the TLS refusal") { steps in steps.contains { $0.kind == "tls.refused" } }
+        try await expect("the TLS refusal") { steps in steps.contains { $0.kind == .tlsRefused } }
 
         note("2. Now verification is switched off (certificateVerification = .noneDangerous), as in too many tutorials")
         var insecure = system.client.configuration
@@ -124,7 +124,7 @@ extension DemoContext {
             "credit_card": ["token_id": token, "authentication": true],
         ])
         try require(status == 200, "the charge through the interceptor answered \(status)")
-        let stolen = recorder.steps.filter { $0.kind == "payment.eavesdropped" }
+        let stolen = recorder.steps.filter { $0.kind == .paymentEavesdropped }
         try require(stolen.contains { $0.outcome == "card stolen" } && stolen.contains { $0.outcome == "server key stolen" },
                     "the interceptor did not read the card and the key")
         await conclude("The payment went through (\(answer["transaction_status"] as? String ?? "?")) and nobody noticed — but the interceptor now has the card number, its CVV and the merchant's server key (it can refund or cancel any of the merchant's payments).",
@@ -138,14 +138,14 @@ extension DemoContext {
     static func eavesdrop(_ request: HTTPRequest, recorder: DemoRecorder) {
         let query = request.queryParameters
         if let number = query["card_number"] {
-            recorder.add(DemoStep(layer: .payment, kind: "payment.eavesdropped", from: "interceptor",
+            recorder.add(DemoStep(layer: .payment, kind: .paymentEavesdropped, from: "interceptor",
                                   title: "The interceptor reads the card: \(number), CVV \(query["card_cvv"] ?? "?"), expiry \(query["card_exp_month"] ?? "?")/\(query["card_exp_year"] ?? "?")",
                                   outcome: "card stolen"))
         }
         if let authorization = request.fields["Authorization"], authorization.hasPrefix("Basic "),
             let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) })
         {
-            recorder.add(DemoStep(layer: .payment, kind: "payment.eavesdropped", from: "interceptor",
+            recorder.add(DemoStep(layer: .payment, kind: .paymentEavesdropped, from: "interceptor",
                                   title: "The interceptor reads the merchant's server key: \(decoded.dropLast())", outcome: "server key stolen"))
         }
     }
@@ -155,7 +155,7 @@ extension DemoContext {
         note("The merchant's webhook endpoint is busy (503), so the gateway's webhook waits in its outbox")
         let order = try await customer.order("batik", payment: ["type": "bank_transfer", "bank": "permata"])
         try await expect("a webhook refused with 503") { steps in
-            steps.contains { $0.kind == "http.response" && $0.from == "merchant" && $0.to == "notification" && ($0.outcome ?? "").hasPrefix("503") }
+            steps.contains { $0.kind == .httpResponse && $0.from == "merchant" && $0.to == "notification" && ($0.outcome ?? "").hasPrefix("503") }
         }
         note("The gateway process stops (here: the whole demo system stops). What it promised is in SQLite: the transaction and the outbox row.")
         var ports: [PaymentActor: UInt16] = [:]

@@ -126,15 +126,15 @@ public enum DemoTrace {
         for step in steps {
             let text = label(step.title)
             switch step.kind {
-            case "tcp.connect": lines.append("    \(id(step.from))->>\(id(step.to ?? step.from)): TCP connect")
-            case "tls.handshake": lines.append("    \(id(step.from))->>\(id(step.to ?? step.from)): TLS handshake (\(label(step.outcome ?? "")))")
-            case "tls.refused": lines.append("    \(id(step.from))-x\(id(step.to ?? step.from)): TLS refused: untrusted certificate")
-            case "http.request":
+            case .tcpConnect: lines.append("    \(id(step.from))->>\(id(step.to ?? step.from)): TCP connect")
+            case .tlsHandshake: lines.append("    \(id(step.from))->>\(id(step.to ?? step.from)): TLS handshake (\(label(step.outcome ?? "")))")
+            case .tlsRefused: lines.append("    \(id(step.from))-x\(id(step.to ?? step.from)): TLS refused: untrusted certificate")
+            case .httpRequest:
                 let requestLine = text.components(separatedBy: ": ").dropFirst().joined(separator: ": ")
                 lines.append("    \(id(step.from))->>\(id(step.to ?? step.from)): \(requestLine)")
-            case "http.response":
+            case .httpResponse:
                 lines.append("    \(id(step.from))-->>\(id(step.to ?? step.from)): \(label(step.outcome ?? ""))")
-            case "note":
+            case .note:
                 let present = (order.filter(used.contains) + used.subtracting(order).sorted()).map(id)
                 lines.append("    Note over \(present.first ?? "customer")\(present.count > 1 ? "," + present.last! : ""): \(text)")
             default: lines.append("    Note over \(id(step.from)): \(text)")

@@ -51,7 +51,7 @@ extension DemoContext {
             "the gateway's timers claim each due charge, charge the saved card (order SUBS-<id>-<n>), and the shop hears of it by webhook.",
         ])
         try await expect("three charges paid at the shop", limit: .seconds(30)) { steps in
-            Set(steps.filter { $0.kind == "payment.order" && $0.outcome == "paid" && $0.title.contains("SUBS-") }.map(\.title)).count >= 3
+            Set(steps.filter { $0.kind == .paymentOrder && $0.outcome == "paid" && $0.title.contains("SUBS-") }.map(\.title)).count >= 3
         }
         for n in 1...3 { try await webhookHandled("SUBS-\(id)-\(n)", "capture") }
         let (_, state) = try await system!.shop!.gateway(.get, "/v1/subscriptions/\(id)", nil)

@@ -79,7 +79,7 @@ public enum DemoRunner {
             return result
         } catch {
             await context.stop()
-            recorder.add(DemoStep(layer: .note, kind: "note", from: "demo", title: "The demo stopped: \(error)", outcome: "failed"))
+            recorder.add(DemoStep(layer: .note, kind: .note, from: "demo", title: "The demo stopped: \(error)", outcome: "failed"))
             return DemoResult(succeeded: false, summary: "the \(options.scenario.rawValue) scenario failed: \(error)")
         }
     }
@@ -91,6 +91,8 @@ struct DemoContext {
     let recorder: DemoRecorder
     let state: String
     var system: PaymentSystem?
+    /// Where the webhooks wait for their place in the story (stories that release each one).
+    let webhooks = WebhookGate()
 
     init(options: DemoOptions, recorder: DemoRecorder, state: String) {
         self.options = options
@@ -114,8 +116,9 @@ struct DemoContext {
         o.settlementDelay = options.scenario == .refund ? .seconds(1) : .seconds(24 * 3600)
         // The subscription story's days last a second.
         if options.scenario == .subscription { o.subscriptionClockScale = 1.0 / 86400 }
-        let recorder = self.recorder
+        let recorder = self.recorder, webhooks = self.webhooks
         o.observer = { recorder.observe($0) }
+        o.webhookGate = { await webhooks.pass($0) }
         let keyLog = options.keyLog
         o.makeClient = { caller, configuration in
             var configuration = configuration
@@ -140,11 +143,14 @@ struct DemoContext {
         return system
     }
 
-    func stop() async { await system?.shutdown() }
+    func stop() async {
+        webhooks.open()
+        await system?.shutdown()
+    }
 
     @discardableResult
     func note(_ title: String, _ details: [String] = [], outcome: String? = nil) -> DemoStep {
-        recorder.add(DemoStep(layer: .note, kind: "note", from: "demo", title: title, details: details, outcome: outcome))
+        recorder.add(DemoStep(layer: .note, kind: .note, from: "demo", title: title, details: details, outcome: outcome))
     }
 
     func card(_ number: String) -> Customer.Card {
@@ -160,7 +166,7 @@ struct DemoContext {
     /// sealed: the retries and whatever the shutdown cuts off are not part of the story.
     func conclude(_ title: String, _ details: [String] = [], outcome: String) async {
         let store = system?.store, shop = system?.shop, merchantID = system?.options.merchantID ?? ""
-        let last = DemoStep(layer: .note, kind: "note", from: "demo", title: title, details: details, outcome: outcome)
+        let last = DemoStep(layer: .note, kind: .note, from: "demo", title: title, details: details, outcome: outcome)
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline && !Task.isCancelled {
             let outstanding = ((try? store?.notifications(merchantID: merchantID, orderID: nil)) ?? []).filter {
@@ -169,7 +175,7 @@ struct DemoContext {
             // At rest: every request answered and no message on its way, checked and sealed at
             // once (a retry starting between a check and the end would be cut off mid-exchange).
             if outstanding.isEmpty, recorder.conclude(with: last, if: { steps in
-                steps.filter { $0.kind == "http.request" }.count == steps.filter { $0.kind == "http.response" }.count
+                steps.filter { $0.kind == .httpRequest }.count == steps.filter { $0.kind == .httpResponse }.count
             }) { return }
             try? await Task.sleep(for: .milliseconds(10))
         }
@@ -190,12 +196,23 @@ struct DemoContext {
     func webhookHandled(_ order: String, _ status: String) async throws {
         try await expect("the merchant to check the \(status) webhook for \(order)") { steps in
             guard let check = steps.lastIndex(where: {
-                $0.kind == "payment.webhook" && $0.title.hasSuffix(order) && $0.outcome != "rejected"
+                $0.kind == .paymentWebhook && $0.title.hasSuffix(order) && $0.outcome != "rejected"
                     && $0.details.contains("the notification says transaction_status \(status)")
             }) else { return false }
-            return steps[check...].contains { $0.kind == "http.response" && $0.from == "merchant" && $0.to == "notification" }
+            return steps[check...].contains { $0.kind == .httpResponse && $0.from == "merchant" && $0.to == "notification" }
         }
     }
+
+    /// The webhook saying `status` about `order` goes now (it waited at the gateway), and the
+    /// story goes on once the merchant has checked and answered it.
+    func webhook(_ order: String, _ status: String) async throws {
+        webhooks.release(order: order, status: status)
+        try await webhookHandled(order, status)
+    }
+
+    /// The stories that give each webhook its place: the same steps, numbered the same, on
+    /// every run (docs/WALKTHROUGH.md quotes card-accept's numbers).
+    static let orderedStories: Set<DemoScenario> = [.cardAccept, .cardDeny, .vaTransfer]
 
     func orderStatus(_ id: String) -> OrderStatus? { system?.shop?.order(id)?.status }
 
@@ -212,6 +229,7 @@ struct DemoContext {
             "Every actor runs in this process on loopback, over \(where_):",
         ] + system.services.map { "  \($0.actor.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \($0.url)" })
         let customer = system.customer()
+        if Self.orderedStories.contains(options.scenario) { webhooks.close() }
         switch options.scenario {
         case .cardAccept: return try await cardAccept(customer)
         case .cardDeny: return try await cardDeny(customer)

@@ -34,7 +34,7 @@ public struct WireObserver: Sendable {
         let target = recorder.actor(host: url.host, port: url.port)
         if let connection = tcp as? AsyncTCPConnection {
             recorder.add(DemoStep(
-                layer: .tcp, kind: "tcp.connect", from: caller, to: target,
+                layer: .tcp, kind: .tcpConnect, from: caller, to: target,
                 title: "TCP connect \(connection.localAddress) → \(connection.remoteAddress)",
                 details: ["socket() + connect(): the three-way handshake (SYN, SYN-ACK, ACK) opens a byte stream",
                           "\(caller) is \(connection.localAddress) (a port the kernel chose), \(target) is \(connection.remoteAddress)"],
@@ -53,7 +53,7 @@ public struct WireObserver: Sendable {
         } catch {
             let records = TLSRecordSummary.parse(below.bytes(.inbound))
             recorder.add(DemoStep(
-                layer: .tls, kind: "tls.refused", from: caller, to: target, title: "TLS handshake refused by \(caller)",
+                layer: .tls, kind: .tlsRefused, from: caller, to: target, title: "TLS handshake refused by \(caller)",
                 details: ["\(error)",
                           "\(caller) sent its ClientHello; \(target) answered with \(records.count) record(s), and the handshake stopped there.",
                           "No request was sent: nothing of the payment left \(caller)."],
@@ -78,7 +78,7 @@ public struct WireObserver: Sendable {
         let verified = context.configuration.certificateVerification == .fullVerification
         details.append(verified ? "verified: the chain ends at the trusted lab CA and the certificate names \(facts.serverName ?? "the host")"
                                 : "NOT verified: certificate checks are switched off — anyone could be on the other end")
-        return DemoStep(layer: .tls, kind: "tls.handshake", from: caller, to: target,
+        return DemoStep(layer: .tls, kind: .tlsHandshake, from: caller, to: target,
                         title: "TLS handshake \(caller) ⇄ \(target): \(facts.version)", details: details,
                         outcome: verified ? "verified" : "unverified")
     }
@@ -216,15 +216,23 @@ final class ObservedHTTPStream: ByteStream, Sendable {
         let wire = DemoWire(plaintext: message.plain, ciphertext: cipher, sensitive: recorder.sensitive)
         let firstLine = message.head.prefix { $0 != "\n" }
         if outbound {
-            recorder.fill(slot, with: DemoStep(layer: .http, kind: "http.request", from: caller, to: target,
-                                  title: "\(caller) → \(target): \(firstLine.split(separator: " ").dropLast().joined(separator: " ").prefix(90))",
+            recorder.fill(slot, with: DemoStep(layer: .http, kind: .httpRequest, from: caller, to: target,
+                                  title: "\(caller) → \(target): \(firstLine.split(separator: " ").dropLast().joined(separator: " ").prefix(90))"
+                                      + webhookLabel(json),
                                   details: details, outcome: nil, wire: wire))
         } else {
             let outcome = json?["transaction_status"] as? String ?? json?["fraud_status"] as? String ?? json?["result"] as? String
-            recorder.fill(slot, with: DemoStep(layer: .http, kind: "http.response", from: target, to: caller,
+            recorder.fill(slot, with: DemoStep(layer: .http, kind: .httpResponse, from: target, to: caller,
                                   title: "\(target) → \(caller): \(firstLine.split(separator: " ").dropFirst().joined(separator: " "))",
                                   details: details, outcome: [message.status.map(String.init), outcome].compactMap { $0 }.joined(separator: " "),
                                   wire: wire))
         }
+    }
+
+    /// " — webhook: capture" for a notification the gateway sends (what it says, in the title,
+    /// so two webhooks of one order are told apart at a glance).
+    private func webhookLabel(_ json: [String: Any]?) -> String {
+        guard caller == "notification", let status = json?["transaction_status"] as? String else { return "" }
+        return " — webhook: \(status)"
     }
 }

@@ -59,6 +59,9 @@ public struct PaymentSystemOptions: Sendable {
     public var httpParser: HTTPParserFactory?
     /// Hears the actors' decisions (gateway status changes, orders, webhook checks).
     public var observer: PaymentObserver?
+    /// Awaited by the notification service before each webhook delivery (nil: none): the demo
+    /// holds each webhook there until its story reaches it.
+    public var webhookGate: (@Sendable (OutboxEntry) async -> Void)?
     /// Makes the HTTP client each caller uses ("customer", "merchant", "gateway", "notification",
     /// "bank"), from the configuration the system would use (TLS trust included); nil: one shared
     /// client. The demo passes one that watches every connection.
@@ -248,7 +251,8 @@ public final class PaymentSystem: Sendable {
         }
         if actors.contains(.notification), let store {
             let n = NotificationService(store: store, client: clientFor("notification"), policy: options.retryPolicy,
-                                        timeout: options.notificationTimeout, now: options.now, executor: storeThreads)
+                                        timeout: options.notificationTimeout, now: options.now, executor: storeThreads,
+                                        gate: options.webhookGate)
             notifications = n
             routers.set(.notification, n.router)
             let interval = options.pollInterval

@@ -4,7 +4,7 @@ import Testing
 /// The demo's words on a terminal, and in a file.
 @Suite("Demo rendering")
 struct RenderingTests {
-    static let step = DemoStep(number: 5, layer: .http, kind: "request", from: "customer", to: "gateway",
+    static let step = DemoStep(number: 5, layer: .http, kind: .httpRequest, from: "customer", to: "gateway",
                                title: "customer → gateway: GET /v2/token?" + String(repeating: "card_number=4811111111111114&", count: 8),
                                details: ["   Host: 127.0.0.1:40167 " + String(repeating: "x", count: 200)])
 

@@ -70,10 +70,15 @@ public final class NotificationService: Sendable {
     private let random: Locked<SeededRandom>
     /// Called after each attempt (for the demo's narration and for tests).
     private let onAttempt: (@Sendable (OutboxEntry, String, Bool) -> Void)?
+    /// Awaited before each delivery attempt (nil: none). The demo holds a webhook here until its
+    /// story reaches it; it must return well within the claim's lease.
+    private let gate: (@Sendable (OutboxEntry) async -> Void)?
 
     public init(store: any GatewayStore, client: HTTPClient, policy: RetryPolicy = .midtrans, timeout: Duration = .seconds(15),
                 seed: UInt64 = 0x4e65_744c_6162, now: @escaping @Sendable () -> Date = { Date() }, executor: (any TaskExecutor)? = nil,
-                onAttempt: (@Sendable (_ entry: OutboxEntry, _ result: String, _ delivered: Bool) -> Void)? = nil) {
+                onAttempt: (@Sendable (_ entry: OutboxEntry, _ result: String, _ delivered: Bool) -> Void)? = nil,
+                gate: (@Sendable (_ entry: OutboxEntry) async -> Void)? = nil) {
+        self.gate = gate
         self.store = store
         self.merchants = MerchantDirectory(store: store)
         self.client = client
@@ -217,6 +222,7 @@ public final class NotificationService: Sendable {
     }
 
     private func deliver(_ entry: OutboxEntry) async {
+        if let gate { await gate(entry) }
         var status: Int?
         var result: String
         var refused = false
