@@ -58,6 +58,7 @@ let package = Package(
                 .product(name: "NetLab", package: "NetLab"),
                 .product(name: "PaymentFlow", package: "NetLab"),
                 .product(name: "TCPSocket", package: "NetLab"),
+                .product(name: "TLSWrapper", package: "NetLab"),
             ] + (withLabReferences ? [.product(name: "LabReferences", package: "NetLab")] : []),
             path: "Sources/lab"),
     ],

@@ -25,14 +25,16 @@ struct Certs: ParsableCommand {
     }
 
     struct Issue: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Issue a certificate for NAME (and localhost, 127.0.0.1, ::1).")
+        static let configuration = CommandConfiguration(abstract: "Issue a certificate for NAME (and localhost, 127.0.0.1, ::1, and every --san).")
         @OptionGroup var options: Options
         @Argument(help: "The name the certificate is for, e.g. gateway.test.") var name: String
-        @Flag(help: "Make a new certificate even if one exists.") var renew = false
+        @Option(name: .customLong("san"), help: "One more DNS name or IP address it is valid for (repeatable), e.g. --san lab-pc-07 --san 10.0.0.7.")
+        var san: [String] = []
+        @Flag(help: "Make a new certificate even if one exists (one that lacks a name asked for is always made again).") var renew = false
 
         func run() throws {
             let ca = try LabCertificateAuthority(directory: options.dir)
-            let issued = try ca.issue(name: name, reuse: !renew)
+            let issued = try ca.issue(name: name, extraNames: ["localhost", "127.0.0.1", "::1"] + san, reuse: !renew)
             print("certificate: \(issued.certificatePath)\nkey:         \(issued.privateKeyPath) (mode 0600)")
             print(try LabCertificateAuthority.summary(ofCertificateAt: issued.certificatePath))
         }

@@ -16,7 +16,7 @@ extension Serve {
                 files under that directory. Try: curl -v http://127.0.0.1:8080/echo
                 """)
 
-        @Option(help: "Address to listen on; omit for every address (IPv4 and IPv6).")
+        @Option(name: [.customLong("bind"), .customLong("host")], help: "Address to listen on; omit for every address (IPv4 and IPv6).")
         var host: String?
 
         @Option(help: "Port to listen on; 0 lets the kernel choose.")

@@ -54,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A TCP echo server on the readiness loop (try it with `nc` or Python).")
 
-        @Option(help: "Address to listen on; omit for every address (IPv4 and IPv6).")
+        @Option(name: [.customLong("bind"), .customLong("host")], help: "Address to listen on; omit for every address (IPv4 and IPv6).")
         var host: String?
 
         @Option(help: "Port to listen on; 0 lets the kernel choose.")

@@ -14,6 +14,15 @@ struct PaymentServeOptions: ParsableArguments {
     @Option(help: "Folder for the lab CA, certificates and the gateway's SQLite file (default ~/.netlab, or $NETLAB_STATE).")
     var state: String?
 
+    @Option(help: "The address every service listens on: 127.0.0.1 (this machine only), or 0.0.0.0 / :: for a class gateway the students' machines reach.")
+    var bind = "127.0.0.1"
+
+    @Option(help: "The host name or address in the URLs the services give out (pages, redirects, what is printed); default: the --bind address, or this machine's name when that is 0.0.0.0 or ::.")
+    var publicHost: String?
+
+    @Option(name: .customLong("san"), help: "One more name or address for the services' certificate (repeatable): every name the students reach this machine by.")
+    var san: [String] = []
+
     @Option(help: "The lab merchant's server key (a sandbox-style default otherwise; printed at start).")
     var serverKey: String = PaymentSystemOptions.defaultServerKey
 
@@ -54,6 +63,9 @@ struct PaymentServeOptions: ParsableArguments {
     func systemOptions() -> PaymentSystemOptions {
         var options = PaymentSystemOptions(stateDirectory: state ?? PaymentSystemOptions.defaultStateDirectory)
         options.portBase = portBase
+        options.host = bind
+        options.publicHost = publicHost
+        options.certificateNames = san
         options.plaintext = plaintext
         options.serverKey = serverKey
         options.clientKey = clientKey
@@ -87,6 +99,9 @@ struct PaymentServeOptions: ParsableArguments {
         // The shop first: it is what a newcomer opens in a browser.
         if let shop = system.urls[.merchant] { say("shop \(shop)/ (open this in a browser)") }
         for (actor, url) in system.services { say("\(actor.rawValue) \(url)") }
+        if let gateway = system.urls[.gateway] {
+            say("instructor \(gateway)/instructor (the class view: any user name, the password in \(options.stateDirectory)/instructor.key)")
+        }
         say("state \(options.stateDirectory)")
         if let ca = system.caCertificatePath { say("trust \(ca)") }
         if actors.contains(.gateway) || actors.contains(.merchant) {
@@ -221,7 +236,7 @@ struct GatewayCommand: ParsableCommand {
     struct MerchantCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "merchant", abstract: "Add, list or remove the merchants one gateway serves.",
-            subcommands: [Add.self, List.self, Remove.self])
+            subcommands: [Add.self, List.self, Remove.self, Import.self, Export.self])
     }
 
     struct StateOption: ParsableArguments {
@@ -248,21 +263,12 @@ struct GatewayCommand: ParsableCommand {
         @OptionGroup var state: StateOption
 
         func run() throws {
-            func random(_ prefix: String) -> String {
-                prefix + (0..<20).map { _ in String("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".randomElement()!) }.joined()
-            }
-            let merchant = MerchantAccount(
-                merchantID: merchantID, serverKey: serverKey ?? random("SB-Mid-server-"), clientKey: clientKey ?? random("SB-Mid-client-"),
-                notificationURL: notificationURL, finishURL: finishURL, allowsPrivateWebhooks: allowPrivateWebhooks)
-            // Checked before anything is stored: an id or key with a NUL, a space or a colon (which
-            // would end the Basic user name) could never be used, and a URL must be http(s).
-            for (name, value) in [("merchant id", merchant.merchantID), ("server key", merchant.serverKey), ("client key", merchant.clientKey)] {
-                guard !value.isEmpty, value.utf8.count <= 64, value.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: ":") }) else {
-                    throw ValidationError("the \(name) must be 1 to 64 visible ASCII characters without ':'")
-                }
-            }
-            for (name, value) in [("notification URL", notificationURL), ("finish URL", finishURL)] {
-                if let url = value, (try? HTTPURL(url)) == nil { throw ValidationError("the \(name) must be an http:// or https:// URL") }
+            let merchant: MerchantAccount
+            do {
+                merchant = try MerchantSheet.Row(merchantID: merchantID, serverKey: serverKey, clientKey: clientKey, notificationURL: notificationURL,
+                                                 finishURL: finishURL, allowsPrivateWebhooks: allowPrivateWebhooks).account(keeping: nil)
+            } catch {
+                throw ValidationError("\(error)")
             }
             do {
                 try state.store().saveMerchant(merchant)
@@ -298,6 +304,69 @@ struct GatewayCommand: ParsableCommand {
         func run() throws {
             guard try state.store().removeMerchant(id: merchantID) else { throw ValidationError("no merchant \(merchantID)") }
             print("removed \(merchantID)")
+        }
+    }
+}
+
+extension GatewayCommand {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add or update the merchants listed in a CSV file (a class list: one merchant per student).",
+            discussion: """
+                The header names the columns: merchant_id (required), server_key, client_key, notification_url, \
+                finish_url, allow_private_webhooks (true/false). A blank key keeps the merchant's key if it exists, \
+                or makes a random one. Every row is checked before anything is saved. Then hand the keys out with \
+                `netlab gateway merchant export --with-keys --out keys.csv`.
+                """)
+        @Argument(help: "The CSV file, e.g. students.csv.") var file: String
+        @OptionGroup var state: StateOption
+
+        func run() throws {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw ValidationError("cannot read \(file): \(error.localizedDescription)") }
+            let store = try state.store()
+            let existing = Dictionary(try store.merchants().map { ($0.merchantID, $0) }, uniquingKeysWith: { first, _ in first })
+            // Every row read and checked before anything is saved.
+            let accounts: [MerchantAccount]
+            switch Result(catching: { () throws(MerchantSheet.SheetError) -> [MerchantAccount] in
+                try MerchantSheet.rows(text).map { row throws(MerchantSheet.SheetError) in try row.account(keeping: existing[row.merchantID]) }
+            }) {
+            case .success(let checked): accounts = checked
+            case .failure(let problem): throw ValidationError("\(file): \(problem)")
+            }
+            for account in accounts {
+                do {
+                    try store.saveMerchant(account)
+                } catch let error as SQLiteError {
+                    throw ValidationError("could not save \(account.merchantID): \(error.message) (keys must be unique across merchants)")
+                }
+            }
+            let added = accounts.filter { existing[$0.merchantID] == nil }.count
+            print("\(accounts.count) merchants from \(file): \(added) added, \(accounts.count - added) updated")
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every merchant as CSV (the import's columns); --with-keys includes the server keys, for handing out.")
+        @Flag(help: "Include each merchant's server key (secret). With --out, the file is created 0600.") var withKeys = false
+        @Option(help: "Write to this file instead of standard output.") var out: String?
+        @OptionGroup var state: StateOption
+
+        func run() throws {
+            let merchants = try state.store().merchants()
+            let text = MerchantSheet.csv(merchants, withServerKeys: withKeys)
+            guard let out else { return print(text, terminator: "") }
+            // Secret keys: readable by the owner only, from the moment the file exists.
+            let descriptor = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, withKeys ? 0o600 : 0o644)
+            guard descriptor >= 0 else { throw ValidationError("cannot write \(out): \(String(cString: strerror(errno)))") }
+            defer { close(descriptor) }
+            if withKeys { fchmod(descriptor, 0o600) }  // an existing file keeps its mode otherwise
+            let bytes = Array(text.utf8)
+            guard bytes.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
+                throw ValidationError("cannot write \(out): \(String(cString: strerror(errno)))")
+            }
+            print("\(out): \(merchants.count) merchants" + (withKeys ? " with their server keys (mode 0600: hand each student their own row)" : ""))
         }
     }
 }

@@ -199,7 +199,7 @@ struct ServiceSupervisor {
         for actor in PaymentActor.allCases {
             if let line = lines[actor]?.first(where: { $0.hasPrefix("\(actor.rawValue) ") && !$0.contains(" server key ") }) { say(line) }
         }
-        for prefix in ["state ", "trust "] { if let line = all.first(where: { $0.hasPrefix(prefix) }) { say(line) } }
+        for prefix in ["instructor ", "state ", "trust "] { if let line = all.first(where: { $0.hasPrefix(prefix) }) { say(line) } }
         if let keys = all.first(where: { $0.hasPrefix("merchant ") && $0.contains(" server key ") }) { say(keys) }
         say("processes " + PaymentActor.allCases.compactMap { actor in
             children[actor].map { "\(actor.rawValue) \($0.process.processIdentifier)" }

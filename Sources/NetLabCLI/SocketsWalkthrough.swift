@@ -111,7 +111,15 @@ extension Sockets {
         let clearTap = Wiretap(layer: "tcp")
         let clearClient = Self.tappedClient(clearTap, tls: nil)
         _ = try await clearClient.post("http://127.0.0.1:\(plainAddress.port)/v2/charge", body: body)
-        hexDump(Array(clearTap.bytes(.outbound).prefix(96)), direction: "what the tap saw leaving the client (first 96 bytes)")
+        let sent = clearTap.bytes(.outbound)
+        hexDump(Array(sent.prefix(48)), direction: "what the tap saw leaving the client: the request line first")
+        // The card number is in the body, after the head: show the very bytes that hold it.
+        let digits = Array(card.utf8)
+        if let at = sent.indices.first(where: { sent[$0...].starts(with: digits) }) {
+            let from = at / 16 * 16
+            hexDump(Array(sent[from..<min(sent.count, at + digits.count + 16)]),
+                    direction: "and further on, bytes \(at)–\(at + digits.count - 1): the card number in the JSON body", start: from)
+        }
         print("    the card number is \(clearTap.saw(card) ? "VISIBLE" : "not visible") on the wire")
         await clearClient.shutdown()
         await plain.shutdown()
@@ -204,7 +212,9 @@ struct StepPrinter {
 }
 
 /// Prints bytes as a classic hex dump: offset, 16 bytes in hex, then the printable ASCII.
-func hexDump(_ bytes: [UInt8], direction: String) {
+/// Sixteen bytes a row, hex and ASCII; offsets count from `start` (where the bytes sit in what
+/// was sent).
+func hexDump(_ bytes: [UInt8], direction: String, start: Int = 0) {
     print("    \(direction), \(bytes.count) bytes:")
     for offset in stride(from: 0, to: bytes.count, by: 16) {
         let row = bytes[offset..<min(offset + 16, bytes.count)]
@@ -214,7 +224,7 @@ func hexDump(_ bytes: [UInt8], direction: String) {
         }.joined(separator: " ")
         let ascii = String(row.map { (0x20...0x7E).contains($0) ? Character(UnicodeScalar($0)) : "." })
         let padded = hex + String(repeating: " ", count: 16 * 3 - 1 - hex.count)
-        let label = String(offset, radix: 16)
+        let label = String(start + offset, radix: 16)
         print("    \(String(repeating: "0", count: max(0, 4 - label.count)) + label)  \(padded)  \(ascii)")
     }
 }

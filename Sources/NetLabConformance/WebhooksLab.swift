@@ -15,7 +15,8 @@ public final class LabShop: WebhookShop {
     /// Every change of an order's status, in order: "lab-5-5: paid → awaiting_payment".
     private let changes = Locked<[String]>([])
 
-    init(serverKey: String, gatewayURL: String, client: HTTPClient) {
+    /// A shop of `serverKey`'s merchant, asking the gateway at `gatewayURL` through `client`.
+    public init(serverKey: String, gatewayURL: String, client: HTTPClient) {
         self.serverKey = serverKey
         self.gatewayURL = gatewayURL
         self.client = client
@@ -39,7 +40,11 @@ public final class LabShop: WebhookShop {
     /// The changes from the `from`-th on ("lab-5-5: paid → awaiting_payment").
     func changes(since from: Int) -> [String] { changes.withLock { Array($0[min(from, $0.count)...]) } }
 
-    func add(_ order: WebhookOrder) { orders.withLock { $0[order.orderID] = order } }
+    /// Records an order the shop has placed.
+    public func add(_ order: WebhookOrder) { orders.withLock { $0[order.orderID] = order } }
+
+    /// Every order, by id.
+    public var allOrders: [WebhookOrder] { orders.withLock { $0.values.sorted { $0.orderID < $1.orderID } } }
 
     public func gatewayStatus(_ transactionID: String) async throws -> (httpStatus: Int, fields: [String: String]) {
         var request = HTTPClientRequest(method: .get, url: try HTTPURL("\(gatewayURL)/v2/\(transactionID)/status"))

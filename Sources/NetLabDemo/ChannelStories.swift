@@ -27,7 +27,7 @@ extension DemoContext {
         note("The customer pays for kopi with QRIS: one QR code that any Indonesian e-wallet can pay")
         let order = try await customer.order("kopi", payment: ["type": "qris", "acquirer": "gopay"])
         guard let payload = order.qr_string, let transactionID = order.transaction_id else { throw Failure(description: "no QR string in the answer") }
-        let image = try await system!.client.get(system!.urls[.gateway]! + "/v2/qris/\(transactionID)/qr-code")
+        let image = try await running().client.get(try url(.gateway) + "/v2/qris/\(transactionID)/qr-code")
         try require(image.status == 200 && image.fields["Content-Type"] == "image/png", "the QR image answered \(image.status)")
         let fields = EMVPayload.fields(payload)
         let merchant = fields["26"].map(EMVPayload.fields) ?? [:]
@@ -40,7 +40,7 @@ extension DemoContext {
         guard let account = merchant["01"], EMVPayload.checksumMatches(payload) else { throw Failure(description: "the QR payload has no merchant account, or its CRC does not match") }
         try await customer.payAtBank(account)
         try await webhookHandled(order.order_id, "settlement")
-        let status = try await system!.shop!.gateway(.get, "/v2/\(order.order_id)/status", nil).1
+        let status = try await shop().gateway(.get, "/v2/\(order.order_id)/status", nil).1
         await conclude("Paid by QR: issuer \(status["issuer"] as? String ?? "?"), \(status["transaction_type"] as? String ?? "?") (the acquirer's own wallet paid).",
                        outcome: "paid")
         return DemoResult(succeeded: true, summary: "qris: order \(order.order_id) paid by scanning the QR code")

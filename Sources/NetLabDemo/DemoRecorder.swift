@@ -112,25 +112,35 @@ public final class DemoRecorder: Sendable {
         return condition(steps)
     }
 
-    /// What the payment actors decided, as steps.
+    /// What the payment actors decided, as steps (each carrying its event).
     public func observe(_ event: PaymentEvent) {
+        add(Self.step(for: event))
+    }
+
+    static func step(for event: PaymentEvent) -> DemoStep {
+        var step = narrated(event)
+        step.event = event
+        return step
+    }
+
+    static func narrated(_ event: PaymentEvent) -> DemoStep {
         switch event {
         case .gatewayStatus(let order, let id, let from, let to, let fraud):
             var details = ["transaction \(id)"]
             if let fraud { details.append("fraud_status \(fraud.rawValue)") }
-            add(DemoStep(layer: .payment, kind: .paymentGateway, from: "gateway",
-                         title: "Gateway records order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", details: details, outcome: to.rawValue))
+            return DemoStep(layer: .payment, kind: .paymentGateway, from: "gateway",
+                         title: "Gateway records order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", details: details, outcome: to.rawValue)
         case .fraudVerdict(let order, let verdict, let reasons):
-            add(DemoStep(layer: .payment, kind: .paymentFraud, from: "fraud", title: "Fraud detection on order \(order): \(verdict.rawValue)",
-                         details: reasons.isEmpty ? ["no rule fired"] : reasons, outcome: verdict.rawValue))
+            return DemoStep(layer: .payment, kind: .paymentFraud, from: "fraud", title: "Fraud detection on order \(order): \(verdict.rawValue)",
+                         details: reasons.isEmpty ? ["no rule fired"] : reasons, outcome: verdict.rawValue)
         case .bank(let reference, let change):
-            add(DemoStep(layer: .payment, kind: .paymentBank, from: "bank", title: "Bank: \(change)", details: ["reference \(reference)"],
-                         outcome: change.split(separator: ":").first.map(String.init)))
+            return DemoStep(layer: .payment, kind: .paymentBank, from: "bank", title: "Bank: \(change)", details: ["reference \(reference)"],
+                         outcome: change.split(separator: ":").first.map(String.init))
         case .orderStatus(let order, let from, let to):
-            add(DemoStep(layer: .payment, kind: .paymentOrder, from: "merchant",
-                         title: "Merchant's order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", outcome: to.rawValue))
+            return DemoStep(layer: .payment, kind: .paymentOrder, from: "merchant",
+                         title: "Merchant's order \(order): \(from?.rawValue ?? "new") → \(to.rawValue)", outcome: to.rawValue)
         case .webhookChecked(let order, let notified, let valid, let confirmed, let outcome):
-            add(DemoStep(layer: .payment, kind: .paymentWebhook, from: "merchant",
+            return DemoStep(layer: .payment, kind: .paymentWebhook, from: "merchant",
                          title: "Merchant checks the webhook for \(order)",
                          details: [
                             "the notification says transaction_status \(notified ?? "(none)")",
@@ -139,7 +149,7 @@ public final class DemoRecorder: Sendable {
                             confirmed.map { "GET /v2/{id}/status confirms transaction_status \($0)" } ?? "not confirmed with the gateway",
                             "outcome: \(outcome)",
                          ],
-                         outcome: outcome.hasPrefix("rejected") ? "rejected" : outcome.hasPrefix("duplicate") ? "duplicate" : "applied"))
+                         outcome: outcome.hasPrefix("rejected") ? "rejected" : outcome.hasPrefix("duplicate") ? "duplicate" : "applied")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PaymentFlow
 
 /// One step of the demo's story: who did what to whom, at which layer, and what crossed.
 ///
@@ -48,9 +49,16 @@ public struct DemoStep: Codable, Sendable, Equatable {
     public var outcome: String?
     /// What crossed the wire for this step, when it was a message.
     public var wire: DemoWire?
+    /// The payment actor's decision this step narrates (its `payment.*` steps): what stories and
+    /// tests wait on, typed — never the sentence written for people. Not in the JSON.
+    public var event: PaymentEvent?
+
+    enum CodingKeys: String, CodingKey {
+        case number, layer, kind, from, to, title, details, outcome, wire
+    }
 
     public init(number: Int = 0, layer: Layer, kind: Kind, from: String, to: String? = nil, title: String,
-                details: [String] = [], outcome: String? = nil, wire: DemoWire? = nil) {
+                details: [String] = [], outcome: String? = nil, wire: DemoWire? = nil, event: PaymentEvent? = nil) {
         self.number = number
         self.layer = layer
         self.kind = kind
@@ -60,6 +68,7 @@ public struct DemoStep: Codable, Sendable, Equatable {
         self.details = details
         self.outcome = outcome
         self.wire = wire
+        self.event = event
     }
 }
 

@@ -8,19 +8,19 @@ import TLSWrapper
 /// gateway that stops mid-payment.
 extension DemoContext {
     func merchantDown(_ customer: Customer) async throws -> DemoResult {
-        system!.shop!.setAcceptingWebhooks(false)
+        try shop().setAcceptingWebhooks(false)
         note("The merchant's webhook endpoint is down for maintenance (it answers 503)")
         let order = try await customer.payByCard("kopi", card: card("4411111111111118"))
         try await expect("a webhook refused with 503") { steps in
             steps.contains { $0.kind == .httpResponse && $0.from == "merchant" && $0.to == "notification" && ($0.outcome ?? "").hasPrefix("503") }
         }
         note("The notification service keeps the webhook in its outbox and retries (Midtrans: after 2, 10, 30, 90, 210 min; here compressed). The merchant comes back:")
-        system!.shop!.setAcceptingWebhooks(true)
+        try shop().setAcceptingWebhooks(true)
         try await webhookHandled(order.order_id, "capture")
         // The outbox records the delivery just after the merchant's answer arrives.
         var history: [OutboxEntry] = []
         for _ in 0..<500 where !history.contains(where: { $0.deliveredAt != nil && $0.attempts >= 1 }) {
-            history = try system!.store!.notifications(merchantID: system!.options.merchantID, orderID: order.order_id)
+            history = try store().notifications(merchantID: try running().options.merchantID, orderID: order.order_id)
             try await Task.sleep(for: .milliseconds(10))
         }
         try require(history.contains { $0.deliveredAt != nil && $0.attempts >= 1 }, "the webhook was not delivered after a retry")
@@ -37,7 +37,7 @@ extension DemoContext {
         }
         let body = Array(wire.plaintext[split.upperBound...])
         note("An attacker who knows the order id posts a webhook claiming a refund, signed with a guessed key")
-        let attacker = HTTPClient(configuration: system!.client.configuration,
+        let attacker = HTTPClient(configuration: try running().client.configuration,
                                   connector: WireObserver(recorder: recorder, caller: "attacker").connector)
         defer { Task { await attacker.shutdown() } }
         let gross = "85000.00"
@@ -46,12 +46,12 @@ extension DemoContext {
             "transaction_status": "refund", "signature_key": NotificationSignature.compute(
                 orderID: order.order_id, statusCode: "200", grossAmount: gross, serverKey: "SB-Mid-server-guessed"),
         ]
-        let forged = try await attacker.post(system!.urls[.merchant]! + "/notifications",
+        let forged = try await attacker.post(try url(.merchant) + "/notifications",
                                              body: Array(try JSONSerialization.data(withJSONObject: forgedObject, options: [.sortedKeys])),
                                              fields: HTTPFields(["Content-Type": "application/json"]))
         try require(forged.status == 401, "the forged webhook got \(forged.status)")
         note("Then it replays a genuine notification it recorded earlier (same bytes, valid signature)")
-        let replay = try await attacker.post(system!.urls[.merchant]! + "/notifications", body: body,
+        let replay = try await attacker.post(try url(.merchant) + "/notifications", body: body,
                                              fields: HTTPFields(["Content-Type": "application/json"]))
         try require(replay.status == 200, "the replay got \(replay.status)")
         try await expect("the replay to change nothing") { steps in
@@ -64,8 +64,8 @@ extension DemoContext {
     }
 
     func mitm(_ customer: Customer) async throws -> DemoResult {
-        let system = self.system!
-        let gatewayURL = system.urls[.gateway]!
+        let system = try running()
+        let gatewayURL = try url(.gateway)
         // The interceptor: a TLS server with a certificate for the same names, from a CA the
         // actors do not trust, forwarding everything to the real gateway.
         let evilCA = try LabCertificateAuthority(directory: state + "/interceptor-ca", commonName: "Totally Legit Interceptor CA")
@@ -107,12 +107,12 @@ extension DemoContext {
 
         note("2. Now verification is switched off (certificateVerification = .noneDangerous), as in too many tutorials")
         var insecure = system.client.configuration
-        var tls = insecure.tls!.configuration
+        guard var tls = insecure.tls?.configuration else { throw Failure(description: "the demo's client has no TLS to switch off") }
         tls.certificateVerification = .noneDangerous
         insecure.tls = try TLSContext(tls)
         let careless = HTTPClient(configuration: insecure, connector: WireObserver(recorder: recorder, caller: "customer").connector)
         defer { Task { await careless.shutdown() } }
-        let victim = Customer(shopURL: system.urls[.merchant]!, gatewayURL: interceptorURL, bankURL: system.urls[.bank]!,
+        let victim = Customer(shopURL: try url(.merchant), gatewayURL: interceptorURL, bankURL: try url(.bank),
                               clientKey: system.options.clientKey, client: careless)
         let token = try await victim.tokenize(card("4411111111111118"))
         let merchantClient = HTTPClient(configuration: insecure, connector: WireObserver(recorder: recorder, caller: "merchant").connector)
@@ -151,7 +151,7 @@ extension DemoContext {
     }
 
     mutating func gatewayRestart(_ customer: Customer) async throws -> DemoResult {
-        system!.shop!.setAcceptingWebhooks(false)
+        try shop().setAcceptingWebhooks(false)
         note("The merchant's webhook endpoint is busy (503), so the gateway's webhook waits in its outbox")
         let order = try await customer.order("batik", payment: ["type": "bank_transfer", "bank": "permata"])
         try await expect("a webhook refused with 503") { steps in
@@ -159,14 +159,15 @@ extension DemoContext {
         }
         note("The gateway process stops (here: the whole demo system stops). What it promised is in SQLite: the transaction and the outbox row.")
         var ports: [PaymentActor: UInt16] = [:]
-        for (actor, url) in system!.services { ports[actor] = UInt16(url.split(separator: ":").last ?? "") }
-        await system!.shutdown()
+        for (actor, url) in try running().services { ports[actor] = UInt16(url.split(separator: ":").last ?? "") }
+        await system?.shutdown()
         system = nil
         let restarted = try await start(ports: ports)
         note("Started again on the same state folder and the same ports:", restarted.services.map { "  \($0.actor.rawValue) \($0.url)" })
-        let kept = try restarted.store!.find(merchantID: restarted.options.merchantID, id: order.order_id)
-        try require(kept?.state.status == .pending, "the restarted gateway lost transaction \(order.order_id)")
-        note("The gateway still knows \(order.order_id): \(kept!.state.status.rawValue), VA \(kept!.vaNumber ?? "-"). Its outbox still owes the merchant a webhook:")
+        guard let kept = try store().find(merchantID: restarted.options.merchantID, id: order.order_id), kept.state.status == .pending else {
+            throw Failure(description: "the restarted gateway lost transaction \(order.order_id)")
+        }
+        note("The gateway still knows \(order.order_id): \(kept.state.status.rawValue), VA \(kept.vaNumber ?? "-"). Its outbox still owes the merchant a webhook:")
         try await webhookHandled(order.order_id, "pending")
         let refreshed = try await restarted.customer().order(status: order.order_id, refresh: true)
         try require(refreshed.transaction_status == "pending", "after the restart the shop sees \(refreshed.transaction_status ?? "nothing")")

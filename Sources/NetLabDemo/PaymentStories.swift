@@ -8,7 +8,7 @@ import TLSWrapper
 /// virtual account paid or expired, a refund.
 extension DemoContext {
     func cardAccept(_ customer: Customer) async throws -> DemoResult {
-        let bank = try system!.bank!.balance
+        let before = try bank().balance
         note("The customer buys Kopi Toraja (Rp 85.000) and pays by card 4811 1111 1111 1114", [
             "The card number goes to the gateway only (GET /v2/token with the merchant's public client key);",
             "the shop receives a token. This sandbox card asks for 3-D Secure: an OTP page at the gateway, the bank checks the OTP.",
@@ -22,7 +22,7 @@ extension DemoContext {
         try await customer.authenticate(redirect: redirect, otp: SandboxCards.otp)
         try await webhook(placed.order_id, "capture")
         let order = try await customer.order(status: placed.order_id, refresh: true)
-        let received = try system!.bank!.balance.amount - bank.amount
+        let received = try bank().balance.amount - before.amount
         try require(orderStatus(order.order_id) == .paid, "the order is \(orderStatus(order.order_id)?.rawValue ?? "missing"), not paid")
         await conclude("Paid: the bank holds Rp \(received), the gateway says capture, the merchant's order is paid.", outcome: "paid")
         return DemoResult(succeeded: true, summary: "card-accept: order \(order.order_id) paid (capture), the webhook verified and confirmed")
@@ -42,10 +42,10 @@ extension DemoContext {
         let order = try await customer.payByCard("batik", card: card("4511111111111117"))
         try require(order.status == .awaitingReview, "the order is \(order.status.rawValue), not in review")
         note("The charge is captured but flagged: the merchant's staff must review it before shipping. They approve it.")
-        let (status, _) = try await system!.shop!.gateway(.post, "/v2/\(order.order_id)/approve", nil)
+        let (status, _) = try await shop().gateway(.post, "/v2/\(order.order_id)/approve", nil)
         try require(status == 200, "approve answered \(status)")
         try await expect("the merchant's order to become paid") { steps in
-            steps.contains { $0.kind == .paymentOrder && $0.title.contains(order.order_id) && $0.outcome == "paid" }
+            steps.contains { if case .orderStatus(order.order_id, _, .paid)? = $0.event { true } else { false } }
         }
         try await webhookHandled(order.order_id, "capture")
         await conclude("Approved: fraud_status accept, the order is paid.", outcome: "paid")
@@ -70,7 +70,7 @@ extension DemoContext {
         let order = try await customer.order("kopi", payment: ["type": "bank_transfer", "bank": "bni"])
         guard let va = order.va_number else { throw Failure(description: "no virtual account number in the answer") }
         try await expect("the order to expire") { steps in
-            steps.contains { $0.kind == .paymentOrder && $0.title.contains(order.order_id) && $0.outcome == "expired" }
+            steps.contains { if case .orderStatus(order.order_id, _, .expired)? = $0.event { true } else { false } }
         }
         try await webhookHandled(order.order_id, "expire")
         note("Nobody paid in time: the gateway expired it, closed the account at the bank, and told the merchant. The customer tries to pay anyway:")
@@ -87,15 +87,15 @@ extension DemoContext {
         note("A card payment (4411 1111 1111 1118, no 3-D Secure), settled the next day (here: after 1 s), then refunded")
         let order = try await customer.payByCard("kopi", card: card("4411111111111118"))
         try await expect("the settlement") { steps in
-            steps.contains { $0.kind == .paymentGateway && $0.title.contains(order.order_id) && $0.outcome == "settlement" }
+            steps.contains { if case .gatewayStatus(order.order_id, _, _, .settlement, _)? = $0.event { true } else { false } }
         }
         try await webhookHandled(order.order_id, "settlement")
         note("The customer returns the coffee. The merchant refunds it in full.")
-        let (status, answer) = try await system!.shop!.gateway(.post, "/v2/\(order.order_id)/refund",
+        let (status, answer) = try await shop().gateway(.post, "/v2/\(order.order_id)/refund",
                                                                ["refund_key": "\(order.order_id)-r1", "amount": 85000, "reason": "returned"])
         try require(status == 200, "refund answered \(status): \(answer["status_message"] ?? "")")
         try await expect("the merchant's order to be refunded") { steps in
-            steps.contains { $0.kind == .paymentOrder && $0.title.contains(order.order_id) && $0.outcome == "refunded" }
+            steps.contains { if case .orderStatus(order.order_id, _, .refunded)? = $0.event { true } else { false } }
         }
         try await webhookHandled(order.order_id, "refund")
         await conclude("Refunded: the gateway's transaction is refund, the merchant's order is refunded.", outcome: "refunded")

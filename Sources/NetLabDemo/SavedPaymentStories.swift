@@ -51,10 +51,13 @@ extension DemoContext {
             "the gateway's timers claim each due charge, charge the saved card (order SUBS-<id>-<n>), and the shop hears of it by webhook.",
         ])
         try await expect("three charges paid at the shop", limit: .seconds(30)) { steps in
-            Set(steps.filter { $0.kind == .paymentOrder && $0.outcome == "paid" && $0.title.contains("SUBS-") }.map(\.title)).count >= 3
+            Set(steps.compactMap { step -> String? in
+                guard case .orderStatus(let order, _, .paid)? = step.event, order.hasPrefix("SUBS-") else { return nil }
+                return order
+            }).count >= 3
         }
         for n in 1...3 { try await webhookHandled("SUBS-\(id)-\(n)", "capture") }
-        let (_, state) = try await system!.shop!.gateway(.get, "/v1/subscriptions/\(id)", nil)
+        let (_, state) = try await shop().gateway(.get, "/v1/subscriptions/\(id)", nil)
         await conclude("Charged three times on schedule; max_interval reached, the subscription is \(state["status"] as? String ?? "?").", outcome: "charged")
         return DemoResult(succeeded: true, summary: "subscription: \(id) charged three times by the gateway's timers")
     }

@@ -195,9 +195,9 @@ struct DemoContext {
     /// confirmed as `capture` when the payment went on meanwhile, and is not the capture webhook.)
     func webhookHandled(_ order: String, _ status: String) async throws {
         try await expect("the merchant to check the \(status) webhook for \(order)") { steps in
-            guard let check = steps.lastIndex(where: {
-                $0.kind == .paymentWebhook && $0.title.hasSuffix(order) && $0.outcome != "rejected"
-                    && $0.details.contains("the notification says transaction_status \(status)")
+            guard let check = steps.lastIndex(where: { step in
+                guard case .webhookChecked(order, status, _, _, let outcome)? = step.event else { return false }
+                return !outcome.hasPrefix("rejected")
             }) else { return false }
             return steps[check...].contains { $0.kind == .httpResponse && $0.from == "merchant" && $0.to == "notification" }
         }
@@ -215,6 +215,33 @@ struct DemoContext {
     static let orderedStories: Set<DemoScenario> = [.cardAccept, .cardDeny, .vaTransfer]
 
     func orderStatus(_ id: String) -> OrderStatus? { system?.shop?.order(id)?.status }
+
+    // The running system's parts: a readable failure, never a crash, when one is missing.
+
+    func running() throws -> PaymentSystem {
+        guard let system else { throw Failure(description: "the payment system is not running") }
+        return system
+    }
+
+    func shop() throws -> MerchantShop {
+        guard let shop = try running().shop else { throw Failure(description: "the merchant's shop is not running") }
+        return shop
+    }
+
+    func bank() throws -> Bank {
+        guard let bank = try running().bank else { throw Failure(description: "the bank is not running") }
+        return bank
+    }
+
+    func store() throws -> any GatewayStore {
+        guard let store = try running().store else { throw Failure(description: "the gateway's store is not open") }
+        return store
+    }
+
+    func url(_ actor: PaymentActor) throws -> String {
+        guard let url = try running().urls[actor] else { throw Failure(description: "no \(actor.rawValue) in this system") }
+        return url
+    }
 
     func require(_ condition: Bool, _ message: String) throws {
         if !condition { throw Failure(description: message) }

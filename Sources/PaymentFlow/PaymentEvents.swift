@@ -55,6 +55,9 @@ public final class ObservedGatewayStore: GatewayStore {
     public func find(merchantID: String, id: String) throws -> GatewayTransaction? { try inner.find(merchantID: merchantID, id: id) }
     public func reserve(_ transaction: GatewayTransaction) throws -> Bool { try inner.reserve(transaction) }
     public func transaction(vaNumber: String) throws -> GatewayTransaction? { try inner.transaction(vaNumber: vaNumber) }
+    public func recentTransactions(merchantID: String, limit: Int) throws -> [GatewayTransaction] {
+        try inner.recentTransactions(merchantID: merchantID, limit: limit)
+    }
     public func transactions(merchantID: String, orderID: String) throws -> [GatewayTransaction] {
         try inner.transactions(merchantID: merchantID, orderID: orderID)
     }

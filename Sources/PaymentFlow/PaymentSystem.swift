@@ -33,7 +33,16 @@ public struct PaymentSystemOptions: Sendable {
     /// Ports for particular actors (over `portBase`): how a restart comes back on the ports the
     /// others already know (the demo's gateway-restart keeps the ports of the first run).
     public var ports: [PaymentActor: UInt16] = [:]
+    /// The address every service listens on (`--bind`): loopback by default; `0.0.0.0` or `::`
+    /// (every address) for a class gateway the students' machines reach.
     public var host = "127.0.0.1"
+    /// The name in the URLs the services give out (`--public-host`: pages, redirects, what is
+    /// printed): the listening address by default, or this machine's name when that is a
+    /// wildcard. The services call each other on loopback whatever it is.
+    public var publicHost: String?
+    /// More names for the services' certificate (`--san`), besides localhost, 127.0.0.1, ::1,
+    /// the listening address and the public host.
+    public var certificateNames: [String] = []
     /// The demo merchant (added to the gateway's store if missing).
     public var merchantID = "G-NETLAB-01"
     public var serverKey = PaymentSystemOptions.defaultServerKey
@@ -79,6 +88,22 @@ public struct PaymentSystemOptions: Sendable {
     public static var defaultStateDirectory: String {
         if let dir = ProcessInfo.processInfo.environment["NETLAB_STATE"], !dir.isEmpty { return dir }
         return FileManager.default.homeDirectoryForCurrentUser.path + "/.netlab"
+    }
+}
+
+extension PaymentSystemOptions {
+    /// Listening on every address (`0.0.0.0`, `::`).
+    var listensEverywhere: Bool { ["0.0.0.0", "::", "", "*"].contains(host) }
+
+    /// Where the services call each other: the listening address, or loopback when that is
+    /// every address.
+    var internalHost: String { listensEverywhere ? (host == "::" ? "::1" : "127.0.0.1") : host }
+
+    /// The host in the URLs given out: `publicHost`, else the listening address, else (listening
+    /// everywhere) this machine's name.
+    var advertisedHost: String {
+        if let publicHost, !publicHost.isEmpty { return publicHost }
+        return listensEverywhere ? ProcessInfo.processInfo.hostName : host
     }
 }
 
@@ -142,19 +167,25 @@ public final class PaymentSystem: Sendable {
 
     /// Starts `actors` (all by default). Without a port base every actor must run here, since
     /// the others could not find it.
+    /// A host as a URL writes it: an IPv6 address in brackets.
+    static func urlHost(_ host: String) -> String { host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host }
+
     public static func start(_ given: PaymentSystemOptions, actors: Set<PaymentActor> = Set(PaymentActor.allCases)) async throws -> PaymentSystem {
         precondition(given.portBase != nil || actors.count == PaymentActor.allCases.count,
                      "starting only some actors needs a port base, so they can find each other")
         try FileManager.default.createDirectory(atPath: given.stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let options = try Self.withLabKeys(given)
-        // TLS: one lab CA, one certificate for every service (names localhost, 127.0.0.1, ::1).
+        // TLS: one lab CA, one certificate for every service (named localhost, 127.0.0.1, ::1 and
+        // the names the class reaches it by; re-issued when one is new).
         var serverTLS: TLSContext?
         var clientConfiguration = HTTPClientConfiguration()
         var caPath: String?
         if !options.plaintext {
             let ca = try LabCertificateAuthority(directory: options.stateDirectory + "/ca")
-            let leaf = try ca.issue(name: "services")
+            let names = ["localhost", "127.0.0.1", "::1", options.advertisedHost] + options.certificateNames
+                + (options.listensEverywhere ? [] : [options.host])
+            let leaf = try ca.issue(name: "services", extraNames: names)
             serverTLS = try TLSContext(.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath))
             clientConfiguration.tls = try TLSContext(.client(trustRootsFile: ca.certificatePath))
             caPath = ca.certificatePath
@@ -200,11 +231,18 @@ public final class PaymentSystem: Sendable {
             let port = options.ports[actor] ?? options.portBase.map { $0 + actor.portOffset } ?? 0
             let address = try await server.start(host: options.host, port: port, tls: serverTLS)
             servers[actor] = server
-            urls[actor] = "\(scheme)://\(options.host):\(address.port)"
-            order.append((actor, urls[actor]!))
+            let advertised = "\(scheme)://\(Self.urlHost(options.advertisedHost)):\(address.port)"
+            urls[actor] = advertised
+            order.append((actor, advertised))
         }
+        // How the services reach each other (loopback when listening everywhere), and the URLs
+        // they give to browsers and students.
         func url(_ actor: PaymentActor) -> String {
-            urls[actor] ?? "\(scheme)://\(options.host):\((options.portBase ?? 0) + actor.portOffset)"
+            let port = urls[actor].flatMap { $0.split(separator: ":").last.map(String.init) } ?? String((options.portBase ?? 0) + actor.portOffset)
+            return "\(scheme)://\(Self.urlHost(options.internalHost)):\(port)"
+        }
+        func publicURL(_ actor: PaymentActor) -> String {
+            urls[actor] ?? "\(scheme)://\(Self.urlHost(options.advertisedHost)):\((options.portBase ?? 0) + actor.portOffset)"
         }
 
         let noticeKey = try Self.secret(at: options.stateDirectory + "/bank-notice.key")
@@ -216,7 +254,7 @@ public final class PaymentSystem: Sendable {
             // The lab merchant exists (keys from the options; its webhook goes to the shop).
             let existing = try sqlite.merchants().first { $0.merchantID == options.merchantID }
             var merchant = MerchantAccount(merchantID: options.merchantID, serverKey: options.serverKey, clientKey: options.clientKey,
-                                           notificationURL: url(.merchant) + "/notifications", finishURL: url(.merchant) + "/",
+                                           notificationURL: url(.merchant) + "/notifications", finishURL: publicURL(.merchant) + "/",
                                            allowsPrivateWebhooks: true)
             if let existing, existing.notificationURL != nil, options.portBase != nil { merchant.notificationURL = existing.notificationURL }
             try sqlite.saveMerchant(merchant)
@@ -235,7 +273,9 @@ public final class PaymentSystem: Sendable {
             routers.set(.fraud, fraud!.router)
         }
         if actors.contains(.gateway), let store, let accounts {
-            var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: url(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
+            var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: publicURL(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
+            // The class view's password: made once, kept 0600 in the state folder for the instructor to read.
+            configuration.instructorKey = try Self.secret(at: options.stateDirectory + "/instructor.key")
             configuration.now = options.now
             configuration.paymentExpiry = options.paymentExpiry
             configuration.settlementDelay = options.settlementDelay
@@ -261,7 +301,7 @@ public final class PaymentSystem: Sendable {
         if actors.contains(.merchant) {
             shop = try MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway),
                                     client: clientFor("merchant"), ordersPath: options.stateDirectory + "/merchant.sqlite",
-                                    observer: options.observer, clientKey: options.clientKey, publicURL: url(.merchant))
+                                    observer: options.observer, clientKey: options.clientKey, publicURL: publicURL(.merchant))
             routers.set(.merchant, shop!.router)
         }
         return PaymentSystem(

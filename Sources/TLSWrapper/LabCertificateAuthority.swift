@@ -62,7 +62,8 @@ public final class LabCertificateAuthority: @unchecked Sendable {
     /// - Parameters:
     ///   - validFromDays/validDays: the validity window relative to today (negative values
     ///     make expired or not-yet-valid fixtures for tests).
-    ///   - reuse: keep existing files for `name` (the default), or always make new ones.
+    ///   - reuse: keep existing files for `name` (the default) when they name everything asked
+    ///     for, or always make new ones.
     public func issue(
         name: String, extraNames: [String] = ["localhost", "127.0.0.1", "::1"], validFromDays: Int = -1,
         validDays: Int = 825, reuse: Bool = true
@@ -70,7 +71,9 @@ public final class LabCertificateAuthority: @unchecked Sendable {
         let issued = Issued(
             name: name, certificatePath: directory + "/\(name).pem", privateKeyPath: directory + "/\(name).key")
         if reuse, FileManager.default.fileExists(atPath: issued.certificatePath),
-            FileManager.default.fileExists(atPath: issued.privateKeyPath)
+            FileManager.default.fileExists(atPath: issued.privateKeyPath),
+            let existing = try? Self.summary(ofCertificateAt: issued.certificatePath),
+            ([name] + extraNames).allSatisfy({ Self.names(existing.subjectAlternativeNames, include: $0) })
         {
             return issued
         }
@@ -85,6 +88,24 @@ public final class LabCertificateAuthority: @unchecked Sendable {
         try Self.write(Self.pem(certificate: leaf), to: issued.certificatePath, mode: 0o644)
         try Self.write(Self.pem(key: leafKey), to: issued.privateKeyPath, mode: 0o600)
         return issued
+    }
+
+    /// Whether subjectAltName entries ("DNS:localhost", "IP:::1") name `wanted` (a DNS name, in
+    /// any case, or an IP address, in any spelling).
+    static func names(_ entries: [String], include wanted: String) -> Bool {
+        if wanted.isEmpty { return true }
+        if let address = ipAddressBytes(wanted) {
+            return entries.contains { $0.hasPrefix("IP:") && ipAddressBytes(String($0.dropFirst(3))) == address }
+        }
+        return entries.contains { $0.hasPrefix("DNS:") && $0.dropFirst(4).lowercased() == wanted.lowercased() }
+    }
+
+    /// The bytes of an IPv4 or IPv6 address in text (nil: not an address).
+    static func ipAddressBytes(_ text: String) -> [UInt8]? {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: v4) { Array($0) } }
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: v6) { Array($0) } }
+        return nil
     }
 
     /// Makes a deliberately broken certificate for tests and demonstrations of what

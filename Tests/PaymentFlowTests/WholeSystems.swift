@@ -9,6 +9,7 @@ import Testing
 enum WholeSystems {}
 
 typealias EndToEndTests = WholeSystems.EndToEndTests
+typealias ClassGatewayTests = WholeSystems.ClassGatewayTests
 typealias RaceTests = WholeSystems.RaceTests
 typealias SavedCardTests = WholeSystems.SavedCardTests
 typealias PayAccountTests = WholeSystems.PayAccountTests

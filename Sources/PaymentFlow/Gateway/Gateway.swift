@@ -53,6 +53,8 @@ public final class Gateway: Sendable {
     let subscriptions: Subscriptions
     let paymentLinks: PaymentLinks
     let actions: MerchantActions
+    /// The instructor's class view (`GET /instructor`).
+    let instructor: InstructorView
     let timers: GatewayTimers
     private let publicURLBox: PublicURL
     /// Places where a test stops the gateway to force an interleaving (see ``Checkpoints``).
@@ -98,6 +100,7 @@ public final class Gateway: Sendable {
         timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, subscriptions: subscriptions,
                                configuration: configuration, checkpoints: checkpoints)
         self.publicURLBox = box
+        instructor = InstructorView(store: store, key: configuration.instructorKey)
     }
 
     /// The gateway's base URL as clients reach it (settable once the port is known).
@@ -210,7 +213,8 @@ public final class Gateway: Sendable {
         // The browser side: snap.js, the card script, the pages' scripts and style.
         for (path, file) in [("/snap/snap.js", "gateway/snap.js"), ("/snap/assets/snap-page.js", "gateway/snap-page.js"),
                              ("/v2/assets/js/midtrans-new-3ds.min.js", "gateway/midtrans-new-3ds.js"),
-                             ("/v2/assets/js/3ds-page.js", "gateway/3ds-page.js"), ("/assets/netlab.css", "common/netlab.css")] {
+                             ("/v2/assets/js/3ds-page.js", "gateway/3ds-page.js"), ("/assets/netlab.css", "common/netlab.css"),
+                             ("/assets/instructor.js", "gateway/instructor.js")] {
             router.get(path) { _ in try PageAssets.asset(file) }
         }
         router.get("/v2/gopay/{id}/verify") { [self] request in try linkedWallets.page(request, find: transaction(id:)) }
@@ -236,6 +240,8 @@ public final class Gateway: Sendable {
             return try chargeAnswer(result, merchant: merchant, finishURL: finishURL, forBrowser: true)
         }
         router.get("/v1/bins/{bin}") { [self] request in try cards.binLookup(request) }
+        router.get("/instructor") { [self] request in try instructor.page(request) }
+        router.get("/v1/instructor/merchants") { [self] request in try instructor.merchants(request) }
         router.post("/bank/v1/payments") { [self] request in try await bankNotice(request) }
         // Every answer is JSON, unknown routes included (a client SDK parses every body).
         router.fallback = { _ in throw GatewayError.routeNotFound }

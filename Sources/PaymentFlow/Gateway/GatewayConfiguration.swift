@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     /// The secret the gateway and the bank share: the bank presents it on its payment notices,
     /// the gateway on every call to the bank (`Authorization: Bearer …`).
     public var bankNoticeKey: String
+    /// The password of the instructor's class view (`GET /instructor`); nil: no such view.
+    public var instructorKey: String?
     /// How long a VA, bill, QR or e-wallet payment waits before it expires (Midtrans: 24 h).
     public var paymentExpiry: Duration = .seconds(24 * 3600)
     /// How long a card charge waits for the 3-D Secure OTP before it expires.

@@ -63,12 +63,15 @@ public final class MerchantDirectory: Sendable {
     }
 
     /// The user name of HTTP Basic authorization (RFC 7617).
-    static func basicUser(_ request: HTTPRequest) -> String? {
+    static func basicUser(_ request: HTTPRequest) -> String? { basicCredentials(request)?.user }
+
+    /// The user name and password of the request's HTTP Basic authorization (RFC 7617).
+    static func basicCredentials(_ request: HTTPRequest) -> (user: String, password: String)? {
         // The scheme's name is case-insensitive (RFC 9110 §11.1): `basic` is Basic too.
         guard let header = request.fields["Authorization"], header.count > 6, header.prefix(6).lowercased() == "basic ",
-            let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)).map({ String(decoding: $0, as: UTF8.self) }),
-            let user = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first
+            let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)).map({ String(decoding: $0, as: UTF8.self) })
         else { return nil }
-        return String(user)
+        let parts = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
     }
 }

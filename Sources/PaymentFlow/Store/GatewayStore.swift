@@ -24,6 +24,8 @@ public protocol TransactionStore: Sendable {
     func find(merchantID: String, id: String) throws -> GatewayTransaction?
     /// Every transaction made under `orderID`, latest first.
     func transactions(merchantID: String, orderID: String) throws -> [GatewayTransaction]
+    /// The merchant's latest `limit` transactions, latest first (the instructor's class view).
+    func recentTransactions(merchantID: String, limit: Int) throws -> [GatewayTransaction]
     /// The transaction paid through this VA number, bill key or payment code, if any.
     func transaction(vaNumber: String) throws -> GatewayTransaction?
     /// Records `transaction` unless its order id is taken by one that is not cancelled, expired,

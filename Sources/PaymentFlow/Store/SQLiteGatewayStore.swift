@@ -56,6 +56,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         // The charge saga's step decides recovery: an index for "in flight".
         "CREATE INDEX IF NOT EXISTS transactions_by_step ON transactions (status, charge_step)",
         "CREATE INDEX IF NOT EXISTS transactions_by_order ON transactions (merchant_id, order_id)",
+        // A merchant's latest transactions (the instructor's view): rowid order within the merchant.
+        "CREATE INDEX IF NOT EXISTS transactions_by_merchant ON transactions (merchant_id)",
         "CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (status, expiry_time)",
         // Settlement looks for captures older than D+1: by status and time, not a scan of all captures.
         "CREATE INDEX IF NOT EXISTS transactions_by_time ON transactions (status, transaction_time)",
@@ -195,6 +197,11 @@ public final class SQLiteGatewayStore: GatewayStore {
     public func transactions(merchantID: String, orderID: String) throws -> [GatewayTransaction] {
         try database.execute("SELECT \(Self.columns) FROM transactions WHERE merchant_id = ? AND order_id = ? ORDER BY rowid DESC",
                              [.text(merchantID), .text(orderID)]).map(Self.decode)
+    }
+
+    public func recentTransactions(merchantID: String, limit: Int) throws -> [GatewayTransaction] {
+        try database.execute("SELECT \(Self.columns) FROM transactions INDEXED BY transactions_by_merchant WHERE merchant_id = ? ORDER BY rowid DESC LIMIT ?",
+                             [.text(merchantID), .integer(Int64(max(0, limit)))]).map(Self.decode)
     }
 
     public func transaction(vaNumber: String) throws -> GatewayTransaction? {

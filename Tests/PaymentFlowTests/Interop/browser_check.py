@@ -7,7 +7,9 @@ checks what the page showed, the callbacks that fired, the gateway's status (wit
 key, as a merchant's server would), the bank's books and the shop's order.
 
 Environment: SHOP_URL, GATEWAY_URL, BANK_URL, SERVER_KEY, SPKI, REQUESTS_CA_BUNDLE; optional
-SCREENSHOTS (a folder: a PNG per step, for the docs) and FLOWS (comma-separated names).
+INSTRUCTOR_KEY and HOSTILE_MERCHANT (the class view's password, and a merchant id made of HTML
+that must show as text), SCREENSHOTS (a folder: a PNG per step, for the docs) and FLOWS
+(comma-separated names).
 Prints one line per check; exits non-zero if any failed.
 """
 import base64
@@ -30,6 +32,8 @@ SHOP = os.environ["SHOP_URL"]
 GATEWAY = os.environ["GATEWAY_URL"]
 BANK = os.environ["BANK_URL"]
 SERVER_KEY = os.environ["SERVER_KEY"]
+INSTRUCTOR_KEY = os.environ.get("INSTRUCTOR_KEY", "")
+HOSTILE_MERCHANT = os.environ.get("HOSTILE_MERCHANT", "")
 SHOTS = os.environ.get("SCREENSHOTS")
 FLOWS = [f for f in os.environ.get("FLOWS", "").split(",") if f]
 CONTEXT = ssl.create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
@@ -288,7 +292,28 @@ def cart(driver):
     check("the gateway settled 620.000 for it", truth.get("transaction_status") == "settlement" and truth.get("gross_amount") == "620000.00", truth)
 
 
-ALL = {"cart": cart, "snap-card": snap_card, "embedded": embedded, "reload": reload_pending, "closed-declined": closed_and_declined, "core-card": core_card, "redirect-va": redirect_va, "qris": qris}
+def instructor(driver):
+    """The class view behind Basic auth: every merchant listed, a merchant id made of HTML shown as
+    text (never run), and the lab merchant's delivered webhooks from the flows above."""
+    token = base64.b64encode(f"teacher:{INSTRUCTOR_KEY}".encode()).decode()
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + token}})
+    try:
+        driver.get(GATEWAY + "/instructor")
+        rows = lambda d: d.find_elements(By.CSS_SELECTOR, "#merchants tbody tr")
+        wait(driver, lambda d: len(rows(d)) >= 2)
+        shot(driver, "instructor")
+        names = [row.find_elements(By.TAG_NAME, "td")[0].text for row in rows(driver)]
+        check("the class view lists every merchant, the HTML one as its text", HOSTILE_MERCHANT in names and "G-NETLAB-01" in names, names)
+        check("nothing a merchant chose became markup", not driver.find_elements(By.CSS_SELECTOR, "#merchants tbody b, #details b"))
+        lab = next(row for row in rows(driver) if row.find_elements(By.TAG_NAME, "td")[0].text == "G-NETLAB-01")
+        delivered = int(lab.find_elements(By.TAG_NAME, "td")[3].text)
+        check("the lab merchant's webhooks show as delivered", delivered >= 1, delivered)
+    finally:
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+
+
+ALL = {"cart": cart, "snap-card": snap_card, "embedded": embedded, "reload": reload_pending, "closed-declined": closed_and_declined, "core-card": core_card, "redirect-va": redirect_va, "qris": qris, "instructor": instructor}
 driver = browser()
 try:
     for name, flow in ALL.items():

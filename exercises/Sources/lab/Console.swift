@@ -36,7 +36,8 @@ func positional() -> [String] {
 }
 
 /// The options that take a value.
-let valued: Set = ["--lang", "--step", "--report", "--student", "--out", "--jobs", "--port", "--host", "--http", "--scenario", "--result"]
+let valued: Set = ["--lang", "--step", "--report", "--student", "--out", "--jobs", "--port", "--host", "--http", "--scenario", "--result",
+                   "--gateway", "--server-key", "--cacert"]
 
 let requestedLanguage = option("--lang") ?? ProcessInfo.processInfo.environment["NETLAB_LANG"] ?? "en"
 let language = LabLanguage(rawValue: requestedLanguage) ?? .en
@@ -49,6 +50,8 @@ func usage() -> Never {
         usage: swift run lab check N [--lang en|id] [--step N.M]   run the checks of labs 1…N
                swift run lab demo [--http=student|reference] [--scenario NAME]
                swift run lab serve 3 [--port N] [--host ADDR] [--reference]   your lab 3 server, for curl or wrk
+               swift run lab serve 5 --gateway URL --server-key KEY [--cacert FILE] [--port N]
+                                             your lab 5 handler as a merchant's webhook endpoint at a class gateway
                swift run lab list
         for instructors:
                swift run lab export DIR      a student's copy of the kit, without NetLab's answers
@@ -58,6 +61,8 @@ func usage() -> Never {
         pemakaian: swift run lab check N [--lang en|id] [--step N.M]   jalankan pemeriksaan lab 1…N
                    swift run lab demo [--http=student|reference] [--scenario NAMA]
                    swift run lab serve 3 [--port N] [--host ALAMAT] [--reference]   server lab 3 Anda, untuk curl atau wrk
+                   swift run lab serve 5 --gateway URL --server-key KEY [--cacert BERKAS] [--port N]
+                                                 handler lab 5 Anda sebagai endpoint webhook merchant di gateway kelas
                    swift run lab list
         untuk pengajar:
                    swift run lab export DIR      salinan kit untuk mahasiswa, tanpa jawaban NetLab

@@ -14,6 +14,17 @@ import Darwin
 #endif
 
 guard let command = arguments.first else { usage() }
+// Line by line, even into a pipe or a file: what a step printed survives its crash, and a
+// server's log (`lab serve`) shows each line as it happens. (The C global `stdout` is looked up
+// by name: Swift 6 refuses a direct reference to a mutable C global.)
+#if os(Linux)
+let stdoutSymbol = "stdout"
+#else
+let stdoutSymbol = "__stdoutp"
+#endif
+if let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, stdoutSymbol) {
+    setvbuf(symbol.load(as: UnsafeMutablePointer<FILE>.self), nil, _IOLBF, 0)
+}
 guard LabLanguage(rawValue: requestedLanguage) != nil else {
     print("--lang must be en or id (bahasa: en atau id), not \(requestedLanguage)")
     exit(2)
@@ -32,16 +43,6 @@ case "check":
     exit(check(upTo: last, only: option("--step"), reportFile: option("--report")))
 case "step":
     guard arguments.count >= 2, let file = option("--result") else { usage() }
-    // Line by line, so what the student printed survives a crash. (The C global `stdout` is
-    // looked up by name: Swift 6 refuses a direct reference to a mutable C global.)
-    #if os(Linux)
-    let stdoutSymbol = "stdout"
-    #else
-    let stdoutSymbol = "__stdoutp"
-    #endif
-    if let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, stdoutSymbol) {
-        setvbuf(symbol.load(as: UnsafeMutablePointer<FILE>.self), nil, _IOLBF, 0)
-    }
     exit(await runStep(arguments[1], resultFile: file))
 case "demo":
     exit(await demo())
