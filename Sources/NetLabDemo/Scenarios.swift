@@ -21,6 +21,7 @@ public enum DemoScenario: String, CaseIterable, Sendable {
     case savedCard = "saved-card"
     case gopayLinked = "gopay-linked"
     case subscription
+    case smuggling
 
     public var summary: String {
         switch self {
@@ -39,6 +40,7 @@ public enum DemoScenario: String, CaseIterable, Sendable {
         case .savedCard: "a saved card: registered once (sealed at the gateway), then charged with its saved_token_id, no card number or CVV again"
         case .gopayLinked: "GoPay tokenization: the customer links the wallet once with the PIN; the shop then charges it without a redirect"
         case .subscription: "a subscription: the gateway's timers charge a saved card every day (a day lasts a second here), three times"
+        case .smuggling: "request smuggling: a CL.TE edge proxy in front of the shop; a parser that lets Transfer-Encoding win hands a customer's order to an attacker"
         }
     }
 }
@@ -212,7 +214,7 @@ struct DemoContext {
 
     /// The stories that give each webhook its place: the same steps, numbered the same, on
     /// every run (docs/WALKTHROUGH.md quotes card-accept's numbers).
-    static let orderedStories: Set<DemoScenario> = [.cardAccept, .cardDeny, .vaTransfer]
+    static let orderedStories: Set<DemoScenario> = [.cardAccept, .cardDeny, .vaTransfer, .smuggling]
 
     func orderStatus(_ id: String) -> OrderStatus? { system?.shop?.order(id)?.status }
 
@@ -273,6 +275,7 @@ struct DemoContext {
         case .savedCard: return try await savedCard(customer)
         case .gopayLinked: return try await gopayLinked(customer)
         case .subscription: return try await subscription(customer)
+        case .smuggling: return try await smuggling(customer)
         }
     }
 }

@@ -157,6 +157,12 @@ struct ScenarioTests {
             Expect(kind: .paymentOrder, outcome: "paid"),
             Expect(kind: .note, outcome: "paid"),
         ]),
+        (.smuggling, [
+            Expect(kind: .httpRequest, from: "customer", to: "merchant", title: "POST /orders"),
+            Expect(kind: .paymentWebhook, outcome: "duplicate"),
+            Expect(kind: .note, outcome: "refused"),
+            Expect(kind: .note, outcome: "refused"),
+        ]),
         (.subscription, [
             Expect(kind: .httpRequest, from: "customer", to: "gateway", title: "GET /v2/card/register"),
             Expect(kind: .httpRequest, from: "merchant", to: "gateway", title: "POST /v1/subscriptions"),
