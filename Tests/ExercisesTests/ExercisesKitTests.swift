@@ -54,6 +54,55 @@ struct ExercisesKitTests {
         #expect(!output.contains("✘"))
     }
 
+    @Test("lab serve 5 at a class gateway: a merchant's webhook endpoint (NetLab's answer here) receives the gateway's webhooks and the order it placed turns paid at the bank's ATM")
+    func webhookEndpointAtAClassGateway() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-class-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let base = try TestPorts.freeBase(count: 6)
+        let endpoint = base + 5
+        let netlab = try TestProcess.netlabBinary()
+        // The class gateway.
+        let gateway = try await Self.child([netlab, "serve", "all", "--single-process", "--port-base", String(base), "--state", state, "--fast"], until: "state ")
+        defer { gateway.send(SIGKILL) }
+        let (added, keys) = try await TestProcess.run([netlab, "gateway", "merchant", "add", "G-LAB5-01", "--state", state,
+                                                       "--notification-url", "http://127.0.0.1:\(endpoint)/notifications", "--allow-private-webhooks"])
+        let serverKey = try #require(keys.split(separator: "\n").first { $0.hasPrefix("server key ") }?.split(separator: " ")[2], "\(added): \(keys)")
+        // The student's endpoint, NetLab's answer plugged in (the reference build of the kit).
+        let lab = try await Self.child(["nice", "-n", "19", "swift", "run", "--jobs", "1", "--package-path", Self.exercises, "--scratch-path", Self.exercises + "/.build-reference",
+                                  "-Xswiftc", "-DNETLAB_REFERENCE", "lab", "serve", "5", "--gateway", "https://127.0.0.1:\(base)", "--server-key", String(serverKey),
+                                  "--cacert", state + "/ca/ca.pem", "--host", "127.0.0.1", "--port", String(endpoint)], until: "lab 5: ", limit: .seconds(600))
+        defer { lab.send(SIGKILL) }
+
+        let (_, placed) = try await TestProcess.run(["curl", "-s", "-X", "POST", "http://127.0.0.1:\(endpoint)/orders", "-H", "Content-Type: application/json",
+                                                     "-d", #"{"gross_amount":15000}"#])
+        let order = try #require(try JSONSerialization.jsonObject(with: Data(placed.utf8)) as? [String: String], "\(placed)")
+        let va = try #require(order["va_number"], "\(placed)")
+        let (_, paid) = try await TestProcess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", state + "/ca/ca.pem", "-X", "POST",
+                                                   "https://127.0.0.1:\(base + 1)/va/\(va)/pay"])
+        #expect(paid == "200", "the bank took the payment: \(paid)")
+        var orders = ""
+        for _ in 0..<200 where !orders.contains(#""status":"paid""#) {
+            orders = try await TestProcess.run(["curl", "-s", "http://127.0.0.1:\(endpoint)/orders"]).1
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(orders.contains(#""status":"paid""#) && orders.contains(order["order_id"] ?? "?"), "\(orders)\n\(lab.output.suffix(2000))")
+        #expect(lab.output.contains("webhook → your handler answered 200"), "\(lab.output.suffix(2000))")
+    }
+
+    /// A long-running child, once it has printed `ready`.
+    static func child(_ command: [String], until ready: String, limit: Duration = .seconds(60)) async throws -> ChildProcess {
+        let child = try ChildProcess(executable: "/usr/bin/env", arguments: command)
+        let deadline = ContinuousClock.now + limit
+        while !child.output.contains(ready) {
+            guard child.exited == nil, ContinuousClock.now < deadline else {
+                child.send(SIGKILL)
+                throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(command.joined(separator: " ")) did not print \"\(ready)\":\n\(child.output.suffix(3000))"])
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return child
+    }
+
     @Test("a grading round: export the student kit, write one correct lab and one that calls NetLab's parser, tamper with the copy's checks; lab grade --json scores 6/6, flags the parser and ignores the tampering")
     func gradingRound() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-grading-\(UUID().uuidString)")

@@ -131,15 +131,7 @@ struct SeparateProcessTests {
 
     /// A base port with the next five free on 127.0.0.1 (the services need fixed, known ports to
     /// find each other; the test picks a random free block rather than a fixed one).
-    static func freePortBase() throws -> UInt16 {
-        for _ in 0..<50 {
-            let base = UInt16.random(in: 20000...29000)
-            let listeners = (0..<5).compactMap { try? TCPListener(host: "127.0.0.1", port: base + UInt16($0)) }
-            defer { for listener in listeners { listener.close() } }
-            if listeners.count == 5 { return base }
-        }
-        throw HTTPError(status: 500, message: "no five free ports in 20000…29005")
-    }
+    static func freePortBase() throws -> UInt16 { try TestPorts.freeBase(count: 5) }
 }
 
 }  // extension SeparateProcesses
