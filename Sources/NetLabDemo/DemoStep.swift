@@ -82,6 +82,9 @@ public struct DemoWire: Codable, Sendable, Equatable {
     /// Secrets in the plaintext an eavesdropper would want (card number, server key): the
     /// wiretap view highlights them.
     public var sensitive: [String]
+    /// How many of the first records are TLS 1.3 session tickets, not this message (a server's
+    /// first answer on a connection carries them).
+    public var sessionTickets = 0
 
     public init(plaintext: [UInt8], ciphertext: [UInt8]?, sensitive: [String]) {
         self.plaintext = Data(plaintext)

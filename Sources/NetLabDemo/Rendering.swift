@@ -54,8 +54,11 @@ public enum DemoText {
         if let cipher = wire.ciphertext.map({ [UInt8]($0) }) {
             let records = TLSRecordSummary.parse(cipher)
             out.append(style.paint("   below TLS — what a tap on the TCP connection sees (\(cipher.count) bytes, \(records.count) record(s)):", "35"))
-            for record in records.prefix(6) {
-                out.append("     record: content type \(record.contentType) (\(record.name)), length \(record.length): opaque ciphertext")
+            for (index, record) in records.prefix(6).enumerated() {
+                // TLS 1.3 hides every record's real type: the server's session tickets, sent with
+                // its first answer, look like data on the wire.
+                let inside = index < wire.sessionTickets ? "a TLS 1.3 session ticket (NewSessionTicket inside, RFC 8446 §4.6.1)" : "opaque ciphertext"
+                out.append("     record: content type \(record.contentType) (\(record.name)), length \(record.length): \(inside)")
             }
             out += hexDump(cipher, sensitive: [], style: style, limit: min(limit, 256))
             out.append(style.paint("   above TLS — the same message as the programs see it (\(plain.count) bytes):", "36"))

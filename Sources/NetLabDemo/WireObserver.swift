@@ -94,6 +94,8 @@ final class ObservedHTTPStream: ByteStream, Sendable {
         var status: Int?
         var body: [UInt8] = []
         var cipherTaken = 0
+        /// TLS 1.3 session tickets already said to have arrived (the inbound side's).
+        var ticketsShown = 0
     }
 
     let inner: any ByteStream
@@ -205,15 +207,29 @@ final class ObservedHTTPStream: ByteStream, Sendable {
             details.append("")
             details.append("(\(message.body.count) bytes) \(text)\(message.body.count > 160 ? " …" : "")")
         }
+        var tickets = 0
         if let cipher {
             let records = TLSRecordSummary.parse(cipher)
             details.append("")
             details.append("on the wire: \(cipher.count) bytes in \(records.count) TLS record(s) (\(Set(records.map(\.name)).sorted().joined(separator: ", "))) — opaque without the keys")
+            // TLS 1.3 sends the session tickets after the handshake, with the first answer.
+            if !outbound, let tls = inner as? TLSStream {
+                let total = tls.sessionTicketsReceived
+                let new = sides.withLock { sides in
+                    defer { sides[1].ticketsShown = total }
+                    return total - sides[1].ticketsShown
+                }
+                tickets = max(0, new)
+                if new > 0 {
+                    details.append("\(new) of these record(s) are the server's TLS 1.3 session tickets (NewSessionTicket, RFC 8446 §4.6.1), encrypted like data: a client may resume a later connection with one and skip the certificate")
+                }
+            }
         } else {
             details.append("")
             details.append("on the wire: these \(message.plain.count) bytes exactly as shown — no TLS, anyone on the path reads them")
         }
-        let wire = DemoWire(plaintext: message.plain, ciphertext: cipher, sensitive: recorder.sensitive)
+        var wire = DemoWire(plaintext: message.plain, ciphertext: cipher, sensitive: recorder.sensitive)
+        wire.sessionTickets = tickets
         let firstLine = message.head.prefix { $0 != "\n" }
         if outbound {
             recorder.fill(slot, with: DemoStep(layer: .http, kind: .httpRequest, from: caller, to: target,

@@ -174,6 +174,15 @@ public final class TLSContext: @unchecked Sendable {
         SSL_CTX_free(ctx)
     }
 
+    /// TLS 1.3 session tickets (NewSessionTicket, RFC 8446 §4.6.1) received on each live
+    /// connection of this client context, by its SSL's address: they come after the handshake,
+    /// encrypted like data, and a wire tap cannot tell them from it.
+    private let ticketCounts = Locked<[Int: Int]>([:])
+
+    func noteTicket(on ssl: OpaquePointer) { ticketCounts.withLock { $0[Int(bitPattern: UnsafeRawPointer(ssl)), default: 0] += 1 } }
+    func tickets(on ssl: OpaquePointer) -> Int { ticketCounts.withLock { $0[Int(bitPattern: UnsafeRawPointer(ssl))] ?? 0 } }
+    func forgetTickets(on ssl: OpaquePointer) { ticketCounts.withLock { $0[Int(bitPattern: UnsafeRawPointer(ssl))] = nil } }
+
     /// Stores `session` (taking the reference OpenSSL hands over) as the newest for `name`.
     func remember(_ session: OpaquePointer, for name: String) {
         let old = sessions.withLock { $0.updateValue(SessionReference(pointer: session), forKey: name) }
@@ -208,10 +217,12 @@ private func alpnSelect(
 /// A new session (a TLS 1.3 ticket, or a TLS 1.2 session) for the client's cache. Returning 1
 /// keeps the reference OpenSSL passed.
 private func newSession(_ ssl: OpaquePointer?, _ session: OpaquePointer?) -> Int32 {
-    guard let ssl, let session, let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
-        let ctx = SSL_get_SSL_CTX(ssl), let raw = SSL_CTX_get_ex_data(ctx, TLSContext.exDataIndex)
-    else { return 0 }
+    guard let ssl, let session, let ctx = SSL_get_SSL_CTX(ssl), let raw = SSL_CTX_get_ex_data(ctx, TLSContext.exDataIndex) else { return 0 }
     let context = Unmanaged<TLSContext>.fromOpaque(raw).takeUnretainedValue()
+    // In TLS 1.3 each new session is a ticket that arrived after the handshake.
+    if SSL_version(ssl) == TLS1_3_VERSION { context.noteTicket(on: ssl) }
+    // Kept for resumption under the server's name (an IP address is never sent as one).
+    guard let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return 0 }
     context.remember(session, for: String(cString: name))
     return 1
 }

@@ -95,8 +95,12 @@ public final class TLSEngine {
     }
 
     deinit {
+        context.forgetTickets(on: ssl)
         SSL_free(ssl)
     }
+
+    /// TLS 1.3 session tickets received so far on this connection (a client's; 0 on a server).
+    public var sessionTicketsReceived: Int { context.tickets(on: ssl) }
 
     // MARK: Moving ciphertext
 

@@ -36,6 +36,10 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
 
     public var description: String { "TLS (\(facts.version) \(facts.cipherSuite)) over \(underlying)" }
 
+    /// TLS 1.3 session tickets the server has sent so far (they arrive after the handshake, with
+    /// the first data read; a wire tap sees them as application_data records).
+    public var sessionTicketsReceived: Int { engine.withLock { $0.sessionTicketsReceived } }
+
     /// Client side: handshakes over `stream` with `serverName` as SNI and as the name the
     /// certificate must carry (unless verification is off). Throws a ``TLSError`` saying why
     /// the server is not trusted.

@@ -67,4 +67,17 @@ struct WalkthroughTests {
             #expect(Self.normalized(step.title).hasPrefix(quoted), "step \(number)'s title is \"\(step.title)\", the walkthrough says \"\(quote.title)\"")
         }
     }
+
+    @Test("the first answer on a TLS 1.3 connection is told apart from the two session tickets that came with it")
+    func sessionTicketsNamed() async throws {
+        let steps = await Self.play()
+        let token = try #require(steps.first { $0.kind == .httpResponse && $0.from == "gateway" && $0.to == "customer" })
+        #expect(token.wire?.sessionTickets == 2, "OpenSSL's server sends two tickets after the handshake")
+        #expect(token.details.contains { $0.hasPrefix("2 of these record(s) are the server's TLS 1.3 session tickets") }, "\(token.details)")
+        let wiretap = DemoText.wiretap(token, style: DemoStyle(colour: false, width: 200))
+        #expect(wiretap.components(separatedBy: "a TLS 1.3 session ticket (NewSessionTicket inside").count == 3, "\(wiretap)")
+        // The next answer on the same connection carries none.
+        let later = try #require(steps.last { $0.kind == .httpResponse && $0.from == "gateway" && $0.to == "customer" })
+        #expect(later.number != token.number && later.wire?.sessionTickets == 0)
+    }
 }
