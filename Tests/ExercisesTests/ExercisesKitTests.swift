@@ -117,7 +117,7 @@ struct ExercisesKitTests {
                         "NetLab/Package.swift", "NetLab/Sources/NetLabConformance/llhttp/cases.jsonl", "NetLab/Sources/NetLabConformance/llhttp/LICENSE"] {
             #expect(exists(present), "the export lacks \(present)")
         }
-        for absent in ["NetLab/Sources/LabReferences", "NetLab/Tests", "NetLab/exercises", "NetLab/Benchmarks"] {
+        for absent in ["NetLab/Sources/LabReferences", "NetLab/Tests", "NetLab/exercises", "NetLab/Benchmarks", "NetLab/docs/TEACHING.md"] {
             #expect(!exists(absent), "the export holds \(absent)")
         }
 

@@ -23,8 +23,12 @@ func export(to destination: String) -> Int32 {
         where ["Package.swift", "Sources", "docs", "README.md"].contains(item) || item.hasPrefix("LICENSE") {
             try fileManager.copyItem(at: netlab.appendingPathComponent(item), to: target.appendingPathComponent("NetLab/" + item))
         }
-        let answers = target.appendingPathComponent("NetLab/Sources/LabReferences")
-        if fileManager.fileExists(atPath: answers.path) { try fileManager.removeItem(at: answers) }
+        // Not for students: NetLab's answers, and the instructor's kit (quiz prompts, what the
+        // checks catch).
+        for path in ["NetLab/Sources/LabReferences", "NetLab/docs/TEACHING.md", "NetLab/docs/TEACHING.id.md"] {
+            let url = target.appendingPathComponent(path)
+            if fileManager.fileExists(atPath: url.path) { try fileManager.removeItem(at: url) }
+        }
         try ".build/\nPackage.resolved\n.swiftpm/\n".write(to: target.appendingPathComponent(".gitignore"), atomically: true, encoding: .utf8)
     } catch {
         fail("export stopped: \(error)", "ekspor berhenti: \(error)")
@@ -32,13 +36,13 @@ func export(to destination: String) -> Int32 {
     print(say("""
         A student's copy of the kit is in \(target.path):
           the five labs' starters and handouts, the checks and the runner, and NetLab (NetLab/)
-          without its answers to the labs and without its tests.
+          without its answers to the labs, its tests or the instructor's kit (docs/TEACHING.md).
         Students: cd \(target.lastPathComponent) && swift run lab check 1
         Grading: from this kit, swift run lab grade PATH-TO-A-SUBMISSION --json --student ID
         """, """
         Salinan kit untuk mahasiswa ada di \(target.path):
           starter dan modul kelima lab, pemeriksaan dan runner-nya, serta NetLab (NetLab/)
-          tanpa jawaban lab dan tanpa tes-nya.
+          tanpa jawaban lab, tes-nya, atau kit pengajar (docs/TEACHING.md).
         Mahasiswa: cd \(target.lastPathComponent) && swift run lab check 1
         Penilaian: dari kit ini, swift run lab grade PATH-KIRIMAN --json --student ID
         """))

@@ -1,13 +1,14 @@
 // The five labs as files: where each lives in the kit, the module it builds, and what in NetLab
 // it must not call — NetLab's own implementation of the very thing the lab asks for.
 import Foundation
+import NetLabConformance
 
 struct KitLab: Sendable {
     /// A NetLab function or type the lab's code must not call, as a pattern over demangled
     /// symbol names, and what it is.
     struct Forbidden: Sendable {
         let pattern: String
-        let what: String
+        let what: LabText
     }
 
     let number: Int
@@ -22,27 +23,27 @@ struct KitLab: Sendable {
     var path: String { folder + "/" + file }
 
     /// NetLab's answers, out of bounds for every lab (only in NetLab's repository).
-    static let answers = Forbidden(pattern: #"\bLabReferences\."#, what: "NetLab's answers to the labs (LabReferences)")
+    static let answers = Forbidden(pattern: #"\bLabReferences\."#, what: LabText(en: "NetLab's answers to the labs (LabReferences)", id: "jawaban NetLab untuk lab (LabReferences)"))
 
     static let all: [KitLab] = [
         KitLab(number: 1, folder: "lab1-sockets", file: "Echo.swift", target: "Lab1Sockets", type: "StudentEcho", forbidden: [answers]),
         KitLab(number: 2, folder: "lab2-http-parsing", file: "Parser.swift", target: "Lab2HTTPParsing", type: "StudentParser", forbidden: [
             answers,
             // HTTPMessageParser.Kind is how the lab's configuration says "requests" or "responses".
-            Forbidden(pattern: #"\bHTTPParser\.HTTPMessageParser\b(?!\.Kind\b)"#, what: "HTTPMessageParser, NetLab's own HTTP parser"),
-            Forbidden(pattern: #"\bHTTPParser\.AnyHTTPMessageParser\b"#, what: "AnyHTTPMessageParser, a wrapper around another parser"),
+            Forbidden(pattern: #"\bHTTPParser\.HTTPMessageParser\b(?!\.Kind\b)"#, what: LabText(en: "HTTPMessageParser, NetLab's own HTTP parser", id: "HTTPMessageParser, parser HTTP milik NetLab sendiri")),
+            Forbidden(pattern: #"\bHTTPParser\.AnyHTTPMessageParser\b"#, what: LabText(en: "AnyHTTPMessageParser, a wrapper around another parser", id: "AnyHTTPMessageParser, pembungkus parser lain")),
         ]),
         KitLab(number: 3, folder: "lab3-http-server", file: "Server.swift", target: "Lab3HTTPServer", type: "StudentServer", forbidden: [
             answers,
-            Forbidden(pattern: #"\bNetLab\.HTTPServer\b"#, what: "HTTPServer, NetLab's own HTTP server"),
+            Forbidden(pattern: #"\bNetLab\.HTTPServer\b"#, what: LabText(en: "HTTPServer, NetLab's own HTTP server", id: "HTTPServer, server HTTP milik NetLab sendiri")),
         ]),
         KitLab(number: 4, folder: "lab4-tls", file: "TLSClient.swift", target: "Lab4TLS", type: "StudentTLSClient", forbidden: [
             answers,
-            Forbidden(pattern: #"\bTLSWrapper\.TLSStream\b"#, what: "TLSStream, NetLab's own TLS stream"),
+            Forbidden(pattern: #"\bTLSWrapper\.TLSStream\b"#, what: LabText(en: "TLSStream, NetLab's own TLS stream", id: "TLSStream, stream TLS milik NetLab sendiri")),
         ]),
         KitLab(number: 5, folder: "lab5-webhooks", file: "Webhook.swift", target: "Lab5Webhooks", type: "StudentWebhook", forbidden: [
             answers,
-            Forbidden(pattern: #"\bPaymentFlow\.ReferenceWebhookHandler\b"#, what: "ReferenceWebhookHandler, the NetLab shop's own notification endpoint"),
+            Forbidden(pattern: #"\bPaymentFlow\.ReferenceWebhookHandler\b"#, what: LabText(en: "ReferenceWebhookHandler, the NetLab shop's own notification endpoint", id: "ReferenceWebhookHandler, endpoint notifikasi milik toko NetLab sendiri")),
         ]),
     ]
 }
@@ -73,7 +74,8 @@ func forbiddenCalls(of lab: KitLab, objectFiles: [String]) throws -> [String] {
             let name = line.range(of: " ---> ").map { String(line[$0.upperBound...]) } ?? String(line)
             return name.count > 140 ? String(name.prefix(140)) + "…" : name
         }).sorted()
-        found.append("\(rule.what): " + calls.prefix(5).joined(separator: "; ") + (calls.count > 5 ? " (and \(calls.count - 5) more)" : ""))
+        found.append("\(rule.what(language)): " + calls.prefix(5).joined(separator: "; ")
+                     + (calls.count > 5 ? say(" (and \(calls.count - 5) more)", " (dan \(calls.count - 5) lagi)") : ""))
     }
     return found
 }
