@@ -16,7 +16,7 @@ struct CommandTests {
         #expect(wrong != 0 && message.contains("card-acept"), "\(message)")
     }
 
-    @Test("piped: the whole story, no colour, exit 0; --json is one object per line; --trace writes Mermaid; --keylog is 0600")
+    @Test("piped: the whole story, no colour, lines kept whole, exit 0; --json is one object per line; --trace writes Mermaid; --keylog is 0600")
     func nonInteractive() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-demo-cli-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -27,6 +27,7 @@ struct CommandTests {
         #expect(text.contains("· TLS · customer → gateway") && text.contains("✔ card-accept"), "\(text.suffix(2000))")
         #expect(!text.contains("\u{1B}["), "no colour codes when piped")
         #expect(!text.contains("[Enter] next"), "no prompts when piped")
+        #expect(text.contains("&card_exp_month=12&card_exp_year=2028 HTTP/1.1"), "piped, long lines are kept whole, not cut at the width")
 
         let trace = directory + "/trace.md", keylog = directory + "/keys.log"
         let (jsonStatus, json) = try await Self.netlab(["demo", "--json", "--scenario", "va-transfer", "--trace", trace, "--keylog", keylog])
