@@ -20,7 +20,7 @@ struct PaymentServeOptions: ParsableArguments {
     @Option(help: "The host name or address in the URLs the services give out (pages, redirects, what is printed); default: the --bind address, or this machine's name when that is 0.0.0.0 or ::.")
     var publicHost: String?
 
-    @Option(name: .customLong("san"), help: "One more name or address for the services' certificate (repeatable): every name the students reach this machine by.")
+    @Option(name: .customLong("san"), help: "One more name or address for the services' certificate (repeatable), besides the public host and (with --bind 0.0.0.0 or ::) every address of this machine.")
     var san: [String] = []
 
     @Option(help: "The lab merchant's server key (a sandbox-style default otherwise; printed at start).")

@@ -167,6 +167,31 @@ public final class PaymentSystem: Sendable {
 
     /// Starts `actors` (all by default). Without a port base every actor must run here, since
     /// the others could not find it.
+    /// This machine's addresses (every interface; IPv6 link-local ones left out: they need a
+    /// zone to be used).
+    static func interfaceAddresses() -> [String] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(list) }
+        var addresses: [String] = []
+        for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
+            guard let address = entry.pointee.ifa_addr else { continue }
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            switch Int32(address.pointee.sa_family) {
+            case AF_INET:
+                var ipv4 = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                guard inet_ntop(AF_INET, &ipv4, &text, socklen_t(text.count)) != nil else { continue }
+            case AF_INET6:
+                var ipv6 = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                guard inet_ntop(AF_INET6, &ipv6, &text, socklen_t(text.count)) != nil else { continue }
+                if String(cString: text).lowercased().hasPrefix("fe80:") { continue }
+            default: continue
+            }
+            addresses.append(String(cString: text))
+        }
+        return Array(Set(addresses)).sorted()
+    }
+
     /// A host as a URL writes it: an IPv6 address in brackets.
     static func urlHost(_ host: String) -> String { host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host }
 
@@ -183,8 +208,9 @@ public final class PaymentSystem: Sendable {
         var caPath: String?
         if !options.plaintext {
             let ca = try LabCertificateAuthority(directory: options.stateDirectory + "/ca")
+            // Listening everywhere: every address of this machine too, so a student may use any.
             let names = ["localhost", "127.0.0.1", "::1", options.advertisedHost] + options.certificateNames
-                + (options.listensEverywhere ? [] : [options.host])
+                + (options.listensEverywhere ? Self.interfaceAddresses() : [options.host])
             let leaf = try ca.issue(name: "services", extraNames: names)
             serverTLS = try TLSContext(.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath))
             clientConfiguration.tls = try TLSContext(.client(trustRootsFile: ca.certificatePath))

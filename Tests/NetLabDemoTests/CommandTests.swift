@@ -43,6 +43,20 @@ struct CommandTests {
         #expect(try String(contentsOfFile: keylog, encoding: .utf8).contains("CLIENT_TRAFFIC_SECRET_0"))
     }
 
+    @Test("netlab sockets: the system calls in order; step 10 shows the very bytes that hold the card number it calls visible, TLS hides them, an unverified client hands them over")
+    func socketsWalkthrough() async throws {
+        let (status, text) = try await Self.netlab(["sockets"])
+        #expect(status == 0, "\(text)")
+        let lines = text.split(separator: "\n").map(String.init)
+        let step10 = lines.drop { !$0.hasPrefix("10. HTTP without TLS") }.prefix { !$0.hasPrefix("11. ") }
+        #expect(step10.contains { $0.contains("the card number in the JSON body") }, "\(step10)")
+        // The digits, across the hex dump's rows, as its ASCII column shows them.
+        let ascii = step10.filter { $0.hasPrefix("    0") }.map { String($0.suffix(16)) }.joined()
+        #expect(ascii.contains("4811111111111114"), "\(step10.joined(separator: "\n"))")
+        #expect(step10.contains { $0.contains("the card number is VISIBLE on the wire") })
+        #expect(text.contains("the card number is not visible on the wire") && text.contains("the impostor received the card number: YES"), "\(text.suffix(1500))")
+    }
+
     @Test("on a terminal: Enter steps, w shows the wiretap below and above TLS, q quits (driven through a pseudo-terminal)")
     func interactive() async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Interop/drive_demo_tty.py").path

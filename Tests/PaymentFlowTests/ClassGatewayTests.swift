@@ -25,6 +25,9 @@ struct ClassGatewayTests {
         options.publicHost = nil
         #expect(options.internalHost == "::1" && options.advertisedHost == ProcessInfo.processInfo.hostName)
         #expect(PaymentSystem.urlHost("::1") == "[::1]" && PaymentSystem.urlHost("lab-gw") == "lab-gw")
+        // What a certificate for every address of this machine names: loopback at least, no link-local.
+        let addresses = PaymentSystem.interfaceAddresses()
+        #expect(addresses.contains("127.0.0.1") && !addresses.contains { $0.lowercased().hasPrefix("fe80:") }, "\(addresses)")
     }
 
     @Test("--public-host and --san: the URLs name the public host, the certificate every name, and a card payment goes through")
