@@ -8,7 +8,8 @@ import PaymentFlow
 enum MerchantSheet {
     static let columns = ["merchant_id", "server_key", "client_key", "notification_url", "finish_url", "allow_private_webhooks"]
 
-    /// One merchant as written: blank fields are nil.
+    /// One merchant as written: blank fields are nil. A column the sheet does not have leaves
+    /// an existing merchant's value as it is (`columns` says which it has).
     struct Row: Equatable {
         var merchantID: String
         var serverKey: String?
@@ -18,16 +19,21 @@ enum MerchantSheet {
         var allowsPrivateWebhooks: Bool
         /// The line it came from (0: not from a file).
         var line = 0
+        /// The sheet's columns (nil: every field is given, as by `merchant add`).
+        var columns: Set<String>? = nil
 
         /// The account to store: keys from the row, else from `existing` (a re-import does not
         /// change a merchant's keys), else new random ones. Checked: an id or key with a NUL, a
         /// space or a colon (which would end the Basic user name) could never be used, and a URL
         /// must be http(s).
         func account(keeping existing: MerchantAccount?) throws(SheetError) -> MerchantAccount {
+            func given(_ column: String) -> Bool { columns?.contains(column) ?? true }
             let account = MerchantAccount(
                 merchantID: merchantID, serverKey: serverKey ?? existing?.serverKey ?? Self.randomKey("SB-Mid-server-"),
                 clientKey: clientKey ?? existing?.clientKey ?? Self.randomKey("SB-Mid-client-"),
-                notificationURL: notificationURL, finishURL: finishURL, allowsPrivateWebhooks: allowsPrivateWebhooks)
+                notificationURL: given("notification_url") ? notificationURL : existing?.notificationURL,
+                finishURL: given("finish_url") ? finishURL : existing?.finishURL,
+                allowsPrivateWebhooks: given("allow_private_webhooks") ? allowsPrivateWebhooks : existing?.allowsPrivateWebhooks ?? false)
             for (name, value) in [("merchant id", account.merchantID), ("server key", account.serverKey), ("client key", account.clientKey)] {
                 guard !value.isEmpty, value.utf8.count <= 64, value.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: ":") }) else {
                     throw .invalidField(line: line, column: name, rule: "1 to 64 visible ASCII characters without ':'")
@@ -56,6 +62,8 @@ enum MerchantSheet {
         case wrongFieldCount(line: Int, expected: Int, got: Int)
         case invalidField(line: Int, column: String, rule: String)
         case duplicateMerchant(line: Int, merchantID: String)
+        case duplicateKey(merchantID: String, column: String, other: String)
+        case semicolons
 
         var description: String {
             switch self {
@@ -66,24 +74,32 @@ enum MerchantSheet {
             case .wrongFieldCount(let line, let expected, let got): "line \(line): \(got) fields, the header has \(expected)"
             case .invalidField(let line, let column, let rule): (line > 0 ? "line \(line): " : "") + "the \(column) must be \(rule)"
             case .duplicateMerchant(let line, let id): "line \(line): \(id) is listed twice"
+            case .duplicateKey(let id, let column, let other): "\(id)'s \(column) is \(other)'s too: keys must be unique"
+            case .semicolons: "the columns are separated by ';' (a spreadsheet set to another locale): export it with commas"
             }
         }
     }
 
     /// The rows of a sheet; the first line is the header.
     static func rows(_ text: String) throws(SheetError) -> [Row] {
-        let records = try records(text)
-        guard let header = records.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }), header != [""] else { throw .empty }
+        // A spreadsheet's "CSV UTF-8" starts with a byte-order mark.
+        let records = try records(text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text)
+        guard var header = records.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }), header != [""] else { throw .empty }
+        if header.count == 1, header[0].contains(";") { throw .semicolons }
+        // Empty cells after the last column (a trailing comma) name nothing.
+        while header.count > 1, header.last == "" { header.removeLast() }
         for name in header where !columns.contains(name) { throw .unknownColumn(name) }
         guard header.contains("merchant_id") else { throw .missingColumn("merchant_id") }
         var rows: [Row] = []
         var seen: Set<String> = []
         for record in records.dropFirst() where record.fields != [""] {
-            guard record.fields.count == header.count else {
-                throw .wrongFieldCount(line: record.line, expected: header.count, got: record.fields.count)
+            var fields = record.fields
+            while fields.count > header.count, fields.last?.trimmingCharacters(in: .whitespaces) == "" { fields.removeLast() }
+            guard fields.count == header.count else {
+                throw .wrongFieldCount(line: record.line, expected: header.count, got: fields.count)
             }
             var values: [String: String] = [:]
-            for (name, value) in zip(header, record.fields) {
+            for (name, value) in zip(header, fields) {
                 let trimmed = value.trimmingCharacters(in: .whitespaces)
                 if !trimmed.isEmpty { values[name] = trimmed }
             }
@@ -97,9 +113,28 @@ enum MerchantSheet {
             }
             rows.append(Row(merchantID: id, serverKey: values["server_key"], clientKey: values["client_key"],
                             notificationURL: values["notification_url"], finishURL: values["finish_url"],
-                            allowsPrivateWebhooks: allow, line: record.line))
+                            allowsPrivateWebhooks: allow, line: record.line, columns: Set(header)))
         }
         return rows
+    }
+
+    /// The accounts the sheet makes of `existing` merchants, all checked — fields, and keys
+    /// unique among the sheet and every other merchant — before any is saved.
+    static func accounts(_ text: String, existing: [MerchantAccount]) throws(SheetError) -> [MerchantAccount] {
+        let byID = Dictionary(existing.map { ($0.merchantID, $0) }, uniquingKeysWith: { first, _ in first })
+        var accounts: [MerchantAccount] = []
+        for row in try rows(text) { accounts.append(try row.account(keeping: byID[row.merchantID])) }
+        let changed = Set(accounts.map(\.merchantID))
+        let everyone = existing.filter { !changed.contains($0.merchantID) } + accounts  // the sheet's row is the one named
+        for (column, key) in [("server key", \MerchantAccount.serverKey), ("client key", \MerchantAccount.clientKey)] {
+            var owner: [String: String] = [:]
+            for account in everyone {
+                if let other = owner.updateValue(account.merchantID, forKey: account[keyPath: key]), other != account.merchantID {
+                    throw .duplicateKey(merchantID: account.merchantID, column: column, other: other)
+                }
+            }
+        }
+        return accounts
     }
 
     /// RFC 4180 records: fields split at commas, a quoted field may hold commas, line breaks and

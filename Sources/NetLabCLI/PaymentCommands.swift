@@ -60,6 +60,21 @@ struct PaymentServeOptions: ParsableArguments {
     @Flag(help: .hidden)
     var supervised = false
 
+    mutating func validate() throws {
+        // A host only: a scheme, a port or a path would make every URL (and the certificate) wrong.
+        if let publicHost, publicHost.isEmpty || publicHost.contains(where: { "/:@?#[] ".contains($0) }) && !Self.isIPv6(publicHost) {
+            throw ValidationError("--public-host is a host name or address only (lab-gw, 10.0.0.5), not \(publicHost)")
+        }
+        for name in san where name.isEmpty || name.contains(where: { "/@?#[] ".contains($0) }) || (name.contains(":") && !Self.isIPv6(name)) {
+            throw ValidationError("--san is a DNS name or an IP address, not \(name)")
+        }
+    }
+
+    static func isIPv6(_ text: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET6, text, &address) == 1
+    }
+
     func systemOptions() -> PaymentSystemOptions {
         var options = PaymentSystemOptions(stateDirectory: state ?? PaymentSystemOptions.defaultStateDirectory)
         options.portBase = portBase
@@ -99,7 +114,7 @@ struct PaymentServeOptions: ParsableArguments {
         // The shop first: it is what a newcomer opens in a browser.
         if let shop = system.urls[.merchant] { say("shop \(shop)/ (open this in a browser)") }
         for (actor, url) in system.services { say("\(actor.rawValue) \(url)") }
-        if let gateway = system.urls[.gateway] {
+        if let gateway = system.urls[.gateway], system.gateway?.configuration.instructorKey != nil {
             say("instructor \(gateway)/instructor (the class view: any user name, the password in \(options.stateDirectory)/instructor.key)")
         }
         say("state \(options.stateDirectory)")
@@ -325,15 +340,14 @@ extension GatewayCommand {
             let text: String
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw ValidationError("cannot read \(file): \(error.localizedDescription)") }
             let store = try state.store()
-            let existing = Dictionary(try store.merchants().map { ($0.merchantID, $0) }, uniquingKeysWith: { first, _ in first })
-            // Every row read and checked before anything is saved.
+            let existing = try store.merchants()
+            // Every row read and checked — keys unique too — before anything is saved.
             let accounts: [MerchantAccount]
-            switch Result(catching: { () throws(MerchantSheet.SheetError) -> [MerchantAccount] in
-                try MerchantSheet.rows(text).map { row throws(MerchantSheet.SheetError) in try row.account(keeping: existing[row.merchantID]) }
-            }) {
+            switch Result(catching: { () throws(MerchantSheet.SheetError) -> [MerchantAccount] in try MerchantSheet.accounts(text, existing: existing) }) {
             case .success(let checked): accounts = checked
             case .failure(let problem): throw ValidationError("\(file): \(problem)")
             }
+            let known = Set(existing.map(\.merchantID))
             for account in accounts {
                 do {
                     try store.saveMerchant(account)
@@ -341,7 +355,7 @@ extension GatewayCommand {
                     throw ValidationError("could not save \(account.merchantID): \(error.message) (keys must be unique across merchants)")
                 }
             }
-            let added = accounts.filter { existing[$0.merchantID] == nil }.count
+            let added = accounts.filter { !known.contains($0.merchantID) }.count
             print("\(accounts.count) merchants from \(file): \(added) added, \(accounts.count - added) updated")
         }
     }
@@ -357,16 +371,25 @@ extension GatewayCommand {
             let merchants = try state.store().merchants()
             let text = MerchantSheet.csv(merchants, withServerKeys: withKeys)
             guard let out else { return print(text, terminator: "") }
-            // Secret keys: readable by the owner only, from the moment the file exists.
-            let descriptor = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, withKeys ? 0o600 : 0o644)
-            guard descriptor >= 0 else { throw ValidationError("cannot write \(out): \(String(cString: strerror(errno)))") }
-            defer { close(descriptor) }
-            if withKeys { fchmod(descriptor, 0o600) }  // an existing file keeps its mode otherwise
-            let bytes = Array(text.utf8)
-            guard bytes.withUnsafeBytes({ write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
-                throw ValidationError("cannot write \(out): \(String(cString: strerror(errno)))")
-            }
+            try Self.writeSecret(text, to: out, mode: withKeys ? 0o600 : 0o644)
             print("\(out): \(merchants.count) merchants" + (withKeys ? " with their server keys (mode 0600: hand each student their own row)" : ""))
+        }
+
+        /// Writes `text` to `path` with `mode` from the first byte: into a new file beside it
+        /// (never through a link, never into a file someone else made), then renamed over it.
+        static func writeSecret(_ text: String, to path: String, mode: mode_t) throws {
+            let temporary = path + ".\(getpid()).tmp"
+            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+            guard descriptor >= 0 else { throw ValidationError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+            let bytes = Array(text.utf8)
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            let synced = fsync(descriptor) == 0
+            close(descriptor)
+            guard written == bytes.count, synced, rename(temporary, path) == 0 else {
+                let why = String(cString: strerror(errno))
+                unlink(temporary)
+                throw ValidationError("cannot write \(path): \(why)")
+            }
         }
     }
 }

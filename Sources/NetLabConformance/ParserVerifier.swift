@@ -74,6 +74,14 @@ public enum ParserFeeding: Hashable, Sendable {
     /// After a complete keep-alive message in the same buffer.
     case pipelined
 
+    /// Byte by byte or split: the message arrives in more than one piece, alone.
+    public var arrivesInPieces: Bool {
+        switch self {
+        case .byteByByte, .split: true
+        case .whole, .pipelined: false
+        }
+    }
+
     /// "fed one byte at a time", in each language.
     public var described: LabText {
         switch self {

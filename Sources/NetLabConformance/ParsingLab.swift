@@ -80,7 +80,7 @@ public enum ParsingLab {
             return LabText(en: "each passes alone and fails after another message: after one message ends, the next starts at the following byte of the same buffer — keep it, and count error offsets from the start of the stream",
                            id: "masing-masing lulus sendirian dan gagal setelah pesan lain: setelah satu pesan selesai, pesan berikutnya mulai di byte sesudahnya dalam buffer yang sama — simpan, dan hitung offset error dari awal stream")
         }
-        if !feedings.contains(.whole) {
+        if feedings.allSatisfy(\.arrivesInPieces) {
             return LabText(en: "they pass fed whole and fail when the bytes arrive in pieces: you assume one receive holds a whole message — keep what you cannot parse yet and return nil until more arrives",
                            id: "semuanya lulus bila diumpankan utuh dan gagal bila byte datang sepotong-sepotong: Anda menganggap satu receive berisi satu pesan utuh — simpan yang belum bisa diurai dan kembalikan nil sampai byte berikutnya datang")
         }
@@ -104,10 +104,10 @@ public enum ParsingLab {
             // The reference's outcome, fed whole (its own tests prove it the same however fed).
             vector.expected = reference.run(vector, input: input.bytes, cuts: [], methods: [])
             failing += verifier.verify(vector)
-            if failing.count >= 20 { break }
+            if failing.count > 20 { break }
         }
         guard !failing.isEmpty else { return }
-        var failure = failure(failing, of: inputs.count, more: failing.count >= 20, what: what)
+        var failure = failure(Array(failing.prefix(20)), of: inputs.count, more: failing.count > 20, what: what)
         if failing.contains(where: { $0.feeding == .whole }) {
             failure.hint = LabText(en: "steps 2.1–2.4 name the rules one by one; pass them first", id: "langkah 2.1–2.4 menyebut aturannya satu per satu; luluskan itu dulu")
         }

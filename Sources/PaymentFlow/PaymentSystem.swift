@@ -92,6 +92,9 @@ public struct PaymentSystemOptions: Sendable {
 }
 
 extension PaymentSystemOptions {
+    /// Listening on this machine's loopback only.
+    var listensOnLoopbackOnly: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+
     /// Listening on every address (`0.0.0.0`, `::`).
     var listensEverywhere: Bool { ["0.0.0.0", "::", "", "*"].contains(host) }
 
@@ -184,10 +187,11 @@ public final class PaymentSystem: Sendable {
             case AF_INET6:
                 var ipv6 = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
                 guard inet_ntop(AF_INET6, &ipv6, &text, socklen_t(text.count)) != nil else { continue }
-                if String(cString: text).lowercased().hasPrefix("fe80:") { continue }
             default: continue
             }
-            addresses.append(String(cString: text))
+            let written = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if written.lowercased().hasPrefix("fe80:") { continue }
+            addresses.append(written)
         }
         return Array(Set(addresses)).sorted()
     }
@@ -300,8 +304,13 @@ public final class PaymentSystem: Sendable {
         }
         if actors.contains(.gateway), let store, let accounts {
             var configuration = GatewayConfiguration(bankURL: url(.bank), publicURL: publicURL(.gateway), bankNoticeKey: noticeKey, fraudURL: url(.fraud))
-            // The class view's password: made once, kept 0600 in the state folder for the instructor to read.
-            configuration.instructorKey = try Self.secret(at: options.stateDirectory + "/instructor.key")
+            configuration.publicBankURL = publicURL(.bank)
+            // The class view's password: made once, kept 0600 in the state folder for the instructor
+            // to read. Never over plain HTTP beyond this machine: the password would cross the
+            // very network the class taps in the Wireshark lab.
+            if !options.plaintext || options.listensOnLoopbackOnly {
+                configuration.instructorKey = try Self.secret(at: options.stateDirectory + "/instructor.key")
+            }
             configuration.now = options.now
             configuration.paymentExpiry = options.paymentExpiry
             configuration.settlementDelay = options.settlementDelay
@@ -327,7 +336,8 @@ public final class PaymentSystem: Sendable {
         if actors.contains(.merchant) {
             shop = try MerchantShop(merchantID: options.merchantID, serverKey: options.serverKey, gatewayURL: url(.gateway),
                                     client: clientFor("merchant"), ordersPath: options.stateDirectory + "/merchant.sqlite",
-                                    observer: options.observer, clientKey: options.clientKey, publicURL: publicURL(.merchant))
+                                    observer: options.observer, clientKey: options.clientKey, publicURL: publicURL(.merchant),
+                                    publicGatewayURL: publicURL(.gateway))
             routers.set(.merchant, shop!.router)
         }
         return PaymentSystem(

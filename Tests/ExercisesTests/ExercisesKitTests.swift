@@ -103,7 +103,7 @@ struct ExercisesKitTests {
         return child
     }
 
-    @Test("a grading round: export the student kit, write one correct lab and one that calls NetLab's parser, tamper with the copy's checks; lab grade --json scores 6/6, flags the parser and ignores the tampering")
+    @Test("a grading round: export the student kit, write one correct lab and one that calls NetLab's parser, tamper with the copy's checks; lab grade --json scores 6/6, flags the parser and a lab that ends the process, and ignores the tampering")
     func gradingRound() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-grading-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -125,14 +125,21 @@ struct ExercisesKitTests {
         // copy's checks edited so that every step passes.
         try Self.correctEcho.write(to: kit.appendingPathComponent("lab1-sockets/Echo.swift"), atomically: true, encoding: .utf8)
         try Self.delegatingParser.write(to: kit.appendingPathComponent("lab2-http-parsing/Parser.swift"), atomically: true, encoding: .utf8)
+        // Lab 3 ends the process from inside a step (as code that forges its verdict would).
+        let server = kit.appendingPathComponent("lab3-http-server/Server.swift")
+        try String(contentsOf: server, encoding: .utf8)
+            .replacingOccurrences(of: "        // Not written yet: the connection is dropped without an answer.", with: "        exit(0)")
+            .replacingOccurrences(of: "import HTTPParser\n", with: "import Foundation\nimport HTTPParser\n")
+            .write(to: server, atomically: true, encoding: .utf8)
         let labs = kit.appendingPathComponent("NetLab/Sources/NetLabConformance/Labs.swift")
         let original = try String(contentsOf: labs, encoding: .utf8)
         let tampered = original.replacingOccurrences(of: "        self.run = run\n", with: "        self.run = { _ = try? await run() }\n")
         #expect(tampered != original)
         try tampered.write(to: labs, atomically: true, encoding: .utf8)
-        // In the student's own copy, the export builds and the tampering "works".
-        let (_, own) = try await Self.lab(["check", "3"], package: kit.path)
-        #expect(own.contains("8/8 ✔"), "\(own.suffix(3000))")
+        // In the student's own copy, the export builds and the tampering "works" (lab 4, whose
+        // starter passes nothing, shows every step passed).
+        let (_, own) = try await Self.lab(["check", "4", "--step", "4.1"], package: kit.path)
+        #expect(own.contains("✔ 4.1") && own.contains("1/1 ✔"), "\(own.suffix(3000))")
 
         // The instructor grades from their own kit: only the five lab files count.
         let report = root.appendingPathComponent("s-001.json")
@@ -148,7 +155,10 @@ struct ExercisesKitTests {
         #expect(lab(2)["points"] as? Int == 0 && lab(2)["passed"] as? Int == 6, "the wrapper passes every check and scores nothing: \(lab(2))")
         #expect(problem?["kind"] as? String == "calls-netlab-implementation", "\(lab(2))")
         #expect((problem?["detail"] as? [String])?.joined().contains("HTTPParser.HTTPMessageParser") == true, "\(lab(2))")
-        for untouched in 3...5 { #expect(lab(untouched)["points"] as? Int == 0 && lab(untouched)["problem"] == nil, "\(lab(untouched))") }
+        let suspicious = lab(3)["problem"] as? [String: Any]
+        #expect(suspicious?["kind"] as? String == "suspicious-calls" && (suspicious?["detail"] as? [String])?.joined().contains("ends or signals the process") == true,
+                "\(lab(3))")
+        for untouched in 4...5 { #expect(lab(untouched)["points"] as? Int == 0 && lab(untouched)["problem"] == nil, "\(lab(untouched))") }
     }
 
     static let correctEcho = """

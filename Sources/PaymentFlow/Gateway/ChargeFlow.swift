@@ -265,7 +265,7 @@ final class ChargeFlow: Sendable {
         let from = expiry?.from ?? configuration.now()
         let lasts = expiry?.lasts ?? min(channel.defaultExpiry ?? configuration.paymentExpiry, configuration.paymentExpiry)
         transaction.expiryTime = Timestamp.midtrans(from.addingTimeInterval(Timestamp.seconds(lasts)))
-        channel.show(account: account.va_number, on: &transaction, gateway: publicURL(), bank: configuration.bankURL)
+        channel.show(account: account.va_number, on: &transaction, gateway: publicURL(), bank: configuration.publicBankURL ?? configuration.bankURL)
     }
 
     /// `credit_card.bins`: the card starts with one of the digit prefixes, or its issuer is one

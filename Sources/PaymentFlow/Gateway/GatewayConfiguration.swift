@@ -5,6 +5,9 @@ import TLSWrapper
 public struct GatewayConfiguration: Sendable {
     /// The bank's base URL (`https://127.0.0.1:9443`).
     public var bankURL: String
+    /// The bank as browsers reach it (its simulator pages, a deeplink's redirect); `bankURL`
+    /// unless set (a class gateway reaches the bank on loopback, the students' browsers by name).
+    public var publicBankURL: String?
     /// The fraud service's base URL; nil: the rules run in-process (``GatewayConfiguration/fraudRules``).
     public var fraudURL: String?
     public var fraudRules = FraudRules()

@@ -134,7 +134,7 @@ struct PaymentLinks: Sendable {
         page.remaining = link.expiresAt.map { max(0, $0 - Timestamp.millis(configuration.now())) } ?? 7 * 86_400_000
         page.chargePath = "/payment-links/\(link.id)/charge"
         page.statusPath = "/payment-links/\(link.id)/purchases/"
-        page.bankOrigin = BrowserRequest.origin(of: configuration.bankURL)
+        page.bankOrigin = BrowserRequest.origin(of: configuration.publicBankURL ?? configuration.bankURL)
         return try page.response()
     }
 

@@ -130,7 +130,7 @@ final class Snap: Sendable {
         page.transactionID = kept.transactionID
         page.chargePath = "/snap/v2/transactions/\(token)/charge"
         page.statusPath = "/snap/v2/transactions/\(token)/status"
-        page.bankOrigin = BrowserRequest.origin(of: configuration.bankURL)
+        page.bankOrigin = BrowserRequest.origin(of: configuration.publicBankURL ?? configuration.bankURL)
         return try page.response()
     }
 

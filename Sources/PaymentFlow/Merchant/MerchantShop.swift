@@ -55,6 +55,9 @@ public final class MerchantShop: Sendable {
     public let merchantID: String
     let serverKey: String
     let gatewayURL: String
+    /// The gateway as browsers reach it (the storefront's scripts and frames); `gatewayURL`
+    /// unless the two differ (a class gateway: the shop calls it on loopback, browsers by name).
+    let publicGatewayURL: String
     let client: HTTPClient
     public let catalogue: [Product]
     let orders: OrderBook
@@ -84,7 +87,8 @@ public final class MerchantShop: Sendable {
     /// payment page returns to.
     public init(merchantID: String, serverKey: String, gatewayURL: String, client: HTTPClient,
                 catalogue: [Product] = MerchantShop.defaultCatalogue, ordersPath: String? = nil, observer: PaymentObserver? = nil,
-                clientKey: String = "", publicURL: String = "") throws {
+                clientKey: String = "", publicURL: String = "", publicGatewayURL: String? = nil) throws {
+        self.publicGatewayURL = publicGatewayURL ?? gatewayURL
         self.clientKey = clientKey
         self.publicURL = publicURL
         self.observer = observer

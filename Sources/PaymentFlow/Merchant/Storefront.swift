@@ -40,7 +40,7 @@ struct Storefront: Sendable {
     /// A shop page: the gateway's origin and the client key as data for its script; scripts and
     /// frames allowed from the gateway's origin (snap.js, the card script, Snap's page, the OTP page).
     private func page(_ path: String, _ values: [String: String]) throws -> HTTPResponse {
-        let gateway = BrowserRequest.origin(of: shop.gatewayURL)
+        let gateway = BrowserRequest.origin(of: shop.publicGatewayURL)
         var all = values
         all["gateway"] = gateway
         all["client_key"] = shop.clientKey

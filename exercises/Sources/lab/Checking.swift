@@ -13,7 +13,14 @@ func check(upTo last: Int, only: String?, reportFile: String?) -> Int32 {
         // `--step N.M`: only the lab that has it.
         if let only, !suite.steps.contains(where: { $0.id == only }) { continue }
         print("\n" + paint("Lab \(number) — \(name(language))", "1"))
-        let notes = only == nil ? suite.notes.map { $0(language) } : []
+        var notes = only == nil ? suite.notes.map { $0(language) } : []
+        // Grading takes the lab's one file: code in another file of the folder would be missing there.
+        if let lab = KitLab.all.first(where: { $0.number == number }),
+           let others = try? FileManager.default.contentsOfDirectory(atPath: kitRoot.appendingPathComponent(lab.folder).path)
+            .filter({ $0.hasSuffix(".swift") && $0 != lab.file }), !others.isEmpty {
+            notes.append(say("note: grading takes \(lab.file) alone — move what is in \(others.joined(separator: ", ")) into it",
+                             "catatan: penilaian hanya mengambil \(lab.file) — pindahkan isi \(others.joined(separator: ", ")) ke dalamnya"))
+        }
         for note in notes { print("   " + note) }
         var steps: [StepReport] = []
         for step in suite.steps where only == nil || step.id == only {

@@ -36,7 +36,7 @@ func positional() -> [String] {
 }
 
 /// The options that take a value.
-let valued: Set = ["--lang", "--step", "--report", "--student", "--out", "--jobs", "--port", "--host", "--http", "--scenario", "--result",
+let valued: Set = ["--lang", "--step", "--report", "--student", "--out", "--jobs", "--port", "--host", "--http", "--scenario",
                    "--gateway", "--server-key", "--cacert"]
 
 let requestedLanguage = option("--lang") ?? ProcessInfo.processInfo.environment["NETLAB_LANG"] ?? "en"

@@ -6,6 +6,12 @@
 import Foundation
 import NetLabConformance
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// This kit's folder (the runner's sources are in Sources/lab/ under it).
 let kitRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -29,24 +35,40 @@ struct Grader {
 
     func run() throws -> GradeReport {
         let fileManager = FileManager.default
+        // One grading at a time per kit: two would share the clean tree.
+        try fileManager.createDirectory(at: tree.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let lock = open(tree.deletingLastPathComponent().appendingPathComponent("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX) == 0 else { throw KitError.layout("cannot lock the grading tree") }
+        defer { close(lock) }
         try prepareTree()
         var problems: [Int: LabProblem] = [:]
         for lab in KitLab.all {
+            // A regular file only, its bytes copied: a directory would bring more sources, a
+            // link could point into the instructor's NetLab or anywhere on this machine.
             let submitted = [submission.appendingPathComponent(lab.path), submission.appendingPathComponent(lab.file)]
-                .first { fileManager.fileExists(atPath: $0.path) }
-            guard let submitted else {
-                problems[lab.number] = LabProblem(kind: .fileMissing, detail: ["\(lab.path) is not in \(submission.path)"])
+                .first { Self.isRegularFile($0.path) }
+            guard let submitted, let bytes = fileManager.contents(atPath: submitted.path) else {
+                problems[lab.number] = LabProblem(kind: .fileMissing, detail: ["\(lab.path) " + say("is not in", "tidak ada di") + " \(submission.path)"])
                 continue
             }
-            try replace(tree.appendingPathComponent(lab.path), with: submitted)
+            let destination = tree.appendingPathComponent(lab.path)
+            try? fileManager.removeItem(at: destination)
+            guard fileManager.createFile(atPath: destination.path, contents: bytes) else { throw KitError.layout("cannot write \(destination.path)") }
         }
         try build(recording: &problems)
         let bin = try binPath()
         for lab in KitLab.all where problems[lab.number] == nil {
-            let objects = (try? fileManager.contentsOfDirectory(atPath: bin + "/\(lab.target).build"))?
-                .filter { $0.hasSuffix(".o") }.map { bin + "/\(lab.target).build/" + $0 } ?? []
-            let calls = try forbiddenCalls(of: lab, objectFiles: objects)
-            if !calls.isEmpty { problems[lab.number] = LabProblem(kind: .callsNetLab, detail: calls) }
+            // The lab file's own object only (the tree is kept between gradings: another
+            // submission's leftovers must not count).
+            let object = bin + "/\(lab.target).build/\(lab.file).o"
+            guard fileManager.fileExists(atPath: object) else { throw KitError.layout("no object file \(object) after the build") }
+            let calls = try forbiddenCalls(of: lab, objectFiles: [object])
+            if !calls.isEmpty {
+                problems[lab.number] = LabProblem(kind: .callsNetLab, detail: calls)
+            } else {
+                let suspicious = try suspiciousCalls(objectFiles: [object])
+                if !suspicious.isEmpty { problems[lab.number] = LabProblem(kind: .suspiciousCalls, detail: suspicious) }
+            }
         }
         return GradeReport(student: option("--student"), labs: try checks().map { merge($0, problems[$0.lab]) })
     }
@@ -64,6 +86,17 @@ struct Grader {
             try fileManager.copyItem(at: kit.appendingPathComponent(item), to: tree.appendingPathComponent(item))
         }
         try fileManager.createSymbolicLink(at: tree.appendingPathComponent("NetLab"), withDestinationURL: try netlabRoot(of: kit))
+        // The kit's pinned versions, if it has them: the tree resolves nothing new (works offline).
+        let resolved = kit.appendingPathComponent("Package.resolved")
+        if fileManager.fileExists(atPath: resolved.path), !fileManager.fileExists(atPath: tree.appendingPathComponent("Package.resolved").path) {
+            try fileManager.copyItem(at: resolved, to: tree.appendingPathComponent("Package.resolved"))
+        }
+    }
+
+    /// A regular file, not a link to one and not a directory.
+    static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     func replace(_ destination: URL, with source: URL) throws {
@@ -90,9 +123,30 @@ struct Grader {
                 problems[lab.number] = LabProblem(kind: .doesNotCompile, detail: Array(Set(relative)).sorted().prefix(20).map { $0 })
                 try replace(tree.appendingPathComponent(lab.path), with: kit.appendingPathComponent(lab.path))
             }
-            guard !refused.isEmpty else { throw KitError.tool(command.joined(separator: " "), output) }
+            if refused.isEmpty {
+                // An error no file names as a lab's (a seam's signature changed, a type that
+                // clashes, the linker): put the starters back one lab at a time until it builds.
+                guard let culprit = try firstLabBreaking(problems, command: command) else {
+                    throw KitError.tool(command.joined(separator: " "), output)
+                }
+                problems[culprit.number] = LabProblem(kind: .doesNotCompile, detail: Array(errors.prefix(20)))
+                try replace(tree.appendingPathComponent(culprit.path), with: kit.appendingPathComponent(culprit.path))
+            }
         }
         throw KitError.layout("the kit's starters do not build")
+    }
+
+    /// The first lab whose starter, put in place of its file, lets the build succeed (the file is
+    /// put back otherwise).
+    func firstLabBreaking(_ problems: [Int: LabProblem], command: [String]) throws -> KitLab? {
+        for lab in KitLab.all where problems[lab.number] == nil {
+            let file = tree.appendingPathComponent(lab.path)
+            let theirs = FileManager.default.contents(atPath: file.path)
+            try replace(file, with: kit.appendingPathComponent(lab.path))
+            if try runTool(command).0 == 0 { return lab }
+            if let theirs { _ = FileManager.default.createFile(atPath: file.path, contents: theirs) }
+        }
+        return nil
     }
 
     func binPath() throws -> String {
@@ -119,8 +173,9 @@ struct Grader {
         guard let problem else { return lab }
         var lab = lab
         lab.problem = problem
-        lab.points = 0
-        if problem.kind != .callsNetLab {
+        // Suspicious calls are for the instructor to look at: the points stand until they do.
+        if problem.kind != .suspiciousCalls { lab.points = 0 }
+        if problem.kind == .fileMissing || problem.kind == .doesNotCompile {
             let why = problem.kind == .fileMissing ? say("not submitted", "tidak dikirim") : say("does not compile", "tidak bisa dikompilasi")
             lab.steps = lab.steps.map { StepReport(id: $0.id, title: $0.title, passed: false, message: why) }
             lab.passed = 0

@@ -80,6 +80,39 @@ func forbiddenCalls(of lab: KitLab, objectFiles: [String]) throws -> [String] {
     return found
 }
 
+/// What no lab needs and a lab that games its checks would: ending the process (a step's
+/// verdict is then whatever it wrote), reading the command line or the environment, writing
+/// files, starting programs, loading code by name. Read from the same symbols; flagged for the
+/// instructor, whose reading decides.
+let suspicious: [(pattern: String, what: String)] = [
+    (#"^(exit|_exit|_Exit|Exit|abort|kill|raise)$"#, "ends or signals the process"),
+    (#"^(dlopen|dlsym|dladdr)$"#, "loads code by name"),
+    (#"^(open|open64|openat|creat|fopen|fopen64|unlink|rename)$"#, "opens or changes files"),
+    (#"\bSwift\.CommandLine\b|\bProcessInfo\.(arguments|environment)\b|^getenv$"#, "reads the command line or the environment"),
+    (#"\bFoundation\.FileManager\b|\bFoundation\.FileHandle\b"#, "uses the file system"),
+    (#"\bFoundation\.Process\b|^(fork|execv|execve|execvp|posix_spawn|system)$"#, "starts programs"),
+    // (Not swift_getTypeByMangledName…: compiled generic code calls it by itself.)
+    (#"\bSwift\._typeByName\b"#, "looks types up by name"),
+]
+
+/// The suspicious calls of a lab's object files (see ``suspicious``).
+func suspiciousCalls(objectFiles: [String]) throws -> [String] {
+    let (status, listing) = try runTool(["nm", "-u"] + objectFiles)
+    guard status == 0 else { throw KitError.tool("nm -u", listing) }
+    let symbols = listing.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        .map { $0.hasPrefix("_") && !$0.hasPrefix("_$s") && !$0.hasPrefix("__") ? String($0.dropFirst()) : $0 }  // macOS: _exit is exit
+    let (demangleStatus, demangled) = try runTool(["swift", "demangle"], input: symbols.joined(separator: "\n"))
+    guard demangleStatus == 0 else { throw KitError.tool("swift demangle", demangled) }
+    let names = demangled.split(separator: "\n").map { line in line.range(of: " ---> ").map { String(line[$0.upperBound...]) } ?? String(line) }
+    var found: [String] = []
+    for rule in suspicious {
+        let regex = try NSRegularExpression(pattern: rule.pattern)
+        let hits = Set(names.filter { regex.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }.map { $0.count > 100 ? String($0.prefix(100)) + "…" : $0 })
+        if !hits.isEmpty { found.append("\(rule.what): " + hits.sorted().prefix(4).joined(separator: "; ")) }
+    }
+    return found
+}
+
 /// A problem with the kit or its tools, not with a student's code.
 enum KitError: Error, CustomStringConvertible {
     case tool(String, String)

@@ -20,6 +20,9 @@ struct LabProblem: Codable, Equatable {
         case doesNotCompile = "does-not-compile"
         /// It calls NetLab's own implementation of the layer the lab is about.
         case callsNetLab = "calls-netlab-implementation"
+        /// It calls what no lab needs (ends the process, reads the command line, writes files,
+        /// loads code by name): flagged for the instructor to read; the points stand.
+        case suspiciousCalls = "suspicious-calls"
     }
 
     var kind: Kind

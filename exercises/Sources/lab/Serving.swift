@@ -45,9 +45,17 @@ func serve() async -> Int32 {
 /// --allow-private-webhooks`). `POST /orders` places an order paid by bank transfer through the
 /// gateway; paying its virtual account at the bank sends the webhooks the student's code handles.
 func serveWebhooks() async -> Int32 {
-    guard let gateway = option("--gateway"), (try? HTTPURL(gateway)) != nil, let serverKey = option("--server-key") else {
-        fail("usage: swift run lab serve 5 --gateway https://GATEWAY:8443 --server-key SB-Mid-server-… [--cacert ca.pem] [--port 9445] [--host ADDR]",
-             "pemakaian: swift run lab serve 5 --gateway https://GATEWAY:8443 --server-key SB-Mid-server-… [--cacert ca.pem] [--port 9445] [--host ALAMAT]")
+    // The key from the environment keeps it out of `ps`; --server-key works too.
+    let serverKey = ProcessInfo.processInfo.environment["NETLAB_SERVER_KEY"] ?? option("--server-key")
+    guard let given = option("--gateway"), (try? HTTPURL(given)) != nil, let serverKey else {
+        fail("usage: swift run lab serve 5 --gateway https://GATEWAY:8443 --cacert ca.pem [--server-key SB-Mid-server-… or NETLAB_SERVER_KEY=…] [--port 9445] [--host ADDR]",
+             "pemakaian: swift run lab serve 5 --gateway https://GATEWAY:8443 --cacert ca.pem [--server-key SB-Mid-server-… atau NETLAB_SERVER_KEY=…] [--port 9445] [--host ALAMAT]")
+    }
+    let gateway = given.hasSuffix("/") ? String(given.dropLast()) : given
+    // The class gateway's certificate is from the class CA: without it, every call would fail TLS.
+    guard option("--cacert") != nil || !gateway.hasPrefix("https:") else {
+        fail("an https gateway needs --cacert: the class CA the instructor handed out (ca.pem)",
+             "gateway https butuh --cacert: CA kelas yang dibagikan pengajar (ca.pem)")
     }
     let host = option("--host") ?? "0.0.0.0"
     guard let port = UInt16(option("--port") ?? "9445") else { fail("--port must be a number from 0 to 65535", "--port harus angka 0 sampai 65535") }
@@ -59,7 +67,7 @@ func serveWebhooks() async -> Int32 {
         fail("cannot use \(option("--cacert") ?? ""): \(error)", "tidak bisa memakai \(option("--cacert") ?? ""): \(error)")
     }
     let client = HTTPClient(configuration: configuration)
-    let shop = LabShop(serverKey: serverKey, gatewayURL: gateway.hasSuffix("/") ? String(gateway.dropLast()) : gateway, client: client)
+    let shop = LabShop(serverKey: serverKey, gatewayURL: gateway, client: client)
     let handler = webhook
     let counter = Locked(0)
 
@@ -69,8 +77,16 @@ func serveWebhooks() async -> Int32 {
         print(say("webhook → your handler answered \(status)", "webhook → handler Anda menjawab \(status)"))
         return HTTPResponse(status: status)
     }
+    // The shop's own routes answer this machine only: the gateway may reach /notifications from
+    // the network, nobody else may place orders under the student's key or read them.
+    @Sendable func localOnly(_ request: HTTPRequest) throws {
+        guard let remote = request.remoteAddress?.description, remote.hasPrefix("127.") || remote.hasPrefix("[::1]") || remote.hasPrefix("::1") else {
+            throw HTTPError(status: 403, message: "orders are placed from this machine only")
+        }
+    }
     // JSON only: a page elsewhere cannot make a browser send it (no cross-site form posts).
     router.post("/orders") { request in
+        try localOnly(request)
         try BrowserRequest.requireSameSiteJSON(request)
         struct Placing: Decodable { var gross_amount: Int; var bank: String? }
         let placing = try request.decodeJSON(Placing.self)
@@ -95,8 +111,9 @@ func serveWebhooks() async -> Int32 {
                   "order \(orderID): bayar Rp \(placing.gross_amount) ke virtual account \(va ?? "?")"))
         return try .json(["order_id": orderID, "va_number": va ?? "", "transaction_id": object["transaction_id"] as? String ?? ""], status: 201)
     }
-    router.get("/orders") { _ in
-        try .json(shop.allOrders.map { ["order_id": $0.orderID, "gross_amount": $0.grossAmount, "status": $0.status.rawValue] })
+    router.get("/orders") { request in
+        try localOnly(request)
+        return try .json(shop.allOrders.map { ["order_id": $0.orderID, "gross_amount": $0.grossAmount, "status": $0.status.rawValue] })
     }
     let server = HTTPServer(router: router)
     do {

@@ -5,6 +5,7 @@
 // backtrace that lies in a lab file.
 import Foundation
 import NetLabConformance
+import TCPSocket
 
 #if canImport(Glibc)
 import Glibc
@@ -28,32 +29,55 @@ enum StepResultKind: String {
 
 // MARK: The child
 
-/// `lab step ID --result FILE`: runs one step and writes its result to FILE.
-func runStep(_ id: String, resultFile: String) async -> Int32 {
+/// Where the child writes its verdict, and the nonce that proves the checker wrote it: read from
+/// standard input before the step starts (never in the arguments or the environment, which the
+/// student's code could read), after which standard input is at its end.
+struct ResultChannel: Sendable {
+    let path: String
+    let nonce: String
+    /// The verdict is written once: by the step, or by the timer that declares it hung.
+    let written = Locked(false)
+
+    func write(_ kind: StepResultKind, _ message: String) {
+        guard written.withLock({ let was = $0; $0 = true; return !was }) else { return }
+        _ = FileManager.default.createFile(atPath: path, contents: Data((nonce + "\n" + kind.rawValue + "\n" + message).utf8))
+    }
+}
+
+/// `lab step ID`: runs one step and writes its verdict where the parent said.
+func runStep(_ id: String) async -> Int32 {
+    guard let path = readLine(), let nonce = readLine(), !path.isEmpty, !nonce.isEmpty else {
+        print(say("`lab step` is run by `lab check`, which says where the verdict goes", "`lab step` dijalankan oleh `lab check`, yang menentukan ke mana vonisnya ditulis"))
+        return 2
+    }
+    let channel = ResultChannel(path: path, nonce: nonce)
     guard let step = suites().map(\.suite).flatMap(\.steps).first(where: { $0.id == id }) else {
-        write(.fail, "no step \(id)", to: resultFile)
+        channel.write(.fail, "no step \(id)")
         return 2
     }
     // The limit is kept by a plain timer, not a task: a student's loop that never awaits can
     // not be cancelled, but this still writes the verdict and ends the process.
     DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(step.limit.components.seconds))) {
-        write(.hung, "", to: resultFile)
-        _exit(0)
+        channel.write(.hung, "")
+        finish()
     }
     do {
         try await step.run()
-        write(.pass, "", to: resultFile)
+        channel.write(.pass, "")
     } catch let failure as LabFailure {
-        write(.fail, failure.render(language), to: resultFile)
+        channel.write(.fail, failure.render(language))
     } catch {
-        write(.fail, say("your code threw an error: ", "kode Anda melempar error: ") + "\(error)", to: resultFile)
+        channel.write(.fail, say("your code threw an error: ", "kode Anda melempar error: ") + "\(error)")
     }
-    // Threads of a failed step may still be blocked: end the process now.
-    exit(0)
+    // Threads of a failed step may still be blocked, and exit handlers may trip over them: end
+    // the process now, what it printed flushed.
+    finish()
 }
 
-func write(_ kind: StepResultKind, _ message: String, to file: String) {
-    _ = FileManager.default.createFile(atPath: file, contents: Data((kind.rawValue + "\n" + message).utf8))
+/// Ends the step's process at once (no exit handlers), its output flushed.
+func finish() -> Never {
+    fflush(nil)
+    _exit(0)
 }
 
 // MARK: The parent
@@ -68,7 +92,8 @@ func runChild(_ step: LabStep) -> StepVerdict {
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
-    process.arguments = ["step", step.id, "--result", resultFile, "--lang", language.rawValue]
+    process.arguments = ["step", step.id, "--lang", language.rawValue]
+    let nonce = UUID().uuidString
     var environment = ProcessInfo.processInfo.environment
     // The runtime's backtracer, without registers and images, as text: its frames name the file
     // and line of the student's code.
@@ -78,10 +103,14 @@ func runChild(_ step: LabStep) -> StepVerdict {
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output
-    process.standardInput = FileHandle.nullDevice  // a readLine() in the student's code gets nil, not a wait
+    // The verdict's path and nonce, then the end: a readLine() in the student's code gets nil.
+    let input = Pipe()
+    process.standardInput = input
     let collected = OutputCollector()
     output.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
     do { try process.run() } catch { return .failed(say("could not start a step: ", "langkah tidak bisa dimulai: ") + "\(error)") }
+    input.fileHandleForWriting.write(Data((resultFile + "\n" + nonce + "\n").utf8))
+    try? input.fileHandleForWriting.close()
     // The child keeps its own limit; this one is for a child that cannot even do that (and
     // leaves the backtracer time to write).
     let deadline = Date().addingTimeInterval(Double(step.limit.components.seconds) + 20)
@@ -99,8 +128,17 @@ func runChild(_ step: LabStep) -> StepVerdict {
     collected.append(output.fileHandleForReading.readDataToEndOfFile())
     let report = ChildOutput(collected.text)
     let attempt = LabAttempt.last(in: attemptFile).map { "\n" + say("while trying: ", "saat mencoba: ") + $0(language) } ?? ""
-    let result = try? String(contentsOfFile: resultFile, encoding: .utf8)
-    let kind = result.flatMap { StepResultKind(rawValue: String($0.prefix { $0 != "\n" })) }
+    // The verdict counts only with the nonce this parent gave: a file the student's code wrote
+    // itself (to look like a pass) does not.
+    let written = try? String(contentsOfFile: resultFile, encoding: .utf8)
+    let lines = written?.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init) ?? []
+    let forged = written != nil && lines.first != nonce
+    let kind = forged || lines.count < 2 ? nil : StepResultKind(rawValue: lines[1])
+    let result: String? = kind == nil ? nil : (lines.count > 2 ? lines[2] : "")
+    if forged {
+        return .failed(say("the step's verdict was not written by the checker: something in your code wrote its result file",
+                           "vonis langkah ini tidak ditulis oleh pemeriksa: ada kode Anda yang menulis berkas hasilnya"))
+    }
 
     if kind == .hung || (killed && kind == nil) {
         return .failed(say("the step did not finish within \(step.limit.components.seconds) s", "langkah ini tidak selesai dalam \(step.limit.components.seconds) detik")
@@ -108,7 +146,7 @@ func runChild(_ step: LabStep) -> StepVerdict {
             + "\n" + say("hint: something in your code waits forever (a read without an end, a loop that never exits)",
                          "petunjuk: ada bagian kode Anda yang menunggu selamanya (read tanpa akhir, loop yang tidak pernah selesai)"))
     }
-    if process.terminationReason == .uncaughtSignal || (kind == nil && report.fatalError != nil) {
+    if kind == nil && (process.terminationReason == .uncaughtSignal || report.fatalError != nil) {
         let signal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : SIGILL
         var text = say("your code crashed (signal \(signal): \(String(cString: strsignal(signal))))", "kode Anda crash (sinyal \(signal): \(String(cString: strsignal(signal))))")
         if let fatal = report.fatalError { text += "\n" + fatal }
@@ -126,7 +164,7 @@ func runChild(_ step: LabStep) -> StepVerdict {
     }
     switch kind {
     case .pass: return .passed
-    case .fail, .hung: return .failed(String(result.drop { $0 != "\n" }.dropFirst()))
+    case .fail, .hung: return .failed(result)
     }
 }
 

@@ -42,8 +42,8 @@ case "check":
     }
     exit(check(upTo: last, only: option("--step"), reportFile: option("--report")))
 case "step":
-    guard arguments.count >= 2, let file = option("--result") else { usage() }
-    exit(await runStep(arguments[1], resultFile: file))
+    guard arguments.count >= 2 else { usage() }
+    exit(await runStep(arguments[1]))
 case "demo":
     exit(await demo())
 case "serve":
