@@ -34,6 +34,11 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private let handle: OpaquePointer
     private let lock = Locked(())
     public let path: String
+    /// Prepared statements by their SQL, kept for the next call (preparing is parse and plan:
+    /// the same few dozen statements run for every charge). Touched only under `lock`.
+    private var prepared: [String: OpaquePointer] = [:]
+    /// More distinct statements than this (SQL built with values in it) are not kept.
+    static let preparedLimit = 256
 
     /// Opens (creating if needed) the database at `path`; ":memory:" is a private in-memory one.
     public init(path: String) throws(SQLiteError) {
@@ -59,6 +64,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     deinit {
+        for statement in prepared.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
     }
 
@@ -103,10 +109,30 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// Rows changed by the last INSERT, UPDATE or DELETE (call inside the same lock scope).
     private func run(_ sql: String, _ parameters: [SQLiteValue]) throws(SQLiteError) -> [[SQLiteValue]] {
-        var statement: OpaquePointer?
-        var rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
-        guard rc == SQLITE_OK, let statement else { throw failure(rc, sql) }
-        defer { sqlite3_finalize(statement) }
+        var rc = SQLITE_OK
+        let statement: OpaquePointer
+        let kept: Bool
+        if let cached = prepared[sql] {
+            statement = cached
+            kept = true
+        } else {
+            var made: OpaquePointer?
+            rc = sqlite3_prepare_v2(handle, sql, -1, &made, nil)
+            guard rc == SQLITE_OK, let made else { throw failure(rc, sql) }
+            statement = made
+            kept = prepared.count < Self.preparedLimit
+            if kept { prepared[sql] = made }
+        }
+        // A kept statement is reset for its next use (its bindings cleared: a value must never
+        // leak into another call); any other is finalized.
+        defer {
+            if kept {
+                sqlite3_reset(statement)
+                sqlite3_clear_bindings(statement)
+            } else {
+                sqlite3_finalize(statement)
+            }
+        }
         for (index, value) in parameters.enumerated() {
             let position = Int32(index + 1)
             switch value {
