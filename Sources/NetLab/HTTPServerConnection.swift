@@ -63,7 +63,9 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
         while true {
             let streamFailed = await handleEvents()
             if streamFailed {
-                await abortStream()
+                // A reset (and over TLS no close_notify): the client cannot mistake a truncated
+                // close-delimited body for a complete one.
+                await stream.abort()
                 return
             }
             guard await flush() else { return }
@@ -308,11 +310,6 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
         }
     }
 
-    /// Ends a connection whose response broke off: a reset where the stream can send one, so
-    /// the client cannot mistake a truncated close-delimited body for a complete one.
-    private func abortStream() async {
-        if let tcp = stream as? AsyncTCPConnection { await tcp.abort() } else { await stream.close() }
-    }
 
     /// Reads more bytes into the parser; false when the conversation is over.
     private mutating func readMore() async -> Bool {

@@ -89,4 +89,5 @@ struct TappedStream: ByteStream {
 
     func shutdownWrite() async throws { try await inner.shutdownWrite() }
     func close() async { await inner.close() }
+    func abort() async { await inner.abort() }
 }

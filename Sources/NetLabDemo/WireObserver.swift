@@ -144,6 +144,7 @@ final class ObservedHTTPStream: ByteStream, Sendable {
 
     func shutdownWrite() async throws { try await inner.shutdownWrite() }
     func close() async { await inner.close() }
+    func abort() async { await inner.abort() }
 
     private func observe(_ bytes: [UInt8], outbound: Bool) {
         for message in parse(bytes, outbound: outbound) { record(message, outbound: outbound, slot: recorder.reserve()) }

@@ -51,6 +51,9 @@ public struct KeepAlive: Hashable, Sendable {
 /// - ``shutdownWrite()`` sends end-of-stream to the peer; reading still works.
 /// - ``close()`` releases the stream; it may be called more than once. Any other call after
 ///   it throws.
+/// - ``abort()`` releases the stream as a failure the peer cannot mistake for a clean end
+///   (TCP sends a RST; TLS sends no close_notify). Where a stream has no such signal it is
+///   ``close()`` (the default).
 /// - One read and one write may be in flight at the same time (full duplex); two
 ///   concurrent reads, or two concurrent writes, interleave unpredictably.
 /// Errors are thrown as the layer's own error type (``SocketError`` for TCP).
@@ -59,9 +62,15 @@ public protocol ByteStream: Sendable {
     func write(_ bytes: [UInt8], deadline: Deadline) async throws
     func shutdownWrite() async throws
     func close() async
+    func abort() async
 }
 
 extension ByteStream {
+    /// A stream with no way to signal failure ends as it always does.
+    public func abort() async {
+        await close()
+    }
+
     /// A read that waits as long as it takes.
     public func read(into buffer: inout [UInt8], maxBytes: Int) async throws -> ReadResult {
         try await read(into: &buffer, maxBytes: maxBytes, deadline: .never)

@@ -32,6 +32,9 @@ public struct TLSConfiguration: Sendable {
     public var applicationProtocols: [String] = ["http/1.1"]
     /// Lowest TLS version accepted: 1.2 (0x0303) by default; 1.3 is preferred when both speak it.
     public var minimumVersion: TLSVersion = .tls1_2
+    /// Client: keep each server's newest session and offer it on the next connection to that
+    /// name (an abbreviated handshake). Off, every connection makes a full handshake.
+    public var resumesSessions = true
     /// Where NSS key-log lines go (for Wireshark). Defaults to the file named by SSLKEYLOGFILE.
     public var keyLog: (@Sendable (String) -> Void)? = TLSConfiguration.keyLogFromEnvironment()
 
@@ -161,7 +164,7 @@ public final class TLSContext: @unchecked Sendable {
         if configuration.keyLog != nil {
             SSL_CTX_set_keylog_callback(ctx, keyLogLine)
         }
-        if configuration.role == .client {
+        if configuration.role == .client && configuration.resumesSessions {
             // Session resumption: keep each server's newest session (TLS 1.3 sends tickets after
             // the handshake) and offer it on the next connection to that name.
             _ = CTLSShim_SSL_CTX_set_session_cache_mode_client(ctx)
@@ -191,6 +194,7 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Puts the remembered session for `name` on `ssl`, if there is one.
     func offerSession(for name: String, on ssl: OpaquePointer) {
+        guard configuration.resumesSessions else { return }
         sessions.withLock { sessions in
             if let session = sessions[name] { _ = SSL_set_session(ssl, session.pointer) }
         }

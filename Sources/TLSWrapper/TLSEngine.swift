@@ -48,6 +48,8 @@ public final class TLSEngine {
     public let expectedHost: String?
     private(set) var handshakeComplete = false
     private var failed = false
+    /// A read failure found after plaintext was returned: the next read throws it.
+    private var deferredFailure: TLSError?
 
     /// A client engine for `host` (SNI and certificate name check; an IP literal is checked
     /// against the certificate's IP SANs and sent without SNI), or a server engine.
@@ -145,31 +147,58 @@ public final class TLSEngine {
         throw TLSError.handshake(ssl: ssl, expectedHost: expectedHost)
     }
 
-    /// Decrypts into `buffer` (appending up to `maxBytes`).
+    /// Decrypts into `buffer`, appending up to `maxBytes`: every whole record already received,
+    /// as far as they fit (one call, not one per record, drains a burst of ciphertext).
+    ///
+    /// A failure met after some plaintext was taken is kept and thrown by the next call, so the
+    /// plaintext that came before it is never lost.
     public func read(into buffer: inout [UInt8], maxBytes: Int) throws(TLSError) -> TLSReadProgress {
+        if let failure = deferredFailure {
+            deferredFailure = nil
+            throw failure
+        }
         if failed { throw .closed }
         ERR_clear_error()
         var code: Int32 = 0
         let readCount = buffer.appendBytes(upTo: maxBytes) { raw in
-            let rc = SSL_read(ssl, raw.baseAddress, Int32(clamping: raw.count))
-            if rc > 0 { return Int(rc) }
-            code = SSL_get_error(ssl, rc)
-            return 0
+            var filled = 0
+            while filled < raw.count {
+                let rc = SSL_read(ssl, raw.baseAddress! + filled, Int32(clamping: raw.count - filled))
+                guard rc > 0 else {
+                    code = SSL_get_error(ssl, rc)
+                    break
+                }
+                filled += Int(rc)
+            }
+            return filled
         }
-        if readCount > 0 { return .bytes(readCount) }
         switch code {
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-            return .needsInput
+        case 0, SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return readCount > 0 ? .bytes(readCount) : .needsInput
         case SSL_ERROR_ZERO_RETURN:
-            return .closed
+            // close_notify: OpenSSL answers every later read the same way.
+            return readCount > 0 ? .bytes(readCount) : .closed
         default:
             failed = true
-            let queue = TLSError.drainErrorQueue()
-            if queue.contains("unexpected eof") || code == SSL_ERROR_SYSCALL { throw .closedWithoutCloseNotify }
-            // TLS 1.3 reports a refused client certificate only now, on the first read.
-            if !handshakeComplete || queue.contains("certificate required") { throw .handshakeFailed(detail: queue) }
-            throw .protocolError(detail: queue)
+            let failure = readFailure(code: code, queue: OpenSSLErrorQueue.drain())
+            guard readCount > 0 else { throw failure }
+            deferredFailure = failure
+            return .bytes(readCount)
         }
+    }
+
+    /// Names why `SSL_read` failed (with `code` from `SSL_get_error`).
+    private func readFailure(code: Int32, queue: OpenSSLErrorQueue) -> TLSError {
+        if code == SSL_ERROR_SYSCALL || queue.hasSSLReason(SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            return .closedWithoutCloseNotify
+        }
+        // TLS 1.3 reports a refused client certificate only now, on the first read.
+        if !handshakeComplete
+            || queue.hasSSLReason(SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED, SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+        {
+            return .handshakeFailed(detail: queue.description)
+        }
+        return .protocolError(detail: queue.description)
     }
 
     /// Encrypts all of `bytes` (the memory BIO never refuses them).

@@ -50,25 +50,17 @@ public enum TLSError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// Drains OpenSSL's (thread-local) error queue into one line.
     static func drainErrorQueue() -> String {
-        var parts: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            parts.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return parts.isEmpty ? "no details from OpenSSL" : parts.joined(separator: "; ")
+        OpenSSLErrorQueue.drain().description
     }
 
     /// Classifies a failed handshake from the verify result and the error queue.
     static func handshake(ssl: OpaquePointer, expectedHost: String?) -> TLSError {
         let verify = Int32(SSL_get_verify_result(ssl))
-        let queue = drainErrorQueue()
+        let queue = OpenSSLErrorQueue.drain()
         // The verify result explains the failure only when verification is what failed.
-        if verify != X509_V_OK && queue.contains("certificate verify failed") {
+        if verify != X509_V_OK && queue.hasSSLReason(SSL_R_CERTIFICATE_VERIFY_FAILED) {
             let text = String(cString: X509_verify_cert_error_string(Int(verify)))
-            let detail = "\(text); \(queue)"
+            let detail = "\(text); \(queue.description)"
             switch verify {
             case X509_V_ERR_CERT_HAS_EXPIRED: return .certificateExpired(detail: detail)
             case X509_V_ERR_CERT_NOT_YET_VALID: return .certificateNotYetValid(detail: detail)
@@ -83,11 +75,16 @@ public enum TLSError: Error, Hashable, Sendable, CustomStringConvertible {
             default: return .certificateVerificationFailed(code: verify, detail: detail)
             }
         }
-        if queue.contains("unsupported protocol") || queue.contains("protocol version") {
-            return .protocolVersionTooOld(detail: queue)
+        let detail = queue.description
+        if queue.hasSSLReason(SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION, SSL_R_BAD_PROTOCOL_VERSION_NUMBER) {
+            return .protocolVersionTooOld(detail: detail)
         }
-        if queue.contains("no application protocol") { return .noApplicationProtocol(detail: queue) }
-        if queue.contains("unexpected eof") { return .handshakeFailed(detail: "the peer closed the connection during the handshake; \(queue)") }
-        return .handshakeFailed(detail: queue)
+        if queue.hasSSLReason(SSL_R_NO_APPLICATION_PROTOCOL, SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+            return .noApplicationProtocol(detail: detail)
+        }
+        if queue.hasSSLReason(SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            return .handshakeFailed(detail: "the peer closed the connection during the handshake; \(detail)")
+        }
+        return .handshakeFailed(detail: detail)
     }
 }

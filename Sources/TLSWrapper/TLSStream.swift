@@ -21,12 +21,15 @@ import TCPSocket
 public final class TLSStream: ByteStream, CustomStringConvertible {
     public let underlying: any ByteStream
     private let engine: Locked<TLSEngine>
-    private let writeTurn = FIFOLock()
+    private let writeTurn = WriteTurn()
     private let closed = Atomic<Bool>(false)
     /// A write to the stream below failed midway: the record stream is cut, nothing more is valid.
     private let broken = Atomic<Bool>(false)
     /// What the handshake negotiated.
     public let facts: TLSConnectionFacts
+    /// The most ciphertext taken from the stream below at once: four records of 16 KiB plus
+    /// their headers and tags.
+    static var ciphertextReadSize: Int { 4 * (16 * 1024 + 256) }
 
     private init(underlying: any ByteStream, engine: sending TLSEngine, facts: TLSConnectionFacts) {
         self.underlying = underlying
@@ -104,7 +107,9 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
             case .closed: return .endOfStream
             case .needsInput:
                 input.removeAll(keepingCapacity: true)
-                switch try await underlying.read(into: &input, maxBytes: 16 * 1024 + 512, deadline: deadline) {
+                // Up to four full records per read of the stream below: bulk data needs fewer
+                // reads (and wake-ups), and the engine decrypts them all in one call.
+                switch try await underlying.read(into: &input, maxBytes: Self.ciphertextReadSize, deadline: deadline) {
                 case .bytes: engine.withLock { $0.receiveFromNetwork(input) }
                 case .endOfStream: engine.withLock { $0.receiveEndOfStream() }
                 }
@@ -133,12 +138,19 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
     /// Sends close_notify (when the write turn is free, within a second) and closes the stream below.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        if !broken.load(ordering: .acquiring), await writeTurn.tryLock() {
+        if !broken.load(ordering: .acquiring), writeTurn.tryTake() {
             engine.withLock { $0.shutdown() }
             try? await drain(deadline: .after(.seconds(1)))
-            await writeTurn.unlock()
+            writeTurn.release()
         }
         await underlying.close()
+    }
+
+    /// Ends the connection as a failure: no close_notify (the peer reads a truncation, never a
+    /// clean end of stream), and the stream below is aborted too (a TCP reset).
+    public func abort() async {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        await underlying.abort()
     }
 
     private func checkUsable() throws {
@@ -151,22 +163,22 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
     /// Writer's flush: waits for the write turn, then sends until nothing is pending (including
     /// what other tasks produced meanwhile), so its own bytes are out when it returns.
     private func flush(deadline: Deadline) async throws {
-        await writeTurn.lock()
+        await writeTurn.take()
         try await drainThenReleaseTurn(deadline: deadline)
     }
 
     /// Reader's flush: only when there is output and the turn is free; a holder drains the rest.
     private func flushIfFree(deadline: Deadline) async throws {
-        guard engine.withLock({ $0.hasPendingOutput }), await writeTurn.tryLock() else { return }
+        guard engine.withLock({ $0.hasPendingOutput }), writeTurn.tryTake() else { return }
         try await drainThenReleaseTurn(deadline: deadline)
     }
 
     private func drainThenReleaseTurn(deadline: Deadline) async throws {
         do {
             try await drain(deadline: deadline)
-            await writeTurn.unlock()
+            writeTurn.release()
         } catch {
-            await writeTurn.unlock()
+            writeTurn.release()
             throw error
         }
     }
@@ -185,33 +197,3 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
         }
     }
 }
-
-/// A first-come, first-served async lock: the turn to write ciphertext.
-actor FIFOLock {
-    private var held = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    /// Takes the turn if nobody holds it; never waits.
-    func tryLock() -> Bool {
-        if held { return false }
-        held = true
-        return true
-    }
-
-    func lock() async {
-        if !held {
-            held = true
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    func unlock() {
-        if waiting.isEmpty {
-            held = false
-        } else {
-            waiting.removeFirst().resume()
-        }
-    }
-}
-

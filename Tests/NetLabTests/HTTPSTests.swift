@@ -51,6 +51,38 @@ struct HTTPSTests {
         await server.shutdown()
     }
 
+    @Test("a streamed HTTPS response that breaks off ends with no close_notify: the client sees a truncation, never a clean end")
+    func brokenStreamIsNotACleanEnd() async throws {
+        let pki = try LabPKI()
+        var router = Router()
+        router.get("/broken") { _ in
+            .stream { writer in
+                try await writer.write("part 1\n")
+                throw HTTPError(status: 500, message: "the producer failed midway")
+            }
+        }
+        let server = HTTPServer(router: router)
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let tcp = try await AsyncTCPConnection.connect(host: "127.0.0.1", port: address.port, timeout: .seconds(10))
+        var configuration = TLSConfiguration.client(trustRootsFile: pki.ca.certificatePath)
+        configuration.keyLog = nil
+        let tls = try await TLSStream.connect(over: tcp, context: try TLSContext(configuration), serverName: "localhost")
+        // HTTP/1.0: the body is close-delimited, so only the way the connection ends tells a
+        // complete body from a truncated one.
+        try await tls.write("GET /broken HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        var received: [UInt8] = []
+        do {
+            while case .bytes = try await tls.read(into: &received, maxBytes: 4096, deadline: .after(.seconds(10))) {}
+            Issue.record("a clean end of stream after a broken body: \(String(decoding: received, as: UTF8.self))")
+        } catch {
+            let truncated = (error as? TLSError) == .closedWithoutCloseNotify
+            let reset: Bool = if case .connectionReset = error as? SocketError { true } else { false }
+            #expect(truncated || reset, "\(error)")
+        }
+        await tls.close()
+        await server.shutdown()
+    }
+
     @Test("a client that does not trust the server's CA refuses to talk")
     func untrusted() async throws {
         let pki = try LabPKI()

@@ -322,6 +322,118 @@ struct TLSEngineTests {
         plaintext.removeAll()
         #expect(try server.read(into: &plaintext, maxBytes: 100) == .closed)
     }
+
+    /// A client and server engine with the handshake done.
+    static func connectedPair(_ fixtures: Fixtures, client: TLSContext? = nil, server: TLSContext? = nil) throws
+        -> (client: TLSEngine, server: TLSEngine)
+    {
+        let client = try TLSEngine(context: try client ?? fixtures.clientContext(), serverName: "localhost")
+        let server = try TLSEngine(context: try server ?? fixtures.serverContext())
+        _ = try client.handshake()
+        pump(client, server)
+        #expect(try client.handshake() == .complete)
+        #expect(try server.handshake() == .complete)
+        return (client, server)
+    }
+
+    @Test("one read takes every whole record already received, as far as maxBytes allows")
+    func severalRecordsPerRead() throws {
+        let fixtures = try Fixtures()
+        let (client, server) = try Self.connectedPair(fixtures)
+        for letter in ["a", "b", "c"] { try client.write(Array(repeating: UInt8(ascii: Unicode.Scalar(letter)!), count: 100)) }
+        server.receiveFromNetwork(client.takeForNetwork())  // three records at once
+        var plaintext: [UInt8] = []
+        #expect(try server.read(into: &plaintext, maxBytes: 250) == .bytes(250))
+        #expect(try server.read(into: &plaintext, maxBytes: 250) == .bytes(50))
+        #expect(String(decoding: plaintext, as: UTF8.self) == String(repeating: "a", count: 100) + String(repeating: "b", count: 100) + String(repeating: "c", count: 100))
+        #expect(try server.read(into: &plaintext, maxBytes: 250) == .needsInput)
+    }
+
+    @Test("plaintext before a damaged record is returned first; the next read throws protocolError")
+    func failureAfterPlaintext() throws {
+        let fixtures = try Fixtures()
+        let (client, server) = try Self.connectedPair(fixtures)
+        try client.write(Array("intact".utf8))
+        try client.write(Array("damaged".utf8))
+        var wire = client.takeForNetwork()
+        wire[wire.count - 1] ^= 0x01  // the last byte of the second record's tag
+        server.receiveFromNetwork(wire)
+        var plaintext: [UInt8] = []
+        #expect(try server.read(into: &plaintext, maxBytes: 100) == .bytes(6))
+        #expect(String(decoding: plaintext, as: UTF8.self) == "intact")
+        #expect {
+            try server.read(into: &plaintext, maxBytes: 100)
+        } throws: { error in
+            if case .protocolError = error as? TLSError { return true }
+            return false
+        }
+        #expect(throws: TLSError.closed) { try server.read(into: &plaintext, maxBytes: 100) }
+    }
+
+    @Test("data then close_notify in one delivery: the data, then the end")
+    func dataThenCloseNotify() throws {
+        let fixtures = try Fixtures()
+        let (client, server) = try Self.connectedPair(fixtures)
+        try client.write(Array("last words".utf8))
+        client.shutdown()
+        server.receiveFromNetwork(client.takeForNetwork())
+        var plaintext: [UInt8] = []
+        #expect(try server.read(into: &plaintext, maxBytes: 100) == .bytes(10))
+        #expect(try server.read(into: &plaintext, maxBytes: 100) == .closed)
+    }
+
+    @Test("tickets resume the next connection; resumesSessions = false makes every handshake full", arguments: [true, false])
+    func resumption(resumes: Bool) throws {
+        let fixtures = try Fixtures()
+        let context = try fixtures.clientContext { $0.resumesSessions = resumes }
+        let serverContext = try fixtures.serverContext()  // one server: its ticket keys decrypt its tickets
+        let first = try Self.connectedPair(fixtures, client: context, server: serverContext)
+        var plaintext: [UInt8] = []
+        #expect(try first.client.read(into: &plaintext, maxBytes: 100) == .needsInput)  // takes the tickets
+        #expect(first.client.sessionTicketsReceived == (resumes ? 2 : 0))
+        let second = try Self.connectedPair(fixtures, client: context, server: serverContext)
+        #expect(second.client.facts.resumed == resumes)
+    }
+
+    @Test("no common ALPN protocol is classified by OpenSSL's reason code: noApplicationProtocol")
+    func noCommonApplicationProtocol() throws {
+        let fixtures = try Fixtures()
+        let client = try TLSEngine(context: try fixtures.clientContext { $0.applicationProtocols = ["netlab-test/1"] }, serverName: "localhost")
+        let server = try TLSEngine(context: try fixtures.serverContext { $0.applicationProtocols = ["h2"] })
+        _ = try client.handshake()
+        server.receiveFromNetwork(client.takeForNetwork())
+        #expect {
+            try server.handshake()
+        } throws: { error in
+            if case .noApplicationProtocol = error as? TLSError { return true }
+            return false
+        }
+    }
+}
+
+@Suite("WriteTurn")
+struct WriteTurnTests {
+    @Test("a free turn is taken without waiting; a held one is handed to waiters first come, first served")
+    func firstComeFirstServed() async throws {
+        let turn = WriteTurn()
+        #expect(turn.tryTake())
+        #expect(!turn.tryTake())
+        let order = Locked<[Int]>([])
+        var waiters: [Task<Void, Never>] = []
+        for index in 0..<3 {
+            waiters.append(Task {
+                await turn.take()
+                order.withLock { $0.append(index) }
+                turn.release()
+            })
+            // The next waiter starts only once this one is queued.
+            while turn.waitingCount < index + 1 { await Task.yield() }
+        }
+        turn.release()
+        for waiter in waiters { await waiter.value }
+        #expect(order.withLock { $0 } == [0, 1, 2])
+        #expect(turn.tryTake(), "the last release left the turn free")
+    }
 }
 
 /// badssl.com's idea with the lab CA: one broken certificate per failure, each with its own error.
