@@ -32,19 +32,51 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
     private var parser: Parser
     private var input: [UInt8] = []
     private var output: [UInt8] = []
-    /// The request whose head has arrived and whose body is being collected.
-    private var current: (head: HTTPRequestHead, body: [UInt8], started: ContinuousClock.Instant)?
-    /// When the first byte of a head not yet complete arrived (for the header timeout).
-    private var headStartedAt: ContinuousClock.Instant?
-    /// When the head of `current` ended (for the body timeout).
-    private var bodyStartedAt: ContinuousClock.Instant?
-    private var closeAfterFlush = false
-    private var peerFinished = false
-    /// The parser may hold more events (handling stopped at the output high-water mark).
-    private var eventsPending = false
+    private var phase = Phase.idle
     private var lastMethod: HTTPMethod?
-    /// An error answer goes out while the client may still be sending: drain before closing.
-    private var lingerBeforeClose = false
+
+    /// Where the conversation is; each case carries the instant its deadline counts from.
+    enum Phase {
+        /// Between requests with nothing of the next one here: `idleTimeout`, and the only
+        /// phase in which a graceful shutdown may close the connection.
+        case idle
+        /// Part of a head is here: `headerTimeout` from its first byte.
+        case readingHead(since: ContinuousClock.Instant)
+        /// A head has arrived and its body is being collected: `bodyTimeout` from the head's end.
+        case readingBody(RequestInProgress)
+        /// The answers pending are the last: flush them, then close. `lingering` (after an
+        /// error answer, while the client may still be sending) drains its bytes first.
+        case closing(lingering: Bool)
+    }
+
+    /// A request whose head has arrived.
+    struct RequestInProgress {
+        var head: HTTPRequestHead
+        var body: [UInt8] = []
+        /// When its head's first byte arrived (for the access log).
+        var started: ContinuousClock.Instant
+        /// When its head ended (for the body timeout).
+        var bodyStarted: ContinuousClock.Instant
+    }
+
+    /// What stopped ``handleEvents()``.
+    private enum EventsOutcome {
+        /// The parser needs more bytes (or the connection is closing).
+        case needsBytes
+        /// Answers reached the output high-water mark: write them, then take more events.
+        case outputFull
+        /// A streamed response broke off after its head was sent.
+        case streamBroke
+    }
+
+    /// What one ``readMore()`` achieved.
+    private enum ReadOutcome {
+        case received
+        /// The client finished sending: answer what it sent, then close.
+        case inputEnded
+        /// The conversation is over.
+        case over
+    }
 
     /// A streamed body failed after its head was sent: the only honest end is to cut the connection.
     private struct StreamFailed: Error {}
@@ -60,46 +92,53 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
     }
 
     mutating func run() async {
+        var inputEnded = false
         while true {
-            let streamFailed = await handleEvents()
-            if streamFailed {
+            let events = await handleEvents()
+            if case .streamBroke = events {
                 // A reset (and over TLS no close_notify): the client cannot mistake a truncated
                 // close-delimited body for a complete one.
                 await stream.abort()
                 return
             }
             guard await flush() else { return }
-            if closeAfterFlush {
-                if lingerBeforeClose { await linger() }
+            if case .closing(let lingering) = phase {
+                if lingering { await linger() }
                 return
             }
-            if eventsPending { continue }
-            if peerFinished { return }
-            guard await readMore() else { return }
+            if case .outputFull = events { continue }
+            if inputEnded { return }
+            switch await readMore() {
+            case .received: break
+            case .inputEnded: inputEnded = true
+            case .over: return
+            }
         }
+    }
+
+    /// Makes the answers pending the last; an earlier wish to linger stays.
+    private mutating func closeAfterFlush(lingering: Bool = false) {
+        if case .closing(true) = phase { return }
+        phase = .closing(lingering: lingering)
     }
 
     // MARK: Events
 
-    /// Handles events until the parser needs bytes or the output is full. Returns true when a
-    /// streamed response broke off midway.
-    private mutating func handleEvents() async -> Bool {
-        eventsPending = false
+    /// Handles events until the parser needs bytes, the output is full, or the connection is
+    /// closing.
+    private mutating func handleEvents() async -> EventsOutcome {
         do {
-            while !closeAfterFlush {
-                if output.count >= Self.outputHighWater {
-                    eventsPending = true
-                    return false
-                }
-                guard let event = try parser.nextEvent() else { return false }
+            while true {
+                if case .closing = phase { return .needsBytes }
+                if output.count >= Self.outputHighWater { return .outputFull }
+                guard let event = try parser.nextEvent() else { return .needsBytes }
                 switch event {
                 case .requestHead(let head):
-                    current = (head, [], headStartedAt ?? .now)
-                    headStartedAt = nil
-                    bodyStartedAt = .now
+                    let started: ContinuousClock.Instant = if case .readingHead(let since) = phase { since } else { .now }
+                    phase = .readingBody(RequestInProgress(head: head, started: started, bodyStarted: .now))
                     if let problem = Self.hostProblem(head) {
                         emitError(HTTPError(status: 400, message: problem), closing: true)
-                        return false
+                        return .needsBytes
                     }
                     // RFC 9110 §10.1.1: an HTTP/1.1 client waits for a 100 before sending the body
                     // (an HTTP/1.0 client's expectation must be ignored).
@@ -109,29 +148,30 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
                         output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
                     }
                 case .body(let bytes):
-                    current?.body.append(contentsOf: bytes)
+                    guard case .readingBody(var request) = phase else { continue }
+                    phase = .idle  // the body array stays uniquely referenced while it grows
+                    request.body.append(contentsOf: bytes)
+                    phase = .readingBody(request)
                 case .trailers, .responseHead:
                     break  // trailers carry nothing the server acts on; a request parser yields no responses
                 case .endOfMessage:
-                    guard let request = current else { continue }
-                    current = nil
-                    bodyStartedAt = nil
+                    guard case .readingBody(let request) = phase else { continue }
                     // Bytes of the next request already here start its header clock now.
-                    headStartedAt = parser.bufferedByteCount > 0 ? .now : nil
+                    phase = parser.bufferedByteCount > 0 ? .readingHead(since: .now) : .idle
                     try await answer(request)
                 case .upgrade:
                     // NetLab's server speaks only HTTP/1.1: a CONNECT was answered (and its
                     // response said Connection: close), so the tunnel bytes are not read; an
                     // Upgrade is declined and the connection goes on as HTTP/1.1 (RFC 9110 §7.8).
-                    if case .connect? = lastMethod { closeAfterFlush = true } else { parser.declineUpgrade() }
+                    if case .connect? = lastMethod { closeAfterFlush() } else { parser.declineUpgrade() }
                 }
             }
         } catch let error as HTTPParseError {
             emitError(HTTPError(status: error.status, message: error.description), closing: true)
+            return .needsBytes
         } catch {
-            return true
+            return .streamBroke
         }
-        return false
     }
 
     /// RFC 9112 §3.2: an HTTP/1.1 request must carry exactly one Host.
@@ -160,9 +200,7 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
         return nil
     }
 
-    private mutating func answer(_ pending: (head: HTTPRequestHead, body: [UInt8], started: ContinuousClock.Instant))
-        async throws
-    {
+    private mutating func answer(_ pending: RequestInProgress) async throws {
         lastMethod = pending.head.method
         let request = HTTPRequest(head: pending.head, body: pending.body, remoteAddress: remoteAddress)
         var response = await server.respond(to: request)
@@ -179,7 +217,7 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
             let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
             log("\(remoteAddress?.description ?? "-") \"\(pending.head.method) \(server.loggedTarget(pending.head.target)) \(pending.head.version)\" \(response.status) \(sent) \(micros)µs")
         }
-        if !keepAlive { closeAfterFlush = true }
+        if !keepAlive { closeAfterFlush() }
     }
 
     /// Appends (or, for streams, writes) the response; returns the number of body bytes sent.
@@ -226,7 +264,7 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
             return emitError(HTTPError(status: 500), closing: true)
         }
         output.append(contentsOf: serialized)
-        if closing { closeAfterFlush = true }
+        if closing { closeAfterFlush() }
         if isHead || bodiless { return 0 }
         guard let produce = streaming else {
             output.append(contentsOf: body)
@@ -262,10 +300,7 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
                 HTTPResponseHead(status: response.status, fields: response.fields), body: body)
         else { return 0 }
         output.append(contentsOf: bytes)
-        if closing {
-            closeAfterFlush = true
-            lingerBeforeClose = true
-        }
+        if closing { closeAfterFlush(lingering: true) }
         return body.count
     }
 
@@ -311,47 +346,47 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
     }
 
 
-    /// Reads more bytes into the parser; false when the conversation is over.
-    private mutating func readMore() async -> Bool {
+    /// Reads more bytes into the parser, with the deadline of the phase the conversation is in.
+    private mutating func readMore() async -> ReadOutcome {
+        if case .idle = phase, parser.bufferedByteCount > 0 { phase = .readingHead(since: .now) }
         let deadline: Deadline
-        let waitingForRequest = current == nil && parser.bufferedByteCount == 0
-        if current != nil {
-            deadline = .at((bodyStartedAt ?? .now) + configuration.bodyTimeout, limit: configuration.bodyTimeout)
-        } else if !waitingForRequest {
-            let started = headStartedAt ?? .now
-            headStartedAt = started
-            deadline = .at(started + configuration.headerTimeout, limit: configuration.headerTimeout)
-        } else {
-            // Idle between requests: the only moment a graceful shutdown may close us.
-            guard open.becomeIdle() else { return false }
+        switch phase {
+        case .readingBody(let request):
+            deadline = .at(request.bodyStarted + configuration.bodyTimeout, limit: configuration.bodyTimeout)
+        case .readingHead(let since):
+            deadline = .at(since + configuration.headerTimeout, limit: configuration.headerTimeout)
+        case .idle:
+            // The only moment a graceful shutdown may close us.
+            guard open.becomeIdle() else { return .over }
             deadline = .after(configuration.idleTimeout)
+        case .closing:
+            return .over
         }
+        let waitingForRequest = if case .idle = phase { true } else { false }
         do {
             let result = try await stream.read(into: &input, maxBytes: 64 * 1024, deadline: deadline)
             if waitingForRequest {
                 // Lost the race with shutdown: it closed (or is closing) this connection, so these
                 // bytes are not served — their handler must not run.
-                guard open.becomeBusy() else { return false }
+                guard open.becomeBusy() else { return .over }
             }
             switch result {
             case .bytes:
-                if waitingForRequest { headStartedAt = .now }
+                if waitingForRequest { phase = .readingHead(since: .now) }
                 parser.receive(input[...])
                 input.removeAll(keepingCapacity: true)
+                return .received
             case .endOfStream:
-                // The client finished sending; answer what it sent, then close.
                 parser.receiveEndOfStream()
-                peerFinished = true
-                if waitingForRequest { return false }
+                return waitingForRequest ? .over : .inputEnded
             }
-            return true
         } catch SocketError.timedOut {
-            if waitingForRequest { return false }
+            if waitingForRequest { return .over }
             emitError(HTTPError(status: 408, message: "the request did not arrive in time"), closing: true)
             if await flush() { await linger() }
-            return false
+            return .over
         } catch {
-            return false
+            return .over
         }
     }
 }
