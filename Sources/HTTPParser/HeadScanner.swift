@@ -203,6 +203,7 @@ struct HeadScanner {
                 }
 
             case .fieldName:
+                i = Self.skipWords(p, from: i, to: end, while: Self.allCommonNameBytes)
                 while i < end && tchar[Int(p[i])] { i += 1 }
                 guard i < end else { break }
                 let byte = p[i]
@@ -256,7 +257,7 @@ struct HeadScanner {
 
     // MARK: Eight bytes at a time (SWAR)
     //
-    // The long runs in a head are values and targets. These tests look at a whole 64-bit word:
+    // The long runs in a head are values, targets and field names. These tests look at a whole 64-bit word:
     // when they say "all plain", all eight bytes are allowed and the scan jumps past them; when
     // they do not, the byte loop after them decides byte by byte (so a false alarm only costs
     // speed, never correctness). Byte b < k shows as a set high bit in (x - k·0x01…) & ~x.
@@ -266,6 +267,57 @@ struct HeadScanner {
 
     /// Advances over whole words for which `plain` holds.
     @inline(__always)
+    static func skipWords(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, while plain: (UInt64) -> Bool) -> Int {
+        var i = start
+        while i + 8 <= end {
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            guard plain(word) else { break }
+            i += 8
+        }
+        return i
+    }
+
+    /// Every byte is 0x20-0x7E or ≥ 0x80 — no control byte, no DEL (HTAB takes the slow path).
+    @inline(__always)
+    static func allPlainValueBytes(_ x: UInt64) -> Bool {
+        let belowSpace = (x &- 0x20 &* ones) & ~x & highBits
+        let y = x ^ (0x7F &* ones)  // DEL becomes zero
+        let del = (y &- ones) & ~y & highBits
+        return belowSpace | del == 0
+    }
+
+    /// Every byte is 0x21-0x7E (visible ASCII).
+    @inline(__always)
+    static func allTargetBytes(_ x: UInt64) -> Bool {
+        guard x & highBits == 0 else { return false }
+        let belowBang = (x &- 0x21 &* ones) & ~x & highBits
+        let delOrAbove = (x &+ ones) & highBits  // no carries between bytes: all are < 0x80
+        return belowBang | delOrAbove == 0
+    }
+
+    /// Every byte is a letter, a digit or "-": the bytes of nearly every field name in use
+    /// (a subset of tchar; a name with "_" or "." finishes in the byte loop).
+    @inline(__always)
+    static func allCommonNameBytes(_ x: UInt64) -> Bool {
+        guard x & highBits == 0 else { return false }
+        let letter = bytesInRange(x | (0x20 &* ones), UInt8(ascii: "a"), UInt8(ascii: "z"))
+        let digit = bytesInRange(x, UInt8(ascii: "0"), UInt8(ascii: "9"))
+        let dash = bytesInRange(x, UInt8(ascii: "-"), UInt8(ascii: "-"))
+        return letter | digit | dash == highBits
+    }
+
+    /// The high bit of each byte of `x` (all < 0x80) that lies in `low...high`. Adding
+    /// 0x80 - low sets the high bit of bytes ≥ low; adding 0x7F - high sets it for bytes > high.
+    /// Neither sum carries into the next byte, because every byte is below 0x80.
+    @inline(__always)
+    static func bytesInRange(_ x: UInt64, _ low: UInt8, _ high: UInt8) -> UInt64 {
+        let atLeastLow = x &+ UInt64(0x80 - low) &* ones
+        let aboveHigh = x &+ UInt64(0x7F - high) &* ones
+        return atLeastLow & ~aboveHigh & highBits
+    }
+
+    // MARK: Request-target forms
+
     /// Whether the target bytes have one of RFC 9112 §3.2's four shapes (for CONNECT, the
     /// authority-form alone): origin-form (`/…`),
     /// asterisk-form (`*`), absolute-form (`scheme ":" …`, scheme = ALPHA *( ALPHA / DIGIT /
@@ -351,34 +403,6 @@ struct HeadScanner {
     /// unreserved / sub-delims / "%" (RFC 3986 §3.2.2's reg-name, pct-encoding checked loosely).
     private static func isRegNameByte(_ byte: UInt8) -> Bool {
         isAlpha(byte) || isDigit(byte) || Array("-._~!$&'()*+,;=%".utf8).contains(byte)
-    }
-
-    static func skipWords(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, while plain: (UInt64) -> Bool) -> Int {
-        var i = start
-        while i + 8 <= end {
-            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
-            guard plain(word) else { break }
-            i += 8
-        }
-        return i
-    }
-
-    /// Every byte is 0x20-0x7E or ≥ 0x80 — no control byte, no DEL (HTAB takes the slow path).
-    @inline(__always)
-    static func allPlainValueBytes(_ x: UInt64) -> Bool {
-        let belowSpace = (x &- 0x20 &* ones) & ~x & highBits
-        let y = x ^ (0x7F &* ones)  // DEL becomes zero
-        let del = (y &- ones) & ~y & highBits
-        return belowSpace | del == 0
-    }
-
-    /// Every byte is 0x21-0x7E (visible ASCII).
-    @inline(__always)
-    static func allTargetBytes(_ x: UInt64) -> Bool {
-        guard x & highBits == 0 else { return false }
-        let belowBang = (x &- 0x21 &* ones) & ~x & highBits
-        let delOrAbove = (x &+ ones) & highBits  // no carries between bytes: all are < 0x80
-        return belowBang | delOrAbove == 0
     }
 
     /// Where the value ending before `i` really ends: OWS at the end is not part of it

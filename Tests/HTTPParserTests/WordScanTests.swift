@@ -29,4 +29,33 @@ struct WordScanTests {
             #expect(HeadScanner.allTargetBytes(Self.pack(bytes)) == plain, "\(bytes)")
         }
     }
+
+    /// The edges of the name ranges: around "-", the digits, the letters in both cases, and
+    /// the bytes that `| 0x20` maps onto a letter ("@", "[", "`", "{").
+    static let nameEdgeBytes: [UInt8] = [
+        0x00, 0x0D, 0x20, 0x2C, 0x2D, 0x2E, 0x2F, 0x30, 0x39, 0x3A, 0x40, 0x41, 0x5A, 0x5B, 0x5F, 0x60, 0x61, 0x7A, 0x7B,
+        0x7F, 0x80, 0xC1, 0xE1, 0xFF,
+    ]
+    static let nameWord = Gen.element(of: nameEdgeBytes).map { $0 ?? 0 }.array(of: 8)
+
+    @Test("allCommonNameBytes is true exactly when every byte is a letter, a digit or \"-\"")
+    func nameWords() async {
+        await propertyCheck(count: 4000, input: Self.nameWord) { bytes in
+            let plain = bytes.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
+            }
+            #expect(HeadScanner.allCommonNameBytes(Self.pack(bytes)) == plain, "\(bytes)")
+        }
+    }
+
+    @Test("allCommonNameBytes holds for every common name's bytes, and each is tchar")
+    func commonNames() {
+        for name in ["Content-Length", "Transfer-Encoding", "User-Agent", "Accept-Language", "X-Request-Id-2"] {
+            let bytes = Array(name.utf8)
+            for start in 0...(bytes.count - 8) {
+                #expect(HeadScanner.allCommonNameBytes(Self.pack(Array(bytes[start..<start + 8]))), "\(name) at \(start)")
+            }
+            #expect(bytes.allSatisfy { Grammar.tchar[Int($0)] })
+        }
+    }
 }
