@@ -102,12 +102,18 @@ public struct HTTPFields: Sendable, Hashable, Sequence, CustomStringConvertible 
     /// valid field content (so the serializer can never be made to emit CR or LF).
     public mutating func append(name: String, value: String) throws(HTTPFieldError) {
         guard HTTPMethod.isToken(name) else { throw .invalidName(name) }
-        let valueBytes = Array(value.utf8)
-        if let bad = valueBytes.firstIndex(where: { !Grammar.fieldValueByte[Int($0)] }) {
-            throw .invalidValue(name: name, offset: bad, byte: valueBytes[bad])
+        let valueBytes = value.utf8
+        let allowed = Grammar.fieldValueTable
+        if let bad = valueBytes.firstIndex(where: { !allowed[Int($0)] }) {
+            throw .invalidValue(name: name, offset: valueBytes.distance(from: valueBytes.startIndex, to: bad), byte: valueBytes[bad])
         }
         if let first = valueBytes.first, let last = valueBytes.last, Grammar.isOWS(first) || Grammar.isOWS(last) {
             throw .surroundingWhitespace(name: name)
+        }
+        // A head has a handful of fields: room for them at once, not a regrowth per field.
+        if entries.capacity == 0 {
+            entries.reserveCapacity(8)
+            storage.reserveCapacity(256)
         }
         let nameStart = storage.count
         storage.append(contentsOf: name.utf8)
@@ -118,8 +124,9 @@ public struct HTTPFields: Sendable, Hashable, Sequence, CustomStringConvertible 
 
     /// Removes every field called `name` (case-insensitive).
     public mutating func removeAll(named name: String) {
-        let kept = entries.filter { !nameMatches($0, name) }
-        entries = kept
+        guard entries.contains(where: { nameMatches($0, name) }) else { return }  // the usual case: no copy
+        let storage = storage  // shared, not copied: the closure reads names while entries change
+        entries.removeAll { Self.nameMatches($0, name, in: storage) }
     }
 
     /// Number of field lines.
@@ -156,6 +163,10 @@ public struct HTTPFields: Sendable, Hashable, Sequence, CustomStringConvertible 
     public func contains(_ name: String) -> Bool { entries.contains { nameMatches($0, name) } }
 
     private func nameMatches(_ entry: Entry, _ name: String) -> Bool {
+        Self.nameMatches(entry, name, in: storage)
+    }
+
+    private static func nameMatches(_ entry: Entry, _ name: String, in storage: [UInt8]) -> Bool {
         var utf8 = name.utf8.makeIterator()
         for i in entry.name {
             guard let c = utf8.next(), Self.lower(storage[i]) == Self.lower(c) else { return false }

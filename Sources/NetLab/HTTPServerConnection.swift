@@ -183,7 +183,8 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
         if hosts.count > 1 { return "more than one Host field (RFC 9112 §3.2)" }
         if let host = hosts.first, !HTTPURL.isHostValue(host) { return "the Host field is not uri-host [ \":\" port ] (RFC 9110 §7.2)" }
         let target = head.target
-        if target.contains("#") { return "a request-target has no fragment (RFC 9112 §3.2)" }
+        // Bytes, not Foundation's locale-aware search: this runs for every request.
+        if target.utf8.contains(UInt8(ascii: "#")) { return "a request-target has no fragment (RFC 9112 §3.2)" }
         switch head.targetForm {
         case .origin: break
         case .asterisk where head.method != .options: return "the asterisk-form is for OPTIONS only (RFC 9112 §3.2.4)"
@@ -255,15 +256,15 @@ struct HTTPServerConnection<Stream: ByteStream, Parser: HTTPMessageParsing> {
         } else if request.version.minor == 0 {
             try? head.fields.append(name: "Connection", value: "keep-alive")
         }
-        // Serialize into a scratch buffer first: if the handler's head is invalid, the answers
-        // already queued for earlier pipelined requests must stay.
-        var serialized: [UInt8] = []
+        // Straight into the output; if the handler's head is invalid, what it wrote is cut off
+        // again, so the answers already queued for earlier pipelined requests stay intact.
+        let mark = output.count
         do {
-            try HTTPSerializer.writeHead(head, into: &serialized)
+            try HTTPSerializer.writeHead(head, into: &output)
         } catch {
+            output.removeSubrange(mark...)
             return emitError(HTTPError(status: 500), closing: true)
         }
-        output.append(contentsOf: serialized)
         if closing { closeAfterFlush() }
         if isHead || bodiless { return 0 }
         guard let produce = streaming else {

@@ -77,22 +77,45 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     /// unreserved, percent-encoded and sub-delim characters (an IPv4 address is one), and an
     /// optional run of digits. Empty is allowed (RFC 9112 §3.2: a target without an authority).
     static func isHostValue(_ value: String) -> Bool {
-        var rest = Substring(value)
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return false }
-            let literal = rest[rest.index(after: rest.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "v" || $0 == "V" }) else { return false }
-            rest = rest[rest.index(after: close)...]
+        if let answer = value.utf8.withContiguousStorageIfAvailable(isHostValue(bytes:)) { return answer }
+        return Array(value.utf8).withUnsafeBufferPointer(isHostValue(bytes:))
+    }
+
+    /// ``isHostValue(_:)`` over the bytes: it runs for every request a server answers.
+    static func isHostValue(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        if let first = bytes.first, first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > 1 else { return false }
+            for byte in bytes[1..<close] {
+                guard isHexDigit(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") || byte | 0x20 == UInt8(ascii: "v") else {
+                    return false
+                }
+            }
+            i = close + 1
         } else {
-            let end = rest.firstIndex(of: ":") ?? rest.endIndex
-            let name = rest[..<end]
-            let allowed = Set("-._~!$&'()*+,;=%".utf8)
-            guard name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || allowed.contains($0) })
-            else { return false }
-            rest = rest[end...]
+            while i < bytes.count, bytes[i] != UInt8(ascii: ":") {
+                guard isRegNameByte(bytes[i]) else { return false }
+                i += 1
+            }
         }
-        guard !rest.isEmpty else { return true }
-        guard rest.first == ":" else { return false }
-        return rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+        guard i < bytes.count else { return true }
+        guard bytes[i] == UInt8(ascii: ":") else { return false }
+        return bytes[(i + 1)...].allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "f"))
+    }
+
+    /// unreserved / sub-delims / "%" (RFC 3986 §3.2.2 reg-name; percent-encodings checked loosely).
+    private static func isRegNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"), UInt8(ascii: "$"),
+            UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+            UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "%"):
+            true
+        default: false
+        }
     }
 }

@@ -104,8 +104,26 @@ public struct Router: Sendable {
         return (parameters, literals)
     }
 
-    private static func segments(of path: String) -> [Substring] {
-        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
+    /// The pieces between the slashes of `path`, without the piece before the first slash
+    /// (`/v2/abc/status` → `v2`, `abc`, `status`; a trailing slash leaves an empty last piece).
+    /// Over the UTF-8 bytes, into one array: this runs for every request.
+    static func segments(of path: String) -> [Substring] {
+        var parts: [Substring] = []
+        parts.reserveCapacity(8)
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        var seenSlash = false
+        var index = start
+        while index < utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                if seenSlash { parts.append(path[start..<index]) }
+                seenSlash = true
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if seenSlash { parts.append(path[start..<utf8.endIndex]) }
+        return parts
     }
 }
 

@@ -15,6 +15,9 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     public let loop: EventLoop
     public let localAddress: SocketAddress
     public let remoteAddress: SocketAddress
+    /// `remoteAddress` as errors name it, made once: reads and writes need it at hand, and
+    /// formatting an address per call showed in the server's profile.
+    private let peer: String
     private let access = DescriptorGuard()
     private let operations = Atomic<UInt>(0)
 
@@ -23,6 +26,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
         self.loop = loop
         self.localAddress = localAddress
         self.remoteAddress = remoteAddress
+        peer = remoteAddress.description
     }
 
     /// Moves a blocking-API connection onto `loop`; the ``TCPConnection`` must not be used after.
@@ -93,7 +97,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
         try await yieldIfBusy()
         guard access.enter() else { throw SocketError.closed(operation: "read") }
         defer { leave() }
-        let target = remoteAddress.description
+        let target = peer
         while true {
             try checkOpen("read")
             var transfer = Transfer.wouldBlock
@@ -117,7 +121,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
         try await yieldIfBusy()
         guard access.enter() else { throw SocketError.closed(operation: "write") }
         defer { leave() }
-        let target = remoteAddress.description
+        let target = peer
         var offset = 0
         while offset < bytes.count {
             try checkOpen("write")
@@ -140,7 +144,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     /// Half- or full shutdown without releasing the descriptor (see ``ShutdownDirection``).
     public func shutdown(_ direction: ShutdownDirection) throws(SocketError) {
         try holdingDescriptor("shutdown") { fd throws(SocketError) in
-            try SocketCalls.shutdown(fd, direction, target: remoteAddress.description)
+            try SocketCalls.shutdown(fd, direction, target: peer)
         }
     }
 

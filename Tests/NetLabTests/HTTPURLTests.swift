@@ -1,5 +1,6 @@
-import NetLab
 import Testing
+
+@testable import NetLab
 
 /// The client's URLs (RFC 3986 §3): what parses, what prints back, and what is refused and why.
 @Suite("HTTPURL")
@@ -53,5 +54,19 @@ struct HTTPURLTests {
             #expect(given == text)
             #expect(reason.contains(expected), "\(reason)")
         }
+    }
+
+    /// RFC 9110 §7.2 Host = uri-host [ ":" port ]: what a server accepts in the Host field.
+    static let hostValues: [(value: String, valid: Bool)] = [
+        ("localhost", true), ("localhost:8080", true), ("127.0.0.1:80", true), ("[::1]:443", true), ("[2001:DB8::7]", true),
+        ("[v1.fe]", true), ("a-b_c~d.%41!$&'()*+,;=", true), ("", true), ("host:", true),
+        ("a b", false), ("[]", false), ("[::1", false), ("[::1]x", false), ("[zz::1]", false), ("host:8a", false),
+        ("h\u{E9}", false), ("a/b", false), ("host:80:90", false), ("a@b", false),
+    ]
+
+    @Test("Host field values: uri-host [ \":\" port ] (RFC 9110 §7.2)", arguments: hostValues.map(\.value))
+    func hostValue(value: String) {
+        let valid = Self.hostValues.first { $0.value == value }!.valid
+        #expect(HTTPURL.isHostValue(value) == valid, "\(value)")
     }
 }
