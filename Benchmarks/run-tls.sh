@@ -21,10 +21,15 @@ openssl s_server -quiet -accept 127.0.0.1:$port -cert "$work/certs/localhost.pem
   -tls1_3 -www < /dev/zero > /dev/null 2>&1 &
 server=$!
 sleep 1
+# s_time reports whole "real seconds" only; the rate here divides its count by the wall-clock
+# time measured around it.
 for mode in new reuse; do
+  start=$(date +%s.%N)
   line=$(openssl s_time -connect 127.0.0.1:$port -$mode -time "$secs" -CAfile "$work/certs/ca.pem" 2>/dev/null \
     | grep -E "connections in .* real seconds" | tail -1)
-  echo "{\"peer\":\"openssl s_time\",\"test\":\"$mode\",\"line\":\"$line\"}"
+  end=$(date +%s.%N)
+  per_s=$(python3 -c "print(round(int('${line%% *}') / ($end - $start), 1))")
+  echo "{\"peer\":\"openssl s_time\",\"test\":\"$mode\",\"line\":\"$line\",\"wall_s\":$(python3 -c "print(round($end - $start, 3))"),\"per_s\":$per_s}"
 done
 "$bench" handshakes 127.0.0.1 $port "$work/certs/ca.pem" "$secs"
 for cipher in aes-256-gcm aes-128-gcm; do
