@@ -37,6 +37,10 @@ let package = Package(
         // Layer 1: POSIX TCP sockets, the ByteStream seam and the readiness loop.
         .target(name: "TCPSocket", dependencies: ["CSystem"]),
 
+        // Under layer 1: a small internet of network namespaces joined by veth links (iproute2),
+        // so the services run on hosts of their own instead of all on 127.0.0.1.
+        .target(name: "LabNetwork", dependencies: ["TCPSocket", "CSystem"]),
+
         // Layer 2: sans-IO HTTP/1.1 parser and serializer (no sockets, no Foundation).
         .target(name: "HTTPParser"),
 
@@ -73,6 +77,7 @@ let package = Package(
             name: "NetLabCLI",
             dependencies: [
                 "TCPSocket",
+                "LabNetwork",
                 "HTTPParser",
                 "TLSWrapper",
                 "NetLab",
@@ -89,6 +94,7 @@ let package = Package(
         // What several test targets share: running peers and the `netlab` binary.
         .target(name: "NetLabTestSupport", dependencies: ["TCPSocket"], path: "Tests/NetLabTestSupport"),
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket", "NetLabTestSupport"]),
+        .testTarget(name: "LabNetworkTests", dependencies: ["LabNetwork", "TCPSocket", "NetLabTestSupport"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper", "NetLabTestSupport"]),
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket", "NetLabTestSupport"]),
         .testTarget(

@@ -2,6 +2,19 @@
 #define _GNU_SOURCE
 #include <netdb.h>
 #include <sched.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
+#include <net/ethernet.h>
+#include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <poll.h>
+#include <unistd.h>
+#include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include "CSystem.h"
 
 int netlab_accept4(int fd, struct sockaddr *address, socklen_t *length) {
@@ -20,4 +33,118 @@ int netlab_available_cpus(void) {
 }
 
 int netlab_eai_nodata(void) { return EAI_NODATA; }
+
+int netlab_tcp_info(int fd, struct netlab_tcp_info *out) {
+    struct tcp_info info;
+    memset(&info, 0, sizeof info);
+    memset(out, 0, sizeof *out);
+    socklen_t length = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return -1;
+    out->state = info.tcpi_state;
+    out->ca_state = info.tcpi_ca_state;
+    out->retransmits = info.tcpi_retransmits;
+    out->probes = info.tcpi_probes;
+    out->backoff = info.tcpi_backoff;
+    out->rto = info.tcpi_rto;
+    out->snd_mss = info.tcpi_snd_mss;
+    out->rcv_mss = info.tcpi_rcv_mss;
+    out->unacked = info.tcpi_unacked;
+    out->lost = info.tcpi_lost;
+    out->retrans = info.tcpi_retrans;
+    out->pmtu = info.tcpi_pmtu;
+    out->rtt = info.tcpi_rtt;
+    out->rttvar = info.tcpi_rttvar;
+    out->snd_ssthresh = info.tcpi_snd_ssthresh;
+    out->snd_cwnd = info.tcpi_snd_cwnd;
+    out->reordering = info.tcpi_reordering;
+    out->rcv_rtt = info.tcpi_rcv_rtt;
+    out->rcv_space = info.tcpi_rcv_space;
+    out->total_retrans = info.tcpi_total_retrans;
+    out->min_rtt = info.tcpi_min_rtt;
+    out->segs_out = info.tcpi_segs_out;
+    out->segs_in = info.tcpi_segs_in;
+    out->snd_wnd = info.tcpi_snd_wnd;
+    out->pacing_rate = info.tcpi_pacing_rate;
+    out->bytes_acked = info.tcpi_bytes_acked;
+    out->bytes_received = info.tcpi_bytes_received;
+    out->delivery_rate = info.tcpi_delivery_rate;
+    out->bytes_sent = info.tcpi_bytes_sent;
+    out->bytes_retrans = info.tcpi_bytes_retrans;
+    return 0;
+}
+
+int netlab_enter_network_namespace(int fd) { return setns(fd, CLONE_NEWNET); }
+
+int netlab_packet_socket(const char *name, int *index) {
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    if (fd < 0) return -1;
+    unsigned int ifindex = if_nametoindex(name);
+    if (ifindex == 0) { int saved = errno; close(fd); errno = saved; return -1; }
+    struct sockaddr_ll address;
+    memset(&address, 0, sizeof address);
+    address.sll_family = AF_PACKET;
+    address.sll_protocol = htons(ETH_P_ALL);
+    address.sll_ifindex = (int)ifindex;
+    if (bind(fd, (struct sockaddr *)&address, sizeof address) != 0) { int saved = errno; close(fd); errno = saved; return -1; }
+    *index = (int)ifindex;
+    return fd;
+}
+
+long netlab_packet_receive(int fd, void *buffer, unsigned long length, int *outgoing, int timeout_ms) {
+    struct pollfd wait = { .fd = fd, .events = POLLIN };
+    int ready;
+    do { ready = poll(&wait, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
+    if (ready <= 0) return ready;
+    struct sockaddr_ll from;
+    socklen_t size = sizeof from;
+    ssize_t n;
+    do { n = recvfrom(fd, buffer, length, 0, (struct sockaddr *)&from, &size); } while (n < 0 && errno == EINTR);
+    if (n >= 0) *outgoing = from.sll_pkttype == PACKET_OUTGOING;
+    return (long)n;
+}
+
+long netlab_packet_send(int fd, int index, const void *frame, unsigned long length) {
+    struct sockaddr_ll to;
+    memset(&to, 0, sizeof to);
+    to.sll_family = AF_PACKET;
+    to.sll_ifindex = index;
+    to.sll_halen = ETH_ALEN;
+    if (length >= ETH_ALEN) memcpy(to.sll_addr, frame, ETH_ALEN);
+    ssize_t n;
+    do { n = sendto(fd, frame, length, 0, (struct sockaddr *)&to, sizeof to); } while (n < 0 && errno == EINTR);
+    return (long)n;
+}
+
+int netlab_disable_offloads(const char *name) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    // Segmentation first (it depends on checksumming), then checksumming itself.
+    const unsigned int commands[] = { ETHTOOL_STSO, ETHTOOL_SGSO, ETHTOOL_SGRO, ETHTOOL_STXCSUM };
+    int result = 0, saved = 0;
+    for (unsigned long i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        struct ethtool_value value = { .cmd = commands[i], .data = 0 };
+        struct ifreq request;
+        memset(&request, 0, sizeof request);
+        strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+        request.ifr_data = (char *)&value;
+        if (ioctl(fd, SIOCETHTOOL, &request) != 0 && result == 0) { result = -1; saved = errno; }
+    }
+    close(fd);
+    if (result != 0) errno = saved;
+    return result;
+}
+
+int netlab_interface_mac(const char *name, unsigned char mac[6]) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    int rc = ioctl(fd, SIOCGIFHWADDR, &request);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) { errno = saved; return -1; }
+    memcpy(mac, request.ifr_hwaddr.sa_data, 6);
+    return 0;
+}
 #endif

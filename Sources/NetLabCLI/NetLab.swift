@@ -18,9 +18,11 @@ struct NetLabCommand: AsyncParsableCommand {
             and client on NetLab's stack, and `netlab certs` makes the lab's certificates. \
             `netlab serve all` runs the payment system (gateway, bank, merchant, fraud and \
             notification services) and `netlab gateway merchant` manages the merchants one gateway \
-            serves.
+            serves. `netlab net up` builds a small internet of network namespaces (root only).
             """,
-        subcommands: [Demo.self, Sockets.self, Serve.self, GatewayCommand.self, Get.self, Certs.self, Resolve.self, Parse.self]
+        subcommands: [
+            Demo.self, Sockets.self, Serve.self, GatewayCommand.self, Get.self, Certs.self, Resolve.self, Parse.self, Net.self,
+        ]
     )
 }
 

@@ -47,11 +47,20 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     // MARK: Connecting
 
     /// Connects to `address` without blocking a thread; `timeout` bounds the handshake.
+    /// With `namespace`, the socket is made in that network namespace (``NetworkNamespace``):
+    /// the connection leaves from that host.
     public static func connect(
-        to address: SocketAddress, timeout: Duration? = nil, on loop: EventLoop = EventLoopGroup.shared.next()
+        to address: SocketAddress, timeout: Duration? = nil, on loop: EventLoop = EventLoopGroup.shared.next(),
+        in namespace: NetworkNamespace? = nil
     ) async throws -> AsyncTCPConnection {
         let deadline = Deadline.after(timeout)
-        let fd = try SocketCalls.openStreamSocket(family: address.protocolFamily, target: address.description)
+        let (family, target) = (address.protocolFamily, address.description)
+        let fd =
+            if let namespace {
+                try namespace.run { () throws(SocketError) in try SocketCalls.openStreamSocket(family: family, target: target) }
+            } else {
+                try SocketCalls.openStreamSocket(family: family, target: target)
+            }
         do {
             if try !SocketCalls.startConnect(fd, to: address) {
                 try await loop.waitUntilReady(
@@ -201,6 +210,12 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     /// TCP_NODELAY (see ``TCPConnection/setNoDelay(_:)``).
     public func setNoDelay(_ on: Bool = true) throws(SocketError) {
         try holdingDescriptor("setNoDelay") { fd throws(SocketError) in try SocketCalls.setNoDelay(fd, on) }
+    }
+
+    /// What the kernel knows about this connection: RTT, congestion window, retransmissions
+    /// (``TCPInfo``; Linux only).
+    public func tcpInfo() throws(SocketError) -> TCPInfo {
+        try holdingDescriptor("tcpInfo") { fd throws(SocketError) in try SocketCalls.tcpInfo(fd, target: peer) }
     }
 
     /// TCP keep-alive probes, or none with `nil`.

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CSystem
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -143,6 +144,27 @@ enum SocketCalls {
 
     static func setNoDelay(_ fd: Int32, _ on: Bool) throws(SocketError) {
         try setFlag(fd, Platform.tcpProtocol, TCP_NODELAY, on, name: "TCP_NODELAY")
+    }
+
+    static func tcpInfo(_ fd: Int32, target: String) throws(SocketError) -> TCPInfo {
+        #if os(Linux)
+        var raw = netlab_tcp_info()
+        guard Platform.tcpInfo(fd, into: &raw) == 0 else { throw failure("getsockopt", "TCP_INFO", Platform.errno) }
+        func micros(_ value: UInt32) -> Duration { .microseconds(Int64(value)) }
+        return TCPInfo(
+            state: TCPInfo.State(rawValue: raw.state), congestionState: TCPInfo.CongestionState(rawValue: raw.ca_state),
+            roundTripTime: micros(raw.rtt), roundTripTimeVariance: micros(raw.rttvar), minimumRoundTripTime: micros(raw.min_rtt),
+            retransmissionTimeout: micros(raw.rto), congestionWindow: Int(raw.snd_cwnd),
+            // Linux says "no threshold yet" with 0x7fffffff (TCP_INFINITE_SSTHRESH).
+            slowStartThreshold: raw.snd_ssthresh >= 0x7FFF_FFFF ? nil : Int(raw.snd_ssthresh),
+            senderMSS: Int(raw.snd_mss), receiverMSS: Int(raw.rcv_mss), unacknowledged: Int(raw.unacked), lost: Int(raw.lost),
+            retransmittingNow: Int(raw.retrans), totalRetransmissions: Int(raw.total_retrans), segmentsSent: Int(raw.segs_out),
+            segmentsReceived: Int(raw.segs_in), bytesSent: raw.bytes_sent, bytesAcknowledged: raw.bytes_acked,
+            bytesReceived: raw.bytes_received, bytesRetransmitted: raw.bytes_retrans, deliveryRate: raw.delivery_rate,
+            peerReceiveWindow: Int(raw.snd_wnd), pathMTU: Int(raw.pmtu))
+        #else
+        throw failure("getsockopt", "TCP_INFO (Linux only)", ENOTSUP)
+        #endif
     }
 
     static func noDelay(_ fd: Int32) throws(SocketError) -> Bool {

@@ -177,6 +177,12 @@ public final class TCPConnection: Sendable, CustomStringConvertible {
         try holdingDescriptor("setNoDelay") { fd throws(SocketError) in try SocketCalls.setNoDelay(fd, on) }
     }
 
+    /// What the kernel knows about this connection: RTT, congestion window, retransmissions
+    /// (``TCPInfo``; Linux only).
+    public func tcpInfo() throws(SocketError) -> TCPInfo {
+        try holdingDescriptor("tcpInfo") { fd throws(SocketError) in try SocketCalls.tcpInfo(fd, target: remoteAddress.description) }
+    }
+
     /// Turns TCP keep-alive probes on with the given timing, or off with `nil`.
     public func setKeepAlive(_ options: KeepAlive?) throws(SocketError) {
         try holdingDescriptor("setKeepAlive") { fd throws(SocketError) in try SocketCalls.setKeepAlive(fd, options) }

@@ -29,10 +29,19 @@ public final class TCPListener: Sendable, CustomStringConvertible {
     ///   - reuseAddress: `SO_REUSEADDR`, so a restarted server can bind while old connections
     ///     linger in TIME_WAIT.
     ///   - ipv6Only: for an IPv6 address, whether to refuse IPv4-mapped peers (`nil`: system default).
-    public init(bindingTo address: SocketAddress, backlog: Int32 = 128, reuseAddress: Bool = true, ipv6Only: Bool? = nil)
-        throws(SocketError)
-    {
-        fd = try SocketCalls.listen(on: address, backlog: backlog, reuseAddress: reuseAddress, ipv6Only: ipv6Only)
+    ///   - namespace: the network namespace to listen in (``NetworkNamespace``); nil, this
+    ///     process's own.
+    public init(
+        bindingTo address: SocketAddress, backlog: Int32 = 128, reuseAddress: Bool = true, ipv6Only: Bool? = nil,
+        in namespace: NetworkNamespace? = nil
+    ) throws(SocketError) {
+        if let namespace {
+            fd = try namespace.run { () throws(SocketError) in
+                try SocketCalls.listen(on: address, backlog: backlog, reuseAddress: reuseAddress, ipv6Only: ipv6Only)
+            }
+        } else {
+            fd = try SocketCalls.listen(on: address, backlog: backlog, reuseAddress: reuseAddress, ipv6Only: ipv6Only)
+        }
         do throws(SocketError) {
             localAddress = try SocketCalls.localAddress(fd)
         } catch {

@@ -45,6 +45,27 @@ struct TCPConnectionTests {
         listener.close()
     }
 
+    @Test("TCP_INFO after an echo: established, the bytes acknowledged, a window and an RTT from the kernel")
+    func tcpInfo() async throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0, family: .ipv4)
+        let server = startBlockingEcho(listener)
+        let client = try TCPConnection.connect(to: listener.localAddress, timeout: .seconds(5))
+        try client.write(Array(repeating: 0x61, count: 3000))
+        _ = try client.readExactly(3000, deadline: .after(.seconds(5)))
+        let info = try client.tcpInfo()
+        #expect(info.state == .established, "\(info)")
+        #expect(info.bytesAcknowledged >= 3000 && info.bytesReceived >= 3000, "\(info)")
+        #expect(info.congestionWindow > 0 && info.senderMSS > 0 && info.segmentsSent > 0, "\(info)")
+        #expect(info.retransmissionTimeout >= .milliseconds(200), "Linux's RTO floor: \(info)")
+        #expect(info.totalRetransmissions == 0, "loopback loses nothing: \(info)")
+        #expect(info.description.contains("RTT "))
+        try client.shutdown(.write)
+        _ = try client.read(upTo: 100, deadline: .after(.seconds(5)))
+        client.close()
+        _ = try await server.value()
+        listener.close()
+    }
+
     @Test("a dual-stack listener accepts IPv4 clients as IPv4-mapped IPv6")
     func dualStack() async throws {
         let listener = try TCPListener(port: 0, family: .dualStack)

@@ -23,6 +23,11 @@ enum Platform {
 
     // MARK: Sockets
 
+    /// `getsockopt(TCP_INFO)` (Linux); -1 with errno on failure.
+    static func tcpInfo(_ fd: Int32, into info: inout netlab_tcp_info) -> Int32 {
+        netlab_tcp_info(fd, &info)
+    }
+
     /// A TCP socket that is non-blocking (waits happen in `poll` or the readiness loop, where they
     /// can have deadlines) and close-on-exec (child processes do not inherit it).
     static func makeStreamSocket(family: Int32) -> Int32 {

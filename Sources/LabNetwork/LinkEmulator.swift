@@ -1,0 +1,294 @@
+// Theory of operation
+// ===================
+//
+// LinkEmulator is the lab network's router, written here: while it runs, the router
+// namespace's kernel does not forward (IPv4 forwarding off), and every IPv4 packet from one
+// host to another goes through this code instead:
+//
+//   rt-customer ──recv──▶ classify ──▶ impair ──▶ queue of rt-gateway ──send at its time──▶ gateway
+//
+// 1. A packet socket on each router interface receives the Ethernet frames the host sent.
+//    Frames for the router itself (ARP, pings to 10.77.n.1) are the kernel's business and are
+//    left alone; an IPv4 packet for another host's /24 is this code's.
+// 2. Forwarding is what a router does to an IPv4 packet (RFC 1812): TTL down by one (a packet
+//    whose TTL runs out is dropped), the header checksum recomputed, and a new Ethernet header:
+//    from the router's interface on the way out, to the destination host's MAC.
+// 3. Impairment: each link the packet crosses (its sender's, then its receiver's) may drop it
+//    (loss), hold it (delay ± jitter), let it overtake the held ones (reorder), and clock it out
+//    no faster than its rate. The random draws come from a seeded generator per link, so a
+//    seed gives the same decisions in every run.
+// 4. Each outgoing interface has a queue ordered by departure time, drained by a thread of its
+//    own that sleeps until the next departure. A queue longer than `queueLimit` drops new
+//    packets (a full router buffer: that is loss too).
+//
+// Rule: nothing here blocks on another link. A slow, lossy link delays only its own packets.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TCPSocket
+
+/// NetLab's own router with impairments for the lab network (see the theory of operation above).
+public final class LinkEmulator: @unchecked Sendable {
+    public let topology: Topology
+    public let impairments: [Topology.Host: LinkImpairment]
+    public let seed: UInt64
+    /// Packets held at once per outgoing link before new ones are dropped (netem's default).
+    public static let queueLimit = 1000
+
+    /// What the emulator did on one link, counted in packets.
+    public struct LinkCounters: Sendable, Equatable {
+        /// Arrived from the host.
+        public var received = 0
+        /// Sent on to the host.
+        public var delivered = 0
+        /// Dropped on this link (loss, a full queue, or a TTL that ran out).
+        public var dropped = 0
+        /// Let through early, overtaking packets held before them.
+        public var reordered = 0
+    }
+
+    private struct Link {
+        let host: Topology.Host
+        let socket: PacketSocket
+        let hostMAC: [UInt8]
+        let routerMAC: [UInt8]
+        let queue: DepartureQueue
+    }
+
+    private var links: [Topology.Host: Link] = [:]
+    private let counters = Locked<[Topology.Host: LinkCounters]>([:])
+    private let stopping = Locked(false)
+    private var threads: [Thread] = []
+    private let network: NamespaceNetwork
+
+    /// Prepares the router for `topology`, which must be up; nothing runs until ``start()``.
+    public init(topology: Topology, impairments: [Topology.Host: LinkImpairment], seed: UInt64) throws(LabNetworkError) {
+        self.topology = topology
+        self.impairments = impairments
+        self.seed = seed
+        network = NamespaceNetwork(topology: topology)
+        for host in Topology.Host.allCases {
+            let interface = topology.routerInterface(toward: host)
+            try PacketSocket.disableOffloads(of: Topology.hostInterface, in: topology.namespace(of: host))
+            try PacketSocket.disableOffloads(of: interface, in: topology.router)
+            links[host] = Link(
+                host: host,
+                socket: try PacketSocket(interface: interface, in: topology.router),
+                hostMAC: try PacketSocket.macAddress(of: Topology.hostInterface, in: topology.namespace(of: host)),
+                routerMAC: try PacketSocket.macAddress(of: interface, in: topology.router),
+                queue: DepartureQueue(limit: Self.queueLimit))
+            counters.withLock { $0[host] = LinkCounters() }
+        }
+    }
+
+    /// The counters of every link so far.
+    public var linkCounters: [Topology.Host: LinkCounters] { counters.withLock { $0 } }
+
+    /// Takes over forwarding from the router's kernel and starts the links' threads.
+    public func start() throws(LabNetworkError) {
+        try network.setForwarding(false)
+        for (index, host) in Topology.Host.allCases.enumerated() {
+            guard let link = links[host] else { continue }
+            let linkSeed = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
+            let receiver = Thread { [self] in
+                var random = SplitMix64(seed: linkSeed)
+                receive(on: link, random: &random)
+            }
+            receiver.name = "netlab-router-in-\(host.rawValue)"
+            let sender = Thread { [self] in send(on: link) }
+            sender.name = "netlab-router-out-\(host.rawValue)"
+            threads += [receiver, sender]
+        }
+        for thread in threads { thread.start() }
+    }
+
+    /// Stops the threads and gives forwarding back to the router's kernel (no impairments).
+    public func stop() {
+        stopping.withLock { $0 = true }
+        for link in links.values { link.queue.close() }
+        while threads.contains(where: { !$0.isFinished }) { usleep(10_000) }
+        threads = []
+        try? network.setForwarding(true)
+    }
+
+    // MARK: Receiving
+
+    private func receive(on link: Link, random: inout SplitMix64) {
+        var frame: [UInt8] = []
+        while !stopping.withLock({ $0 }) {
+            guard let outgoing = link.socket.receive(into: &frame, timeoutMilliseconds: 50), !outgoing else { continue }
+            guard let destination = destinationHost(of: frame), destination != link.host, let out = links[destination] else { continue }
+            count(link.host) { $0.received += 1 }
+            guard Self.forward(&frame, from: out.routerMAC, to: out.hostMAC) else {
+                count(link.host) { $0.dropped += 1 }
+                continue
+            }
+            let now = ContinuousClock.now
+            // The sender's link, then the receiver's: each may drop, hold or hurry the packet.
+            var departure = now
+            var hurried = false
+            var lost = false
+            for (host, impairment) in [(link.host, impairments[link.host] ?? .none), (destination, impairments[destination] ?? .none)] {
+                if impairment.loss > 0 && random.nextUnit() < impairment.loss {
+                    count(host) { $0.dropped += 1 }
+                    lost = true
+                    break
+                }
+                if impairment.reorder > 0 && random.nextUnit() < impairment.reorder {
+                    hurried = true
+                    count(host) { $0.reordered += 1 }
+                    continue
+                }
+                departure += impairment.delay
+                if impairment.jitter > .zero {
+                    let spread = Double(impairment.jitter.components.attoseconds) / 1e18 + Double(impairment.jitter.components.seconds)
+                    departure += .nanoseconds(Int64((random.nextUnit() * 2 - 1) * spread * 1e9))
+                    if departure < now { departure = now }
+                }
+            }
+            if lost { continue }
+            if hurried { departure = now }
+            let bits = frame.count * 8
+            let accepted = out.queue.add(frame, at: departure, serialization: (impairments[destination]?.rate).map {
+                Duration.nanoseconds(Int64(Double(bits) / Double($0) * 1e9))
+            })
+            if !accepted { count(destination) { $0.dropped += 1 } }
+        }
+    }
+
+    /// The host whose /24 holds the IPv4 packet's destination, unless it is the router itself.
+    private func destinationHost(of frame: [UInt8]) -> Topology.Host? {
+        // Ethernet (14 bytes) with type 0x0800, then IPv4: destination address at offset 16.
+        guard frame.count >= 34, frame[12] == 0x08, frame[13] == 0x00, frame[14] >> 4 == 4 else { return nil }
+        guard frame[30] == 10, frame[31] == 77, frame[33] != 1 else { return nil }
+        return Topology.Host.allCases.first { $0.number == Int(frame[32]) }
+    }
+
+    /// RFC 1812 forwarding of the IPv4 packet in `frame`: TTL − 1 (false if it ran out), the
+    /// header checksum again, and the Ethernet addresses of the next hop.
+    static func forward(_ frame: inout [UInt8], from source: [UInt8], to destination: [UInt8]) -> Bool {
+        let ip = 14
+        let headerLength = Int(frame[ip] & 0x0F) * 4
+        guard headerLength >= 20, frame.count >= ip + headerLength, frame[ip + 8] > 1 else { return false }
+        frame[ip + 8] -= 1
+        frame[ip + 10] = 0
+        frame[ip + 11] = 0
+        let checksum = internetChecksum(frame[ip..<(ip + headerLength)])
+        frame[ip + 10] = UInt8(checksum >> 8)
+        frame[ip + 11] = UInt8(checksum & 0xFF)
+        frame.replaceSubrange(0..<6, with: destination)
+        frame.replaceSubrange(6..<12, with: source)
+        return true
+    }
+
+    /// The Internet checksum (RFC 1071): the ones' complement of the ones' complement sum of
+    /// the 16-bit words.
+    static func internetChecksum(_ bytes: ArraySlice<UInt8>) -> UInt16 {
+        var sum: UInt32 = 0
+        var index = bytes.startIndex
+        while index + 1 < bytes.endIndex {
+            sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1])
+            index += 2
+        }
+        if index < bytes.endIndex { sum += UInt32(bytes[index]) << 8 }
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+
+    // MARK: Sending
+
+    private func send(on link: Link) {
+        while let frame = link.queue.next() {
+            if link.socket.send(frame) { count(link.host) { $0.delivered += 1 } } else { count(link.host) { $0.dropped += 1 } }
+        }
+    }
+
+    private func count(_ host: Topology.Host, _ change: (inout LinkCounters) -> Void) {
+        counters.withLock { change(&$0[host, default: LinkCounters()]) }
+    }
+}
+
+/// One outgoing link's packets, each with the instant it may leave; ``next()`` waits for the
+/// earliest. A rate makes each packet also wait for the one before it to be clocked out.
+final class DepartureQueue: @unchecked Sendable {
+    private struct Held {
+        let due: ContinuousClock.Instant
+        let order: UInt64
+        let frame: [UInt8]
+    }
+    private let condition = NSCondition()
+    private var held: [Held] = []
+    private var order: UInt64 = 0
+    private var closed = false
+    /// When the link is free again (the rate's clock).
+    private var linkFreeAt = ContinuousClock.now
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Queues `frame` to leave at `due` (later if the link's rate is still clocking out earlier
+    /// ones); false when the queue is full.
+    func add(_ frame: [UInt8], at due: ContinuousClock.Instant, serialization: Duration?) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard held.count < limit, !closed else { return false }
+        var leaves = due
+        if let serialization {
+            leaves = max(due, linkFreeAt) + serialization
+            linkFreeAt = leaves
+        }
+        order += 1
+        let entry = Held(due: leaves, order: order, frame: frame)
+        let position = held.firstIndex { ($0.due, $0.order) > (entry.due, entry.order) } ?? held.endIndex
+        held.insert(entry, at: position)
+        condition.signal()
+        return true
+    }
+
+    /// The next frame once its time has come; nil after ``close()``.
+    func next() -> [UInt8]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if closed { return nil }
+            guard let first = held.first else {
+                condition.wait()
+                continue
+            }
+            let wait = first.due - .now
+            if wait <= .zero {
+                held.removeFirst()
+                return first.frame
+            }
+            let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+            _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+        }
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a small seeded generator — the same seed, the same
+/// decisions on every machine.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A number in 0..<1.
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}

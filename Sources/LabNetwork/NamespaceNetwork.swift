@@ -1,0 +1,132 @@
+import Foundation
+import TCPSocket
+
+/// Builds, reports and removes a ``Topology`` on this machine with iproute2 (`ip`): network
+/// namespaces, veth pairs, addresses, routes and hosts files.
+///
+/// ``up()`` first removes whatever an earlier run with the same prefix left behind (a run killed
+/// halfway leaves namespaces, which outlive their process), so it always starts clean;
+/// ``down()`` removes every namespace and hosts file with the prefix. Deleting a namespace
+/// deletes its end of each veth pair, and a veth pair dies with either end: nothing else is left.
+public struct NamespaceNetwork: Sendable {
+    public let topology: Topology
+    /// Called with each command before it runs (`netlab net up --verbose`).
+    public var log: (@Sendable (String) -> Void)?
+
+    public init(topology: Topology, log: (@Sendable (String) -> Void)? = nil) {
+        self.topology = topology
+        self.log = log
+    }
+
+    /// Whether this process may build namespaces (root: CAP_NET_ADMIN and CAP_SYS_ADMIN).
+    public static var isPermitted: Bool { geteuid() == 0 }
+
+    // MARK: Up
+
+    /// Builds the topology, after removing any leftovers with the same prefix.
+    public func up() throws(LabNetworkError) {
+        guard Self.isPermitted else { throw .notPermitted }
+        try down()
+        do throws(LabNetworkError) {
+            try build()
+        } catch {
+            _ = try? down()  // nothing half-built stays
+            throw error
+        }
+    }
+
+    private func build() throws(LabNetworkError) {
+        let router = topology.router.name
+        for namespace in topology.namespaces { try ip("netns", "add", namespace.name) }
+        try ip("-n", router, "link", "set", "lo", "up")
+        try setForwarding(true)
+        for host in Topology.Host.allCases {
+            let namespace = topology.namespace(of: host).name
+            let routerSide = topology.routerInterface(toward: host)
+            // The cable: one end in the router, the other straight into the host as eth0.
+            try ip("-n", router, "link", "add", routerSide, "type", "veth", "peer", "name", Topology.hostInterface, "netns", namespace)
+            try ip("-n", router, "addr", "add", "\(topology.routerAddress(toward: host))/24", "dev", routerSide)
+            try ip("-n", router, "link", "set", routerSide, "up")
+            try ip("-n", namespace, "link", "set", "lo", "up")
+            try ip("-n", namespace, "addr", "add", "\(topology.address(of: host))/24", "dev", Topology.hostInterface)
+            try ip("-n", namespace, "link", "set", Topology.hostInterface, "up")
+            try ip("-n", namespace, "route", "add", "default", "via", topology.routerAddress(toward: host))
+        }
+        for namespace in topology.namespaces { try writeHostsFile(for: namespace) }
+    }
+
+    private func writeHostsFile(for namespace: NetworkNamespace) throws(LabNetworkError) {
+        let directory = topology.etcDirectory(of: namespace)
+        log?("write \(directory)/hosts")
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Data(topology.hostsFile.utf8).write(to: URL(fileURLWithPath: directory + "/hosts"))
+        } catch {
+            throw .commandFailed("write \(directory)/hosts", status: -1, output: "\(error)")
+        }
+    }
+
+    /// Turns IPv4 forwarding in the router's kernel on (plain routing) or off (while
+    /// ``LinkEmulator`` forwards instead).
+    func setForwarding(_ on: Bool) throws(LabNetworkError) {
+        try run(["ip", "netns", "exec", topology.router.name, "sysctl", "-qw", "net.ipv4.ip_forward=\(on ? 1 : 0)"])
+    }
+
+    // MARK: Down
+
+    /// Removes every namespace and hosts-file folder whose name starts with the prefix; returns
+    /// what it removed.
+    @discardableResult
+    public func down() throws(LabNetworkError) -> [String] {
+        guard Self.isPermitted else { throw .notPermitted }
+        var removed: [String] = []
+        for name in entries(of: NetworkNamespace.directory) {
+            try ip("netns", "delete", name)
+            removed.append(name)
+        }
+        for name in entries(of: "/etc/netns") {
+            log?("remove /etc/netns/\(name)")
+            try? FileManager.default.removeItem(atPath: "/etc/netns/\(name)")
+            if !removed.contains(name) { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// The names in `directory` that belong to this topology (prefix, dash, anything).
+    private func entries(of directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix(topology.prefix + "-") }.sorted()
+    }
+
+    // MARK: Status
+
+    /// One namespace as `ip` sees it now.
+    public struct NamespaceStatus: Sendable, Equatable {
+        public var name: String
+        public var exists: Bool
+        /// `interface state address/prefix` lines (`ip -brief -4 address`), loopback left out.
+        public var interfaces: [String]
+    }
+
+    /// Every namespace of the topology, present or not.
+    public func status() -> [NamespaceStatus] {
+        topology.namespaces.map { namespace in
+            guard namespace.exists else { return NamespaceStatus(name: namespace.name, exists: false, interfaces: []) }
+            let output = (try? SystemCommand(["ip", "-n", namespace.name, "-brief", "-4", "address"]).run().output) ?? ""
+            let lines = output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            return NamespaceStatus(name: namespace.name, exists: true, interfaces: lines.filter { !$0.hasPrefix("lo ") })
+        }
+    }
+
+    // MARK: Running ip
+
+    private func ip(_ arguments: String...) throws(LabNetworkError) {
+        try run(["ip"] + arguments)
+    }
+
+    private func run(_ arguments: [String]) throws(LabNetworkError) {
+        let command = SystemCommand(arguments)
+        log?(command.description)
+        try command.check()
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import NetLabTestSupport
+import TCPSocket
+import Testing
+
+@testable import LabNetwork
+
+/// NetLab's router with impairments, on a real namespace network (root only).
+@Suite("Link emulator", .serialized, .enabled(if: canBuildNamespaces, "needs root and iproute2"), .timeLimit(.minutes(3)))
+struct LinkEmulatorTests {
+    /// Builds a network with `impairments`, runs `body` with it, and removes it again.
+    static func withNetwork(
+        _ impairments: [Topology.Host: LinkImpairment], seed: UInt64 = 7,
+        _ body: (Topology, LinkEmulator) async throws -> Void
+    ) async throws {
+        let topology = try Topology(prefix: uniquePrefix())
+        let network = NamespaceNetwork(topology: topology)
+        try network.up()
+        defer { _ = try? network.down() }
+        let emulator = try LinkEmulator(topology: topology, impairments: impairments, seed: seed)
+        try emulator.start()
+        defer { emulator.stop() }
+        try await body(topology, emulator)
+    }
+
+    /// A listener on the gateway's host and a connection to it from the customer's.
+    static func connect(_ topology: Topology) async throws -> (client: AsyncTCPConnection, server: AsyncTCPConnection, listener: AsyncTCPListener) {
+        let listener = AsyncTCPListener(adopting: try TCPListener(
+            bindingTo: try SocketAddress(ipAddress: topology.address(of: .gateway), port: 0), in: topology.namespace(of: .gateway)))
+        async let accepted = listener.accept(deadline: .after(.seconds(30)))
+        let client = try await AsyncTCPConnection.connect(
+            to: try SocketAddress(ipAddress: topology.address(of: .gateway), port: listener.localAddress.port),
+            timeout: .seconds(30), in: topology.namespace(of: .customer))
+        return (client, try await accepted, listener)
+    }
+
+    @Test("40 ms on the customer's link: the round trip to the gateway is 80 ms (it is crossed twice), as TCP measures it")
+    func delay() async throws {
+        try await Self.withNetwork([.customer: LinkImpairment(delay: .milliseconds(40))]) { topology, emulator in
+            let (client, server, listener) = try await Self.connect(topology)
+            for _ in 0..<5 {
+                try await client.write(Array("ping".utf8))
+                _ = try await server.readExactly(4, deadline: .after(.seconds(30)))
+                try await server.write(Array("pong".utf8))
+                _ = try await client.readExactly(4, deadline: .after(.seconds(30)))
+            }
+            let info = try client.tcpInfo()
+            #expect(info.minimumRoundTripTime >= .milliseconds(80), "\(info)")
+            #expect(info.minimumRoundTripTime < .milliseconds(80 + 60), "\(info)")
+            #expect(emulator.linkCounters[.customer]?.received ?? 0 > 0)
+            await client.close()
+            await server.close()
+            await listener.close()
+        }
+    }
+
+    @Test("5 % loss on the customer's link: TCP retransmits, and every byte still arrives in order", arguments: [11, 12] as [UInt64])
+    func loss(seed: UInt64) async throws {
+        try await Self.withNetwork([.customer: LinkImpairment(loss: 0.05)], seed: seed) { topology, emulator in
+            let (client, server, listener) = try await Self.connect(topology)
+            let payload = (0..<400_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            async let received = server.readExactly(payload.count, deadline: .after(.seconds(60)))
+            try await client.write(payload, deadline: .after(.seconds(60)))
+            #expect(try await received == payload, "seed \(seed)")
+            let info = try client.tcpInfo()
+            let dropped = emulator.linkCounters[.customer]?.dropped ?? 0
+            #expect(dropped > 0, "seed \(seed): \(emulator.linkCounters)")
+            #expect(info.totalRetransmissions > 0, "seed \(seed): \(info)")
+            await client.close()
+            await server.close()
+            await listener.close()
+        }
+    }
+
+    @Test("a capture of the customer's interface holds the connection's SYN (read back by tshark)", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")))
+    func capture() async throws {
+        try await Self.withNetwork([:]) { topology, _ in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-\(UUID().uuidString).pcap").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let capture = try PacketCapture(interface: Topology.hostInterface, in: topology.namespace(of: .customer), to: file)
+            let (client, server, listener) = try await Self.connect(topology)
+            try await client.write(Array("over the wire".utf8))
+            _ = try await server.readExactly(13, deadline: .after(.seconds(30)))
+            await client.close()
+            await server.close()
+            await listener.close()
+            let frames = try capture.stop()
+            #expect(frames >= 4)
+            let (status, syns) = try await ChildProcess.run(
+                ["tshark", "-r", file, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields", "-e", "ip.src", "-e", "ip.dst"])
+            #expect(status == 0, "\(syns)")
+            #expect(syns.contains("\(topology.address(of: .customer))\t\(topology.address(of: .gateway))"), "\(syns)")
+            let (_, payload) = try await ChildProcess.run(["tshark", "-r", file, "-Y", "tcp.len > 0", "-T", "fields", "-e", "tcp.payload"])
+            #expect(payload.contains(Array("over the wire".utf8).map { String(format: "%02x", $0) }.joined()), "\(payload)")
+        }
+    }
+}
+
+@Suite("Forwarding and impairments")
+struct ForwardingTests {
+    /// RFC 1071's running example is the sum; this is a real IPv4 header (UDP, 192.168.0.1 →
+    /// 192.168.0.199) whose checksum is b861.
+    static let header: [UInt8] = [0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xC0, 0xA8, 0x00, 0x01, 0xC0, 0xA8, 0x00, 0xC7]
+
+    @Test("the Internet checksum of a header (RFC 1071)")
+    func checksum() {
+        #expect(LinkEmulator.internetChecksum(Self.header[...]) == 0xB861)
+    }
+
+    @Test("forwarding: TTL − 1, a checksum that verifies, the next hop's MAC addresses; a TTL of 1 is dropped")
+    func forward() {
+        let router: [UInt8] = [2, 0, 0, 0, 0, 1], host: [UInt8] = [2, 0, 0, 0, 0, 2]
+        var frame: [UInt8] = [UInt8](repeating: 0xEE, count: 12) + [0x08, 0x00] + Self.header
+        #expect(LinkEmulator.forward(&frame, from: router, to: host))
+        #expect(Array(frame[0..<6]) == host && Array(frame[6..<12]) == router)
+        #expect(frame[14 + 8] == 0x3F)
+        #expect(LinkEmulator.internetChecksum(frame[14..<34]) == 0, "a header with its checksum sums to zero")
+        frame[14 + 8] = 1
+        #expect(!LinkEmulator.forward(&frame, from: router, to: host))
+    }
+
+    @Test("impairments as written on the command line", arguments: [
+        ("delay=80ms,jitter=10ms,loss=2%,reorder=1%,rate=1mbit", "delay 80 ms, jitter 10 ms, loss 2.0%, reorder 1.0%, rate 1000000 bit/s"),
+        ("delay=1.5s", "delay 1500 ms"),
+        ("delay=250us", "delay 250 µs"),
+        ("loss=0.5%", "loss 0.5%"),
+        ("rate=512kbit", "rate 512000 bit/s"),
+    ])
+    func parsing(text: String, description: String) throws {
+        #expect(try LinkImpairment(parsing: text).description == description)
+    }
+
+    @Test("impairments that cannot be read say why", arguments: ["delay=80", "loss=2", "loss=101%", "rate=fast", "speed=1mbit", "delay"])
+    func refused(text: String) {
+        #expect(throws: LabNetworkError.self) { try LinkImpairment(parsing: text) }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import NetLabTestSupport
+import TCPSocket
+import Testing
+
+@testable import LabNetwork
+
+/// Namespaces need root; CI runs as root. Each test builds a topology with a prefix of its own
+/// and removes it, so tests never meet each other's hosts (or a developer's `netlab` network).
+let canBuildNamespaces = NamespaceNetwork.isPermitted && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+
+/// A prefix no other test (or earlier run) uses.
+func uniquePrefix() -> String { "nlt" + String(UInt32.random(in: 0..<0xFFFFF), radix: 36) }
+
+@Suite("Lab network in namespaces", .serialized, .enabled(if: canBuildNamespaces, "needs root and iproute2"), .timeLimit(.minutes(3)))
+struct NamespaceNetworkTests {
+    /// Every namespace and /etc/netns folder on the machine whose name starts with `prefix-`.
+    static func leftovers(_ prefix: String) -> [String] {
+        let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.directory)) ?? []
+        let etc = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
+        return (namespaces + etc.map { "/etc/netns/" + $0 }).filter { $0.hasPrefix(prefix + "-") || $0.hasPrefix("/etc/netns/\(prefix)-") }
+    }
+
+    @Test("up builds five namespaces with their addresses and hosts files; down leaves nothing behind")
+    func upAndDown() throws {
+        let prefix = uniquePrefix()
+        let network = NamespaceNetwork(topology: try Topology(prefix: prefix))
+        try network.up()
+        defer { _ = try? network.down() }
+        let status = network.status()
+        #expect(status.map(\.name) == ["router", "customer", "merchant", "gateway", "bank"].map { "\(prefix)-\($0)" })
+        #expect(status.allSatisfy { $0.exists })
+        let gateway = try #require(status.first { $0.name == "\(prefix)-gateway" })
+        // `eth0@if5 UP 10.77.3.2/24`: the interface, its peer's number, state (UP once the cable is) and address.
+        #expect(gateway.interfaces.count == 1 && gateway.interfaces[0].hasPrefix("eth0@") && gateway.interfaces[0].hasSuffix(" 10.77.3.2/24"),
+                "\(gateway.interfaces)")
+        let router = try #require(status.first { $0.name == "\(prefix)-router" })
+        #expect(router.interfaces.count == 4, "\(router.interfaces)")
+        let hosts = try String(contentsOfFile: "/etc/netns/\(prefix)-customer/hosts", encoding: .utf8)
+        #expect(hosts.contains("10.77.4.2 bank"))
+
+        let removed = try network.down()
+        #expect(removed.count == 5)
+        #expect(Self.leftovers(prefix).isEmpty, "\(Self.leftovers(prefix))")
+        #expect(network.status().allSatisfy { !$0.exists })
+    }
+
+    @Test("what a killed run left (a namespace, a hosts folder) is removed by the next up, and down removes the rest")
+    func leftoversAreCleared() throws {
+        let prefix = uniquePrefix()
+        let network = NamespaceNetwork(topology: try Topology(prefix: prefix))
+        defer { _ = try? network.down() }
+        // As if `netlab net up` had been SIGKILLed halfway.
+        try SystemCommand(["ip", "netns", "add", "\(prefix)-customer"]).check()
+        try SystemCommand(["ip", "-n", "\(prefix)-customer", "link", "add", "stray0", "type", "veth", "peer", "name", "stray1"]).check()
+        try FileManager.default.createDirectory(atPath: "/etc/netns/\(prefix)-bank", withIntermediateDirectories: true)
+        try network.up()
+        #expect(network.status().allSatisfy { $0.exists })
+        try network.down()
+        #expect(Self.leftovers(prefix).isEmpty, "\(Self.leftovers(prefix))")
+    }
+
+    @Test("a TCP connection from the customer's host reaches a listener on the gateway's, through the router, and TCP_INFO describes it")
+    func connectionAcrossTheRouter() async throws {
+        let prefix = uniquePrefix()
+        let topology = try Topology(prefix: prefix)
+        let network = NamespaceNetwork(topology: topology)
+        try network.up()
+        defer { _ = try? network.down() }
+
+        let gatewayAddress = try SocketAddress(ipAddress: topology.address(of: .gateway), port: 0)
+        let listener = AsyncTCPListener(
+            adopting: try TCPListener(bindingTo: gatewayAddress, in: topology.namespace(of: .gateway)))
+        let port = listener.localAddress.port
+        let serving = Task {
+            let connection = try await listener.accept(deadline: .after(.seconds(20)))
+            let bytes = try await connection.readExactly(5, deadline: .after(.seconds(20)))
+            try await connection.write(bytes.reversed())
+            let peer = connection.remoteAddress.host
+            await connection.close()
+            return peer
+        }
+        let client = try await AsyncTCPConnection.connect(
+            to: try SocketAddress(ipAddress: topology.address(of: .gateway), port: port), timeout: .seconds(20),
+            in: topology.namespace(of: .customer))
+        #expect(client.localAddress.host == topology.address(of: .customer), "the connection leaves from the customer's host")
+        try await client.write(Array("hello".utf8))
+        #expect(try await client.readExactly(5, deadline: .after(.seconds(20))) == Array("olleh".utf8))
+        #expect(try await serving.value == topology.address(of: .customer), "the gateway sees the customer's address")
+        let info = try client.tcpInfo()
+        #expect(info.bytesAcknowledged >= 5 && info.segmentsSent > 0 && info.congestionWindow > 0, "\(info)")
+        await client.close()
+        await listener.close()
+    }
+
+}
+
+@Suite("Topology")
+struct TopologyTests {
+    @Test("a prefix that would make bad names is refused", arguments: ["", "Upper", "9lives", "far-too-long", "a b", "a-b"])
+    func badPrefix(prefix: String) {
+        #expect(throws: LabNetworkError.invalidPrefix(prefix)) { try Topology(prefix: prefix) }
+    }
+
+    @Test("each host has its own /24 in 10.77.0.0/16, the router's side .1 as its default route; the hosts file names them all")
+    func addressPlan() throws {
+        let topology = try Topology()
+        #expect(Topology.Host.allCases.map(topology.address(of:)) == ["10.77.1.2", "10.77.2.2", "10.77.3.2", "10.77.4.2"])
+        #expect(topology.routerAddress(toward: .bank) == "10.77.4.1")
+        #expect(topology.namespace(of: .merchant).name == "netlab-merchant")
+        #expect(topology.namespaces.count == 5)
+        #expect(topology.hostsFile.contains("10.77.1.2 customer\n10.77.2.2 merchant\n10.77.3.2 gateway\n10.77.4.2 bank\n"))
+    }
+}
