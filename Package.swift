@@ -94,7 +94,7 @@ let package = Package(
         // What several test targets share: running peers and the `netlab` binary.
         .target(name: "NetLabTestSupport", dependencies: ["TCPSocket"], path: "Tests/NetLabTestSupport"),
         .testTarget(name: "TCPSocketTests", dependencies: ["TCPSocket", "NetLabTestSupport"]),
-        .testTarget(name: "LabNetworkTests", dependencies: ["LabNetwork", "TCPSocket", "NetLabTestSupport"]),
+        .testTarget(name: "LabNetworkTests", dependencies: ["LabNetwork", "TCPSocket", "TLSWrapper", "NetLabTestSupport"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "TCPSocket", "HTTPParser", "TLSWrapper", "NetLabTestSupport"]),
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket", "NetLabTestSupport"]),
         .testTarget(

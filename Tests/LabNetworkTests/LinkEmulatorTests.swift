@@ -2,6 +2,7 @@ import Foundation
 import NetLabTestSupport
 import TCPSocket
 import Testing
+import TLSWrapper
 
 @testable import LabNetwork
 
@@ -92,6 +93,56 @@ struct LinkEmulatorTests {
             #expect(syns.contains("\(topology.address(of: .customer))\t\(topology.address(of: .gateway))"), "\(syns)")
             let (_, payload) = try await ChildProcess.run(["tshark", "-r", file, "-Y", "tcp.len > 0", "-T", "fields", "-e", "tcp.payload"])
             #expect(payload.contains(Array("over the wire".utf8).map { String(format: "%02x", $0) }.joined()), "\(payload)")
+        }
+    }
+}
+
+/// A capture of HTTPS between two hosts, and the TLS key log that opens it (root only).
+@Suite("Capture", .serialized, .enabled(if: canBuildNamespaces && FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark"), "needs root, iproute2 and tshark"), .timeLimit(.minutes(3)))
+struct CaptureTests {
+    @Test("tshark decrypts the captured HTTPS with the key log written beside the pcap")
+    func decryptsWithTheKeyLog() async throws {
+        try await LinkEmulatorTests.withNetwork([:]) { topology, _ in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-capture-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let ca = try LabCertificateAuthority(directory: folder + "/ca")
+            let leaf = try ca.issue(name: "gateway")
+            let keys = Locked<[String]>([])
+            var serverConfiguration = TLSConfiguration.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath)
+            serverConfiguration.keyLog = nil
+            var clientConfiguration = TLSConfiguration.client(trustRootsFile: ca.certificatePath)
+            clientConfiguration.keyLog = { line in keys.withLock { $0.append(line) } }
+
+            let pcap = folder + "/customer.pcap"
+            let capture = try PacketCapture(interface: Topology.hostInterface, in: topology.namespace(of: .customer), to: pcap)
+            let (tcp, accepted, listener) = try await LinkEmulatorTests.connect(topology)
+            let serverContext = try TLSContext(serverConfiguration)
+            async let serverSide = TLSStream.accept(over: accepted, context: serverContext)
+            let client = try await TLSStream.connect(over: tcp, context: try TLSContext(clientConfiguration), serverName: "gateway")
+            let server = try await serverSide
+            try await client.write("GET /v2/secret-order/status HTTP/1.1\r\nHost: gateway\r\n\r\n")
+            var request: [UInt8] = []
+            while !String(decoding: request, as: UTF8.self).hasSuffix("\r\n\r\n") {
+                _ = try await server.read(into: &request, maxBytes: 4096, deadline: .after(.seconds(20)))
+            }
+            try await server.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            _ = try await client.readExactly(40, deadline: .after(.seconds(20)))
+            await client.close()
+            await server.close()
+            await listener.close()
+            try capture.stop()
+
+            let keyLog = folder + "/keys.log"
+            try Data(keys.withLock { $0 }.joined(separator: "\n").utf8 + [0x0A]).write(to: URL(fileURLWithPath: keyLog))
+            let port = listener.localAddress.port
+            let (plain, withoutKeys) = try await ChildProcess.run(
+                ["tshark", "-r", pcap, "-d", "tcp.port==\(port),tls", "-Y", "http.request", "-T", "fields", "-e", "http.request.uri"])
+            #expect(plain == 0 && !withoutKeys.contains("secret-order"), "without the keys the request is unreadable: \(withoutKeys)")
+            let (status, decrypted) = try await ChildProcess.run(
+                ["tshark", "-r", pcap, "-o", "tls.keylog_file:\(keyLog)", "-d", "tcp.port==\(port),tls", "-Y", "http.request",
+                 "-T", "fields", "-e", "http.request.uri"])
+            #expect(status == 0 && decrypted.contains("/v2/secret-order/status"), "\(decrypted)")
         }
     }
 }

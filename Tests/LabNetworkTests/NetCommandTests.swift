@@ -1,0 +1,71 @@
+import Foundation
+import NetLabTestSupport
+import TCPSocket
+import Testing
+
+@testable import LabNetwork
+
+/// `netlab net` as a user runs it: the real binary, killed the hard way.
+@Suite("netlab net", .serialized, .enabled(if: canBuildNamespaces, "needs root and iproute2"), .timeLimit(.minutes(3)))
+struct NetCommandTests {
+    /// A TCP connection from the customer's host to a listener on the gateway's works.
+    static func customerReachesGateway(_ topology: Topology) async throws {
+        let listener = AsyncTCPListener(adopting: try TCPListener(
+            bindingTo: try SocketAddress(ipAddress: topology.address(of: .gateway), port: 0), in: topology.namespace(of: .gateway)))
+        async let accepted = listener.accept(deadline: .after(.seconds(20)))
+        let client = try await AsyncTCPConnection.connect(
+            to: try SocketAddress(ipAddress: topology.address(of: .gateway), port: listener.localAddress.port),
+            timeout: .seconds(20), in: topology.namespace(of: .customer))
+        let server = try await accepted
+        try await client.write(Array("ok".utf8))
+        #expect(try await server.readExactly(2, deadline: .after(.seconds(20))) == Array("ok".utf8))
+        await client.close()
+        await server.close()
+        await listener.close()
+    }
+
+    @Test("SIGKILL while NetLab's router runs: the next up starts clean and routes again, down leaves nothing")
+    func killedAndRerun() async throws {
+        let netlab = try TestProcess.netlabBinary()
+        let prefix = uniquePrefix()
+        let topology = try Topology(prefix: prefix)
+        defer { _ = try? NamespaceNetwork(topology: topology).down() }
+        let running = try ChildProcess(executable: netlab, arguments: ["net", "up", "--prefix", prefix, "--delay", "5ms"])
+        var line: String?
+        repeat { line = await running.readLine(timeout: .seconds(60)) } while line.map { !$0.contains("router is forwarding") } ?? false
+        #expect(line != nil, "\(running.output)")
+        kill(running.pid, SIGKILL)
+        _ = await running.wait(timeout: .seconds(30))
+        #expect(topology.namespaces.allSatisfy { $0.exists }, "a killed run leaves its namespaces")
+
+        let (upStatus, upOutput) = try await TestProcess.run([netlab, "net", "up", "--prefix", prefix])
+        #expect(upStatus == 0, "\(upOutput)")
+        try await Self.customerReachesGateway(topology)
+
+        let (downStatus, downOutput) = try await TestProcess.run([netlab, "net", "down", "--prefix", prefix])
+        #expect(downStatus == 0 && downOutput.contains("removed \(prefix)-bank"), "\(downOutput)")
+        #expect(NamespaceNetworkTests.leftovers(prefix).isEmpty, "\(NamespaceNetworkTests.leftovers(prefix))")
+        let (_, status) = try await TestProcess.run([netlab, "net", "status", "--prefix", prefix])
+        #expect(status.contains("no network"), "\(status)")
+    }
+
+    @Test("without root, net up says what it needs and builds nothing", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func withoutRoot() async throws {
+        let netlab = try TestProcess.netlabBinary()
+        let prefix = uniquePrefix()
+        let (status, output) = try await TestProcess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", netlab, "net", "up", "--prefix", prefix])
+        #expect(status != 0)
+        #expect(output.contains("needs root") && output.contains("loopback"), "\(output)")
+        #expect(NamespaceNetworkTests.leftovers(prefix).isEmpty)
+    }
+
+    @Test("impairments that cannot be read are refused before anything is built")
+    func badImpairment() async throws {
+        let netlab = try TestProcess.netlabBinary()
+        let prefix = uniquePrefix()
+        let (status, output) = try await TestProcess.run([netlab, "net", "up", "--prefix", prefix, "--link", "customer:loss=lots"])
+        #expect(status != 0 && output.contains("a share is a percentage"), "\(output)")
+        #expect(NamespaceNetworkTests.leftovers(prefix).isEmpty)
+    }
+}
