@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "PaymentFlow", dependencies: ["NetLab", "TCPSocket", "TLSWrapper", "CSQLite"], resources: [.copy("Pages")]),
 
         // The step-through demo: scenarios of the payment system, observed at every layer.
-        .target(name: "NetLabDemo", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "TCPSocket", "HTTPParser"]),
+        .target(name: "NetLabDemo", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "TCPSocket", "HTTPParser", "LabNetwork"]),
 
         // The `netlab` command: a thin front over the libraries.
         .executableTarget(

@@ -64,6 +64,31 @@ public struct LinkImpairment: Sendable, Hashable, CustomStringConvertible {
         return parts.isEmpty ? "no impairment" : parts.joined(separator: ", ")
     }
 
+    /// Each host's link from the command line: `everywhere` knobs (`("delay", "80ms")`) for
+    /// every link, then `links` (`customer:delay=200ms,loss=5%`) for one host each. Links left
+    /// unimpaired are not in the result.
+    public static func perHost(everywhere: [(key: String, value: String)], links: [String]) throws(LabNetworkError)
+        -> [Topology.Host: LinkImpairment]
+    {
+        var common = LinkImpairment.none
+        for (key, value) in everywhere { try common.set(key, to: value) }
+        var result = Dictionary(uniqueKeysWithValues: Topology.Host.allCases.map { ($0, common) })
+        for text in links {
+            let parts = text.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let host = Topology.Host(rawValue: String(parts[0])) else {
+                throw .unknownHost(String(parts.first ?? ""))
+            }
+            var impairment = result[host] ?? .none
+            for pair in parts[1].split(separator: ",") {
+                let keyValue = pair.split(separator: "=", maxSplits: 1)
+                guard keyValue.count == 2 else { throw .invalidImpairment(String(pair), "expected key=value") }
+                try impairment.set(String(keyValue[0]), to: String(keyValue[1]))
+            }
+            result[host] = impairment
+        }
+        return result.filter { !$0.value.isNone }
+    }
+
     // MARK: Units
 
     static func duration(_ text: String) throws(LabNetworkError) -> Duration {

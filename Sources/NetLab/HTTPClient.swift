@@ -124,6 +124,9 @@ public struct HTTPClientConfiguration: Sendable {
     /// name resolving elsewhere by then (DNS rebinding). No permitted address:
     /// ``HTTPClientError/addressNotPermitted(host:)``.
     public var permitsAddress: (@Sendable (SocketAddress) -> Bool)?
+    /// The network namespace connections leave from (``NetworkNamespace``: a host of the lab
+    /// network); nil, this process's own.
+    public var namespace: NetworkNamespace?
 
     public init() {}
 }
@@ -271,7 +274,8 @@ public final class HTTPClient: Sendable {
             let start = ContinuousClock.now
             do {
                 let left = deadline.instant.map { min($0 - .now, configuration.connectTimeout) } ?? configuration.connectTimeout
-                let connection = try await AsyncTCPConnection.connect(to: address, timeout: left, on: group.next())
+                let connection = try await AsyncTCPConnection.connect(
+                    to: address, timeout: left, on: group.next(), in: configuration.namespace)
                 try? connection.setNoDelay()
                 trace?(.connected(local: connection.localAddress, remote: address, after: .now - start))
                 return connection

@@ -130,12 +130,13 @@ public final class HTTPServer: Sendable {
     /// With `tls`, every connection first completes a TLS handshake (within `headerTimeout`):
     /// HTTPS, the same server code over a ``TLSStream``.
     public func start(
-        host: String? = "127.0.0.1", port: UInt16, tls: TLSContext? = nil, group: EventLoopGroup = .shared
+        host: String? = "127.0.0.1", port: UInt16, tls: TLSContext? = nil, group: EventLoopGroup = .shared,
+        in namespace: NetworkNamespace? = nil
     ) async throws -> SocketAddress {
         if state.withLock({ $0.listener != nil || $0.draining }) {
             throw HTTPError(status: 500, message: "this server was already started (or shut down); make a new one")
         }
-        let listener = try AsyncTCPListener(host: host, port: port, backlog: 1024, group: group)
+        let listener = try AsyncTCPListener(host: host, port: port, backlog: 1024, group: group, in: namespace)
         // The accept loop runs on the listener's own event loop, like the connections: the
         // server never needs a thread of the global pool to make progress.
         let task = Task(executorPreference: listener.loop) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LabNetwork
 import NetLabDemo
 import PaymentFlow
 
@@ -47,6 +48,11 @@ struct Demo: AsyncParsableCommand {
     @Flag(help: "Print the steps as JSON, one object per line (for tools).")
     var json = false
 
+    @Flag(help: "Play it across the lab network: every actor on a host of its own (network namespaces; needs root, else loopback). Answers show TCP_INFO.")
+    var net = false
+
+    @OptionGroup(title: "The lab network's links (with --net)") var impairments: Net.Impairments
+
     mutating func run() async throws {
         if list {
             for scenario in DemoScenario.allCases { print("\(scenario.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(scenario.summary)") }
@@ -58,6 +64,31 @@ struct Demo: AsyncParsableCommand {
                               cutsLines: terminal)
         var options = DemoOptions(scenario: scenario, plaintext: plaintext)
         if let keylog { options.keyLog = try Self.keyLogWriter(keylog) }
+        // The lab network for this run only (a prefix of its own, so a network built by hand
+        // with `netlab net up` is left alone), removed again at the end.
+        var labNetwork: NamespaceNetwork?
+        var router: LinkEmulator?
+        let perHost = try impairments.perHost()
+        if !perHost.isEmpty && !net { throw ValidationError("link impairments apply to the lab network: add --net") }
+        if net {
+            if NamespaceNetwork.isPermitted {
+                let network = NamespaceNetwork(topology: try Topology(prefix: "nldemo"))
+                try network.up()
+                labNetwork = network
+                options.network = network.topology
+                if !perHost.isEmpty {
+                    let emulator = try LinkEmulator(topology: network.topology, impairments: perHost, seed: impairments.seed)
+                    try emulator.start()
+                    router = emulator
+                }
+            } else {
+                FileHandle.standardError.write(Data("--net: \(LabNetworkError.notPermitted)\nPlaying on loopback instead.\n".utf8))
+            }
+        }
+        defer {
+            router?.stop()
+            _ = try? labNetwork?.down()
+        }
 
         let (stream, continuation) = AsyncStream<DemoStep>.makeStream()
         let recorder = DemoRecorder { continuation.yield($0) }

@@ -40,48 +40,20 @@ struct Net: ParsableCommand {
                 """)
         @OptionGroup var names: Names
         @Flag(help: "Print every command as it runs.") var verbose = false
-        @Option(help: "Delay on every link (80ms, 1s, 500us).") var delay: String?
-        @Option(help: "Random variation of each delay, either way.") var jitter: String?
-        @Option(help: "Share of packets each link drops (2%).") var loss: String?
-        @Option(help: "Share of packets sent at once, overtaking held ones (1%).") var reorder: String?
-        @Option(help: "Each link's speed (1mbit, 512kbit).") var rate: String?
-        @Option(help: "One host's link: HOST:key=value,... (customer:delay=200ms,loss=5%).") var link: [String] = []
-        @Option(help: "Seed of the router's random draws (the same seed, the same drops).") var seed: UInt64 = 1
-
-        func impairments() throws -> [Topology.Host: LinkImpairment] {
-            var everywhere = LinkImpairment.none
-            for (key, value) in [("delay", delay), ("jitter", jitter), ("loss", loss), ("reorder", reorder), ("rate", rate)] {
-                if let value { try everywhere.set(key, to: value) }
-            }
-            var result = Dictionary(uniqueKeysWithValues: Topology.Host.allCases.map { ($0, everywhere) })
-            for text in link {
-                let parts = text.split(separator: ":", maxSplits: 1)
-                guard parts.count == 2, let host = Topology.Host(rawValue: String(parts[0])) else {
-                    throw LabNetworkError.unknownHost(String(parts.first ?? ""))
-                }
-                var impairment = result[host] ?? .none
-                for pair in parts[1].split(separator: ",") {
-                    let keyValue = pair.split(separator: "=", maxSplits: 1)
-                    guard keyValue.count == 2 else { throw LabNetworkError.invalidImpairment(String(pair), "expected key=value") }
-                    try impairment.set(String(keyValue[0]), to: String(keyValue[1]))
-                }
-                result[host] = impairment
-            }
-            return result.filter { !$0.value.isNone }
-        }
+        @OptionGroup var impairmentOptions: Impairments
 
         func run() throws {
-            let impairments = try impairments()  // checked before anything is built
+            let impairments = try impairmentOptions.perHost()  // checked before anything is built
             let network = try names.network(verbose: verbose)
             try network.up()
             Net.printStatus(network)
             guard !impairments.isEmpty else { return }
-            let emulator = try LinkEmulator(topology: network.topology, impairments: impairments, seed: seed)
+            let emulator = try LinkEmulator(topology: network.topology, impairments: impairments, seed: impairmentOptions.seed)
             try emulator.start()
             for host in Topology.Host.allCases {
                 if let impairment = impairments[host] { print("\(host.rawValue)'s link: \(impairment)") }
             }
-            print("NetLab's router is forwarding (seed \(seed)); Ctrl-C stops it and leaves the network up, unimpaired.")
+            print("NetLab's router is forwarding (seed \(impairmentOptions.seed)); Ctrl-C stops it and leaves the network up, unimpaired.")
             fflush(nil)  // every output stream: the lines above reach a pipe now, not at exit
             Net.waitForInterrupt()
             emulator.stop()
@@ -90,6 +62,23 @@ struct Net: ParsableCommand {
                     print("\(host.rawValue): \(counters.received) received, \(counters.delivered) delivered, \(counters.dropped) dropped, \(counters.reordered) reordered")
                 }
             }
+        }
+    }
+
+    /// What the links do to packets (NetLab's router applies it; see ``LinkImpairment``).
+    struct Impairments: ParsableArguments {
+        @Option(help: "Delay on every link, each crossing, each direction (80ms, 1s, 500us).") var delay: String?
+        @Option(help: "Random variation of each delay, either way.") var jitter: String?
+        @Option(help: "Share of packets each link drops (2%).") var loss: String?
+        @Option(help: "Share of packets sent at once, overtaking held ones (1%).") var reorder: String?
+        @Option(help: "Each link's speed (1mbit, 512kbit).") var rate: String?
+        @Option(help: "One host's link: HOST:key=value,... (customer:delay=200ms,loss=5%).") var link: [String] = []
+        @Option(help: "Seed of the router's random draws (the same seed, the same drops).") var seed: UInt64 = 1
+
+        func perHost() throws -> [Topology.Host: LinkImpairment] {
+            let everywhere = [("delay", delay), ("jitter", jitter), ("loss", loss), ("reorder", reorder), ("rate", rate)]
+                .compactMap { key, value in value.map { (key: key, value: $0) } }
+            return try LinkImpairment.perHost(everywhere: everywhere, links: link)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LabNetwork
 import HTTPParser
 import NetLab
 import PaymentFlow
@@ -54,6 +55,9 @@ public struct DemoOptions: Sendable {
     public var keyLog: (@Sendable (String) -> Void)?
     /// The HTTP parser of every actor (a student's, from exercises/); nil: NetLab's.
     public var httpParser: HTTPParserFactory?
+    /// The lab network the actors run on, each on its own host (it must be up: `netlab demo
+    /// --net` builds it); nil: everything on loopback.
+    public var network: Topology?
 
     public init(scenario: DemoScenario = .cardAccept, plaintext: Bool = false) {
         self.scenario = scenario
@@ -121,7 +125,22 @@ struct DemoContext {
         let recorder = self.recorder, webhooks = self.webhooks
         o.observer = { recorder.observe($0) }
         o.webhookGate = { await webhooks.pass($0) }
+        if let network = options.network {
+            // The gateway's three services share its host; the bank and the shop have their own.
+            let hostOf: [PaymentActor: Topology.Host] = [
+                .gateway: .gateway, .fraud: .gateway, .notification: .gateway, .bank: .bank, .merchant: .merchant,
+            ]
+            for (actor, host) in hostOf {
+                o.placements[actor] = ServicePlacement(address: network.address(of: host), namespace: network.namespace(of: host))
+            }
+            o.callerNamespaces = [
+                "customer": network.namespace(of: .customer), "merchant": network.namespace(of: .merchant),
+                "gateway": network.namespace(of: .gateway), "notification": network.namespace(of: .gateway),
+                "bank": network.namespace(of: .bank),
+            ]
+        }
         let keyLog = options.keyLog
+        let showsTCPInfo = options.network != nil
         o.makeClient = { caller, configuration in
             var configuration = configuration
             if let keyLog, let tls = configuration.tls {
@@ -129,7 +148,9 @@ struct DemoContext {
                 tlsConfiguration.keyLog = keyLog
                 configuration.tls = (try? TLSContext(tlsConfiguration)) ?? tls
             }
-            return HTTPClient(configuration: configuration, connector: WireObserver(recorder: recorder, caller: caller).connector)
+            return HTTPClient(
+                configuration: configuration,
+                connector: WireObserver(recorder: recorder, caller: caller, showsTCPInfo: showsTCPInfo).connector)
         }
         return o
     }

@@ -19,10 +19,14 @@ public struct WireObserver: Sendable {
     let recorder: DemoRecorder
     /// Who uses this client (the `from` of its requests).
     let caller: String
+    /// Each answer's step also shows the connection's TCP_INFO (on the lab network, where
+    /// round trips, windows and retransmissions are worth reading).
+    let showsTCPInfo: Bool
 
-    public init(recorder: DemoRecorder, caller: String) {
+    public init(recorder: DemoRecorder, caller: String, showsTCPInfo: Bool = false) {
         self.recorder = recorder
         self.caller = caller
+        self.showsTCPInfo = showsTCPInfo
     }
 
     public var connector: HTTPClient.Connector {
@@ -43,13 +47,15 @@ public struct WireObserver: Sendable {
         let below = Wiretap(layer: "tcp")
         let tapped = below.tapping(tcp)
         guard url.scheme == .https else {
-            return ObservedHTTPStream(inner: tapped, below: nil, recorder: recorder, caller: caller, target: target)
+            return ObservedHTTPStream(inner: tapped, below: nil, recorder: recorder, caller: caller, target: target,
+                                      tcp: showsTCPInfo ? tcp as? AsyncTCPConnection : nil)
         }
         do {
             let context = try client.configuration.tls ?? TLSContext(.client())
             let secure = try await TLSStream.connect(over: tapped, context: context, serverName: url.host, deadline: deadline)
             recorder.add(handshakeStep(secure.facts, records: below, target: target, context: context))
-            return ObservedHTTPStream(inner: secure, below: below, recorder: recorder, caller: caller, target: target)
+            return ObservedHTTPStream(inner: secure, below: below, recorder: recorder, caller: caller, target: target,
+                                      tcp: showsTCPInfo ? tcp as? AsyncTCPConnection : nil)
         } catch {
             let records = TLSRecordSummary.parse(below.bytes(.inbound))
             recorder.add(DemoStep(
@@ -106,7 +112,11 @@ final class ObservedHTTPStream: ByteStream, Sendable {
     /// [0]: what we send (requests), [1]: what we receive (responses).
     private let sides = Locked([Side(parser: HTTPMessageParser(parsing: .requests)), Side(parser: HTTPMessageParser(parsing: .responses))])
 
-    init(inner: any ByteStream, below: Wiretap?, recorder: DemoRecorder, caller: String, target: String) {
+    /// The TCP connection underneath, when its TCP_INFO is shown with each answer.
+    let tcp: AsyncTCPConnection?
+
+    init(inner: any ByteStream, below: Wiretap?, recorder: DemoRecorder, caller: String, target: String, tcp: AsyncTCPConnection? = nil) {
+        self.tcp = tcp
         self.inner = inner
         self.below = below
         self.recorder = recorder
@@ -228,6 +238,11 @@ final class ObservedHTTPStream: ByteStream, Sendable {
         } else {
             details.append("")
             details.append("on the wire: these \(message.plain.count) bytes exactly as shown — no TLS, anyone on the path reads them")
+        }
+        if !outbound, let tcp, let info = try? tcp.tcpInfo() {
+            details.append("")
+            details.append("TCP_INFO of \(caller)'s connection \(tcp.localAddress) → \(tcp.remoteAddress), after this answer:")
+            details.append("  \(info)")
         }
         var wire = DemoWire(plaintext: message.plain, ciphertext: cipher, sensitive: recorder.sensitive)
         wire.sessionTickets = tickets

@@ -43,6 +43,13 @@ public struct PaymentSystemOptions: Sendable {
     /// More names for the services' certificate (`--san`), besides localhost, 127.0.0.1, ::1,
     /// the listening address and the public host.
     public var certificateNames: [String] = []
+    /// Services on hosts of their own (the lab network): each listens on its placement's
+    /// address, in its namespace, and the others call it there. Services without one listen on
+    /// `host` as usual.
+    public var placements: [PaymentActor: ServicePlacement] = [:]
+    /// The namespace each caller's connections leave from, by caller ("customer", "merchant",
+    /// "gateway", "notification", "bank"): who calls from which host of the lab network.
+    public var callerNamespaces: [String: NetworkNamespace] = [:]
     /// The demo merchant (added to the gateway's store if missing).
     public var merchantID = "G-NETLAB-01"
     public var serverKey = PaymentSystemOptions.defaultServerKey
@@ -215,6 +222,7 @@ public final class PaymentSystem: Sendable {
             // Listening everywhere: every address of this machine too, so a student may use any.
             let names = ["localhost", "127.0.0.1", "::1", options.advertisedHost] + options.certificateNames
                 + (options.listensEverywhere ? Self.interfaceAddresses() : [options.host])
+                + options.placements.values.map(\.address)
             let leaf = try ca.issue(name: "services", extraNames: names)
             serverTLS = try TLSContext(.server(certificateChainFile: leaf.certificatePath, privateKeyFile: leaf.privateKeyPath))
             clientConfiguration.tls = try TLSContext(.client(trustRootsFile: ca.certificatePath))
@@ -229,7 +237,14 @@ public final class PaymentSystem: Sendable {
         let configuration = clientConfiguration
         var made: [HTTPClient] = [shared]
         func clientFor(_ caller: String) -> HTTPClient {
-            guard let make = options.makeClient else { return shared }
+            var configuration = configuration
+            configuration.namespace = options.callerNamespaces[caller]
+            guard let make = options.makeClient else {
+                guard configuration.namespace != nil else { return shared }
+                let client = HTTPClient(configuration: configuration)
+                made.append(client)
+                return client
+            }
             let client = make(caller, configuration)
             made.append(client)
             return client
@@ -259,9 +274,10 @@ public final class PaymentSystem: Sendable {
             }
             let server = HTTPServer(configuration: configuration, router: routers.router(for: actor))
             let port = options.ports[actor] ?? options.portBase.map { $0 + actor.portOffset } ?? 0
-            let address = try await server.start(host: options.host, port: port, tls: serverTLS)
+            let placement = options.placements[actor]
+            let address = try await server.start(host: placement?.address ?? options.host, port: port, tls: serverTLS, in: placement?.namespace)
             servers[actor] = server
-            let advertised = "\(scheme)://\(Self.urlHost(options.advertisedHost)):\(address.port)"
+            let advertised = "\(scheme)://\(Self.urlHost(placement?.address ?? options.advertisedHost)):\(address.port)"
             urls[actor] = advertised
             order.append((actor, advertised))
         }
@@ -269,7 +285,7 @@ public final class PaymentSystem: Sendable {
         // they give to browsers and students.
         func url(_ actor: PaymentActor) -> String {
             let port = urls[actor].flatMap { $0.split(separator: ":").last.map(String.init) } ?? String((options.portBase ?? 0) + actor.portOffset)
-            return "\(scheme)://\(Self.urlHost(options.internalHost)):\(port)"
+            return "\(scheme)://\(Self.urlHost(options.placements[actor]?.address ?? options.internalHost)):\(port)"
         }
         func publicURL(_ actor: PaymentActor) -> String {
             urls[actor] ?? "\(scheme)://\(Self.urlHost(options.advertisedHost)):\((options.portBase ?? 0) + actor.portOffset)"

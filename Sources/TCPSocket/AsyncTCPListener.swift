@@ -28,11 +28,12 @@ public final class AsyncTCPListener: Sendable, CustomStringConvertible {
     }
 
     /// Binds and listens like ``TCPListener/init(host:port:family:backlog:reuseAddress:)``.
+    /// With `namespace`, the listener is on that network namespace's addresses (``NetworkNamespace``).
     public convenience init(
         host: String? = nil, port: UInt16, family: ListenFamily = .dualStack, backlog: Int32 = 1024,
-        group: EventLoopGroup = .shared
+        group: EventLoopGroup = .shared, in namespace: NetworkNamespace? = nil
     ) throws(SocketError) {
-        let listener = try TCPListener(host: host, port: port, family: family, backlog: backlog)
+        let listener = try TCPListener(host: host, port: port, family: family, backlog: backlog, in: namespace)
         self.init(adopting: listener, group: group)
     }
 

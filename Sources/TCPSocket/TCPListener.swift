@@ -54,7 +54,7 @@ public final class TCPListener: Sendable, CustomStringConvertible {
     /// first address is used), or — with `host` nil — on every address of `family`.
     public convenience init(
         host: String? = nil, port: UInt16, family: ListenFamily = .dualStack, backlog: Int32 = 128,
-        reuseAddress: Bool = true
+        reuseAddress: Bool = true, in namespace: NetworkNamespace? = nil
     ) throws(SocketError) {
         let address: SocketAddress
         var ipv6Only: Bool?
@@ -74,7 +74,7 @@ public final class TCPListener: Sendable, CustomStringConvertible {
             case .ipv6: address = .ipv6Any(port: port); ipv6Only = true
             }
         }
-        try self.init(bindingTo: address, backlog: backlog, reuseAddress: reuseAddress, ipv6Only: ipv6Only)
+        try self.init(bindingTo: address, backlog: backlog, reuseAddress: reuseAddress, ipv6Only: ipv6Only, in: namespace)
     }
 
     deinit {

@@ -68,4 +68,21 @@ struct NetCommandTests {
         #expect(status != 0 && output.contains("a share is a percentage"), "\(output)")
         #expect(NamespaceNetworkTests.leftovers(prefix).isEmpty)
     }
+
+    @Test("netlab demo --net plays the payment across the hosts: the customer's TCP leaves 10.77.1.2, TCP_INFO shows the link's delay, nothing is left after")
+    func demoAcrossTheNetwork() async throws {
+        let netlab = try TestProcess.netlabBinary()
+        let (status, output) = try await TestProcess.run(
+            [netlab, "demo", "--net", "--link", "customer:delay=50ms", "--no-pause", "--scenario", "card-accept"])
+        #expect(status == 0, "\(output.suffix(2000))")
+        #expect(output.contains("TCP connect 10.77.1.2:"), "the customer connects from its own host")
+        #expect(output.contains("TCP connect 10.77.2.2:"), "the merchant calls the gateway from its own host")
+        // "RTT 100 ms ± 25 ms (min 100 ms, …)": the smallest round trip of some connection.
+        let minima = output.split(separator: "\n").compactMap { line in
+            line.firstMatch(of: /\(min (\d+) ms/).flatMap { Int($0.1) }
+        }
+        let rtt = minima.first { $0 >= 100 && $0 < 100 + 60 }
+        #expect(rtt != nil, "a customer connection measured the 2 × 50 ms round trip: \(output.split(separator: "\n").filter { $0.contains("RTT") }.prefix(4))")
+        #expect(NamespaceNetworkTests.leftovers("nldemo").isEmpty, "\(NamespaceNetworkTests.leftovers("nldemo"))")
+    }
 }
