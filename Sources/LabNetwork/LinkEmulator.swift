@@ -32,8 +32,8 @@ import TCPSocket
 /// NetLab's own router with impairments for the lab network (see the theory of operation above).
 public final class LinkEmulator: @unchecked Sendable {
     public let topology: Topology
-    public let impairments: [Topology.Host: LinkImpairment]
     public let seed: UInt64
+    private let currentImpairments: Locked<[Topology.Host: LinkImpairment]>
     /// Packets held at once per outgoing link before new ones are dropped (netem's default).
     public static let queueLimit = 1000
 
@@ -43,10 +43,12 @@ public final class LinkEmulator: @unchecked Sendable {
         public var received = 0
         /// Sent on to the host.
         public var delivered = 0
-        /// Dropped on this link (loss, a full queue, or a TTL that ran out).
+        /// Dropped on this link (loss, a full queue, a cut path, or a TTL that ran out).
         public var dropped = 0
         /// Let through early, overtaking packets held before them.
         public var reordered = 0
+
+        public init() {}
     }
 
     private struct Link {
@@ -59,6 +61,8 @@ public final class LinkEmulator: @unchecked Sendable {
 
     private var links: [Topology.Host: Link] = [:]
     private let counters = Locked<[Topology.Host: LinkCounters]>([:])
+    /// Pairs of hosts whose packets to each other are dropped.
+    private let cuts = Locked<Set<Set<Topology.Host>>>([])
     private let stopping = Locked(false)
     private var threads: [Thread] = []
     private let network: NamespaceNetwork
@@ -66,7 +70,7 @@ public final class LinkEmulator: @unchecked Sendable {
     /// Prepares the router for `topology`, which must be up; nothing runs until ``start()``.
     public init(topology: Topology, impairments: [Topology.Host: LinkImpairment], seed: UInt64) throws(LabNetworkError) {
         self.topology = topology
-        self.impairments = impairments
+        currentImpairments = Locked(impairments)
         self.seed = seed
         network = NamespaceNetwork(topology: topology)
         for host in Topology.Host.allCases {
@@ -81,6 +85,26 @@ public final class LinkEmulator: @unchecked Sendable {
                 queue: DepartureQueue(limit: Self.queueLimit))
             counters.withLock { $0[host] = LinkCounters() }
         }
+    }
+
+    /// What each link does now (links not in it do nothing to their packets).
+    public var impairments: [Topology.Host: LinkImpairment] { currentImpairments.withLock { $0 } }
+
+    /// Changes what `host`'s link does, from the next packet on (a story cuts a link, slows it,
+    /// heals it); packets already held keep their departure times.
+    public func setImpairment(_ impairment: LinkImpairment, for host: Topology.Host) {
+        currentImpairments.withLock { $0[host] = impairment }
+    }
+
+    /// Cuts the path between two hosts (their packets to each other are dropped; each still
+    /// reaches everyone else): a partition, as when a route between two networks fails.
+    public func cut(_ a: Topology.Host, _ b: Topology.Host) {
+        cuts.withLock { $0.insert([a, b]) }
+    }
+
+    /// Restores the path between two hosts.
+    public func heal(_ a: Topology.Host, _ b: Topology.Host) {
+        cuts.withLock { _ = $0.remove([a, b]) }
     }
 
     /// The counters of every link so far.
@@ -121,11 +145,16 @@ public final class LinkEmulator: @unchecked Sendable {
             guard let outgoing = link.socket.receive(into: &frame, timeoutMilliseconds: 50), !outgoing else { continue }
             guard let destination = destinationHost(of: frame), destination != link.host, let out = links[destination] else { continue }
             count(link.host) { $0.received += 1 }
+            if cuts.withLock({ $0.contains([link.host, destination]) }) {
+                count(link.host) { $0.dropped += 1 }
+                continue
+            }
             guard Self.forward(&frame, from: out.routerMAC, to: out.hostMAC) else {
                 count(link.host) { $0.dropped += 1 }
                 continue
             }
             let now = ContinuousClock.now
+            let impairments = currentImpairments.withLock { $0 }
             // The sender's link, then the receiver's: each may drop, hold or hurry the packet.
             var departure = now
             var hurried = false

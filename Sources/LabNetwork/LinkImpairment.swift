@@ -116,7 +116,8 @@ public struct LinkImpairment: Sendable, Hashable, CustomStringConvertible {
         throw .invalidImpairment(text, "a rate is a number and bit, kbit, mbit or gbit (1mbit), at least 8 bit")
     }
 
-    static func text(_ duration: Duration) -> String {
+    /// `80 ms`, `1500 ms`, `250 µs`.
+    public static func text(_ duration: Duration) -> String {
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
         return micros % 1000 == 0 ? "\(micros / 1000) ms" : "\(micros) µs"
     }

@@ -76,11 +76,11 @@ struct Demo: AsyncParsableCommand {
                 try network.up()
                 labNetwork = network
                 options.network = network.topology
-                if !perHost.isEmpty {
-                    let emulator = try LinkEmulator(topology: network.topology, impairments: perHost, seed: impairments.seed)
-                    try emulator.start()
-                    router = emulator
-                }
+                // NetLab's router forwards (the links' impairments, and the network stories' changes).
+                let emulator = try LinkEmulator(topology: network.topology, impairments: perHost, seed: impairments.seed)
+                try emulator.start()
+                router = emulator
+                options.router = emulator
             } else {
                 FileHandle.standardError.write(Data("--net: \(LabNetworkError.notPermitted)\nPlaying on loopback instead.\n".utf8))
             }

@@ -23,6 +23,13 @@ public enum DemoScenario: String, CaseIterable, Sendable {
     case gopayLinked = "gopay-linked"
     case subscription
     case smuggling
+    case lossyCheckout = "lossy-checkout"
+    case slowBank = "slow-bank"
+    case partition
+    case handshakeRTT = "handshake-rtt"
+
+    /// Stories only the lab network can tell (`netlab demo --net`).
+    public var needsNetwork: Bool { [.lossyCheckout, .slowBank, .partition, .handshakeRTT].contains(self) }
 
     public var summary: String {
         switch self {
@@ -42,6 +49,10 @@ public enum DemoScenario: String, CaseIterable, Sendable {
         case .gopayLinked: "GoPay tokenization: the customer links the wallet once with the PIN; the shop then charges it without a redirect"
         case .subscription: "a subscription: the gateway's timers charge a saved card every day (a day lasts a second here), three times"
         case .smuggling: "request smuggling: a CL.TE edge proxy in front of the shop; a parser that lets Transfer-Encoding win hands a customer's order to an attacker"
+        case .lossyCheckout: "(--net) 5 % loss on the customer's link: TCP retransmits, the payment completes; a retried charge is not charged twice"
+        case .slowBank: "(--net) the bank's link takes 3 s: the gateway's timeout fires, the charge is in doubt, reversed, the customer told honestly"
+        case .partition: "(--net) the gateway loses the bank: 5xx answers, the bank's notice waits, the order settles when the route returns"
+        case .handshakeRTT: "(--net) 150 ms RTT: the round trips of TCP + TLS 1.3 + HTTP, new vs keep-alive vs resumed"
         }
     }
 }
@@ -58,6 +69,8 @@ public struct DemoOptions: Sendable {
     /// The lab network the actors run on, each on its own host (it must be up: `netlab demo
     /// --net` builds it); nil: everything on loopback.
     public var network: Topology?
+    /// NetLab's router on that network: the network stories change its links as they go.
+    public var router: LinkEmulator?
 
     public init(scenario: DemoScenario = .cardAccept, plaintext: Bool = false) {
         self.scenario = scenario
@@ -122,6 +135,8 @@ struct DemoContext {
         o.settlementDelay = options.scenario == .refund ? .seconds(1) : .seconds(24 * 3600)
         // The subscription story's days last a second.
         if options.scenario == .subscription { o.subscriptionClockScale = 1.0 / 86400 }
+        // A slow or cut link must make the services give up in seconds, not in 20.
+        if options.scenario == .slowBank || options.scenario == .partition { o.serviceCallTimeout = DemoContext.serviceCallTimeout }
         let recorder = self.recorder, webhooks = self.webhooks
         o.observer = { recorder.observe($0) }
         o.webhookGate = { await webhooks.pass($0) }
@@ -133,6 +148,8 @@ struct DemoContext {
             for (actor, host) in hostOf {
                 o.placements[actor] = ServicePlacement(address: network.address(of: host), namespace: network.namespace(of: host))
             }
+            // The hosts' names too: a client that connects by name offers its TLS session again.
+            o.certificateNames += Topology.Host.allCases.map(\.rawValue)
             o.callerNamespaces = [
                 "customer": network.namespace(of: .customer), "merchant": network.namespace(of: .merchant),
                 "gateway": network.namespace(of: .gateway), "notification": network.namespace(of: .gateway),
@@ -273,10 +290,14 @@ struct DemoContext {
     // MARK: The stories
 
     mutating func play() async throws -> DemoResult {
+        if options.scenario.needsNetwork { _ = try labNetwork() }
         let system = try await start()
         let where_ = plaintext ? "plain HTTP (no TLS: --plaintext)" : "HTTPS with certificates from a fresh lab CA"
+        let placement = options.network.map { network in
+            "Every actor runs in this process, each on its own host of the lab network (customer \(network.address(of: .customer)); NetLab's router between them), over \(where_):"
+        } ?? "Every actor runs in this process on loopback, over \(where_):"
         note("NetLab demo — \(options.scenario.rawValue): \(options.scenario.summary)", [
-            "Every actor runs in this process on loopback, over \(where_):",
+            placement,
         ] + system.services.map { "  \($0.actor.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \($0.url)" })
         let customer = system.customer()
         if Self.orderedStories.contains(options.scenario) { webhooks.close() }
@@ -297,6 +318,10 @@ struct DemoContext {
         case .gopayLinked: return try await gopayLinked(customer)
         case .subscription: return try await subscription(customer)
         case .smuggling: return try await smuggling(customer)
+        case .lossyCheckout: return try await lossyCheckout(customer)
+        case .slowBank: return try await slowBank(customer)
+        case .partition: return try await partition(customer)
+        case .handshakeRTT: return try await handshakeRTT(customer)
         }
     }
 }

@@ -50,6 +50,10 @@ public struct PaymentSystemOptions: Sendable {
     /// The namespace each caller's connections leave from, by caller ("customer", "merchant",
     /// "gateway", "notification", "bank"): who calls from which host of the lab network.
     public var callerNamespaces: [String: NetworkNamespace] = [:]
+    /// How long the gateway waits for fraud detection and the bank, and the bank for the gateway,
+    /// before giving up: nil, the clients' 20 s. The network stories make it shorter than the
+    /// delays they put on links (the shop still waits the full time for the gateway's answer).
+    public var serviceCallTimeout: Duration?
     /// The demo merchant (added to the gateway's store if missing).
     public var merchantID = "G-NETLAB-01"
     public var serverKey = PaymentSystemOptions.defaultServerKey
@@ -239,8 +243,13 @@ public final class PaymentSystem: Sendable {
         func clientFor(_ caller: String) -> HTTPClient {
             var configuration = configuration
             configuration.namespace = options.callerNamespaces[caller]
+            let isService = caller == "gateway" || caller == "bank"
+            if isService, let timeout = options.serviceCallTimeout {
+                configuration.requestTimeout = timeout
+                configuration.connectTimeout = min(configuration.connectTimeout, timeout)
+            }
             guard let make = options.makeClient else {
-                guard configuration.namespace != nil else { return shared }
+                guard configuration.namespace != nil || (isService && options.serviceCallTimeout != nil) else { return shared }
                 let client = HTTPClient(configuration: configuration)
                 made.append(client)
                 return client

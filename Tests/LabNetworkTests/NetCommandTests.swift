@@ -85,4 +85,25 @@ struct NetCommandTests {
         #expect(rtt != nil, "a customer connection measured the 2 × 50 ms round trip: \(output.split(separator: "\n").filter { $0.contains("RTT") }.prefix(4))")
         #expect(NamespaceNetworkTests.leftovers("nldemo").isEmpty, "\(NamespaceNetworkTests.leftovers("nldemo"))")
     }
+
+    @Test("the network stories play to their end", arguments: ["handshake-rtt", "lossy-checkout", "slow-bank", "partition"])
+    func networkStory(scenario: String) async throws {
+        let netlab = try TestProcess.netlabBinary()
+        let (status, output) = try await TestProcess.run([netlab, "demo", "--net", "--no-pause", "--scenario", scenario])
+        #expect(status == 0, "\(output.suffix(3000))")
+        #expect(output.contains("✔ \(scenario):"), "\(output.suffix(1500))")
+        if scenario == "lossy-checkout" {
+            // Some answer's TCP_INFO counted a retransmission ("1 retransmitted" or more).
+            let counts = output.split(separator: "\n").compactMap { $0.firstMatch(of: /, (\d+) retransmitted,/).flatMap { Int($0.1) } }
+            #expect(counts.contains { $0 > 0 }, "no retransmission in \(counts.count) TCP_INFO lines")
+        }
+        #expect(NamespaceNetworkTests.leftovers("nldemo").isEmpty)
+    }
+
+    @Test("a network story without --net says how to run it")
+    func storyNeedsTheNetwork() async throws {
+        let netlab = try TestProcess.netlabBinary()
+        let (status, output) = try await TestProcess.run([netlab, "demo", "--no-pause", "--scenario", "partition"])
+        #expect(status != 0 && output.contains("needs the lab network"), "\(output.suffix(800))")
+    }
 }

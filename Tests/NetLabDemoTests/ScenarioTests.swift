@@ -174,7 +174,8 @@ struct ScenarioTests {
         ]),
     ]
 
-    @Test("each scenario tells its story", arguments: DemoScenario.allCases)
+    /// The network stories need root and namespaces: LabNetworkTests play them.
+    @Test("each scenario tells its story", arguments: DemoScenario.allCases.filter { !$0.needsNetwork })
     func story(_ scenario: DemoScenario) async throws {
         let recorder = DemoRecorder()
         let result = await DemoRunner.run(DemoOptions(scenario: scenario), recorder: recorder)

@@ -32,6 +32,13 @@ public struct Customer: Sendable {
         public init(number: String) { self.number = number }
     }
 
+    /// Loads a page or script as the customer's browser would (`GET url`); returns its size.
+    public func load(_ url: String) async throws -> Int {
+        let response = try await client.get(url)
+        guard response.status == 200 else { throw CheckoutError.refused(step: "load \(url)", status: response.status, message: "") }
+        return response.body.count
+    }
+
     public func products() async throws -> [MerchantShop.Product] {
         try await client.get(shopURL + "/products").decodeJSON()
     }

@@ -374,8 +374,11 @@ public final class MerchantShop: Sendable {
     /// Calls the gateway as this merchant's server (Basic auth with the server key, JSON): what
     /// the shop's back office does for approve, deny, cancel and refund. Returns the HTTP status
     /// and the JSON answer.
-    public func gateway(_ method: HTTPMethod, _ path: String, _ json: [String: Any]?) async throws -> (Int, [String: Any]) {
+    public func gateway(_ method: HTTPMethod, _ path: String, _ json: [String: Any]?, fields: [(String, String)] = []) async throws
+        -> (Int, [String: Any])
+    {
         var request = HTTPClientRequest(method: method, url: try HTTPURL(gatewayURL + path))
+        for (name, value) in fields { try request.fields.append(name: name, value: value) }
         if let json { request.body = try JSONText.encode(json) }
         try request.fields.append(name: "Content-Type", value: "application/json")
         try request.fields.append(name: "Accept", value: "application/json")
