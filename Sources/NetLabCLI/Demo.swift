@@ -53,6 +53,12 @@ struct Demo: AsyncParsableCommand {
 
     @OptionGroup(title: "The lab network's links (with --net)") var impairments: Net.Impairments
 
+    @Option(help: "With --net: capture a host's interface into this pcap file (the TLS key log goes beside it, FILE.keylog, unless --keylog says where).")
+    var pcap: String?
+
+    @Option(help: "The host --pcap captures: customer, merchant, gateway or bank.")
+    var pcapHost: String = "customer"
+
     mutating func run() async throws {
         if list {
             for scenario in DemoScenario.allCases { print("\(scenario.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(scenario.summary)") }
@@ -70,6 +76,9 @@ struct Demo: AsyncParsableCommand {
         var router: LinkEmulator?
         let perHost = try impairments.perHost()
         if !perHost.isEmpty && !net { throw ValidationError("link impairments apply to the lab network: add --net") }
+        if pcap != nil && !net { throw ValidationError("--pcap captures a host of the lab network: add --net") }
+        guard let captured = Topology.Host(rawValue: pcapHost) else { throw LabNetworkError.unknownHost(pcapHost) }
+        var capture: PacketCapture?
         if net {
             if NamespaceNetwork.isPermitted {
                 let network = NamespaceNetwork(topology: try Topology(prefix: "nldemo"))
@@ -81,11 +90,18 @@ struct Demo: AsyncParsableCommand {
                 try emulator.start()
                 router = emulator
                 options.router = emulator
+                if let pcap {
+                    capture = try PacketCapture(interface: Topology.hostInterface, in: network.topology.namespace(of: captured), to: pcap)
+                    if keylog == nil { options.keyLog = try Self.keyLogWriter(pcap + ".keylog") }
+                }
             } else {
                 FileHandle.standardError.write(Data("--net: \(LabNetworkError.notPermitted)\nPlaying on loopback instead.\n".utf8))
             }
         }
         defer {
+            if let capture, let frames = try? capture.stop() {
+                FileHandle.standardError.write(Data("captured \(frames) frames of \(pcapHost)'s eth0 into \(capture.path) (TLS keys: \(keylog ?? capture.path + ".keylog"))\n".utf8))
+            }
             router?.stop()
             _ = try? labNetwork?.down()
         }

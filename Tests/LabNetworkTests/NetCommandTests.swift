@@ -106,4 +106,23 @@ struct NetCommandTests {
         let (status, output) = try await TestProcess.run([netlab, "demo", "--no-pause", "--scenario", "partition"])
         #expect(status != 0 && output.contains("needs the lab network"), "\(output.suffix(800))")
     }
+
+    @Test("netlab demo --net --pcap: the customer's capture and the key log beside it show the decrypted requests in tshark",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")))
+    func demoCapture() async throws {
+        let netlab = try TestProcess.netlabBinary()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-pcap-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let pcap = folder + "/customer.pcap"
+        let (status, output) = try await TestProcess.run([netlab, "demo", "--net", "--no-pause", "--scenario", "card-deny", "--pcap", pcap])
+        #expect(status == 0, "\(output.suffix(1500))")
+        let mode = try FileManager.default.attributesOfItem(atPath: pcap + ".keylog")[.posixPermissions] as? Int
+        #expect(mode == 0o600, "the key log decrypts every connection: 0600")
+        let (_, syns) = try await ChildProcess.run(["tshark", "-r", pcap, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields", "-e", "ip.src"])
+        #expect(syns.contains("10.77.1.2"), "\(syns)")
+        let (_, requests) = try await ChildProcess.run(
+            ["tshark", "-r", pcap, "-o", "tls.keylog_file:\(pcap).keylog", "-Y", "http.request", "-T", "fields", "-e", "http.request.uri"])
+        #expect(requests.contains("/orders"), "\(requests)")
+    }
 }
