@@ -25,7 +25,8 @@ extension DemoContext {
     // MARK: lossy-checkout
 
     func lossyCheckout(_ customer: Customer) async throws -> DemoResult {
-        let (_, router) = try labNetwork()
+        let (topology, router) = try labNetwork()
+        let gatewayBefore = try TCPCounters.read(in: topology.namespace(of: .gateway))
         router.setImpairment(LinkImpairment(delay: .milliseconds(20), loss: 0.05), for: .customer)
         note("The customer's link loses 5 % of its packets (and takes 20 ms each way)", [
             "TCP numbers every byte and the receiver acknowledges what arrived; a segment whose ACK does not come back in time",
@@ -35,8 +36,13 @@ extension DemoContext {
         guard let gateway = system?.services.first(where: { $0.actor == .gateway })?.url else { throw Failure(description: "no gateway") }
         var loaded = 0
         for _ in 0..<8 { loaded += try await customer.load(gateway + "/snap/assets/snap-page.js") }
-        note("The customer's browser loaded Snap's payment page script eight times (\(loaded) bytes, about \(loaded / 1448) full segments)", [
-            "Every answer above shows its connection's TCP_INFO: segments lost on the way were sent again (retransmitted).",
+        let gatewayAfter = try TCPCounters.read(in: topology.namespace(of: .gateway))
+        let resent = gatewayAfter.segmentsRetransmitted - gatewayBefore.segmentsRetransmitted
+        let sent = gatewayAfter.segmentsSent - gatewayBefore.segmentsSent
+        note("The customer's browser loaded Snap's payment page script eight times (\(loaded) bytes); the gateway's host sent \(resent) segments again", [
+            "The gateway's TCP counters (netstat -s, read in its namespace): \(sent) segments sent, \(resent) retransmitted — the lost ones.",
+            "The customer's TCP_INFO above counts only what the customer sent again: a lost segment is resent by its sender,",
+            "and the receiver only notices a gap (it acknowledges what came in order; SACK tells the sender what is missing).",
         ])
         let order = try await customer.payByCard("kopi", card: card("4411111111111118"))
         try await expect("the order to be paid", limit: .seconds(60)) { steps in

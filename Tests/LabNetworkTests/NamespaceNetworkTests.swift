@@ -112,3 +112,19 @@ struct TopologyTests {
         #expect(topology.hostsFile.contains("10.77.1.2 customer\n10.77.2.2 merchant\n10.77.3.2 gateway\n10.77.4.2 bank\n"))
     }
 }
+
+@Suite("TCP counters")
+struct TCPCountersTests {
+    @Test("the Tcp: lines of /proc/net/snmp: OutSegs and RetransSegs")
+    func parse() {
+        let text = """
+            Ip: Forwarding DefaultTTL
+            Ip: 1 64
+            Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors
+            Tcp: 1 200 120000 -1 12 10 0 1 2 5000 4800 37 0 3 0
+            Udp: InDatagrams
+            Udp: 4
+            """
+        #expect(TCPCounters.parse(text) == TCPCounters(segmentsSent: 4800, segmentsRetransmitted: 37))
+    }
+}
