@@ -30,7 +30,8 @@ extension DemoContext {
         router.setImpairment(LinkImpairment(delay: .milliseconds(20), loss: 0.05), for: .customer)
         note("The customer's link loses 5 % of its packets (and takes 20 ms each way)", [
             "TCP numbers every byte and the receiver acknowledges what arrived; a segment whose ACK does not come back in time",
-            "(the RTO) is sent again, and duplicate ACKs trigger a fast retransmit sooner. Watch `retransmitted` in TCP_INFO.",
+            "(the RTO) is sent again, and duplicate ACKs trigger a fast retransmit sooner. Watch the RTT and window in TCP_INFO,",
+            "and the retransmissions in the sender's counters.",
         ])
         let before = try bank().balance.amount
         guard let gateway = system?.services.first(where: { $0.actor == .gateway })?.url else { throw Failure(description: "no gateway") }
@@ -73,7 +74,7 @@ extension DemoContext {
         await conclude(
             "Paid once per order: the retried charge got transaction \(firstID ?? "-") again, and the bank holds Rp \(charged) for the two orders.",
             ["NetLab's router dropped \(counters.dropped) of the \(counters.received) packets the customer sent (and some sent to it);",
-             "TCP sent them again (each answer's TCP_INFO counts them), so every byte arrived, once and in order."],
+             "each end's TCP sent its lost segments again, so every byte arrived, once and in order."],
             outcome: "paid")
         return DemoResult(succeeded: true, summary: "lossy-checkout: order \(order.order_id) paid over a 5 % lossy link; a retried charge was not charged twice")
     }

@@ -31,7 +31,8 @@ public struct TCPInfo: Sendable, Hashable, CustomStringConvertible {
     public var roundTripTimeVariance: Duration
     /// The smallest round trip seen (the path's delay without queueing).
     public var minimumRoundTripTime: Duration
-    /// The retransmission timeout now in force (RTO = SRTT + 4·RTTVAR, at least 200 ms on Linux).
+    /// The retransmission timeout now in force: RFC 6298's SRTT + 4·RTTVAR, where Linux never
+    /// lets the variance term fall below 200 ms.
     public var retransmissionTimeout: Duration
     /// The congestion window, in segments of ``senderMSS`` bytes.
     public var congestionWindow: Int

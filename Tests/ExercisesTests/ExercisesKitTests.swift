@@ -113,7 +113,8 @@ struct ExercisesKitTests {
         // The instructor exports the student kit: starters, handouts, checks, NetLab — no answers, no tests.
         let (exportStatus, exported) = try await Self.lab(["export", kit.path])
         #expect(exportStatus == 0, "\(exported.suffix(2000))")
-        for present in ["Package.swift", "lab1-sockets/Echo.swift", "lab5-webhooks/README.id.md", "lab-wireshark/README.md",
+        for present in ["Package.swift", "lab1-sockets/Echo.swift", "lab5-webhooks/README.id.md", "lab-wireshark/README.md", "lab6-tcp-under-loss/README.md",
+                        "NetLab/docs/NETWORK.md", "NetLab/Sources/LabNetwork/LinkEmulator.swift",
                         "NetLab/Package.swift", "NetLab/Sources/NetLabConformance/llhttp/cases.jsonl", "NetLab/Sources/NetLabConformance/llhttp/LICENSE"] {
             #expect(exists(present), "the export lacks \(present)")
         }
