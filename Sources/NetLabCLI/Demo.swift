@@ -59,6 +59,9 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "The host --pcap captures: customer, merchant, gateway or bank.")
     var pcapHost: String = "customer"
 
+    @Option(help: "The prefix of the namespaces --net makes (so several runs, or a network built with `netlab net up`, never meet).")
+    var netPrefix = "nldemo"
+
     mutating func run() async throws {
         if list {
             for scenario in DemoScenario.allCases { print("\(scenario.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(scenario.summary)") }
@@ -81,7 +84,7 @@ struct Demo: AsyncParsableCommand {
         var capture: PacketCapture?
         if net {
             if NamespaceNetwork.isPermitted {
-                let network = NamespaceNetwork(topology: try Topology(prefix: "nldemo"))
+                let network = NamespaceNetwork(topology: try Topology(prefix: netPrefix))
                 try network.up()
                 labNetwork = network
                 options.network = network.topology

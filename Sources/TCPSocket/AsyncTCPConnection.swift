@@ -57,7 +57,7 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
         let (family, target) = (address.protocolFamily, address.description)
         let fd =
             if let namespace {
-                try namespace.run { () throws(SocketError) in try SocketCalls.openStreamSocket(family: family, target: target) }
+                try await namespace.perform { () throws(SocketError) in try SocketCalls.openStreamSocket(family: family, target: target) }
             } else {
                 try SocketCalls.openStreamSocket(family: family, target: target)
             }

@@ -31,7 +31,19 @@ public struct NetworkNamespace: Sendable, Hashable, CustomStringConvertible {
     /// Whether the namespace exists (its file under ``directory``).
     public var exists: Bool { access(path, F_OK) == 0 }
 
-    /// Runs `body` on a new thread inside the namespace, waits for it, and returns its result.
+    /// Runs `body` on a new thread inside the namespace and returns its result, without holding
+    /// the caller's thread meanwhile (a task suspends; the cooperative pool stays free).
+    public func perform<T: Sendable>(_ body: @escaping @Sendable () throws(SocketError) -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<T, any Error>) in
+            let thread = Platform.startThread(name: "netlab-netns-wait") {
+                done.resume(with: Result { () throws(SocketError) -> T in try run(body) })
+            }
+            Platform.detach(thread)
+        }
+    }
+
+    /// Runs `body` on a new thread inside the namespace, waits for it (blocking this thread for
+    /// the moment a thread takes to start), and returns its result.
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws(SocketError) -> T) throws(SocketError) -> T {
         #if os(Linux)
         let fd = open(path, O_RDONLY | O_CLOEXEC)

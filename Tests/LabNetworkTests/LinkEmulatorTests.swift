@@ -16,12 +16,24 @@ struct LinkEmulatorTests {
     ) async throws {
         let topology = try Topology(prefix: uniquePrefix())
         let network = NamespaceNetwork(topology: topology)
-        try network.up()
-        defer { _ = try? network.down() }
-        let emulator = try LinkEmulator(topology: topology, impairments: impairments, seed: seed)
-        try emulator.start()
-        defer { emulator.stop() }
-        try await body(topology, emulator)
+        let emulator = try await offThePool {
+            try network.up()
+            let emulator = try LinkEmulator(topology: topology, impairments: impairments, seed: seed)
+            try emulator.start()
+            return emulator
+        }
+        let outcome: Result<Void, any Error>
+        do {
+            try await body(topology, emulator)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        _ = try? await offThePool {
+            emulator.stop()
+            try network.down()
+        }
+        try outcome.get()
     }
 
     /// A listener on the gateway's host and a connection to it from the customer's.
@@ -85,7 +97,7 @@ struct LinkEmulatorTests {
             await client.close()
             await server.close()
             await listener.close()
-            let frames = try capture.stop()
+            let frames = try await offThePool { try capture.stop() }
             #expect(frames >= 4)
             let (status, syns) = try await ChildProcess.run(
                 ["tshark", "-r", file, "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0", "-T", "fields", "-e", "ip.src", "-e", "ip.dst"])
@@ -131,7 +143,7 @@ struct CaptureTests {
             await client.close()
             await server.close()
             await listener.close()
-            try capture.stop()
+            _ = try await offThePool { try capture.stop() }
 
             let keyLog = folder + "/keys.log"
             try Data(keys.withLock { $0 }.joined(separator: "\n").utf8 + [0x0A]).write(to: URL(fileURLWithPath: keyLog))

@@ -12,6 +12,15 @@ let canBuildNamespaces = NamespaceNetwork.isPermitted && FileManager.default.isE
 /// A prefix no other test (or earlier run) uses.
 func uniquePrefix() -> String { "nlt" + String(UInt32.random(in: 0..<0xFFFFF), radix: 36) }
 
+/// Runs blocking work (`ip` commands, joining the router's threads) on a thread of its own, so
+/// the cooperative pool — two threads on a two-core machine — stays free for the tests running
+/// beside these (their TLS handshakes have deadlines).
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
 @Suite("Lab network in namespaces", .serialized, .enabled(if: canBuildNamespaces, "needs root and iproute2"), .timeLimit(.minutes(3)))
 struct NamespaceNetworkTests {
     /// Every namespace and /etc/netns folder on the machine whose name starts with `prefix-`.
@@ -22,12 +31,20 @@ struct NamespaceNetworkTests {
     }
 
     @Test("up builds five namespaces with their addresses and hosts files; down leaves nothing behind")
-    func upAndDown() throws {
+    func upAndDown() async throws {
         let prefix = uniquePrefix()
         let network = NamespaceNetwork(topology: try Topology(prefix: prefix))
-        try network.up()
-        defer { _ = try? network.down() }
-        let status = network.status()
+        let (status, hosts, removed, after) = try await offThePool {
+            do {
+                try network.up()
+                let status = network.status()
+                let hosts = try String(contentsOfFile: "/etc/netns/\(prefix)-customer/hosts", encoding: .utf8)
+                return (status, hosts, try network.down(), network.status())
+            } catch {
+                _ = try? network.down()
+                throw error
+            }
+        }
         #expect(status.map(\.name) == ["router", "customer", "merchant", "gateway", "bank"].map { "\(prefix)-\($0)" })
         #expect(status.allSatisfy { $0.exists })
         let gateway = try #require(status.first { $0.name == "\(prefix)-gateway" })
@@ -36,27 +53,26 @@ struct NamespaceNetworkTests {
                 "\(gateway.interfaces)")
         let router = try #require(status.first { $0.name == "\(prefix)-router" })
         #expect(router.interfaces.count == 4, "\(router.interfaces)")
-        let hosts = try String(contentsOfFile: "/etc/netns/\(prefix)-customer/hosts", encoding: .utf8)
         #expect(hosts.contains("10.77.4.2 bank"))
-
-        let removed = try network.down()
         #expect(removed.count == 5)
         #expect(Self.leftovers(prefix).isEmpty, "\(Self.leftovers(prefix))")
-        #expect(network.status().allSatisfy { !$0.exists })
+        #expect(after.allSatisfy { !$0.exists })
     }
 
     @Test("what a killed run left (a namespace, a hosts folder) is removed by the next up, and down removes the rest")
-    func leftoversAreCleared() throws {
+    func leftoversAreCleared() async throws {
         let prefix = uniquePrefix()
         let network = NamespaceNetwork(topology: try Topology(prefix: prefix))
-        defer { _ = try? network.down() }
-        // As if `netlab net up` had been SIGKILLed halfway.
-        try SystemCommand(["ip", "netns", "add", "\(prefix)-customer"]).check()
-        try SystemCommand(["ip", "-n", "\(prefix)-customer", "link", "add", "stray0", "type", "veth", "peer", "name", "stray1"]).check()
-        try FileManager.default.createDirectory(atPath: "/etc/netns/\(prefix)-bank", withIntermediateDirectories: true)
-        try network.up()
-        #expect(network.status().allSatisfy { $0.exists })
-        try network.down()
+        let built = try await offThePool {
+            defer { _ = try? network.down() }
+            // As if `netlab net up` had been SIGKILLed halfway.
+            try SystemCommand(["ip", "netns", "add", "\(prefix)-customer"]).check()
+            try SystemCommand(["ip", "-n", "\(prefix)-customer", "link", "add", "stray0", "type", "veth", "peer", "name", "stray1"]).check()
+            try FileManager.default.createDirectory(atPath: "/etc/netns/\(prefix)-bank", withIntermediateDirectories: true)
+            try network.up()
+            return network.status()
+        }
+        #expect(built.allSatisfy { $0.exists })
         #expect(Self.leftovers(prefix).isEmpty, "\(Self.leftovers(prefix))")
     }
 
@@ -65,8 +81,18 @@ struct NamespaceNetworkTests {
         let prefix = uniquePrefix()
         let topology = try Topology(prefix: prefix)
         let network = NamespaceNetwork(topology: topology)
-        try network.up()
-        defer { _ = try? network.down() }
+        try await offThePool { try network.up() }
+        do {
+            try await Self.echoThroughTheRouter(topology)
+        } catch {
+            _ = try? await offThePool { try network.down() }
+            throw error
+        }
+        _ = try await offThePool { try network.down() }
+    }
+
+    /// A listener on the gateway's host, a connection from the customer's, five bytes each way.
+    static func echoThroughTheRouter(_ topology: Topology) async throws {
 
         let gatewayAddress = try SocketAddress(ipAddress: topology.address(of: .gateway), port: 0)
         let listener = AsyncTCPListener(

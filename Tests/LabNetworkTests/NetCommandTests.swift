@@ -29,7 +29,7 @@ struct NetCommandTests {
         let netlab = try TestProcess.netlabBinary()
         let prefix = uniquePrefix()
         let topology = try Topology(prefix: prefix)
-        defer { _ = try? NamespaceNetwork(topology: topology).down() }
+        defer { _ = try? NamespaceNetwork(topology: topology).down() }  // the test's end: nothing else waits on it
         let running = try ChildProcess(executable: netlab, arguments: ["net", "up", "--prefix", prefix, "--delay", "5ms"])
         var line: String?
         repeat { line = await running.readLine(timeout: .seconds(60)) } while line.map { !$0.contains("router is forwarding") } ?? false
@@ -72,8 +72,9 @@ struct NetCommandTests {
     @Test("netlab demo --net plays the payment across the hosts: the customer's TCP leaves 10.77.1.2, TCP_INFO shows the link's delay, nothing is left after")
     func demoAcrossTheNetwork() async throws {
         let netlab = try TestProcess.netlabBinary()
+        let prefix = uniquePrefix()
         let (status, output) = try await TestProcess.run(
-            [netlab, "demo", "--net", "--link", "customer:delay=50ms", "--no-pause", "--scenario", "card-accept"])
+            [netlab, "demo", "--net", "--net-prefix", prefix, "--link", "customer:delay=50ms", "--no-pause", "--scenario", "card-accept"])
         #expect(status == 0, "\(output.suffix(2000))")
         #expect(output.contains("TCP connect 10.77.1.2:"), "the customer connects from its own host")
         #expect(output.contains("TCP connect 10.77.2.2:"), "the merchant calls the gateway from its own host")
@@ -83,13 +84,14 @@ struct NetCommandTests {
         }
         let rtt = minima.first { $0 >= 100 && $0 < 100 + 60 }
         #expect(rtt != nil, "a customer connection measured the 2 × 50 ms round trip: \(output.split(separator: "\n").filter { $0.contains("RTT") }.prefix(4))")
-        #expect(NamespaceNetworkTests.leftovers("nldemo").isEmpty, "\(NamespaceNetworkTests.leftovers("nldemo"))")
+        #expect(NamespaceNetworkTests.leftovers(prefix).isEmpty, "\(NamespaceNetworkTests.leftovers(prefix))")
     }
 
     @Test("the network stories play to their end", arguments: ["handshake-rtt", "lossy-checkout", "slow-bank", "partition"])
     func networkStory(scenario: String) async throws {
         let netlab = try TestProcess.netlabBinary()
-        let (status, output) = try await TestProcess.run([netlab, "demo", "--net", "--no-pause", "--scenario", scenario])
+        let prefix = uniquePrefix()
+        let (status, output) = try await TestProcess.run([netlab, "demo", "--net", "--net-prefix", prefix, "--no-pause", "--scenario", scenario])
         #expect(status == 0, "\(output.suffix(3000))")
         #expect(output.contains("✔ \(scenario):"), "\(output.suffix(1500))")
         if scenario == "lossy-checkout" {
@@ -97,7 +99,7 @@ struct NetCommandTests {
             let resent = output.firstMatch(of: /the gateway's host sent (\d+) segments again/).flatMap { Int($0.1) }
             #expect((resent ?? 0) > 0, "\(output.split(separator: "\n").filter { $0.contains("segments again") })")
         }
-        #expect(NamespaceNetworkTests.leftovers("nldemo").isEmpty)
+        #expect(NamespaceNetworkTests.leftovers(prefix).isEmpty)
     }
 
     @Test("a network story without --net says how to run it")
@@ -115,7 +117,8 @@ struct NetCommandTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let pcap = folder + "/customer.pcap"
-        let (status, output) = try await TestProcess.run([netlab, "demo", "--net", "--no-pause", "--scenario", "card-deny", "--pcap", pcap])
+        let (status, output) = try await TestProcess.run(
+            [netlab, "demo", "--net", "--net-prefix", uniquePrefix(), "--no-pause", "--scenario", "card-deny", "--pcap", pcap])
         #expect(status == 0, "\(output.suffix(1500))")
         let mode = try FileManager.default.attributesOfItem(atPath: pcap + ".keylog")[.posixPermissions] as? Int
         #expect(mode == 0o600, "the key log decrypts every connection: 0600")
