@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
+#include <fcntl.h>
 #include "CSystem.h"
 
 int netlab_accept4(int fd, struct sockaddr *address, socklen_t *length) {
@@ -75,8 +76,21 @@ int netlab_tcp_info(int fd, struct netlab_tcp_info *out) {
 
 int netlab_enter_network_namespace(int fd) { return setns(fd, CLONE_NEWNET); }
 
+int netlab_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int netlab_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+#else
+    (void)actions; (void)lowest;
+    return 0;
+#endif
+}
+
 int netlab_packet_socket(const char *name, int *index) {
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    // Protocol 0 until bound: a socket made with ETH_P_ALL would queue every interface's frames
+    // until bind() narrows it to one.
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     unsigned int ifindex = if_nametoindex(name);
     if (ifindex == 0) { int saved = errno; close(fd); errno = saved; return -1; }
@@ -90,7 +104,7 @@ int netlab_packet_socket(const char *name, int *index) {
     return fd;
 }
 
-long netlab_packet_receive(int fd, void *buffer, unsigned long length, int *outgoing, int timeout_ms) {
+long netlab_packet_receive(int fd, void *buffer, unsigned long length, int *kind, int timeout_ms) {
     struct pollfd wait = { .fd = fd, .events = POLLIN };
     int ready;
     do { ready = poll(&wait, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
@@ -98,8 +112,8 @@ long netlab_packet_receive(int fd, void *buffer, unsigned long length, int *outg
     struct sockaddr_ll from;
     socklen_t size = sizeof from;
     ssize_t n;
-    do { n = recvfrom(fd, buffer, length, 0, (struct sockaddr *)&from, &size); } while (n < 0 && errno == EINTR);
-    if (n >= 0) *outgoing = from.sll_pkttype == PACKET_OUTGOING;
+    do { n = recvfrom(fd, buffer, length, MSG_TRUNC, (struct sockaddr *)&from, &size); } while (n < 0 && errno == EINTR);
+    if (n >= 0) *kind = from.sll_pkttype == PACKET_HOST ? 0 : from.sll_pkttype == PACKET_OUTGOING ? 1 : 2;
     return (long)n;
 }
 
@@ -147,4 +161,31 @@ int netlab_interface_mac(const char *name, unsigned char mac[6]) {
     memcpy(mac, request.ifr_hwaddr.sa_data, 6);
     return 0;
 }
+#else
+// Not Linux: no TCP_INFO of Linux's shape, no network namespaces, no packet(7) sockets. Each
+// call fails with ENOTSUP, so the layers above say "Linux only" instead of not building.
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include "CSystem.h"
+
+int netlab_tcp_info(int fd, struct netlab_tcp_info *out) { (void)fd; memset(out, 0, sizeof *out); errno = ENOTSUP; return -1; }
+int netlab_enter_network_namespace(int fd) { (void)fd; errno = ENOTSUP; return -1; }
+int netlab_pipe_cloexec(int fds[2]) {
+    if (pipe(fds) != 0) return -1;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+int netlab_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) { (void)actions; (void)lowest; return 0; }
+int netlab_packet_socket(const char *name, int *index) { (void)name; (void)index; errno = ENOTSUP; return -1; }
+long netlab_packet_receive(int fd, void *buffer, unsigned long length, int *kind, int timeout_ms) {
+    (void)fd; (void)buffer; (void)length; (void)kind; (void)timeout_ms; errno = ENOTSUP; return -1;
+}
+long netlab_packet_send(int fd, int index, const void *frame, unsigned long length) {
+    (void)fd; (void)index; (void)frame; (void)length; errno = ENOTSUP; return -1;
+}
+int netlab_disable_offloads(const char *name) { (void)name; errno = ENOTSUP; return -1; }
+int netlab_interface_mac(const char *name, unsigned char mac[6]) { (void)name; (void)mac; errno = ENOTSUP; return -1; }
 #endif

@@ -16,6 +16,10 @@ public enum LabNetworkError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidImpairment(String, String)
     /// `--link` named no host of the topology.
     case unknownHost(String)
+    /// A link emulator was started twice, or after it stopped.
+    case emulatorLifecycle(String)
+    /// Another run holds the prefix (its namespaces are in use).
+    case prefixInUse(String)
 
     public var description: String {
         switch self {
@@ -30,6 +34,9 @@ public enum LabNetworkError: Error, Equatable, Sendable, CustomStringConvertible
         case .captureFile(let path, let why): "cannot write the capture \(path): \(why)"
         case .invalidImpairment(let text, let why): "\"\(text)\": \(why)"
         case .unknownHost(let name): "no host \"\(name)\" (the hosts are customer, merchant, gateway and bank)"
+        case .emulatorLifecycle(let why): why
+        case .prefixInUse(let prefix):
+            "another netlab run is using the network \"\(prefix)\" (its namespaces \(prefix)-…); wait for it, or choose another prefix"
         case .invalidPrefix(let prefix):
             "the prefix \"\(prefix)\" must be 1-8 lowercase letters or digits, starting with a letter"
         }

@@ -25,6 +25,8 @@
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import Foundation
 import TCPSocket
@@ -99,7 +101,7 @@ public final class LinkEmulator: @unchecked Sendable {
     /// Cuts the path between two hosts (their packets to each other are dropped; each still
     /// reaches everyone else): a partition, as when a route between two networks fails.
     public func cut(_ a: Topology.Host, _ b: Topology.Host) {
-        cuts.withLock { $0.insert([a, b]) }
+        cuts.withLock { _ = $0.insert([a, b]) }
     }
 
     /// Restores the path between two hosts.
@@ -110,9 +112,22 @@ public final class LinkEmulator: @unchecked Sendable {
     /// The counters of every link so far.
     public var linkCounters: [Topology.Host: LinkCounters] { counters.withLock { $0 } }
 
-    /// Takes over forwarding from the router's kernel and starts the links' threads.
+    /// Where the emulator is in its life: it runs once.
+    private enum Lifecycle { case prepared, running, stopped }
+    private let lifecycle = Locked(Lifecycle.prepared)
+
+    /// Takes over forwarding from the router's kernel and starts the links' threads. An
+    /// emulator starts once; a stopped one stays stopped (make a new one).
     public func start() throws(LabNetworkError) {
+        let ready = lifecycle.withLock { state -> Bool in
+            guard state == .prepared else { return false }
+            state = .running
+            return true
+        }
+        guard ready else { throw .emulatorLifecycle("a link emulator starts once; make a new one") }
         try network.setForwarding(false)
+        // Frames queued while the kernel still forwarded were delivered by it already.
+        for link in links.values { link.socket.drain() }
         for (index, host) in Topology.Host.allCases.enumerated() {
             guard let link = links[host] else { continue }
             let linkSeed = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
@@ -129,7 +144,13 @@ public final class LinkEmulator: @unchecked Sendable {
     }
 
     /// Stops the threads and gives forwarding back to the router's kernel (no impairments).
+    /// Blocks until the threads have ended (a few tens of milliseconds).
     public func stop() {
+        let wasRunning = lifecycle.withLock { state -> Bool in
+            defer { state = .stopped }
+            return state == .running
+        }
+        guard wasRunning else { return }
         stopping.withLock { $0 = true }
         for link in links.values { link.queue.close() }
         while threads.contains(where: { !$0.isFinished }) { usleep(10_000) }
@@ -140,11 +161,24 @@ public final class LinkEmulator: @unchecked Sendable {
     // MARK: Receiving
 
     private func receive(on link: Link, random: inout SplitMix64) {
-        var frame: [UInt8] = []
+        var scratch: [UInt8] = []
+        // When the host's own link is free again for its next packet (the sender's rate).
+        var upstreamFreeAt = ContinuousClock.now
         while !stopping.withLock({ $0 }) {
-            guard let outgoing = link.socket.receive(into: &frame, timeoutMilliseconds: 50), !outgoing else { continue }
-            guard let destination = destinationHost(of: frame), destination != link.host, let out = links[destination] else { continue }
+            // Only frames sent to the router's own address: not the ones it sends, and not
+            // broadcasts or other hosts' frames (those are no router's to forward).
+            guard let received = link.socket.receive(into: &scratch, timeoutMilliseconds: 50), received.kind == .toThisHost
+            else { continue }
+            guard let destination = destinationHost(of: scratch[..<received.length]), destination != link.host,
+                let out = links[destination]
+            else { continue }
             count(link.host) { $0.received += 1 }
+            // A frame larger than the buffer arrived cut short: forwarding it would corrupt it.
+            guard received.wireLength == received.length else {
+                count(link.host) { $0.dropped += 1 }
+                continue
+            }
+            var frame = Array(scratch[..<received.length])
             if cuts.withLock({ $0.contains([link.host, destination]) }) {
                 count(link.host) { $0.dropped += 1 }
                 continue
@@ -155,8 +189,14 @@ public final class LinkEmulator: @unchecked Sendable {
             }
             let now = ContinuousClock.now
             let impairments = currentImpairments.withLock { $0 }
-            // The sender's link, then the receiver's: each may drop, hold or hurry the packet.
+            // The sender's link clocks the packet in at its rate first.
             var departure = now
+            if let rate = impairments[link.host]?.rate {
+                upstreamFreeAt = max(now, upstreamFreeAt) + Self.serialization(of: frame.count, at: rate)
+                departure = upstreamFreeAt
+            }
+            // The sender's link, then the receiver's: each may drop, hold or hurry the packet.
+            let clockedIn = departure
             var hurried = false
             var lost = false
             for (host, impairment) in [(link.host, impairments[link.host] ?? .none), (destination, impairments[destination] ?? .none)] {
@@ -174,33 +214,46 @@ public final class LinkEmulator: @unchecked Sendable {
                 if impairment.jitter > .zero {
                     let spread = Double(impairment.jitter.components.attoseconds) / 1e18 + Double(impairment.jitter.components.seconds)
                     departure += .nanoseconds(Int64((random.nextUnit() * 2 - 1) * spread * 1e9))
-                    if departure < now { departure = now }
+                    if departure < clockedIn { departure = clockedIn }
                 }
             }
             if lost { continue }
-            if hurried { departure = now }
-            let bits = frame.count * 8
-            let accepted = out.queue.add(frame, at: departure, serialization: (impairments[destination]?.rate).map {
-                Duration.nanoseconds(Int64(Double(bits) / Double($0) * 1e9))
-            })
+            if hurried { departure = clockedIn }
+            // Then the receiver's link clocks it out at its rate (the queue keeps that clock).
+            let accepted = out.queue.add(
+                frame, at: departure, serialization: impairments[destination]?.rate.map { Self.serialization(of: frame.count, at: $0) })
             if !accepted { count(destination) { $0.dropped += 1 } }
         }
     }
 
-    /// The host whose /24 holds the IPv4 packet's destination, unless it is the router itself.
-    private func destinationHost(of frame: [UInt8]) -> Topology.Host? {
-        // Ethernet (14 bytes) with type 0x0800, then IPv4: destination address at offset 16.
-        guard frame.count >= 34, frame[12] == 0x08, frame[13] == 0x00, frame[14] >> 4 == 4 else { return nil }
-        guard frame[30] == 10, frame[31] == 77, frame[33] != 1 else { return nil }
-        return Topology.Host.allCases.first { $0.number == Int(frame[32]) }
+    /// How long `bytes` take to clock out at `rate` bits per second.
+    static func serialization(of bytes: Int, at rate: UInt64) -> Duration {
+        .nanoseconds(Int64(Double(bytes * 8) / Double(rate) * 1e9))
     }
 
-    /// RFC 1812 forwarding of the IPv4 packet in `frame`: TTL − 1 (false if it ran out), the
-    /// header checksum again, and the Ethernet addresses of the next hop.
+    /// The host whose /24 holds the IPv4 packet's destination — unless it is the router itself,
+    /// or the link's network or broadcast address (10.77.n.0, 10.77.n.255), which no router
+    /// forwards to a host.
+    private func destinationHost(of frame: ArraySlice<UInt8>) -> Topology.Host? {
+        // Ethernet (14 bytes) with type 0x0800, then IPv4: destination address at offset 16.
+        let f = frame.startIndex
+        guard frame.count >= 34, frame[f + 12] == 0x08, frame[f + 13] == 0x00, frame[f + 14] >> 4 == 4 else { return nil }
+        guard frame[f + 30] == 10, frame[f + 31] == 77, ![0, 1, 255].contains(frame[f + 33]) else { return nil }
+        return Topology.Host.allCases.first { $0.number == Int(frame[f + 32]) }
+    }
+
+    /// RFC 1812 forwarding of the IPv4 packet in `frame`: the header must be whole, its length
+    /// fields consistent and its checksum right (§5.2.2; else the packet is dropped), TTL − 1
+    /// (false if it ran out: a router would send ICMP Time Exceeded, which this one does not),
+    /// the header checksum again, and the Ethernet addresses of the next hop.
     static func forward(_ frame: inout [UInt8], from source: [UInt8], to destination: [UInt8]) -> Bool {
         let ip = 14
+        guard frame.count >= ip + 20 else { return false }
         let headerLength = Int(frame[ip] & 0x0F) * 4
-        guard headerLength >= 20, frame.count >= ip + headerLength, frame[ip + 8] > 1 else { return false }
+        let totalLength = Int(frame[ip + 2]) << 8 | Int(frame[ip + 3])
+        guard headerLength >= 20, totalLength >= headerLength, frame.count >= ip + totalLength,
+            internetChecksum(frame[ip..<(ip + headerLength)]) == 0, frame[ip + 8] > 1
+        else { return false }
         frame[ip + 8] -= 1
         frame[ip + 10] = 0
         frame[ip + 11] = 0
@@ -302,22 +355,4 @@ final class DepartureQueue: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
     }
-}
-
-/// SplitMix64 (Steele, Lea and Flood): a small seeded generator — the same seed, the same
-/// decisions on every machine.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in 0..<1.
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

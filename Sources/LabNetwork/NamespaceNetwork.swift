@@ -18,8 +18,24 @@ public struct NamespaceNetwork: Sendable {
         self.log = log
     }
 
-    /// Whether this process may build namespaces (root: CAP_NET_ADMIN and CAP_SYS_ADMIN).
-    public static var isPermitted: Bool { geteuid() == 0 }
+    /// Whether this process may build namespaces: it holds CAP_NET_ADMIN and CAP_SYS_ADMIN
+    /// (root has them, except in a container that took them away).
+    public static var isPermitted: Bool {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+            let effective = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return false }
+        let netAdmin: UInt64 = 1 << 12, sysAdmin: UInt64 = 1 << 21
+        return effective & netAdmin != 0 && effective & sysAdmin != 0
+    }
+
+    /// Claims the prefix for this process until the returned lock is released (or the process
+    /// ends, however it ends): a second run with the same prefix gets ``LabNetworkError/prefixInUse(_:)``
+    /// instead of tearing the first one's network down.
+    public func claim() throws(LabNetworkError) -> PrefixLock {
+        guard Self.isPermitted else { throw .notPermitted }
+        return try PrefixLock(prefix: topology.prefix)
+    }
 
     // MARK: Up
 
@@ -74,28 +90,25 @@ public struct NamespaceNetwork: Sendable {
 
     // MARK: Down
 
-    /// Removes every namespace and hosts-file folder whose name starts with the prefix; returns
-    /// what it removed.
+    /// Removes the topology's namespaces and hosts-file folders — exactly the names it makes,
+    /// never anything else that shares the prefix; returns what it removed.
     @discardableResult
     public func down() throws(LabNetworkError) -> [String] {
         guard Self.isPermitted else { throw .notPermitted }
         var removed: [String] = []
-        for name in entries(of: NetworkNamespace.directory) {
-            try ip("netns", "delete", name)
-            removed.append(name)
-        }
-        for name in entries(of: "/etc/netns") {
-            log?("remove /etc/netns/\(name)")
-            try? FileManager.default.removeItem(atPath: "/etc/netns/\(name)")
-            if !removed.contains(name) { removed.append(name) }
+        for namespace in topology.namespaces {
+            if namespace.exists {
+                try ip("netns", "delete", namespace.name)
+                removed.append(namespace.name)
+            }
+            let etc = topology.etcDirectory(of: namespace)
+            if FileManager.default.fileExists(atPath: etc) {
+                log?("remove \(etc)")
+                try? FileManager.default.removeItem(atPath: etc)
+                if !removed.contains(namespace.name) { removed.append(namespace.name) }
+            }
         }
         return removed
-    }
-
-    /// The names in `directory` that belong to this topology (prefix, dash, anything).
-    private func entries(of directory: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasPrefix(topology.prefix + "-") }.sorted()
     }
 
     // MARK: Status
@@ -129,4 +142,25 @@ public struct NamespaceNetwork: Sendable {
         log?(command.description)
         try command.check()
     }
+}
+
+/// An exclusive `flock(2)` on `/run/netlab-PREFIX.lock`, held while a run uses the namespaces of
+/// one prefix. The kernel releases it when the process ends, even by SIGKILL, so a killed run
+/// never keeps the next one out.
+public final class PrefixLock: @unchecked Sendable {
+    private let fd: Int32
+    public let path: String
+
+    init(prefix: String) throws(LabNetworkError) {
+        path = "/run/netlab-\(prefix).lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .commandFailed("open \(path)", status: -1, output: String(cString: strerror(errno))) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw .prefixInUse(prefix)
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
 }

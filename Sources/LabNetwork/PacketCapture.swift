@@ -1,11 +1,16 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import TCPSocket
 
 /// Records every frame in and out of one host's interface into a pcap file, with NetLab's own
 /// packet socket and pcap writer (what `tcpdump -w` does). Open the file in Wireshark with the
 /// TLS key log beside it (`SSLKEYLOGFILE`) and the HTTPS inside is readable.
+///
+/// Contract: a capture runs on a thread of its own until ``stop()``; every capture must be
+/// stopped (its thread holds it, and its namespace, until then).
 public final class PacketCapture: @unchecked Sendable {
     public let path: String
     private let socket: PacketSocket
@@ -45,14 +50,14 @@ public final class PacketCapture: @unchecked Sendable {
     }
 
     private func loop() {
-        var buffer: [UInt8] = []
+        var scratch: [UInt8] = []
         var outcome: Result<Int, LabNetworkError> = .success(0)
         while !stopping.withLock({ $0 }) {
-            guard socket.receive(into: &buffer, timeoutMilliseconds: 50) != nil else { continue }
+            guard let frame = socket.receive(into: &scratch, timeoutMilliseconds: 50) else { continue }
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
             do {
-                try writer.append(buffer, seconds: now.tv_sec, microseconds: now.tv_nsec / 1000)
+                try writer.append(scratch[..<frame.length], wireLength: frame.wireLength, seconds: now.tv_sec, microseconds: now.tv_nsec / 1000)
             } catch {
                 outcome = .failure(error)
                 break

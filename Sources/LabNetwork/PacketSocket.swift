@@ -1,6 +1,8 @@
-#if canImport(Glibc)
 import CSystem
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 import TCPSocket
 
@@ -31,18 +33,47 @@ final class PacketSocket: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// One frame into `buffer` (its count set to the frame's length), waiting at most
-    /// `timeoutMilliseconds`. Returns nil on timeout, else whether the frame left this host
-    /// (true) or arrived (false).
-    func receive(into buffer: inout [UInt8], timeoutMilliseconds: Int32) -> Bool? {
-        if buffer.count < 65_536 { buffer = [UInt8](repeating: 0, count: 65_536) }
-        var outgoing: Int32 = 0
-        let n = buffer.withUnsafeMutableBytes { raw in
-            netlab_packet_receive(fd, raw.baseAddress, UInt(raw.count), &outgoing, timeoutMilliseconds)
+    /// Who a received frame was for (packet(7)'s `sll_pkttype`).
+    enum FrameKind: Sendable {
+        /// Sent to this interface's own address.
+        case toThisHost
+        /// Sent by this host (a packet socket sees both directions).
+        case outgoing
+        /// Broadcast, multicast, or another host's.
+        case other
+    }
+
+    /// A frame received into the caller's scratch buffer.
+    struct Received {
+        var kind: FrameKind
+        /// Bytes of the frame now in the buffer.
+        var length: Int
+        /// The frame's whole length on the wire (more than `length` when it did not fit).
+        var wireLength: Int
+    }
+
+    /// The size of a scratch buffer for ``receive(into:timeoutMilliseconds:)``: the largest frame
+    /// a packet socket may deliver.
+    static let scratchSize = 65_536
+
+    /// One frame into `scratch` (made ``scratchSize`` long once, then reused), waiting at most
+    /// `timeoutMilliseconds`; nil on timeout or error.
+    func receive(into scratch: inout [UInt8], timeoutMilliseconds: Int32) -> Received? {
+        if scratch.count < Self.scratchSize { scratch = [UInt8](repeating: 0, count: Self.scratchSize) }
+        var kind: Int32 = 0
+        let n = scratch.withUnsafeMutableBytes { raw in
+            netlab_packet_receive(fd, raw.baseAddress, UInt(raw.count), &kind, timeoutMilliseconds)
         }
         guard n > 0 else { return nil }
-        buffer.removeLast(buffer.count - n)
-        return outgoing != 0
+        let frameKind: FrameKind = kind == 0 ? .toThisHost : kind == 1 ? .outgoing : .other
+        return Received(kind: frameKind, length: min(n, scratch.count), wireLength: n)
+    }
+
+    /// Discards every frame already queued on the socket (those that arrived before the reader
+    /// started).
+    func drain() {
+        var scratch: [UInt8] = []
+        while receive(into: &scratch, timeoutMilliseconds: 0) != nil {}
     }
 
     /// Sends one whole frame out of the interface.

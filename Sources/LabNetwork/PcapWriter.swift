@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Writes the classic libpcap file format, the one Wireshark and tshark read
@@ -22,7 +24,15 @@ final class PcapWriter {
 
     /// Creates (or truncates) the file at `path` and writes the global header.
     init(path: String) throws(LabNetworkError) {
-        guard let file = fopen(path, "wb") else { throw .captureFile(path: path, String(cString: strerror(errno))) }
+        // Never through a symlink, 0600 (a plaintext run's capture holds card numbers and keys),
+        // and not inherited by the programs this process starts.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .captureFile(path: path, String(cString: strerror(errno))) }
+        guard fchmod(fd, 0o600) == 0, let file = fdopen(fd, "wb") else {
+            let why = String(cString: strerror(errno))
+            close(fd)
+            throw .captureFile(path: path, why)
+        }
         self.path = path
         self.file = file
         var header: [UInt8] = []
@@ -38,16 +48,17 @@ final class PcapWriter {
 
     deinit { fclose(file) }
 
-    /// Appends one frame seen at `time` (seconds and microseconds since 1970, UTC).
-    func append(_ frame: [UInt8], seconds: Int, microseconds: Int) throws(LabNetworkError) {
+    /// Appends one frame seen at `time` (seconds and microseconds since 1970, UTC); `wireLength`
+    /// is its length on the wire when `frame` holds only the start of it.
+    func append(_ frame: ArraySlice<UInt8>, wireLength: Int? = nil, seconds: Int, microseconds: Int) throws(LabNetworkError) {
         let saved = min(frame.count, Int(Self.snapshotLength))
         var record: [UInt8] = []
         record.reserveCapacity(16 + saved)
         Self.append(UInt32(truncatingIfNeeded: seconds), to: &record)
         Self.append(UInt32(truncatingIfNeeded: microseconds), to: &record)
         Self.append(UInt32(saved), to: &record)
-        Self.append(UInt32(frame.count), to: &record)
-        record += frame[..<saved]
+        Self.append(UInt32(wireLength ?? frame.count), to: &record)
+        record += frame.prefix(saved)
         try write(record)
         frames += 1
     }

@@ -1,5 +1,8 @@
+import CSystem
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// One run of a system tool (`ip`), to its end: the network is configured with iproute2, the
@@ -23,15 +26,16 @@ struct SystemCommand {
     /// Runs the command (found on PATH) and waits for it; stdout and stderr together.
     func run() throws(LabNetworkError) -> Outcome {
         var pipe: [Int32] = [-1, -1]
-        guard Glibc.pipe(&pipe) == 0 else { throw .commandFailed(description, status: -1, output: "pipe: errno \(errno)") }
-        // Close-on-exec, so no other program started meanwhile keeps the pipe open.
-        for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // Both ends close-on-exec from the start, and the child closes everything above stderr:
+        // no other program started meanwhile can hold the pipe open (read() would wait for it).
+        guard netlab_pipe_cloexec(&pipe) == 0 else { throw .commandFailed(description, status: -1, output: "pipe: errno \(errno)") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, pipe[1], 2)
+        _ = netlab_spawn_close_from(&actions, 3)
         let argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0

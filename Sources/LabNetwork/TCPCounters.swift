@@ -15,8 +15,8 @@ public struct TCPCounters: Sendable, Equatable {
     public var segmentsRetransmitted: Int
 
     /// The counters of the host whose namespace this is.
-    public static func read(in namespace: NetworkNamespace) throws -> TCPCounters {
-        try namespace.run { () throws(SocketError) -> TCPCounters in
+    public static func read(in namespace: NetworkNamespace) async throws -> TCPCounters {
+        try await namespace.perform { () throws(SocketError) -> TCPCounters in
             guard let text = try? String(contentsOfFile: "/proc/thread-self/net/snmp", encoding: .utf8) else {
                 throw .from(SystemCallFailure(syscall: "open", target: "/proc/thread-self/net/snmp", errno: ENOENT))
             }
@@ -28,7 +28,8 @@ public struct TCPCounters: Sendable, Equatable {
     static func parse(_ text: String) -> TCPCounters {
         let lines = text.split(separator: "\n").filter { $0.hasPrefix("Tcp:") }.map { $0.split(separator: " ").dropFirst() }
         guard lines.count >= 2 else { return TCPCounters(segmentsSent: 0, segmentsRetransmitted: 0) }
-        let values = Dictionary(zip(lines[0].map(String.init), lines[1].compactMap { Int($0) }), uniquingKeysWith: { first, _ in first })
-        return TCPCounters(segmentsSent: values["OutSegs"] ?? 0, segmentsRetransmitted: values["RetransSegs"] ?? 0)
+        // Name and value by position; a value that is no number stays nil rather than shifting the rest.
+        let values = Dictionary(zip(lines[0].map(String.init), lines[1].map { Int($0) }), uniquingKeysWith: { first, _ in first })
+        return TCPCounters(segmentsSent: (values["OutSegs"] ?? nil) ?? 0, segmentsRetransmitted: (values["RetransSegs"] ?? nil) ?? 0)
     }
 }

@@ -82,31 +82,39 @@ struct Demo: AsyncParsableCommand {
         if pcap != nil && !net { throw ValidationError("--pcap captures a host of the lab network: add --net") }
         guard let captured = Topology.Host(rawValue: pcapHost) else { throw LabNetworkError.unknownHost(pcapHost) }
         var capture: PacketCapture?
-        if net {
-            if NamespaceNetwork.isPermitted {
-                let network = NamespaceNetwork(topology: try Topology(prefix: netPrefix))
-                try network.up()
-                labNetwork = network
-                options.network = network.topology
-                // NetLab's router forwards (the links' impairments, and the network stories' changes).
-                let emulator = try LinkEmulator(topology: network.topology, impairments: perHost, seed: impairments.seed)
-                try emulator.start()
-                router = emulator
-                options.router = emulator
-                if let pcap {
-                    capture = try PacketCapture(interface: Topology.hostInterface, in: network.topology.namespace(of: captured), to: pcap)
-                    if keylog == nil { options.keyLog = try Self.keyLogWriter(pcap + ".keylog") }
-                }
-            } else {
-                FileHandle.standardError.write(Data("--net: \(LabNetworkError.notPermitted)\nPlaying on loopback instead.\n".utf8))
-            }
-        }
+        var claim: PrefixLock?
+        // Cleaning up is arranged before anything is built: a failure halfway (a capture file
+        // that cannot be written, an interface that refuses a setting) leaves nothing behind.
         defer {
             if let capture, let frames = try? capture.stop() {
                 FileHandle.standardError.write(Data("captured \(frames) frames of \(pcapHost)'s eth0 into \(capture.path) (TLS keys: \(keylog ?? capture.path + ".keylog"))\n".utf8))
             }
             router?.stop()
             _ = try? labNetwork?.down()
+            _ = claim  // released last, once the namespaces are gone
+        }
+        if net {
+            if NamespaceNetwork.isPermitted {
+                let network = NamespaceNetwork(topology: try Topology(prefix: netPrefix))
+                claim = try network.claim()
+                // The capture's key log is opened first: a path that cannot be written stops the
+                // run before any namespace exists.
+                if let pcap, keylog == nil { options.keyLog = try Self.keyLogWriter(pcap + ".keylog") }
+                labNetwork = network
+                try network.up()
+                options.network = network.topology
+                // NetLab's router forwards (the links' impairments, and the network stories' changes).
+                let emulator = try LinkEmulator(topology: network.topology, impairments: perHost, seed: impairments.seed)
+                router = emulator
+                try emulator.start()
+                options.router = emulator
+                if let pcap {
+                    capture = try PacketCapture(interface: Topology.hostInterface, in: network.topology.namespace(of: captured), to: pcap)
+                }
+            } else {
+                let dropped = perHost.isEmpty && pcap == nil ? "" : " (without it, no link impairments and no --pcap)"
+                FileHandle.standardError.write(Data("--net: \(LabNetworkError.notPermitted)\nPlaying on loopback instead\(dropped).\n".utf8))
+            }
         }
 
         let (stream, continuation) = AsyncStream<DemoStep>.makeStream()

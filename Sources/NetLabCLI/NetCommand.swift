@@ -45,6 +45,9 @@ struct Net: ParsableCommand {
         func run() throws {
             let impairments = try impairmentOptions.perHost()  // checked before anything is built
             let network = try names.network(verbose: verbose)
+            // While this builds (and while its router runs), no other run may take the prefix.
+            let claim = try network.claim()
+            defer { _ = claim }
             try network.up()
             Net.printStatus(network)
             guard !impairments.isEmpty else { return }
@@ -88,7 +91,10 @@ struct Net: ParsableCommand {
         @Flag(help: "Print every command as it runs.") var verbose = false
 
         func run() throws {
-            let removed = try names.network(verbose: verbose).down()
+            let network = try names.network(verbose: verbose)
+            let claim = try network.claim()  // not while another run uses these namespaces
+            defer { _ = claim }
+            let removed = try network.down()
             print(removed.isEmpty ? "nothing to remove" : "removed \(removed.joined(separator: ", "))")
         }
     }

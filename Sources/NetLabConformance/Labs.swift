@@ -1,5 +1,6 @@
 import Foundation
 import HTTPParser
+import TCPSocket
 
 /// A sentence in the two languages of the course: English and Bahasa Indonesia (technical terms
 /// stay recognisable in both).
@@ -117,16 +118,11 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
 
 /// Deterministic bytes for checks (SplitMix64): the same seed, the same bytes, on every machine.
 public func labBytes(count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed
+    var random = SplitMix64(seed: seed)
     var bytes: [UInt8] = []
     bytes.reserveCapacity(count)
     while bytes.count < count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        withUnsafeBytes(of: z) { bytes.append(contentsOf: $0.prefix(count - bytes.count)) }
+        withUnsafeBytes(of: random.next()) { bytes.append(contentsOf: $0.prefix(count - bytes.count)) }
     }
     return bytes
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPParser
+import TCPSocket
 
 /// Lab 2's checks: the specification table (``HTTPParserVectors``) run through the
 /// ``ParserVerifier`` — every vector fed whole, one byte at a time, at seeded random splits and

@@ -26,8 +26,10 @@ extension DemoContext {
 
     func lossyCheckout(_ customer: Customer) async throws -> DemoResult {
         let (topology, router) = try labNetwork()
-        let gatewayBefore = try TCPCounters.read(in: topology.namespace(of: .gateway))
+        let gatewayBefore = try await TCPCounters.read(in: topology.namespace(of: .gateway))
+        let given = router.impairments[.customer] ?? .none
         router.setImpairment(LinkImpairment(delay: .milliseconds(20), loss: 0.05), for: .customer)
+        defer { router.setImpairment(given, for: .customer) }
         note("The customer's link loses 5 % of its packets (and takes 20 ms each way)", [
             "TCP numbers every byte and the receiver acknowledges what arrived; a segment whose ACK does not come back in time",
             "(the RTO) is sent again, and duplicate ACKs trigger a fast retransmit sooner. Watch the RTT and window in TCP_INFO,",
@@ -36,11 +38,11 @@ extension DemoContext {
         let before = try bank().balance.amount
         guard let gateway = system?.services.first(where: { $0.actor == .gateway })?.url else { throw Failure(description: "no gateway") }
         var loaded = 0
-        for _ in 0..<8 { loaded += try await customer.load(gateway + "/snap/assets/snap-page.js") }
-        let gatewayAfter = try TCPCounters.read(in: topology.namespace(of: .gateway))
+        for _ in 0..<16 { loaded += try await customer.load(gateway + "/snap/assets/snap-page.js") }
+        let gatewayAfter = try await TCPCounters.read(in: topology.namespace(of: .gateway))
         let resent = gatewayAfter.segmentsRetransmitted - gatewayBefore.segmentsRetransmitted
         let sent = gatewayAfter.segmentsSent - gatewayBefore.segmentsSent
-        note("The customer's browser loaded Snap's payment page script eight times (\(loaded) bytes); the gateway's host sent \(resent) segments again", [
+        note("The customer's browser loaded Snap's payment page script sixteen times (\(loaded) bytes); the gateway's host sent \(resent) segments again", [
             "The gateway's TCP counters (netstat -s, read in its namespace): \(sent) segments sent, \(resent) retransmitted — the lost ones.",
             "The customer's TCP_INFO above counts only what the customer sent again: a lost segment is resent by its sender,",
             "and the receiver only notices a gap (it acknowledges what came in order; SACK tells the sender what is missing).",
@@ -87,7 +89,9 @@ extension DemoContext {
         note("First a payment on a healthy network: the gateway's connection to the bank is open (and kept open) after it")
         let warmUp = try await customer.payByCard("kopi", card: card("4411111111111118"))
         try require(warmUp.status == .paid, "the first payment is \(warmUp.status.rawValue), not paid")
+        let given = router.impairments[.bank] ?? .none
         router.setImpairment(LinkImpairment(delay: .seconds(3)), for: .bank)
+        defer { router.setImpairment(given, for: .bank) }
         note("The bank's link slows to 3 s each way; the gateway waits \(LinkImpairment.text(timeout)) for the bank", [
             "A card charge asks the bank to authorise the card. The request arrives after 3 s, the answer after 6 s:",
             "the gateway has given up by then. Did the bank take the money? The gateway cannot know — the charge is in doubt.",
@@ -111,7 +115,7 @@ extension DemoContext {
             steps.contains { step in if case .bank(_, let change)? = step.event { change.contains("approved") } else { false } }
         }
         note("The bank approved the card after all (the request was only late): money is held that nobody will keep.")
-        router.setImpairment(.none, for: .bank)
+        router.setImpairment(given, for: .bank)
         note("The bank's link recovers. The gateway's timers retry what it owes the bank.")
         try await expect("the reversal at the bank", limit: .seconds(30)) { steps in
             steps.contains { step in if case .bank(_, let change)? = step.event { change.hasPrefix("reversed") } else { false } }
@@ -132,6 +136,7 @@ extension DemoContext {
         let placed = try await customer.order("batik", payment: ["type": "bank_transfer", "bank": "bca"])
         guard let va = placed.va_number else { throw Failure(description: "no virtual account number in the answer") }
         router.cut(.gateway, .bank)
+        defer { router.heal(.gateway, .bank) }
         note("The route between the gateway and the bank fails: their packets to each other are lost (both still reach everyone else)")
 
         note("Another customer pays by card meanwhile: the gateway cannot reach the bank")
@@ -147,6 +152,7 @@ extension DemoContext {
         note("The first customer pays the virtual account \(va) at the bank's ATM: the bank takes the money and must tell the gateway")
         // The ATM's answer waits for the notice (the bank answers once the gateway has heard).
         let atm = Task { try await customer.payAtBank(va) }
+        defer { atm.cancel() }  // on the way out after a failure: the ATM's wait ends too
         try await expect("the bank to take the money", limit: .seconds(20)) { steps in
             steps.contains { step in if case .bank(_, let change)? = step.event { change.contains(va) && change.contains("received") } else { false } }
         }
@@ -171,7 +177,9 @@ extension DemoContext {
 
     func handshakeRTT(_ customer: Customer) async throws -> DemoResult {
         let (topology, router) = try labNetwork()
+        let given = router.impairments[.customer] ?? .none
         router.setImpairment(LinkImpairment(delay: .milliseconds(75)), for: .customer)
+        defer { router.setImpairment(given, for: .customer) }
         note("The customer's link takes 75 ms each way: every round trip (RTT) to another host takes at least 150 ms", [
             "Count the round trips one HTTPS request costs: TCP's handshake, then TLS 1.3's, then the request itself.",
         ])

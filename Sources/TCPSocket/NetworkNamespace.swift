@@ -1,6 +1,8 @@
-#if canImport(Glibc)
 import CSystem
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A Linux network namespace made with `ip netns add NAME` (a file under `/run/netns`): a host

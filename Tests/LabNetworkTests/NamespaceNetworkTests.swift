@@ -34,12 +34,18 @@ struct NamespaceNetworkTests {
     func upAndDown() async throws {
         let prefix = uniquePrefix()
         let network = NamespaceNetwork(topology: try Topology(prefix: prefix))
-        let (status, hosts, removed, after) = try await offThePool {
+        @Sendable func veths() throws -> Int {
+            try SystemCommand(["ip", "-o", "link", "show", "type", "veth"]).check().split(separator: "\n").count
+        }
+        let (status, hosts, resolved, removed, after, vethsBefore, vethsAfter) = try await offThePool {
             do {
+                let vethsBefore = try veths()
                 try network.up()
                 let status = network.status()
                 let hosts = try String(contentsOfFile: "/etc/netns/\(prefix)-customer/hosts", encoding: .utf8)
-                return (status, hosts, try network.down(), network.status())
+                // getaddrinfo inside the namespace, as any program there sees it.
+                let resolved = try SystemCommand(["ip", "netns", "exec", "\(prefix)-customer", "getent", "hosts", "gateway"]).check()
+                return (status, hosts, resolved, try network.down(), network.status(), vethsBefore, try veths())
             } catch {
                 _ = try? network.down()
                 throw error
@@ -54,7 +60,9 @@ struct NamespaceNetworkTests {
         let router = try #require(status.first { $0.name == "\(prefix)-router" })
         #expect(router.interfaces.count == 4, "\(router.interfaces)")
         #expect(hosts.contains("10.77.4.2 bank"))
+        #expect(resolved.hasPrefix("10.77.3.2"), "\(resolved)")
         #expect(removed.count == 5)
+        #expect(vethsAfter == vethsBefore, "no cable is ever left in this host's own namespace")
         #expect(Self.leftovers(prefix).isEmpty, "\(Self.leftovers(prefix))")
         #expect(after.allSatisfy { !$0.exists })
     }

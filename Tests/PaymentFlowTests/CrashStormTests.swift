@@ -44,7 +44,7 @@ struct CrashStormTests {
         let seed = ProcessInfo.processInfo.environment["NETLAB_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
         let kills = ProcessInfo.processInfo.environment["NETLAB_STORM_KILLS"].flatMap(Int.init) ?? 20
         print("crash storm: seed \(seed) (replay with NETLAB_SEED=\(seed)), \(kills) kills")
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-storm-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: state) }
         let base = try SeparateProcessTests.freePortBase()
@@ -69,7 +69,7 @@ struct CrashStormTests {
         let workers = (0..<4).map { worker in
             Task {
                 var n = 0
-                var local = SeededRandom(seed: seed &+ UInt64(worker))
+                var local = SplitMix64(seed: seed &+ UInt64(worker))
                 while !record.stop.load(ordering: .relaxed) {
                     n += 1
                     let order = "storm-\(worker)-\(n)"

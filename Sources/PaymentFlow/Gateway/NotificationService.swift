@@ -67,7 +67,7 @@ public final class NotificationService: Sendable {
     private let now: @Sendable () -> Date
     /// Where deliveries run (they touch the store): the store's threads, or Swift's global executor.
     private let executor: (any TaskExecutor)?
-    private let random: Locked<SeededRandom>
+    private let random: Locked<SplitMix64>
     /// Called after each attempt (for the demo's narration and for tests).
     private let onAttempt: (@Sendable (OutboxEntry, String, Bool) -> Void)?
     /// Awaited before each delivery attempt (nil: none). The demo holds a webhook here until its
@@ -87,7 +87,7 @@ public final class NotificationService: Sendable {
         self.timeout = timeout
         self.now = now
         self.executor = executor
-        self.random = Locked(SeededRandom(seed: seed))
+        self.random = Locked(SplitMix64(seed: seed))
         self.onAttempt = onAttempt
     }
 
@@ -322,17 +322,4 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable ()
 struct DeliveryTimeout: Error, CustomStringConvertible {
     let limit: Duration
     var description: String { "no answer within \(limit)" }
-}
-
-/// SplitMix64: a small seeded generator, so retry jitter is reproducible in tests.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
