@@ -10,13 +10,7 @@ import Testing
 struct NetCommandTests {
     /// A TCP connection from the customer's host to a listener on the gateway's works.
     static func customerReachesGateway(_ topology: Topology) async throws {
-        let listener = AsyncTCPListener(adopting: try TCPListener(
-            bindingTo: try SocketAddress(ipAddress: topology.address(of: .gateway), port: 0), in: topology.namespace(of: .gateway)))
-        async let accepted = listener.accept(deadline: .after(.seconds(20)))
-        let client = try await AsyncTCPConnection.connect(
-            to: try SocketAddress(ipAddress: topology.address(of: .gateway), port: listener.localAddress.port),
-            timeout: .seconds(20), in: topology.namespace(of: .customer))
-        let server = try await accepted
+        let (client, server, listener) = try await LinkEmulatorTests.connect(topology)
         try await client.write(Array("ok".utf8))
         #expect(try await server.readExactly(2, deadline: .after(.seconds(20))) == Array("ok".utf8))
         await client.close()
