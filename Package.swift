@@ -64,10 +64,14 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
 
+        // libpq, PostgreSQL's C client (libpq-dev): the gateway's shared store for several instances.
+        .systemLibrary(
+            name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
+
         // The payment system: bank, gateway (payment, fraud and notification services),
         // merchant and customer, as HTTPS services on NetLab.
         // Its pages, scripts and styles are files (Pages/): plain HTML, CSS and JavaScript.
-        .target(name: "PaymentFlow", dependencies: ["NetLab", "TCPSocket", "TLSWrapper", "CSQLite"], resources: [.copy("Pages")]),
+        .target(name: "PaymentFlow", dependencies: ["NetLab", "TCPSocket", "TLSWrapper", "CSQLite", "CPostgres"], resources: [.copy("Pages")]),
 
         // The step-through demo: scenarios of the payment system, observed at every layer.
         .target(name: "NetLabDemo", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "TCPSocket", "HTTPParser", "LabNetwork"]),

@@ -1,10 +1,10 @@
 /// A card as the customer typed it into the payment page: what a token stands for.
 ///
-/// It lives in the payment service's memory (``CardVault``) and on the wire to the bank
-/// (``BankAPI/CardAuthorization``); it is never logged or shown. Only a saved card reaches the
-/// disk, and then only its number and expiry, sealed (``SavedCard``); the CVV never does (PCI
-/// DSS 3.2: no storage of the card verification code at all).
-public struct StoredCard: Sendable, Equatable {
+/// It lives sealed in the ``CardVault`` until its charge spends it, and on the wire to the bank
+/// (``BankAPI/CardAuthorization``); it is never logged or shown. A saved card keeps only its
+/// number and expiry, sealed (``SavedCard``); the CVV never outlives the charge (PCI DSS 3.2: no
+/// storage of the card verification code after authorisation).
+public struct StoredCard: Sendable, Equatable, Codable {
     public var number: String
     public var cvv: String
     public var expiryMonth: String

@@ -3,16 +3,16 @@ import Testing
 
 @testable import PaymentFlow
 
-/// The SQLite store's atomic steps, on a file of its own. The store persists; it decides
-/// nothing — these tests hand it what the gateway would.
+/// The store's contract: its atomic steps, on each engine (SQLite in a file of its own,
+/// PostgreSQL in a database of its own). The store persists; it decides nothing — these tests
+/// hand it what the gateway would.
 @Suite("Gateway store", .timeLimit(.minutes(3)))
 struct GatewayStoreTests {
-    static func withStore(pendingWebhookLimit: Int = SQLiteGatewayStore.defaultPendingWebhookLimit,
-                          _ body: (SQLiteGatewayStore) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-store-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try SQLiteGatewayStore(path: directory + "/gateway.sqlite", pendingWebhookLimit: pendingWebhookLimit)
+    static func withStore(_ engine: StoreEngine, pendingWebhookLimit: Int = SQLiteGatewayStore.defaultPendingWebhookLimit,
+                          _ body: (any GatewayStore) throws -> Void) throws {
+        let stores = try TestStores.make(engine, pendingWebhookLimit: pendingWebhookLimit)
+        defer { stores.remove() }
+        let store = stores.store
         try store.saveMerchant(MerchantAccount(merchantID: "M", serverKey: "SB-Mid-server-m", clientKey: "SB-Mid-client-m",
                                                notificationURL: "https://127.0.0.1:9/notifications"))
         try body(store)
@@ -27,9 +27,9 @@ struct GatewayStoreTests {
         WebhookDraft(url: "https://127.0.0.1:9/notifications", transactionStatus: status, body: Array(body.utf8), dueAt: 0)
     }
 
-    @Test("a change and its webhooks are one commit; a change that throws writes neither")
-    func changeWithWebhooks() throws {
-        try Self.withStore { store in
+    @Test("a change and its webhooks are one commit; a change that throws writes neither", arguments: StoreEngine.available)
+    func changeWithWebhooks(engine: StoreEngine) throws {
+        try Self.withStore(engine) { store in
             #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
             struct Refused: Error {}
             #expect(throws: Refused.self) {
@@ -49,9 +49,9 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("the charge saga's step is stored: in-flight steps are found after a crash, a waiting OTP is not")
-    func chargesInFlight() throws {
-        try Self.withStore { store in
+    @Test("the charge saga's step is stored: in-flight steps are found after a crash, a waiting OTP is not", arguments: StoreEngine.available)
+    func chargesInFlight(engine: StoreEngine) throws {
+        try Self.withStore(engine) { store in
             for (id, step) in [("t-1", ChargeSaga.authorizing(fraud: .challenge)), ("t-2", .awaitingAuthentication(fraud: .accept)),
                                ("t-3", .verifyingAuthentication(fraud: .accept)), ("t-4", .openingAccount), ("t-5", .finished)] {
                 var charge = Self.charge(id, order: "o-\(id)")
@@ -64,10 +64,16 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("an order id with a NUL byte is stored whole: two ids that share a prefix stay two transactions")
-    func nulBytes() throws {
-        try Self.withStore { (store: SQLiteGatewayStore) throws in
+    @Test("an order id with a NUL byte is stored whole (SQLite) or refused (PostgreSQL's text holds none): two ids that share a prefix never become one",
+          arguments: StoreEngine.available)
+    func nulBytes(engine: StoreEngine) throws {
+        try Self.withStore(engine) { (store: any GatewayStore) throws in
             let (a, b) = ("o-1" + String(UnicodeScalar(0)) + "a", "o-1" + String(UnicodeScalar(0)) + "b")
+            guard engine == .sqlite else {
+                #expect(throws: PostgresError.self) { try store.reserve(Self.charge("t-1", order: a)) }
+                #expect(try store.find(merchantID: "M", id: "o-1") == nil)
+                return
+            }
             #expect(try store.reserve(Self.charge("t-1", order: a)))
             #expect(try store.reserve(Self.charge("t-2", order: b)), "a different id, not a duplicate")
             #expect(try store.find(merchantID: "M", id: b)?.transactionID == "t-2")
@@ -75,9 +81,9 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("an Idempotency-Key is claimed once, bound to its request, replayed when answered, freed when it failed")
-    func idempotency() throws {
-        try Self.withStore { store in
+    @Test("an Idempotency-Key is claimed once, bound to its request, replayed when answered, freed when it failed", arguments: StoreEngine.available)
+    func idempotency(engine: StoreEngine) throws {
+        try Self.withStore(engine) { store in
             func claim(_ fingerprint: String, at now: Int64 = 1_000) throws -> IdempotencyClaim {
                 try store.claimIdempotencyKey(merchantID: "M", key: "k", fingerprint: fingerprint, now: now, lifetime: 300_000)
             }
@@ -98,9 +104,9 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("the outbox hands out an order's webhooks in order: a newer one waits while an older one is undelivered")
-    func outboxOrdering() throws {
-        try Self.withStore { store in
+    @Test("the outbox hands out an order's webhooks in order: a newer one waits while an older one is undelivered", arguments: StoreEngine.available)
+    func outboxOrdering(engine: StoreEngine) throws {
+        try Self.withStore(engine) { store in
             #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
             #expect(try store.reserve(Self.charge("t-2", order: "o-2")))
             try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.pending, "1-pending")) }
@@ -126,9 +132,9 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("a merchant's outbox holds at most its limit of undelivered webhooks: the next is given up at once, as \"outbox full\"")
-    func outboxLimit() throws {
-        try Self.withStore(pendingWebhookLimit: 2) { store in
+    @Test("a merchant's outbox holds at most its limit of undelivered webhooks: the next is given up at once, as \"outbox full\"", arguments: StoreEngine.available)
+    func outboxLimit(engine: StoreEngine) throws {
+        try Self.withStore(engine, pendingWebhookLimit: 2) { store in
             for n in 1...3 {
                 #expect(try store.reserve(Self.charge("t-\(n)", order: "o-\(n)")))
                 try store.update(merchantID: "M", id: "t-\(n)") { _, webhooks in webhooks.append(Self.draft(.pending, "\(n)")) }
@@ -158,9 +164,9 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("a webhook behind an undelivered older one waits for that one's next attempt, and is due as soon as it is settled")
-    func waitingWebhooks() throws {
-        try Self.withStore { store in
+    @Test("a webhook behind an undelivered older one waits for that one's next attempt, and is due as soon as it is settled", arguments: StoreEngine.available)
+    func waitingWebhooks(engine: StoreEngine) throws {
+        try Self.withStore(engine) { store in
             #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
             try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.pending, "pending")) }
             try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.settlement, "settlement")) }
@@ -185,9 +191,9 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("a given-up webhook resent while a newer one of its order is out is overtaken: given up for good, never sent after it")
-    func overtakenByNewer() throws {
-        try Self.withStore(pendingWebhookLimit: 1) { store in
+    @Test("a given-up webhook resent while a newer one of its order is out is overtaken: given up for good, never sent after it", arguments: StoreEngine.available)
+    func overtakenByNewer(engine: StoreEngine) throws {
+        try Self.withStore(engine, pendingWebhookLimit: 1) { store in
             #expect(try store.reserve(Self.charge("t-0", order: "o-0")))
             #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
             try store.update(merchantID: "M", id: "t-0") { _, webhooks in webhooks.append(Self.draft(.pending, "0-pending")) }
@@ -210,9 +216,9 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("resend makes failed and given-up webhooks due now, but never one a deliverer holds (it would arrive twice)")
-    func resendSkipsLeased() throws {
-        try Self.withStore { store in
+    @Test("resend makes failed and given-up webhooks due now, but never one a deliverer holds (it would arrive twice)", arguments: StoreEngine.available)
+    func resendSkipsLeased(engine: StoreEngine) throws {
+        try Self.withStore(engine) { store in
             for n in 1...3 {
                 #expect(try store.reserve(Self.charge("t-\(n)", order: "o-\(n)")))
                 try store.update(merchantID: "M", id: "t-\(n)") { _, webhooks in webhooks.append(Self.draft(.pending, "\(n)")) }

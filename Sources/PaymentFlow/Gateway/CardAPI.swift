@@ -30,7 +30,7 @@ struct CardAPI: Sendable {
             } else {
                 card = try CardVault.card(from: query)
             }
-            let id = vault.store(card, merchantID: merchant.merchantID, now: now())
+            let id = try vault.store(card, merchantID: merchant.merchantID, now: now())
             return ["status_code": "200", "status_message": "Credit card token is created as Token ID.", "token_id": id]
         }
     }
@@ -57,7 +57,7 @@ struct CardAPI: Sendable {
         let merchant = try merchants.authenticate(request)
         let token = request.pathParameters["token"] ?? ""
         let moment = now()
-        var card = vault.peek(token, merchantID: merchant.merchantID, now: moment)
+        var card = try vault.peek(token, merchantID: merchant.merchantID, now: moment)
         if card == nil { card = try vault.saved(token, merchantID: merchant.merchantID, now: moment)?.card }
         guard let card else { throw .invalidToken }
         let balance: BankAPI.PointBalance

@@ -4,60 +4,69 @@ import TLSWrapper
 
 /// Card tokens: what `GET /v2/token` hands the browser instead of the card, and saved cards.
 ///
-/// A token stands for a ``StoredCard`` held in this process's memory only: a token carries the
-/// card number and CVV, which a gateway must never write to disk (PCI DSS 3.2). A token is
-/// single use, expires, and only the merchant it was made for can spend it (another merchant
-/// cannot burn it). A restart forgets them all: the payment page simply makes new ones.
+/// A token stands for a ``StoredCard`` — number and CVV — kept only until the charge that spends
+/// it: a token is single use, expires, and only the merchant it was made for can spend it
+/// (another merchant cannot burn it). The card is sealed with the vault key (AES-256-GCM, bound
+/// to the token and merchant) into an ``EphemeralStore``: one gateway keeps it in its memory
+/// (a restart forgets it; the payment page makes a new one), instances sharing PostgreSQL keep it
+/// in an unlogged table, so the instance the merchant's charge reaches can spend a token another
+/// made for the browser. The database never sees the card in clear, and the record is deleted
+/// when spent (PCI DSS 3.2 allows card data before authorisation only, and never the CVV after).
 ///
 /// A saved card (`saved_token_id`) is kept for later charges: its number and expiry — never
-/// its CVV — sealed with the vault key (AES-256-GCM, the key in a 0600 file of the state
-/// folder) into the ``AccountStore``, bound to its token so that one sealed card cannot be
-/// passed off as another's. It is charged as a card on file (no CVV: one-click), or turned
-/// into a fresh single-use token when the customer types the CVV again (two-click).
+/// its CVV — sealed with the vault key (the key in a 0600 file of the state folder) into the
+/// ``AccountStore``, bound to its token so that one sealed card cannot be passed off as
+/// another's. It is charged as a card on file (no CVV: one-click), or turned into a fresh
+/// single-use token when the customer types the CVV again (two-click).
 public final class CardVault: Sendable {
-    private struct Entry {
-        var card: StoredCard
-        var merchantID: String
-        var expires: Date
-    }
-
-    private let entries = Locked<[String: Entry]>([:])
+    private let tokens: any EphemeralStore
     private let lifetime: TimeInterval
     private let accounts: any AccountStore
     private let key: SealingKey
 
-    public init(lifetime: Duration, accounts: any AccountStore, key: SealingKey) {
-        self.lifetime = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
+    public init(lifetime: Duration, accounts: any AccountStore, key: SealingKey, tokens: any EphemeralStore = MemoryEphemeralStore()) {
+        self.lifetime = Timestamp.seconds(lifetime)
         self.accounts = accounts
         self.key = key
+        self.tokens = tokens
     }
 
     /// Stores `card` for `merchantID` and returns its token id (`48111111-1114-<uuid>`, the shape
     /// Midtrans' tokens have: the masked card, then a random part).
-    public func store(_ card: StoredCard, merchantID: String, now: Date) -> String {
+    public func store(_ card: StoredCard, merchantID: String, now: Date) throws(GatewayError) -> String {
         let id = "\(card.masked)-\(UUID().uuidString.lowercased())"
-        entries.withLock { entries in
-            entries = entries.filter { $0.value.expires > now }  // forget stale ones as we go
-            entries[id] = Entry(card: card, merchantID: merchantID, expires: now.addingTimeInterval(lifetime))
-        }
+        let plain = (try? JSONEncoder().encode(card)).map(Array.init) ?? []
+        let sealed = key.seal(plain, context: Self.tokenContext(token: id, merchantID: merchantID))
+        try storing { try tokens.put(.cardToken, key: id, value: sealed, now: now, expires: now.addingTimeInterval(lifetime)) }
         return id
     }
 
     /// Takes the card out (a token is used once): nil if the token is unknown, used, expired or
     /// another merchant's — the last without using it up.
-    public func take(_ token: String, merchantID: String, now: Date) -> StoredCard? {
-        entries.withLock { entries -> StoredCard? in
-            guard let entry = entries[token], entry.merchantID == merchantID else { return nil }
-            entries[token] = nil
-            return entry.expires > now ? entry.card : nil
+    public func take(_ token: String, merchantID: String, now: Date) throws(GatewayError) -> StoredCard? {
+        try storing {
+            try tokens.update(.cardToken, key: token, now: now, expires: now) { sealed -> StoredCard? in
+                // Another merchant's token does not open with this merchant's context: left alone.
+                guard let card = sealed.flatMap({ open($0, token: token, merchantID: merchantID) }) else { return nil }
+                sealed = nil
+                return card
+            }
         }
     }
 
     /// The card behind a token, without using it up (a point inquiry before the charge).
-    func peek(_ token: String, merchantID: String, now: Date) -> StoredCard? {
-        entries.withLock { entries in
-            entries[token].flatMap { $0.merchantID == merchantID && $0.expires > now ? $0.card : nil }
-        }
+    func peek(_ token: String, merchantID: String, now: Date) throws(GatewayError) -> StoredCard? {
+        try storing { try tokens.get(.cardToken, key: token, now: now) }.flatMap { open($0, token: token, merchantID: merchantID) }
+    }
+
+    private func open(_ sealed: [UInt8], token: String, merchantID: String) -> StoredCard? {
+        guard let plain = try? key.open(sealed, context: Self.tokenContext(token: token, merchantID: merchantID)) else { return nil }
+        return try? JSONDecoder().decode(StoredCard.self, from: Data(plain))
+    }
+
+    /// What a token's sealed card is bound to (distinct from a saved card's context).
+    private static func tokenContext(token: String, merchantID: String) -> [UInt8] {
+        Array("token|\(merchantID)|\(token)".utf8)
     }
 
     /// The card in a `GET /v2/token` query (`card_number`, `card_cvv`, `card_exp_month`,

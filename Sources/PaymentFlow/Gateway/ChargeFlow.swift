@@ -67,7 +67,7 @@ final class ChargeFlow: Sendable {
         var card: StoredCard?, onFile = false, saved: SavedCard?
         if request.paymentType.isCard {
             guard let token = request.tokenID else { throw .invalidToken }
-            if let taken = vault.take(token, merchantID: merchant.merchantID, now: now) {
+            if let taken = try vault.take(token, merchantID: merchant.merchantID, now: now) {
                 card = taken
             } else if request.allowsSavedCard, let found = try vault.saved(token, merchantID: merchant.merchantID, now: now) {
                 (card, onFile, saved) = (found.card, true, found.record)

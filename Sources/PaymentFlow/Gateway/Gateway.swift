@@ -13,7 +13,7 @@ import TCPSocket
 /// |---|---|
 /// | ``MerchantDirectory`` | who is calling: keys, their cache, constant-time comparison |
 /// | ``IdempotencyGuard`` | `Idempotency-Key`: claimed atomically, bound to its request, replayed |
-/// | ``CardVault``, ``CardAPI`` | card tokens (memory only) and saved cards (sealed); token, register, points, BIN calls |
+/// | ``CardVault``, ``CardAPI`` | card tokens (sealed, short-lived) and saved cards (sealed); token, register, points, BIN calls |
 /// | ``ChargeFlow`` (+ ``ChargeSaga``) | reserve → fraud → bank → record, with abandon/reverse |
 /// | ``TransactionLedger`` | the one door through which a transaction changes; decides webhooks and what the bank owes |
 /// | ``BankObligations`` | reversals and refunds, settled until the bank confirms |
@@ -71,13 +71,18 @@ public final class Gateway: Sendable {
         case subscriptionsListed
     }
 
-    public init(configuration: GatewayConfiguration, store: any GatewayStore, accounts: any AccountStore, bankClient: HTTPClient) {
+    /// `ephemeral`: where card tokens and Snap sessions live (this process's memory for one
+    /// instance; the shared database for several). `coordinator`: the other instances on the
+    /// same store, if any.
+    public init(configuration: GatewayConfiguration, store: any GatewayStore, accounts: any AccountStore, bankClient: HTTPClient,
+                ephemeral: any EphemeralStore = MemoryEphemeralStore(), coordinator: any InstanceCoordinator = SoleInstance()) {
         self.configuration = configuration
         self.store = store
         self.accounts = accounts
         merchants = MerchantDirectory(store: store)
+        coordinator.onMerchantsChanged { [merchants] in merchants.invalidate() }
         idempotency = IdempotencyGuard(store: store, lifetime: configuration.idempotencyLifetime, now: configuration.now)
-        vault = CardVault(lifetime: configuration.tokenLifetime, accounts: accounts, key: configuration.vaultKey)
+        vault = CardVault(lifetime: configuration.tokenLifetime, accounts: accounts, key: configuration.vaultKey, tokens: ephemeral)
         ledger = TransactionLedger(store: store, merchants: merchants, now: configuration.now)
         let bank = BankClient(baseURL: configuration.bankURL, key: configuration.bankNoticeKey, client: bankClient)
         obligations = BankObligations(store: store, bank: bank)
@@ -87,7 +92,7 @@ public final class Gateway: Sendable {
         flow = ChargeFlow(ledger: ledger, store: store, bank: bank, fraud: fraud, vault: vault, obligations: obligations,
                           configuration: configuration, publicURL: box.get)
         threeDSecure = ThreeDSecure(flow: flow, merchants: merchants)
-        snap = Snap(flow: flow, merchants: merchants, configuration: configuration, publicURL: box.get)
+        snap = Snap(flow: flow, merchants: merchants, configuration: configuration, sessions: ephemeral, publicURL: box.get)
         cards = CardAPI(vault: vault, merchants: merchants, bank: bank, now: configuration.now)
         payAccounts = PayAccountAPI(accounts: accounts, merchants: merchants, bank: bank, now: configuration.now, publicURL: box.get)
         linkedWallets = LinkedWalletCharge(flow: flow, merchants: merchants, payAccounts: payAccounts, now: configuration.now, publicURL: box.get)
@@ -98,7 +103,7 @@ public final class Gateway: Sendable {
                                     checkpoints: checkpoints)
         actions = MerchantActions(ledger: ledger, obligations: obligations, now: configuration.now)
         timers = GatewayTimers(ledger: ledger, store: store, obligations: obligations, flow: flow, subscriptions: subscriptions,
-                               configuration: configuration, checkpoints: checkpoints)
+                               configuration: configuration, checkpoints: checkpoints, coordinator: coordinator)
         self.publicURLBox = box
         instructor = InstructorView(store: store, key: configuration.instructorKey)
     }

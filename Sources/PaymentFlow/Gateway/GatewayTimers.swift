@@ -10,7 +10,8 @@ import Foundation
 /// - **the bank's dues:** reversals and refunds the bank has not confirmed are asked again;
 /// - **subscriptions:** the charges that are due are made (``Subscriptions``).
 ///
-/// One gateway process per state folder: another process's running charges would look cut off.
+/// Several instances on one store take turns (``InstanceCoordinator``): one runs the passes, and
+/// recovery sees only charges whose instance is gone (the store knows who runs what).
 struct GatewayTimers: Sendable {
     let ledger: TransactionLedger
     let store: any TransactionStore
@@ -19,9 +20,12 @@ struct GatewayTimers: Sendable {
     let subscriptions: Subscriptions
     let configuration: GatewayConfiguration
     let checkpoints: Checkpoints<Gateway.Step>
+    let coordinator: any InstanceCoordinator
 
-    /// One pass; returns how many transactions changed or were settled with the bank.
+    /// One pass; returns how many transactions changed or were settled with the bank (none
+    /// when another instance has the turn).
     func pass() async throws -> Int {
+        guard coordinator.holdsTimerTurn() else { return 0 }
         let now = configuration.now()
         var changed = 0
         // Listed as in flight: abandoned only if, in the abandon's own atomic step, it is still in

@@ -37,6 +37,12 @@ public final class MerchantDirectory: Sendable {
         return try list(fresh: true).first { $0.merchantID == id }
     }
 
+    /// Forgets the cached merchants: the next request reads them again (another instance
+    /// changed them).
+    public func invalidate() {
+        cache.withLock { $0 = nil }
+    }
+
     private func find(_ key: String, _ field: KeyPath<MerchantAccount, String>) throws(GatewayError) -> MerchantAccount? {
         if let found = Self.match(key, field, in: try list(fresh: false)) { return found }
         return Self.match(key, field, in: try list(fresh: true))

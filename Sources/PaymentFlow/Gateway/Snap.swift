@@ -11,18 +11,22 @@ import TCPSocket
 /// posts the chosen payment to `POST /snap/v2/transactions/{token}/charge`, which charges
 /// through the same ``ChargeFlow`` as the Core API — once per page: the charge is claimed in the
 /// session first, so a double click cannot pay twice — and follows it with
-/// `GET /snap/v2/transactions/{token}/status`. Sessions live in memory until they expire.
+/// `GET /snap/v2/transactions/{token}/status`. Sessions are kept in the ``EphemeralStore`` until
+/// they expire: one gateway's memory, or — instances sharing PostgreSQL — the database, so the
+/// page opens on whichever instance the browser reaches.
 final class Snap: Sendable {
-    private struct Session {
+    private struct Session: Codable {
         var merchantID: String
         /// The creating request's JSON.
-        var body: [UInt8]
+        var body: Data
         var expires: Date
         /// Its `X-Override-Notification` / `X-Append-Notification`, for the charge the page makes.
-        var notificationTargets: (override: [String]?, append: [String])
+        var overrideURLs: [String]?
+        var appendURLs: [String]
         var transactionID: String? { if case .made(let id) = payment { id } else { nil } }
         /// Its `expiry`: the page's and the payment's.
-        var expiry: (from: Date?, lasts: Duration)?
+        var expiryFrom: Date?
+        var expiryLasts: Duration?
         var orderID: String
         /// `enabled_payments`, resolved: the ways the page offers (all when absent).
         var methods: [SnapPaymentMethod]
@@ -32,9 +36,14 @@ final class Snap: Sendable {
         var secure: Bool
         /// Where the page's one payment is.
         var payment: Payment = .open
+
+        var expiry: (from: Date?, lasts: Duration)? { expiryLasts.map { (expiryFrom, $0) } }
+
+        func encoded() -> [UInt8] { (try? JSONEncoder().encode(self)).map(Array.init) ?? [] }
+        static func decoded(_ bytes: [UInt8]) -> Session? { try? JSONDecoder().decode(Session.self, from: Data(bytes)) }
     }
 
-    private enum Payment: Equatable {
+    private enum Payment: Equatable, Codable {
         case open
         /// A charge is running (a second one is refused).
         case charging
@@ -42,13 +51,15 @@ final class Snap: Sendable {
         case made(transactionID: String)
     }
 
-    private let sessions = Locked<[String: Session]>([:])
+    private let sessions: any EphemeralStore
     let flow: ChargeFlow
     let merchants: MerchantDirectory
     let configuration: GatewayConfiguration
     let publicURL: @Sendable () -> String
 
-    init(flow: ChargeFlow, merchants: MerchantDirectory, configuration: GatewayConfiguration, publicURL: @escaping @Sendable () -> String) {
+    init(flow: ChargeFlow, merchants: MerchantDirectory, configuration: GatewayConfiguration, sessions: any EphemeralStore,
+         publicURL: @escaping @Sendable () -> String) {
+        self.sessions = sessions
         self.flow = flow
         self.merchants = merchants
         self.configuration = configuration
@@ -57,9 +68,9 @@ final class Snap: Sendable {
 
     /// `POST /snap/v1/transactions`.
     func create(_ request: HTTPRequest, merchant: MerchantAccount) throws(GatewayError) -> HTTPResponse {
-        // Sessions live in memory until they expire: each may hold at most this much.
+        // Sessions are kept until they expire: each may hold at most this much.
         guard request.body.count <= Self.maximumBody else { throw .validation(["the request body is at most \(Self.maximumBody / 1024) KB"]) }
-        guard sessions.withLock({ $0.count }) < Self.maximumSessions else { throw .tooManySessions }
+        guard try storing({ try sessions.count(.snapSession, now: configuration.now()) }) < Self.maximumSessions else { throw .tooManySessions }
         guard let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
             throw .validation(["transaction_details is required"])
         }
@@ -93,16 +104,22 @@ final class Snap: Sendable {
         var targets = ChargeRequest.Targets()
         try targets.read(request)
         let secure = ((body["credit_card"] as? [String: Any])?["secure"] as? NSNumber)?.boolValue ?? false
-        let session = Session(merchantID: merchant.merchantID, body: request.body, expires: expires,
-                              notificationTargets: (targets.overrideURLs, targets.appendURLs), expiry: expiry, orderID: orderID,
-                              methods: methods, finishURL: finish ?? merchant.finishURL, secure: secure)
+        let session = Session(merchantID: merchant.merchantID, body: Data(request.body), expires: expires,
+                              overrideURLs: targets.overrideURLs, appendURLs: targets.appendURLs, expiryFrom: expiry?.from,
+                              expiryLasts: expiry?.lasts, orderID: orderID, methods: methods, finishURL: finish ?? merchant.finishURL, secure: secure)
         let now = configuration.now()
-        sessions.withLock { sessions in
-            // The order's older page goes (the new one replaces it), and so does every page past its grace.
-            sessions = sessions.filter {
-                ($0.value.merchantID != merchant.merchantID || $0.value.orderID != orderID) && $0.value.expires.addingTimeInterval(Self.grace) > now
+        // Kept past its expiry for the grace (the page still says its time ran out).
+        let kept = expires.addingTimeInterval(Self.grace)
+        try storing {
+            try sessions.put(.snapSession, key: token, value: session.encoded(), now: now, expires: kept)
+            // The order's older page goes: the new one replaces it.
+            let older = try sessions.update(.snapOrder, key: "\(merchant.merchantID)|\(orderID)", now: now, expires: kept) { current -> [UInt8]? in
+                defer { current = Array(token.utf8) }
+                return current
             }
-            sessions[token] = session
+            if let older, older != Array(token.utf8) {
+                try sessions.update(.snapSession, key: String(decoding: older, as: UTF8.self), now: now, expires: now) { $0 = nil }
+            }
         }
         let object: [String: Any] = ["token": token, "redirect_url": "\(publicURL())/snap/v2/vtweb/\(token)"]
         return HTTPResponse(status: 201, fields: HTTPFields(["Content-Type": "application/json"]),
@@ -149,25 +166,19 @@ final class Snap: Sendable {
         let token = request.pathParameters["token"] ?? ""
         let (merchant, session, kept) = try session(token)
         var request = try Self.pageCharge(request.body, order: session, methods: kept.methods, secure: kept.secure)
-        (request.overrideNotificationURLs, request.appendNotificationURLs) = kept.notificationTargets
+        (request.overrideNotificationURLs, request.appendNotificationURLs) = (kept.overrideURLs, kept.appendURLs)
         if let expiry = kept.expiry { request.customExpiry = expiry }
         // One payment per page, claimed before the charge runs.
-        let claimed = sessions.withLock { sessions -> Bool in
-            guard sessions[token]?.payment == .open else { return false }
-            sessions[token]?.payment = .charging
-            return true
-        }
-        guard claimed else { throw .snapTransactionProcessed }
+        guard try changeSession(token, from: .open, to: .charging) else { throw .snapTransactionProcessed }
         let result: ChargeFlow.Result
         do {
             result = try await flow.charge(request, merchant: merchant)
         } catch {
             // Refused (a declined validation, a used card token…): the page may try again.
-            sessions.withLock { sessions in if sessions[token]?.payment == .charging { sessions[token]?.payment = .open } }
+            _ = try? changeSession(token, from: .charging, to: .open)
             throw error
         }
-        let id = result.transaction.transactionID
-        sessions.withLock { sessions in sessions[token]?.payment = .made(transactionID: id) }
+        _ = try changeSession(token, from: .charging, to: .made(transactionID: result.transaction.transactionID))
         return (result, merchant, kept.finishURL)
     }
 
@@ -224,10 +235,24 @@ final class Snap: Sendable {
     /// The session of `token`; one past its expiry only when `evenIfExpired` (and within ``grace``).
     private func session(_ token: String, evenIfExpired: Bool = false) throws(GatewayError) -> (MerchantAccount, [String: Any], Session) {
         let now = configuration.now()
-        guard let session = sessions.withLock({ $0[token] }),
+        guard let session = try storing({ try sessions.get(.snapSession, key: token, now: now) }).flatMap(Session.decoded),
             session.expires > now || (evenIfExpired && session.expires.addingTimeInterval(Self.grace) > now),
             let merchant = try merchants.merchant(id: session.merchantID)
         else { throw .snapTokenNotFound }
-        return (merchant, (try? JSONSerialization.jsonObject(with: Data(session.body))) as? [String: Any] ?? [:], session)
+        return (merchant, (try? JSONSerialization.jsonObject(with: session.body)) as? [String: Any] ?? [:], session)
+    }
+
+    /// Moves the page's payment from `expected` to `next` in one atomic step; false when it was
+    /// not `expected` (another request, perhaps on another instance, got there first).
+    private func changeSession(_ token: String, from expected: Payment, to next: Payment) throws(GatewayError) -> Bool {
+        let now = configuration.now()
+        return try storing {
+            try sessions.update(.snapSession, key: token, now: now, expires: now) { stored -> Bool in
+                guard var session = stored.flatMap(Session.decoded), session.payment == expected else { return false }
+                session.payment = next
+                stored = session.encoded()
+                return true
+            }
+        }
     }
 }

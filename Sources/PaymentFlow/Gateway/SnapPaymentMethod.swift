@@ -8,7 +8,7 @@ import Foundation
 /// the aliases `bank_transfer` (every VA) and `cstore` (both stores); names of methods NetLab
 /// does not have (OVO, DANA, the retired internet-banking ones) are accepted and left out, as
 /// Snap leaves out methods a merchant has not activated.
-enum SnapPaymentMethod: String, Sendable, CaseIterable {
+enum SnapPaymentMethod: String, Sendable, CaseIterable, Codable {
     case creditCard = "credit_card"
     case bcaVA = "bca_va", bniVA = "bni_va", briVA = "bri_va", permataVA = "permata_va", cimbVA = "cimb_va"
     case echannel

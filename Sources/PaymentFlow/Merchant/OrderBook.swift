@@ -76,7 +76,7 @@ final class OrderBook: Sendable {
         return result
     }
 
-    private static func decode(_ value: SQLiteValue) throws -> MerchantShop.Order? {
+    private static func decode(_ value: SQLValue) throws -> MerchantShop.Order? {
         guard let text = value.text else { return nil }
         return try JSONDecoder().decode(MerchantShop.Order.self, from: Data(text.utf8))
     }

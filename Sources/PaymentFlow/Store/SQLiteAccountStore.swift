@@ -8,9 +8,7 @@ public final class SQLiteAccountStore: AccountStore {
 
     public init(database: SQLiteDatabase) throws {
         self.database = database
-        try database.transaction { db in
-            for statement in Self.schema { try db.execute(statement) }
-        }
+        try SchemaMigration.apply(Self.migrations, component: "accounts", to: database)
     }
 
     /// A store in memory, gone with the object.
@@ -18,7 +16,8 @@ public final class SQLiteAccountStore: AccountStore {
         try self.init(database: try SQLiteDatabase(path: ":memory:"))
     }
 
-    private static let schema = [
+    /// The schema's versions (see ``SchemaMigration``).
+    static let migrations = [SchemaMigration(1, "saved cards, linked accounts, subscriptions and payment links", [
         """
         CREATE TABLE IF NOT EXISTS saved_cards (
             saved_token_id TEXT PRIMARY KEY,
@@ -45,7 +44,7 @@ public final class SQLiteAccountStore: AccountStore {
             body TEXT NOT NULL,
             UNIQUE (merchant_id, order_id))
         """,
-    ]
+    ])]
 
     // MARK: Saved cards
 
@@ -74,19 +73,19 @@ public final class SQLiteAccountStore: AccountStore {
     // MARK: Linked accounts
 
     public func insertPayAccount(_ account: PayAccount) throws {
-        try database.execute("INSERT INTO pay_accounts (account_id, body) VALUES (?, ?)", [.text(account.accountID), .text(try Self.json(account))])
+        try database.execute("INSERT INTO pay_accounts (account_id, body) VALUES (?, ?)", [.text(account.accountID), .text(try AccountJSON.encode(account))])
     }
 
     public func payAccount(id: String) throws -> PayAccount? {
-        try database.execute("SELECT body FROM pay_accounts WHERE account_id = ?", [.text(id)]).first.map { try Self.decode($0[0]) }
+        try database.execute("SELECT body FROM pay_accounts WHERE account_id = ?", [.text(id)]).first.map { try AccountJSON.decode($0[0]) }
     }
 
     public func updatePayAccount<R>(id: String, _ change: (inout PayAccount) throws -> R) throws -> R? {
         try database.transaction { db in
             guard let row = try db.execute("SELECT body FROM pay_accounts WHERE account_id = ?", [.text(id)]).first else { return nil }
-            var account: PayAccount = try Self.decode(row[0])
+            var account: PayAccount = try AccountJSON.decode(row[0])
             let result = try change(&account)
-            try db.execute("UPDATE pay_accounts SET body = ? WHERE account_id = ?", [.text(try Self.json(account)), .text(id)])
+            try db.execute("UPDATE pay_accounts SET body = ? WHERE account_id = ?", [.text(try AccountJSON.encode(account)), .text(id)])
             return result
         }
     }
@@ -94,19 +93,19 @@ public final class SQLiteAccountStore: AccountStore {
     // MARK: Subscriptions
 
     public func insertSubscription(_ subscription: Subscription) throws {
-        try database.execute("INSERT INTO subscriptions (id, active, next_execution_at, body) VALUES (?, ?, ?, ?)", Self.row(subscription))
+        try database.execute("INSERT INTO subscriptions (id, active, next_execution_at, body) VALUES (?, ?, ?, ?)", AccountJSON.row(subscription))
     }
 
     public func subscription(id: String) throws -> Subscription? {
-        try database.execute("SELECT body FROM subscriptions WHERE id = ?", [.text(id)]).first.map { try Self.decode($0[0]) }
+        try database.execute("SELECT body FROM subscriptions WHERE id = ?", [.text(id)]).first.map { try AccountJSON.decode($0[0]) }
     }
 
     public func updateSubscription<R>(id: String, _ change: (inout Subscription) throws -> R) throws -> R? {
         try database.transaction { db in
             guard let row = try db.execute("SELECT body FROM subscriptions WHERE id = ?", [.text(id)]).first else { return nil }
-            var subscription: Subscription = try Self.decode(row[0])
+            var subscription: Subscription = try AccountJSON.decode(row[0])
             let result = try change(&subscription)
-            let values = try Self.row(subscription)
+            let values = try AccountJSON.row(subscription)
             try db.execute("UPDATE subscriptions SET active = ?, next_execution_at = ?, body = ? WHERE id = ?", Array(values.dropFirst()) + [values[0]])
             return result
         }
@@ -114,7 +113,7 @@ public final class SQLiteAccountStore: AccountStore {
 
     public func subscriptionsDue(now: Int64) throws -> [Subscription] {
         try database.execute("SELECT body FROM subscriptions WHERE active = 1 AND next_execution_at <= ? ORDER BY next_execution_at",
-                             [.integer(now)]).map { try Self.decode($0[0]) }
+                             [.integer(now)]).map { try AccountJSON.decode($0[0]) }
     }
 
     // MARK: Payment links
@@ -122,41 +121,27 @@ public final class SQLiteAccountStore: AccountStore {
     public func insertPaymentLink(_ link: PaymentLink) throws -> Bool {
         try database.transaction { db in
             try db.execute("INSERT OR IGNORE INTO payment_links (id, merchant_id, order_id, body) VALUES (?, ?, ?, ?)",
-                           [.text(link.id), .text(link.merchantID), .text(link.orderID), .text(try Self.json(link))])
+                           [.text(link.id), .text(link.merchantID), .text(link.orderID), .text(try AccountJSON.encode(link))])
             return db.changes > 0
         }
     }
 
     public func paymentLink(id: String) throws -> PaymentLink? {
-        try database.execute("SELECT body FROM payment_links WHERE id = ?", [.text(id)]).first.map { try Self.decode($0[0]) }
+        try database.execute("SELECT body FROM payment_links WHERE id = ?", [.text(id)]).first.map { try AccountJSON.decode($0[0]) }
     }
 
     public func paymentLink(merchantID: String, orderID: String) throws -> PaymentLink? {
         try database.execute("SELECT body FROM payment_links WHERE merchant_id = ? AND order_id = ?", [.text(merchantID), .text(orderID)])
-            .first.map { try Self.decode($0[0]) }
+            .first.map { try AccountJSON.decode($0[0]) }
     }
 
     public func updatePaymentLink<R>(id: String, _ change: (inout PaymentLink) throws -> R) throws -> R? {
         try database.transaction { db in
             guard let row = try db.execute("SELECT body FROM payment_links WHERE id = ?", [.text(id)]).first else { return nil }
-            var link: PaymentLink = try Self.decode(row[0])
+            var link: PaymentLink = try AccountJSON.decode(row[0])
             let result = try change(&link)
-            try db.execute("UPDATE payment_links SET body = ? WHERE id = ?", [.text(try Self.json(link)), .text(id)])
+            try db.execute("UPDATE payment_links SET body = ? WHERE id = ?", [.text(try AccountJSON.encode(link)), .text(id)])
             return result
         }
-    }
-
-    private static func row(_ subscription: Subscription) throws -> [SQLiteValue] {
-        [.text(subscription.id), .integer(subscription.status == .active ? 1 : 0), .integer(subscription.nextExecutionAt), .text(try json(subscription))]
-    }
-
-    // MARK: JSON bodies
-
-    private static func json(_ value: some Encodable) throws -> String {
-        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
-    }
-
-    private static func decode<T: Decodable>(_ value: SQLiteValue) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data((value.text ?? "").utf8))
     }
 }

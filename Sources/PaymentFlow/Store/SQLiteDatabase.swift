@@ -2,18 +2,6 @@ import CSQLite
 import Foundation
 import TCPSocket
 
-/// A value in or out of SQLite: the four storage classes the gateway uses.
-public enum SQLiteValue: Hashable, Sendable {
-    case integer(Int64)
-    case text(String)
-    case blob([UInt8])
-    case null
-
-    var text: String? { if case .text(let s) = self { return s } else { return nil } }
-    var integer: Int64? { if case .integer(let i) = self { return i } else { return nil } }
-    var bytes: [UInt8]? { if case .blob(let b) = self { return b } else { return nil } }
-}
-
 /// A failed SQLite call: the result code, SQLite's message and the statement that failed.
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var code: Int32
@@ -70,7 +58,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// Runs one statement and returns its rows (empty for statements that return none).
     @discardableResult
-    public func execute(_ sql: String, _ parameters: [SQLiteValue] = []) throws(SQLiteError) -> [[SQLiteValue]] {
+    public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws(SQLiteError) -> [[SQLValue]] {
         try lock.withLock { _ throws(SQLiteError) in try run(sql, parameters) }
     }
 
@@ -100,7 +88,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public struct Statements {
         let database: SQLiteDatabase
         @discardableResult
-        public func execute(_ sql: String, _ parameters: [SQLiteValue] = []) throws(SQLiteError) -> [[SQLiteValue]] {
+        public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws(SQLiteError) -> [[SQLValue]] {
             try database.run(sql, parameters)
         }
         /// Rows changed by the last INSERT, UPDATE or DELETE.
@@ -108,7 +96,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE (call inside the same lock scope).
-    private func run(_ sql: String, _ parameters: [SQLiteValue]) throws(SQLiteError) -> [[SQLiteValue]] {
+    private func run(_ sql: String, _ parameters: [SQLValue]) throws(SQLiteError) -> [[SQLValue]] {
         var rc = SQLITE_OK
         let statement: OpaquePointer
         let kept: Bool
@@ -148,12 +136,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
             }
             guard rc == SQLITE_OK else { throw failure(rc, sql) }
         }
-        var rows: [[SQLiteValue]] = []
+        var rows: [[SQLValue]] = []
         while true {
             rc = sqlite3_step(statement)
             if rc == SQLITE_DONE { return rows }
             guard rc == SQLITE_ROW else { throw failure(rc, sql) }
-            var row: [SQLiteValue] = []
+            var row: [SQLValue] = []
             for column in 0..<sqlite3_column_count(statement) {
                 switch sqlite3_column_type(statement, column) {
                 case SQLITE_INTEGER: row.append(.integer(sqlite3_column_int64(statement, column)))

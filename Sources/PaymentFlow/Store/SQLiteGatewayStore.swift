@@ -26,75 +26,93 @@ public final class SQLiteGatewayStore: GatewayStore {
         try migrate()
     }
 
-    private static let schema = [
-        """
-        CREATE TABLE IF NOT EXISTS merchants (
-            merchant_id TEXT PRIMARY KEY,
-            server_key TEXT NOT NULL UNIQUE,
-            client_key TEXT NOT NULL UNIQUE,
-            notification_url TEXT)
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS transactions (
-            transaction_id TEXT PRIMARY KEY,
-            merchant_id TEXT NOT NULL,
-            order_id TEXT NOT NULL,
-            payment_type TEXT NOT NULL,
-            status TEXT NOT NULL,
-            fraud_status TEXT,
-            gross_amount INTEGER NOT NULL,
-            refunded INTEGER NOT NULL DEFAULT 0,
-            is_card INTEGER NOT NULL,
-            transaction_time TEXT NOT NULL,
-            bank TEXT, va_number TEXT, masked_card TEXT, approval_code TEXT, expiry_time TEXT,
-            override_urls TEXT, append_urls TEXT NOT NULL DEFAULT '[]', extra TEXT NOT NULL DEFAULT '{}',
-            authentication_id TEXT,
-            announced INTEGER NOT NULL DEFAULT 0)
-        """,
-        // The gateway checks that no VA number is ever used twice.
-        "CREATE INDEX IF NOT EXISTS transactions_by_va ON transactions (va_number) WHERE va_number IS NOT NULL",
-        // The charge saga's step decides recovery: an index for "in flight".
-        "CREATE INDEX IF NOT EXISTS transactions_by_step ON transactions (status, charge_step)",
-        "CREATE INDEX IF NOT EXISTS transactions_by_order ON transactions (merchant_id, order_id)",
-        // A merchant's latest transactions (the instructor's view): rowid order within the merchant.
-        "CREATE INDEX IF NOT EXISTS transactions_by_merchant ON transactions (merchant_id)",
-        "CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (status, expiry_time)",
-        // Settlement looks for captures older than D+1: by status and time, not a scan of all captures.
-        "CREATE INDEX IF NOT EXISTS transactions_by_time ON transactions (status, transaction_time)",
-        """
-        CREATE TABLE IF NOT EXISTS idempotency (
-            merchant_id TEXT NOT NULL,
-            key TEXT NOT NULL,
-            status INTEGER NOT NULL,
-            body BLOB NOT NULL,
-            stored_at INTEGER NOT NULL,
-            PRIMARY KEY (merchant_id, key))
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS outbox (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            merchant_id TEXT NOT NULL,
-            order_id TEXT NOT NULL,
-            transaction_status TEXT NOT NULL,
-            url TEXT NOT NULL,
-            body BLOB NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at INTEGER NOT NULL,
-            delivered_at INTEGER,
-            gave_up_at INTEGER,
-            last_result TEXT)
-        """,
-        "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
-        // Per-order ordering asks "is an older entry of this order still undelivered?".
-        "CREATE INDEX IF NOT EXISTS outbox_by_order ON outbox (merchant_id, order_id, id)",
-        // The merchant's newest entries (the delivery history without an order).
-        "CREATE INDEX IF NOT EXISTS outbox_by_merchant ON outbox (merchant_id, id)",
-        // The per-merchant limit counts a merchant's undelivered entries on every status change.
-        "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (merchant_id) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+    /// The schema's versions (see ``SchemaMigration``); version 1 is the schema as it stood when
+    /// versions began, and brings a file from before then up to it.
+    static let migrations = [
+        SchemaMigration(1, "merchants, transactions, idempotency keys and the webhook outbox", [
+            """
+            CREATE TABLE IF NOT EXISTS merchants (
+                merchant_id TEXT PRIMARY KEY,
+                server_key TEXT NOT NULL UNIQUE,
+                client_key TEXT NOT NULL UNIQUE,
+                notification_url TEXT,
+                finish_url TEXT,
+                private_webhooks INTEGER NOT NULL DEFAULT 0)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS transactions (
+                transaction_id TEXT PRIMARY KEY,
+                merchant_id TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                payment_type TEXT NOT NULL,
+                status TEXT NOT NULL,
+                fraud_status TEXT,
+                gross_amount INTEGER NOT NULL,
+                refunded INTEGER NOT NULL DEFAULT 0,
+                is_card INTEGER NOT NULL,
+                transaction_time TEXT NOT NULL,
+                bank TEXT, va_number TEXT, masked_card TEXT, approval_code TEXT, expiry_time TEXT,
+                override_urls TEXT, append_urls TEXT NOT NULL DEFAULT '[]', extra TEXT NOT NULL DEFAULT '{}',
+                authentication_id TEXT,
+                announced INTEGER NOT NULL DEFAULT 0,
+                reversal_owed INTEGER NOT NULL DEFAULT 0,
+                charge_step TEXT NOT NULL DEFAULT 'finished',
+                pending_fraud_status TEXT,
+                settlement_time TEXT,
+                refunds TEXT NOT NULL DEFAULT '[]',
+                refund_owed INTEGER NOT NULL DEFAULT 0)
+            """,
+            // The gateway checks that no VA number is ever used twice.
+            "CREATE INDEX IF NOT EXISTS transactions_by_va ON transactions (va_number) WHERE va_number IS NOT NULL",
+            // The charge saga's step decides recovery: an index for "in flight".
+            "CREATE INDEX IF NOT EXISTS transactions_by_step ON transactions (status, charge_step)",
+            "CREATE INDEX IF NOT EXISTS transactions_by_order ON transactions (merchant_id, order_id)",
+            // A merchant's latest transactions (the instructor's view): rowid order within the merchant.
+            "CREATE INDEX IF NOT EXISTS transactions_by_merchant ON transactions (merchant_id)",
+            "CREATE INDEX IF NOT EXISTS transactions_by_expiry ON transactions (status, expiry_time)",
+            // Settlement looks for captures older than D+1: by status and time, not a scan of all captures.
+            "CREATE INDEX IF NOT EXISTS transactions_by_time ON transactions (status, transaction_time)",
+            // What the bank is owed, found without reading every transaction (the timers ask several
+            // times a second; an idle gateway with a million transactions must stay idle).
+            "CREATE INDEX IF NOT EXISTS transactions_owed ON transactions (transaction_id) WHERE reversal_owed = 1 OR refund_owed = 1",
+            """
+            CREATE TABLE IF NOT EXISTS idempotency (
+                merchant_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                body BLOB NOT NULL,
+                stored_at INTEGER NOT NULL,
+                fingerprint TEXT NOT NULL DEFAULT '',
+                running INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (merchant_id, key))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                merchant_id TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                transaction_status TEXT NOT NULL,
+                url TEXT NOT NULL,
+                body BLOB NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL,
+                delivered_at INTEGER,
+                gave_up_at INTEGER,
+                last_result TEXT,
+                leased INTEGER NOT NULL DEFAULT 0)
+            """,
+            "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+            // Per-order ordering asks "is an older entry of this order still undelivered?".
+            "CREATE INDEX IF NOT EXISTS outbox_by_order ON outbox (merchant_id, order_id, id)",
+            // The merchant's newest entries (the delivery history without an order).
+            "CREATE INDEX IF NOT EXISTS outbox_by_merchant ON outbox (merchant_id, id)",
+            // The per-merchant limit counts a merchant's undelivered entries on every status change.
+            "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (merchant_id) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+        ]),
     ]
 
-    /// Columns added after the first release of the schema: a file from then gains them.
-    private static let addedColumns: [(table: String, column: String, definition: String)] = [
+    /// Columns added before versions began: a file from then gains them in version 1.
+    private static let unversionedColumns: [(table: String, column: String, definition: String)] = [
         ("transactions", "reversal_owed", "INTEGER NOT NULL DEFAULT 0"),
         ("transactions", "charge_step", "TEXT NOT NULL DEFAULT 'finished'"),
         ("transactions", "pending_fraud_status", "TEXT"),
@@ -113,21 +131,19 @@ public final class SQLiteGatewayStore: GatewayStore {
     ]
 
     private func migrate() throws {
-        for statement in Self.schema where !statement.contains("transactions_by_step") { try database.execute(statement) }
-        for (table, column, definition) in Self.addedColumns {
-            let columns = try database.execute("PRAGMA table_info(\(table))").compactMap { $0[1].text }
-            if !columns.contains(column) {
-                try database.execute("ALTER TABLE \(table) ADD COLUMN \(column) \(definition)")
+        try SchemaMigration.apply(Self.migrations, component: "gateway", to: database) { migration, db in
+            guard migration.version == 1 else { return }
+            // A file from before versions: its tables lack the columns added since they were made.
+            for (table, column, definition) in Self.unversionedColumns {
+                let columns = try db.execute("PRAGMA table_info(\(table))").compactMap { $0[1].text }
+                guard !columns.isEmpty, !columns.contains(column) else { continue }
+                try db.execute("ALTER TABLE \(table) ADD COLUMN \(column) \(definition)")
                 if column == "charge_step" {
                     // Charges reserved and never answered by the old version are in flight.
-                    try database.execute("UPDATE transactions SET charge_step = 'reserved' WHERE status = 'pending' AND announced = 0")
+                    try db.execute("UPDATE transactions SET charge_step = 'reserved' WHERE status = 'pending' AND announced = 0")
                 }
             }
         }
-        try database.execute(Self.schema.first { $0.contains("transactions_by_step") }!)
-        // What the bank is owed, found without reading every transaction (the timers ask several
-        // times a second; an idle gateway with a million transactions must stay idle).
-        try database.execute("CREATE INDEX IF NOT EXISTS transactions_owed ON transactions (transaction_id) WHERE reversal_owed = 1 OR refund_owed = 1")
     }
 
     // MARK: Merchants
@@ -147,8 +163,8 @@ public final class SQLiteGatewayStore: GatewayStore {
                 client_key = excluded.client_key, notification_url = excluded.notification_url, finish_url = excluded.finish_url,
                 private_webhooks = excluded.private_webhooks
             """,
-            [.text(merchant.merchantID), .text(merchant.serverKey), .text(merchant.clientKey), merchant.notificationURL.map(SQLiteValue.text) ?? .null,
-             merchant.finishURL.map(SQLiteValue.text) ?? .null, .integer(merchant.allowsPrivateWebhooks ? 1 : 0)])
+            [.text(merchant.merchantID), .text(merchant.serverKey), .text(merchant.clientKey), merchant.notificationURL.map(SQLValue.text) ?? .null,
+             merchant.finishURL.map(SQLValue.text) ?? .null, .integer(merchant.allowsPrivateWebhooks ? 1 : 0)])
     }
 
     public func removeMerchant(id: String) throws -> Bool {
@@ -160,19 +176,13 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     // MARK: Transactions
 
-    private static let columns = """
-        transaction_id, merchant_id, order_id, payment_type, status, fraud_status, gross_amount, refunded, is_card,
-        transaction_time, bank, va_number, masked_card, approval_code, expiry_time, override_urls, append_urls, extra,
-        authentication_id, announced, reversal_owed, charge_step, pending_fraud_status, settlement_time, refunds, refund_owed
-        """
-    private static let columnCount = columns.split(separator: ",").count
 
     private static let insertStatement =
-        "INSERT INTO transactions (\(columns)) VALUES (\(Array(repeating: "?", count: columnCount).joined(separator: ", ")))"
+        "INSERT INTO transactions (\(TransactionRow.columns)) VALUES (\(Array(repeating: "?", count: TransactionRow.columnCount).joined(separator: ", ")))"
     /// `UPDATE … SET merchant_id = ?2, … WHERE transaction_id = ?1` (the rowid, and with it the
     /// "latest for this order id" order, stays).
     private static let updateStatement: String = {
-        let names = columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let names = TransactionRow.columns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         let assignments = names.enumerated().dropFirst().map { "\($1) = ?\($0 + 1)" }.joined(separator: ", ")
         return "UPDATE transactions SET \(assignments) WHERE \(names[0]) = ?1"
     }()
@@ -186,27 +196,27 @@ public final class SQLiteGatewayStore: GatewayStore {
         // Two lookups, each by an index (an `OR` across the two columns would scan every row
         // of the merchant: the benchmark showed charges slowing as the table grew).
         let byTransaction = try db.execute(
-            "SELECT \(columns) FROM transactions WHERE transaction_id = ?2 AND merchant_id = ?1", [.text(merchantID), .text(id)])
-        if let row = byTransaction.first { return try decode(row) }
+            "SELECT \(TransactionRow.columns) FROM transactions WHERE transaction_id = ?2 AND merchant_id = ?1", [.text(merchantID), .text(id)])
+        if let row = byTransaction.first { return try TransactionRow.decode(row) }
         let byOrder = try db.execute(
-            "SELECT \(columns) FROM transactions WHERE merchant_id = ?1 AND order_id = ?2 ORDER BY rowid DESC LIMIT 1",
+            "SELECT \(TransactionRow.columns) FROM transactions WHERE merchant_id = ?1 AND order_id = ?2 ORDER BY rowid DESC LIMIT 1",
             [.text(merchantID), .text(id)])
-        return try byOrder.first.map(decode)
+        return try byOrder.first.map(TransactionRow.decode)
     }
 
     public func transactions(merchantID: String, orderID: String) throws -> [GatewayTransaction] {
-        try database.execute("SELECT \(Self.columns) FROM transactions WHERE merchant_id = ? AND order_id = ? ORDER BY rowid DESC",
-                             [.text(merchantID), .text(orderID)]).map(Self.decode)
+        try database.execute("SELECT \(TransactionRow.columns) FROM transactions WHERE merchant_id = ? AND order_id = ? ORDER BY rowid DESC",
+                             [.text(merchantID), .text(orderID)]).map(TransactionRow.decode)
     }
 
     public func recentTransactions(merchantID: String, limit: Int) throws -> [GatewayTransaction] {
-        try database.execute("SELECT \(Self.columns) FROM transactions INDEXED BY transactions_by_merchant WHERE merchant_id = ? ORDER BY rowid DESC LIMIT ?",
-                             [.text(merchantID), .integer(Int64(max(0, limit)))]).map(Self.decode)
+        try database.execute("SELECT \(TransactionRow.columns) FROM transactions INDEXED BY transactions_by_merchant WHERE merchant_id = ? ORDER BY rowid DESC LIMIT ?",
+                             [.text(merchantID), .integer(Int64(max(0, limit)))]).map(TransactionRow.decode)
     }
 
     public func transaction(vaNumber: String) throws -> GatewayTransaction? {
-        try database.execute("SELECT \(Self.columns) FROM transactions WHERE va_number = ? ORDER BY rowid LIMIT 1", [.text(vaNumber)])
-            .first.map(Self.decode)
+        try database.execute("SELECT \(TransactionRow.columns) FROM transactions WHERE va_number = ? ORDER BY rowid LIMIT 1", [.text(vaNumber)])
+            .first.map(TransactionRow.decode)
     }
 
     public func reserve(_ transaction: GatewayTransaction) throws -> Bool {
@@ -217,7 +227,7 @@ public final class SQLiteGatewayStore: GatewayStore {
             {
                 return false
             }
-            try db.execute(Self.insertStatement, Self.encode(transaction))
+            try db.execute(Self.insertStatement, TransactionRow.encode(transaction))
             return true
         }
     }
@@ -231,7 +241,7 @@ public final class SQLiteGatewayStore: GatewayStore {
             after.transactionID = before.transactionID
             after.merchantID = before.merchantID
             after.orderID = before.orderID
-            if after != before { try db.execute(Self.updateStatement, Self.encode(after)) }
+            if after != before { try db.execute(Self.updateStatement, TransactionRow.encode(after)) }
             for webhook in webhooks {
                 let pending = try db.execute(
                     """
@@ -255,77 +265,25 @@ public final class SQLiteGatewayStore: GatewayStore {
 
     public func expired(before now: String) throws -> [GatewayTransaction] {
         try database.execute(
-            "SELECT \(Self.columns) FROM transactions WHERE status IN ('pending', 'authorize') AND expiry_time IS NOT NULL AND expiry_time < ?",
+            "SELECT \(TransactionRow.columns) FROM transactions WHERE status IN ('pending', 'authorize') AND expiry_time IS NOT NULL AND expiry_time < ?",
             [.text(now)]
-        ).map(Self.decode)
+        ).map(TransactionRow.decode)
     }
 
     public func chargesInFlight() throws -> [GatewayTransaction] {
-        try database.execute("SELECT \(Self.columns) FROM transactions WHERE status = 'pending' AND charge_step != 'finished'")
-            .map(Self.decode).filter { $0.charge.isInDoubtAfterCrash }
+        try database.execute("SELECT \(TransactionRow.columns) FROM transactions WHERE status = 'pending' AND charge_step != 'finished'")
+            .map(TransactionRow.decode).filter { $0.charge.isInDoubtAfterCrash }
     }
 
     public func captured(before cutoff: String) throws -> [GatewayTransaction] {
         try database.execute(
-            "SELECT \(Self.columns) FROM transactions WHERE status = 'capture' AND fraud_status = 'accept' AND transaction_time < ?",
+            "SELECT \(TransactionRow.columns) FROM transactions WHERE status = 'capture' AND fraud_status = 'accept' AND transaction_time < ?",
             [.text(cutoff)]
-        ).map(Self.decode)
+        ).map(TransactionRow.decode)
     }
 
     public func bankObligations() throws -> [GatewayTransaction] {
-        try database.execute("SELECT \(Self.columns) FROM transactions WHERE reversal_owed = 1 OR refund_owed = 1").map(Self.decode)
-    }
-
-    private static func encode(_ t: GatewayTransaction) -> [SQLiteValue] {
-        func optional(_ s: String?) -> SQLiteValue { s.map(SQLiteValue.text) ?? .null }
-        func json(_ value: Any) -> String {
-            (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-        }
-        let refunds = (try? JSONEncoder().encode(t.refunds)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        let step = t.charge.stored
-        return [
-            .text(t.transactionID), .text(t.merchantID), .text(t.orderID), .text(t.paymentType.rawValue), .text(t.state.status.rawValue),
-            optional(t.state.fraud?.rawValue), .integer(t.state.grossAmount.amount), .integer(t.state.refunded.amount),
-            .integer(t.state.isCard ? 1 : 0), .text(t.transactionTime), optional(t.bank), optional(t.vaNumber), optional(t.maskedCard),
-            optional(t.approvalCode), optional(t.expiryTime), optional(t.overrideNotificationURLs.map(json)),
-            .text(json(t.appendNotificationURLs)), .text(json(t.extra)), optional(t.authenticationID), .integer(t.announced ? 1 : 0),
-            .integer(t.reversalOwed ? 1 : 0), .text(step.step), optional(step.fraud?.rawValue), optional(t.settlementTime),
-            .text(refunds), .integer(t.refundOwed ? 1 : 0),
-        ]
-    }
-
-    private static func decode(_ row: [SQLiteValue]) throws -> GatewayTransaction {
-        func strings(_ value: SQLiteValue) -> [String]? {
-            value.text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] }
-        }
-        func corrupt(_ what: String) -> SQLiteError {
-            SQLiteError(code: 0, message: "unknown \(what) in a stored transaction", statement: "decode transaction")
-        }
-        guard let status = row[4].text.flatMap(TransactionStatus.init(rawValue:)) else { throw corrupt("transaction_status \(row[4])") }
-        guard let type = row[3].text.flatMap(PaymentType.init(rawValue:)) else { throw corrupt("payment_type \(row[3])") }
-        let pendingFraud = row[22].text.flatMap(FraudStatus.init(rawValue:))
-        guard let charge = ChargeSaga(step: row[21].text ?? "finished", fraud: pendingFraud) else { throw corrupt("charge_step \(row[21])") }
-        let state = TransactionState(
-            status: status, fraud: row[5].text.flatMap(FraudStatus.init(rawValue:)), grossAmount: Rupiah(row[6].integer ?? 0),
-            isCard: row[8].integer == 1, refunded: Rupiah(row[7].integer ?? 0))
-        var t = GatewayTransaction(
-            transactionID: row[0].text ?? "", orderID: row[2].text ?? "", merchantID: row[1].text ?? "", paymentType: type,
-            state: state, transactionTime: row[9].text ?? "")
-        t.bank = row[10].text
-        t.vaNumber = row[11].text
-        t.maskedCard = row[12].text
-        t.approvalCode = row[13].text
-        t.expiryTime = row[14].text
-        t.overrideNotificationURLs = strings(row[15])
-        t.appendNotificationURLs = strings(row[16]) ?? []
-        t.extra = row[17].text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] } ?? [:]
-        t.authenticationID = row[18].text
-        t.announced = row[19].integer == 1
-        t.reversalOwed = row[20].integer == 1
-        t.charge = charge
-        t.settlementTime = row[23].text
-        t.refunds = row[24].text.flatMap { try? JSONDecoder().decode([RefundRecord].self, from: Data($0.utf8)) } ?? []
-        return t
+        try database.execute("SELECT \(TransactionRow.columns) FROM transactions WHERE reversal_owed = 1 OR refund_owed = 1").map(TransactionRow.decode)
     }
 
     // MARK: Idempotency
@@ -362,18 +320,6 @@ public final class SQLiteGatewayStore: GatewayStore {
     }
 
     // MARK: Outbox
-
-    private static let outboxColumns =
-        "id, merchant_id, order_id, transaction_status, url, body, attempts, next_attempt_at, delivered_at, gave_up_at, last_result"
-
-    private static func decodeOutbox(_ row: [SQLiteValue]) -> OutboxEntry {
-        var body: [UInt8] = []
-        if case .blob(let bytes) = row[5] { body = bytes }
-        return OutboxEntry(
-            id: row[0].integer ?? 0, merchantID: row[1].text ?? "", orderID: row[2].text ?? "", transactionStatus: row[3].text ?? "",
-            url: row[4].text ?? "", body: body, attempts: Int(row[6].integer ?? 0), nextAttemptAt: row[7].integer ?? 0,
-            deliveredAt: row[8].integer, gaveUpAt: row[9].integer, lastResult: row[10].text)
-    }
 
     public func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, share: Int, inFlight: [String: Int]) throws -> [OutboxEntry] {
         // Most passes find nothing due: look first, without taking the write lock.
@@ -417,13 +363,13 @@ public final class SQLiteGatewayStore: GatewayStore {
             // so its successors wait for its outcome.
             let candidates = try db.execute(
                 """
-                SELECT \(Self.outboxColumns) FROM outbox AS o
+                SELECT \(TransactionRow.outboxColumns) FROM outbox AS o
                 WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ? \(exclusion)
                   AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = o.merchant_id AND p.order_id = o.order_id
                                   AND p.url = o.url AND p.id < o.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
                 ORDER BY next_attempt_at, id LIMIT ?
-                """, [.integer(now)] + skipped.map(SQLiteValue.text) + [.integer(Int64(limit) * 4)]
-            ).map(Self.decodeOutbox)
+                """, [.integer(now)] + skipped.map(SQLValue.text) + [.integer(Int64(limit) * 4)]
+            ).map(TransactionRow.decodeOutbox)
             var taken: [OutboxEntry] = []
             var busy = inFlight
             for entry in candidates where taken.count < limit && busy[entry.merchantID, default: 0] < share {
@@ -482,7 +428,7 @@ public final class SQLiteGatewayStore: GatewayStore {
                       SELECT 1 FROM outbox AS n WHERE n.merchant_id = outbox.merchant_id AND n.order_id = outbox.order_id
                       AND n.url = outbox.url AND n.id > outbox.id AND n.delivered_at IS NOT NULL))
                 """,
-                [.integer(now), .text(merchantID), orderID.map(SQLiteValue.text) ?? .null])
+                [.integer(now), .text(merchantID), orderID.map(SQLValue.text) ?? .null])
             return db.changes
         }
     }
@@ -490,8 +436,8 @@ public final class SQLiteGatewayStore: GatewayStore {
     public func notifications(merchantID: String, orderID: String?, newest: Int?) throws -> [OutboxEntry] {
         let order = orderID == nil ? "" : "AND order_id = ?"
         let newestFirst = try database.execute(
-            "SELECT \(Self.outboxColumns) FROM outbox WHERE merchant_id = ? \(order) ORDER BY id DESC LIMIT ?",
-            [.text(merchantID)] + (orderID.map { [SQLiteValue.text($0)] } ?? []) + [.integer(newest.map(Int64.init) ?? -1)])
-        return newestFirst.reversed().map(Self.decodeOutbox)
+            "SELECT \(TransactionRow.outboxColumns) FROM outbox WHERE merchant_id = ? \(order) ORDER BY id DESC LIMIT ?",
+            [.text(merchantID)] + (orderID.map { [SQLValue.text($0)] } ?? []) + [.integer(newest.map(Int64.init) ?? -1)])
+        return newestFirst.reversed().map(TransactionRow.decodeOutbox)
     }
 }

@@ -1,0 +1,121 @@
+import Foundation
+import TCPSocket
+
+/// A PostgreSQL database shared by every gateway instance: a small pool of libpq connections.
+///
+/// Each call borrows one connection for as long as it runs (a caller waits when all are out),
+/// so a store built on it is safe from any thread. ``transaction(_:)`` is one `BEGIN … COMMIT`
+/// at READ COMMITTED, PostgreSQL's default: the stores take the row locks their atomic steps
+/// need (`SELECT … FOR UPDATE`, `SKIP LOCKED`) and let unique constraints settle races. A
+/// transaction that lost a deadlock or a serialization check is run again from the start (its
+/// body must not do anything but statements). A connection that broke (the server restarted,
+/// the network cut) is dropped and a fresh one made on the next call; the call that found it
+/// broken fails — it is never resent, as it may have committed.
+public final class PostgresDatabase: @unchecked Sendable {
+    /// libpq's connection URI, as given (printed only through ``redactedURL``).
+    let url: String
+    public let poolSize: Int
+    private let condition = NSCondition()
+    /// Idle connections, and how many exist (idle or lent). Touched only under `condition`.
+    private var idle: [PostgresConnection] = []
+    private var open = 0
+
+    /// How many times a transaction that lost a deadlock or serialization check is run again.
+    static let retries = 5
+
+    /// Connects (one connection now, to fail early on a wrong URL; the rest when needed).
+    public init(url: String, poolSize: Int = 8) throws(PostgresError) {
+        precondition(poolSize > 0, "poolSize must be positive")
+        self.url = url
+        self.poolSize = poolSize
+        idle = [try PostgresConnection(url: url)]
+        open = 1
+    }
+
+    /// The URL without its password (`postgres://user:…@host/db` → `postgres://user@host/db`).
+    public var redactedURL: String { Self.redacted(url) }
+
+    static func redacted(_ url: String) -> String {
+        guard let at = url.firstIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + String(url[at...])
+    }
+
+    /// Runs one statement on its own (autocommit) and returns its rows.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws(PostgresError) -> [[SQLValue]] {
+        let connection = try borrow()
+        defer { giveBack(connection) }
+        return try connection.execute(sql, parameters)
+    }
+
+    /// Runs `body` inside one transaction, committed when it returns, rolled back if it throws;
+    /// run again (from the start) after a deadlock or serialization failure.
+    public func transaction<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try withConnection { connection in
+                    try connection.execute("BEGIN")
+                    do {
+                        let result = try body(connection)
+                        try connection.execute("COMMIT")
+                        return result
+                    } catch {
+                        if connection.isHealthy { _ = try? connection.execute("ROLLBACK") }
+                        throw error
+                    }
+                }
+            } catch let error as PostgresError where error.isRetryable && attempt <= Self.retries {
+                continue
+            }
+        }
+    }
+
+    /// Runs `body` with one connection to itself and no transaction (each statement sees the
+    /// latest commit).
+    public func read<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
+        try withConnection(body)
+    }
+
+    private func withConnection<R>(_ body: (PostgresConnection) throws -> R) throws -> R {
+        let connection = try borrow()
+        do {
+            let result = try body(connection)
+            giveBack(connection)
+            return result
+        } catch {
+            giveBack(connection)
+            throw error
+        }
+    }
+
+    private func borrow() throws(PostgresError) -> PostgresConnection {
+        condition.lock()
+        while idle.isEmpty && open >= poolSize { condition.wait() }
+        if let connection = idle.popLast() {
+            condition.unlock()
+            return connection
+        }
+        open += 1
+        condition.unlock()
+        do {
+            return try PostgresConnection(url: url)
+        } catch {
+            condition.lock()
+            open -= 1
+            condition.signal()
+            condition.unlock()
+            throw error
+        }
+    }
+
+    private func giveBack(_ connection: PostgresConnection) {
+        condition.lock()
+        if connection.isHealthy { idle.append(connection) } else { open -= 1 }
+        condition.signal()
+        condition.unlock()
+    }
+}
