@@ -56,11 +56,22 @@ struct PaymentServeOptions: ParsableArguments {
     @Flag(help: "Print an access-log line per request (queries of /v2/token are redacted).")
     var accessLog = false
 
+    @Option(help: "The gateway's store: a postgres://USER@HOST:PORT/DATABASE URL that several gateway instances share (the gateway and notification services); default: the SQLite file in the state folder.")
+    var store: String?
+
+    /// Set by `serve gateway --instances N` for each instance it starts: listen here, and give
+    /// out the balancer's port (--port-base) in URLs.
+    @Option(help: .hidden)
+    var instancePort: UInt16?
+
     /// Run by `serve all`'s supervisor: shut down when standard input ends (the supervisor died).
     @Flag(help: .hidden)
     var supervised = false
 
     mutating func validate() throws {
+        if let store, !(store.hasPrefix("postgres://") || store.hasPrefix("postgresql://")) {
+            throw ValidationError("--store is a postgres:// or postgresql:// URL (without it the gateway keeps its SQLite file in the state folder), not \(store)")
+        }
         // A host only: a scheme, a port or a path would make every URL (and the certificate) wrong.
         if let publicHost, publicHost.isEmpty || publicHost.contains(where: { "/:@?#[] ".contains($0) }) && !Self.isIPv6(publicHost) {
             throw ValidationError("--public-host is a host name or address only (lab-gw, 10.0.0.5), not \(publicHost)")
@@ -84,6 +95,11 @@ struct PaymentServeOptions: ParsableArguments {
         options.plaintext = plaintext
         options.serverKey = serverKey
         options.clientKey = clientKey
+        options.storeURL = store
+        if let instancePort {
+            options.ports[.gateway] = instancePort
+            options.gatewayPublicPort = portBase
+        }
         if fast {
             options.retryPolicy = .compressed(by: 1.0 / 60, jitter: true)
             options.paymentExpiry = .seconds(120)
@@ -213,9 +229,34 @@ extension Serve {
     }
 
     struct Gateway: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the gateway's payment service (Midtrans' Core API and Snap).")
+        static let configuration = CommandConfiguration(
+            abstract: "Run the gateway's payment service (Midtrans' Core API and Snap).",
+            discussion: """
+                With --instances N (and --store postgres://…), N gateway processes share one PostgreSQL \
+                database behind nginx: nginx listens on the gateway's port (--port-base), the instances \
+                on the ports after --port-base + 10. See docs/SCALING.md.
+                """)
         @OptionGroup var options: PaymentServeOptions
-        func run() async throws { try await options.serve([.gateway]) }
+
+        @Option(help: "Run this many gateway instances behind nginx (needs --store postgres://…).")
+        var instances: Int?
+
+        func validate() throws {
+            guard let instances else { return }
+            guard (1...32).contains(instances) else { throw ValidationError("--instances is 1 to 32, not \(instances)") }
+            guard options.store != nil else {
+                throw ValidationError("--instances needs --store postgres://…: instances share one database (a SQLite file has one writer at a time)")
+            }
+        }
+
+        func run() async throws {
+            // An instance started by the cluster (it passes --instance-port) serves; the cluster supervises.
+            guard let instances, options.instancePort == nil else { return try await options.serve([.gateway]) }
+            OpenFileLimit.raiseToMaximum()
+            let arguments = CommandLine.arguments
+            let start = arguments.firstIndex(of: "gateway").map { $0 + 1 } ?? arguments.endIndex
+            try await GatewayCluster(options: options, instances: instances, arguments: Array(arguments[start...])).run()
+        }
     }
 
     struct Bank: AsyncParsableCommand {

@@ -140,30 +140,10 @@ struct ServiceSupervisor {
 
     /// Starts `netlab serve ACTOR --supervised …`, its output and its end reported to `sink`.
     private func spawn(_ actor: PaymentActor, _ sink: AsyncStream<Event>.Continuation) throws -> Child {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", actor.rawValue, "--supervised"] + arguments
-        let output = Pipe(), lifeline = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = lifeline
-        let pending = LineBuffer()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                for line in pending.finish() { sink.yield(.line(actor, line)) }
-                return
-            }
-            for line in pending.append(data) { sink.yield(.line(actor, line)) }
-        }
-        process.terminationHandler = { ended in
-            sink.yield(.exited(actor, pid: ended.processIdentifier, ended.terminationReason, ended.terminationStatus))
-        }
-        try process.run()
-        // Only the child reads these ends: ours would keep its pipe open after it is gone.
-        try? lifeline.fileHandleForReading.close()
-        try? output.fileHandleForWriting.close()
+        let (process, lifeline) = try SupervisedProcess.launch(
+            Self.executable, ["serve", actor.rawValue, "--supervised"] + arguments,
+            onLine: { sink.yield(.line(actor, $0)) },
+            onExit: { sink.yield(.exited(actor, pid: $0.processIdentifier, $0.terminationReason, $0.terminationStatus)) })
         return Child(process: process, lifeline: lifeline, started: .now)
     }
 
@@ -236,6 +216,38 @@ struct RestartBackoff: Sendable {
         let now = wait
         wait = min(wait * 2, Self.longest)
         return now
+    }
+}
+
+/// Starting a child the supervisors watch: its output (stdout and stderr) line by line, its end,
+/// and a lifeline — a pipe on its standard input whose other end only the supervisor holds, so
+/// the child sees end-of-file when the supervisor dies, however it dies.
+enum SupervisedProcess {
+    static func launch(_ executable: String, _ arguments: [String], onLine: @escaping @Sendable (String) -> Void,
+                       onExit: @escaping @Sendable (Process) -> Void) throws -> (Process, lifeline: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe(), lifeline = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = lifeline
+        let pending = LineBuffer()
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                for line in pending.finish() { onLine(line) }
+                return
+            }
+            for line in pending.append(data) { onLine(line) }
+        }
+        process.terminationHandler = onExit
+        try process.run()
+        // Only the child reads these ends: ours would keep its pipe open after it is gone.
+        try? lifeline.fileHandleForReading.close()
+        try? output.fileHandleForWriting.close()
+        return (process, lifeline)
     }
 }
 

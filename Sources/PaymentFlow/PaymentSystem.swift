@@ -54,6 +54,14 @@ public struct PaymentSystemOptions: Sendable {
     /// before giving up: nil, the clients' 20 s. The network stories make it shorter than the
     /// delays they put on links (the shop still waits the full time for the gateway's answer).
     public var serviceCallTimeout: Duration?
+    /// Where the gateway keeps its state: nil, the SQLite file in ``stateDirectory`` (one
+    /// instance); a `postgres://` URL, a PostgreSQL database that several gateway instances
+    /// share (docs/SCALING.md).
+    public var storeURL: String?
+    /// The port the gateway's URLs give out when it is not the one it listens on: an instance
+    /// behind a load balancer names the balancer's port (pages, redirects, Snap's
+    /// `redirect_url`).
+    public var gatewayPublicPort: UInt16?
     /// The demo merchant (added to the gateway's store if missing).
     public var merchantID = "G-NETLAB-01"
     public var serverKey = PaymentSystemOptions.defaultServerKey
@@ -157,11 +165,13 @@ public final class PaymentSystem: Sendable {
     private let clients: [HTTPClient]
     /// Threads for the work that touches SQLite (handlers, timers, the outbox).
     private let storeThreads: EventLoopGroup
+    private let cleanups: [@Sendable () -> Void]
 
     private init(options: PaymentSystemOptions, services: [(PaymentActor, String)], store: (any GatewayStore)?, gateway: Gateway?, bank: Bank?,
                  fraud: FraudService?, notifications: NotificationService?, shop: MerchantShop?, caCertificatePath: String?,
                  client: HTTPClient, servers: [PaymentActor: HTTPServer], background: [Task<Void, Never>], clients: [HTTPClient],
-                 storeThreads: EventLoopGroup) {
+                 storeThreads: EventLoopGroup, cleanups: [@Sendable () -> Void]) {
+        self.cleanups = cleanups
         self.clients = clients
         self.storeThreads = storeThreads
         self.options = options
@@ -264,8 +274,11 @@ public final class PaymentSystem: Sendable {
         // Listen first (ports known), then build the actors that need each other's URLs. If
         // anything fails on the way, what was started is stopped again before the error.
         var servers: [PaymentActor: HTTPServer] = [:]
-        // Two threads for blocking store work: a disk wait holds one of them, not the pool.
-        let storeThreads = try EventLoopGroup(loopCount: 2, name: "netlab-store")
+        // Threads for blocking store work: a disk wait holds one of them, not the pool (a
+        // database across a socket waits more often: more of them).
+        let storeThreads = try EventLoopGroup(loopCount: options.storeURL == nil ? 2 : 4, name: "netlab-store")
+        // What to undo when the system stops (or fails to start): an instance's session.
+        var cleanups: [@Sendable () -> Void] = []
         do {
         var urls: [PaymentActor: String] = [:]
         var order: [(PaymentActor, String)] = []
@@ -286,13 +299,18 @@ public final class PaymentSystem: Sendable {
             let placement = options.placements[actor]
             let address = try await server.start(host: placement?.address ?? options.host, port: port, tls: serverTLS, in: placement?.namespace)
             servers[actor] = server
-            let advertised = "\(scheme)://\(Self.urlHost(placement?.address ?? options.advertisedHost)):\(address.port)"
+            let advertisedPort = actor == .gateway ? options.gatewayPublicPort ?? address.port : address.port
+            let advertised = "\(scheme)://\(Self.urlHost(placement?.address ?? options.advertisedHost)):\(advertisedPort)"
             urls[actor] = advertised
             order.append((actor, advertised))
         }
         // How the services reach each other (loopback when listening everywhere), and the URLs
         // they give to browsers and students.
         func url(_ actor: PaymentActor) -> String {
+            // The gateway behind a balancer: the others call the balancer.
+            if actor == .gateway, let port = options.gatewayPublicPort {
+                return "\(scheme)://\(Self.urlHost(options.placements[actor]?.address ?? options.internalHost)):\(port)"
+            }
             let port = urls[actor].flatMap { $0.split(separator: ":").last.map(String.init) } ?? String((options.portBase ?? 0) + actor.portOffset)
             return "\(scheme)://\(Self.urlHost(options.placements[actor]?.address ?? options.internalHost)):\(port)"
         }
@@ -302,9 +320,27 @@ public final class PaymentSystem: Sendable {
 
         let noticeKey = try Self.secret(at: options.stateDirectory + "/bank-notice.key")
         var store: (any GatewayStore)?, accounts: (any AccountStore)?
+        var ephemeral: any EphemeralStore = MemoryEphemeralStore()
+        var coordinator: any InstanceCoordinator = SoleInstance()
         if actors.contains(.gateway) || actors.contains(.notification) {
-            let opened = try SQLiteGatewayStore(path: options.stateDirectory + "/gateway.sqlite")
-            accounts = try SQLiteAccountStore(database: opened.database)
+            let opened: any GatewayStore
+            if let url = options.storeURL {
+                // Shared by every instance: the schema is migrated once, by whichever starts first.
+                let database = try PostgresDatabase(url: url, poolSize: 16)
+                try PostgresGatewayStore.migrate(database)
+                let instance = actors.contains(.gateway) ? try PostgresInstance(url: url) : nil
+                if let instance {
+                    coordinator = instance
+                    cleanups.append { instance.stop() }
+                }
+                opened = try PostgresGatewayStore(database: database, instance: instance)
+                accounts = try PostgresAccountStore(database: database)
+                ephemeral = PostgresEphemeralStore(database: database)
+            } else {
+                let file = try SQLiteGatewayStore(path: options.stateDirectory + "/gateway.sqlite")
+                accounts = try SQLiteAccountStore(database: file.database)
+                opened = file
+            }
             let sqlite: any GatewayStore = options.observer.map { ObservedGatewayStore(opened, observer: $0) } ?? opened
             // The lab merchant exists (keys from the options; its webhook goes to the shop).
             let existing = try sqlite.merchants().first { $0.merchantID == options.merchantID }
@@ -343,7 +379,8 @@ public final class PaymentSystem: Sendable {
             configuration.vaultKey = try Self.sealingKey(at: options.stateDirectory + "/vault.key")
             // An OTP never typed expires too (at most as late as any waiting payment).
             configuration.authenticationExpiry = min(configuration.authenticationExpiry, options.paymentExpiry)
-            let g = Gateway(configuration: configuration, store: store, accounts: accounts, bankClient: clientFor("gateway"))
+            let g = Gateway(configuration: configuration, store: store, accounts: accounts, bankClient: clientFor("gateway"),
+                            ephemeral: ephemeral, coordinator: coordinator)
             gateway = g
             routers.set(.gateway, g.router)
             let interval = options.pollInterval
@@ -368,10 +405,11 @@ public final class PaymentSystem: Sendable {
         return PaymentSystem(
             options: options, services: order, store: store, gateway: gateway, bank: bank, fraud: fraud, notifications: notifications,
             shop: shop, caCertificatePath: caPath, client: client, servers: servers,
-            background: background, clients: made, storeThreads: storeThreads)
+            background: background, clients: made, storeThreads: storeThreads, cleanups: cleanups)
         } catch {
             for server in servers.values { await server.shutdown(gracePeriod: .zero) }
             for client in made { await client.shutdown() }
+            for cleanup in cleanups { cleanup() }
             storeThreads.shutdown()
             throw error
         }
@@ -406,6 +444,7 @@ public final class PaymentSystem: Sendable {
         }
         await notifications?.shutdown()
         for client in clients { await client.shutdown() }
+        for cleanup in cleanups { cleanup() }
         storeThreads.shutdown()
     }
 
@@ -417,10 +456,17 @@ public final class PaymentSystem: Sendable {
         guard options.serverKey == PaymentSystemOptions.defaultServerKey, options.clientKey == PaymentSystemOptions.defaultClientKey else {
             return options
         }
-        let path = options.stateDirectory + "/gateway.sqlite"
-        guard FileManager.default.fileExists(atPath: path),
-            let stored = try SQLiteGatewayStore(path: path).merchants().first(where: { $0.merchantID == options.merchantID })
-        else { return options }
+        let stored: MerchantAccount?
+        if let url = options.storeURL {
+            let database = try PostgresDatabase(url: url, poolSize: 1)
+            try PostgresGatewayStore.migrate(database)
+            stored = try PostgresGatewayStore(database: database).merchants().first { $0.merchantID == options.merchantID }
+        } else {
+            let path = options.stateDirectory + "/gateway.sqlite"
+            stored = FileManager.default.fileExists(atPath: path)
+                ? try SQLiteGatewayStore(path: path).merchants().first { $0.merchantID == options.merchantID } : nil
+        }
+        guard let stored else { return options }
         var kept = options
         (kept.serverKey, kept.clientKey) = (stored.serverKey, stored.clientKey)
         return kept

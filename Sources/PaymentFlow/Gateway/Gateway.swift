@@ -25,7 +25,7 @@ import TCPSocket
 /// | ``GatewayTimers`` | recovery, expiry, settlement, the bank's dues |
 /// | ``BankClient``, ``FraudClient`` | the bank's and fraud service's APIs, typed |
 ///
-/// Routes: `GET /v2/token`; `POST /v2/charge`; `GET /v2/{id}/status`;
+/// Routes: `GET /healthz`; `GET /v2/token`; `POST /v2/charge`; `GET /v2/{id}/status`;
 /// `POST /v2/{id}/cancel|approve|deny|expire|refund` and `/v2/{id}/refund/online/direct`;
 /// `GET /v2/gopay|qris/{id}/qr-code`; the 3-D Secure page `GET|POST /v2/3ds/{transaction_id}`;
 /// Snap's `POST /snap/v1/transactions`, its page `GET /snap/v2/vtweb/{token}` and the page's
@@ -118,6 +118,19 @@ public final class Gateway: Sendable {
 
     public var router: Router {
         var router = Router()
+        // For a load balancer and monitors: 200 while this instance's store answers, 503 when it
+        // does not (an instance cut off from its database must be taken out of rotation). No
+        // key needed, nothing about merchants or payments said.
+        router.get("/healthz") { [self] _ in
+            do {
+                _ = try store.find(merchantID: "", id: "")
+                return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json", "Cache-Control": "no-store"]),
+                                    body: .bytes(Array(#"{"status":"ok"}"#.utf8)))
+            } catch {
+                return HTTPResponse(status: 503, fields: HTTPFields(["Content-Type": "application/json", "Cache-Control": "no-store"]),
+                                    body: .bytes(Array(#"{"status":"unavailable","reason":"the store does not answer"}"#.utf8)))
+            }
+        }
         router.get("/v2/token") { [self] request in try cards.token(request) }
         router.get("/v2/card/register") { [self] request in try cards.register(request) }
         router.get("/v2/point_inquiry/{token}") { [self] request in try await cards.pointInquiry(request) }

@@ -35,7 +35,7 @@ public final class PostgresDatabase: @unchecked Sendable {
     /// The URL without its password (`postgres://user:…@host/db` → `postgres://user@host/db`).
     public var redactedURL: String { Self.redacted(url) }
 
-    static func redacted(_ url: String) -> String {
+    public static func redacted(_ url: String) -> String {
         guard let at = url.firstIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
         let credentials = url[scheme.upperBound..<at]
         guard let colon = credentials.firstIndex(of: ":") else { return url }
