@@ -36,6 +36,14 @@ let package = Package(
             ],
             path: "Sources/payment-bench-netlab"
         ),
+        .executableTarget(
+            name: "scale-bench-netlab",
+            dependencies: [
+                .product(name: "PaymentFlow", package: "NetLab"), .product(name: "NetLab", package: "NetLab"),
+                .product(name: "TLSWrapper", package: "NetLab"),
+            ],
+            path: "Sources/scale-bench-netlab"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

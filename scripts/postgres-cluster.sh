@@ -9,6 +9,8 @@
 # superuser, `netlab`. PostgreSQL refuses to run as root: when run as root, the cluster is
 # made and run by the `postgres` user (Debian's package makes it), else `nobody`.
 # Needs Debian's `postgresql` package (initdb and pg_ctl under /usr/lib/postgresql/*/bin).
+# $NETLAB_PG_OPTIONS adds server settings (e.g. "-c shared_preload_libraries=pg_stat_statements"
+# to see which statements cost what).
 set -euo pipefail
 command="${1:-}"
 dir="${2:-}"
@@ -45,7 +47,7 @@ start)
         || { cat "$dir/initdb.log" >&2; exit 1; }
     # Sized for tests and a few gateway instances; fsync stays on (the kill test relies on commits).
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
-        "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 -c shared_buffers=64MB" \
+        "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 -c shared_buffers=64MB ${NETLAB_PG_OPTIONS:-}" \
         start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "postgres://netlab@127.0.0.1:$port/postgres"
     ;;

@@ -284,7 +284,8 @@ extension Serve {
     }
 }
 
-/// `netlab gateway merchant add|list|remove`: the gateway's merchants, in its SQLite store.
+/// `netlab gateway merchant add|list|remove`: the gateway's merchants, in its store (the state
+/// folder's SQLite file, or the PostgreSQL database of `--store`).
 struct GatewayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway", abstract: "Manage the gateway.", subcommands: [MerchantCommand.self])
@@ -299,7 +300,16 @@ struct GatewayCommand: ParsableCommand {
         @Option(help: "The state folder of `netlab serve` (default ~/.netlab, or $NETLAB_STATE).")
         var state: String?
 
-        func store() throws -> SQLiteGatewayStore {
+        @Option(name: .customLong("store"), help: "The gateway's PostgreSQL store (`netlab serve … --store postgres://…`): the instances sharing it hear of a change at once.")
+        var storeURL: String?
+
+        func store() throws -> any MerchantStore {
+            if let store = storeURL {
+                guard store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
+                    throw ValidationError("--store is a postgres:// or postgresql:// URL, not \(store)")
+                }
+                return try PostgresGatewayStore(database: PostgresDatabase(url: store, poolSize: 1))
+            }
             let directory = state ?? PaymentSystemOptions.defaultStateDirectory
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             return try SQLiteGatewayStore(path: directory + "/gateway.sqlite")
@@ -329,6 +339,8 @@ struct GatewayCommand: ParsableCommand {
             do {
                 try state.store().saveMerchant(merchant)
             } catch let error as SQLiteError {
+                throw ValidationError("could not save \(merchantID): \(error.message) (keys must be unique across merchants)")
+            } catch let error as PostgresError where error.sqlState == "23505" {
                 throw ValidationError("could not save \(merchantID): \(error.message) (keys must be unique across merchants)")
             }
             print("merchant \(merchant.merchantID)")
@@ -393,6 +405,8 @@ extension GatewayCommand {
                 do {
                     try store.saveMerchant(account)
                 } catch let error as SQLiteError {
+                    throw ValidationError("could not save \(account.merchantID): \(error.message) (keys must be unique across merchants)")
+                } catch let error as PostgresError where error.sqlState == "23505" {
                     throw ValidationError("could not save \(account.merchantID): \(error.message) (keys must be unique across merchants)")
                 }
             }

@@ -327,12 +327,16 @@ public final class PostgresGatewayStore: GatewayStore {
         guard !anything.isEmpty else { return [] }
         let skipped = inFlight.filter { $0.value >= share }.keys.sorted()
         let exclusion = skipped.isEmpty ? "" : "AND merchant_id NOT IN (\(skipped.indices.map { "$\($0 + 3)" }.joined(separator: ", ")))"
+        // The rules below look only at the oldest due entries, the ones this claim may take: with a
+        // backlog (a merchant's endpoint down, deliveries behind the charges) a pass must not
+        // examine every due entry; the next pass looks at the next ones.
+        let window = "id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT \(limit * 4))"
         return try database.transaction { db in
             // Overtaken entries are given up for good (see SQLiteGatewayStore: same rule).
             try db.execute(
                 """
                 UPDATE outbox SET gave_up_at = $1, last_result = $2, leased = 0
-                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND \(window)
                   AND EXISTS (SELECT 1 FROM outbox AS n WHERE n.merchant_id = outbox.merchant_id AND n.order_id = outbox.order_id
                               AND n.url = outbox.url AND n.id > outbox.id
                               AND (n.delivered_at IS NOT NULL OR (n.leased = 1 AND n.next_attempt_at > $1)))
@@ -344,7 +348,7 @@ public final class PostgresGatewayStore: GatewayStore {
                     SELECT MAX(p.next_attempt_at) FROM outbox AS p WHERE p.merchant_id = outbox.merchant_id
                       AND p.order_id = outbox.order_id AND p.url = outbox.url AND p.id < outbox.id
                       AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
-                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND \(window)
                   AND EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = outbox.merchant_id AND p.order_id = outbox.order_id
                               AND p.url = outbox.url AND p.id < outbox.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL
                               AND p.next_attempt_at > $1)
