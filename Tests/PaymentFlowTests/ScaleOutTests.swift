@@ -20,7 +20,7 @@ struct ScaleOutTests {
     func instanceKilledMidRun() async throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-scale-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: state) }
-        let url = try TestPostgres.freshDatabase()
+        let url = try await BlockingWork.run { try TestPostgres.freshDatabase() }
         let base = try TestPorts.freeBase(count: 13)
         let common = ["--port-base", String(base), "--state", state, "--store", url]
         let bank = try await ServiceProcess.start(["serve", "bank", "--port-base", String(base), "--state", state], ready: "bank https://")
