@@ -276,7 +276,7 @@ public final class PaymentSystem: Sendable {
         var servers: [PaymentActor: HTTPServer] = [:]
         // Threads for blocking store work: a disk wait holds one of them, not the pool (a
         // database across a socket waits more often: more of them).
-        let storeThreads = try EventLoopGroup(loopCount: options.storeURL == nil ? 2 : 4, name: "netlab-store")
+        let storeThreads = try EventLoopGroup(loopCount: options.storeURL == nil ? 2 : 8, name: "netlab-store")
         // What to undo when the system stops (or fails to start): an instance's session.
         var cleanups: [@Sendable () -> Void] = []
         do {

@@ -341,7 +341,9 @@ public final class PostgresGatewayStore: GatewayStore {
                               AND n.url = outbox.url AND n.id > outbox.id
                               AND (n.delivered_at IS NOT NULL OR (n.leased = 1 AND n.next_attempt_at > $1)))
                 """, [.integer(now), .text(SQLiteGatewayStore.overtakenResult)])
-            // An entry behind an older undelivered one waits for that one's next attempt.
+            // An entry behind an older undelivered one waits for that one's next attempt — also when
+            // that attempt is due now, so that it sorts after it and the window moves on (a window
+            // full of entries waiting behind due ones outside it would never make progress).
             try db.execute(
                 """
                 UPDATE outbox SET leased = 0, next_attempt_at = (
@@ -351,14 +353,14 @@ public final class PostgresGatewayStore: GatewayStore {
                 WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND \(window)
                   AND EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = outbox.merchant_id AND p.order_id = outbox.order_id
                               AND p.url = outbox.url AND p.id < outbox.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL
-                              AND p.next_attempt_at > $1)
+                              AND p.next_attempt_at > outbox.next_attempt_at)
                 """, [.integer(now)])
             // Due, the oldest undelivered of its order and URL, and not being claimed by another
             // instance right now (SKIP LOCKED: taken by nobody else, waited for by nobody).
             let candidates = try db.execute(
                 """
                 SELECT \(TransactionRow.outboxColumns) FROM outbox AS o
-                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 \(exclusion)
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 \(exclusion) AND o.\(window)
                   AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = o.merchant_id AND p.order_id = o.order_id
                                   AND p.url = o.url AND p.id < o.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
                 ORDER BY next_attempt_at, id LIMIT $2
