@@ -14,6 +14,21 @@ func present(_ path: String) -> Bool { FileManager.default.fileExists(atPath: Co
 let withLabReferences = present("Sources/LabReferences")
 let withTests = present("Tests")
 
+/// PostgreSQL support (the shared store of several gateway instances: docs/SCALING.md) is built
+/// where libpq's headers are: a student's laptop without them still builds everything else.
+/// `NETLAB_POSTGRES=1` or `=0` decides instead.
+let withPostgres: Bool = {
+    switch Context.environment["NETLAB_POSTGRES"] {
+    case "1": return true
+    case "0": return false
+    default:
+        return ["/usr/include/postgresql/libpq-fe.h", "/usr/include/libpq-fe.h", "/opt/homebrew/opt/libpq/include/libpq-fe.h",
+                "/usr/local/opt/libpq/include/libpq-fe.h"].contains { FileManager.default.fileExists(atPath: $0) }
+    }
+}()
+/// Where PostgreSQL support is built, the code that uses it is compiled in (`#if NETLAB_POSTGRES`).
+let postgresSettings: [SwiftSetting] = withPostgres ? [.define("NETLAB_POSTGRES")] : []
+
 let package = Package(
     name: "NetLab",
     platforms: [.macOS(.v15)],
@@ -64,14 +79,17 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
 
+    ] + (withPostgres ? [
         // libpq, PostgreSQL's C client (libpq-dev): the gateway's shared store for several instances.
         .systemLibrary(
             name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
-
+    ] : []) + [
         // The payment system: bank, gateway (payment, fraud and notification services),
         // merchant and customer, as HTTPS services on NetLab.
         // Its pages, scripts and styles are files (Pages/): plain HTML, CSS and JavaScript.
-        .target(name: "PaymentFlow", dependencies: ["NetLab", "TCPSocket", "TLSWrapper", "CSQLite", "CPostgres"], resources: [.copy("Pages")]),
+        .target(
+            name: "PaymentFlow", dependencies: ["NetLab", "TCPSocket", "TLSWrapper", "CSQLite"] + (withPostgres ? ["CPostgres"] : []),
+            resources: [.copy("Pages")], swiftSettings: postgresSettings),
 
         // The step-through demo: scenarios of the payment system, observed at every layer.
         .target(name: "NetLabDemo", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "TCPSocket", "HTTPParser", "LabNetwork"]),
@@ -88,7 +106,8 @@ let package = Package(
                 "PaymentFlow",
                 "NetLabDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: postgresSettings
         ),
     ] + (withLabReferences ? [
         // NetLab's own answers to labs 1, 3 and 4 (lab 2's is HTTPMessageParser, lab 5's the
@@ -103,7 +122,7 @@ let package = Package(
         .testTarget(name: "TLSWrapperTests", dependencies: ["TLSWrapper", "TCPSocket", "NetLabTestSupport"]),
         .testTarget(
             name: "PaymentFlowTests", dependencies: ["PaymentFlow", "NetLab", "TLSWrapper", "HTTPParser", "TCPSocket", "NetLabTestSupport"],
-            exclude: ["Interop"]),
+            exclude: ["Interop"], swiftSettings: postgresSettings),
         .testTarget(name: "NetLabConformanceTests", dependencies: ["NetLabConformance", "LabReferences", "HTTPParser", "TCPSocket", "TLSWrapper", "PaymentFlow"]),
         .testTarget(name: "ExercisesTests", dependencies: ["NetLabTestSupport"]),
         .testTarget(

@@ -117,7 +117,7 @@ struct GatewayCluster {
         say("healthz \(gatewayURL)/healthz")
         say("nginx \(path) (process \(children[.nginx]?.process.processIdentifier ?? 0))")
         for prefix in ["instructor ", "state ", "trust ", "merchant "] { if let line = lines.first(where: { $0.hasPrefix(prefix) }) { say(line) } }
-        if let store = options.store { say("store \(PostgresDatabase.redacted(store))") }
+        if let store = options.store { say("store \(PaymentSystemOptions.redacted(storeURL: store))") }
 
         let probes = Task { await probe(sink) }
         defer { probes.cancel() }

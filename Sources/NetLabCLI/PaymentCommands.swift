@@ -308,7 +308,11 @@ struct GatewayCommand: ParsableCommand {
                 guard store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
                     throw ValidationError("--store is a postgres:// or postgresql:// URL, not \(store)")
                 }
+                #if NETLAB_POSTGRES
                 return try PostgresGatewayStore(database: PostgresDatabase(url: store, poolSize: 1))
+                #else
+                throw PostgresError.notBuilt(url: store)
+                #endif
             }
             let directory = state ?? PaymentSystemOptions.defaultStateDirectory
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

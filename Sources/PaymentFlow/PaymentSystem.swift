@@ -103,6 +103,15 @@ public struct PaymentSystemOptions: Sendable {
         self.stateDirectory = stateDirectory
     }
 
+    /// A store URL fit to print: without its password (`postgres://user:…@host/db` →
+    /// `postgres://user@host/db`).
+    public static func redacted(storeURL url: String) -> String {
+        guard let at = url.firstIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + String(url[at...])
+    }
+
     /// `~/.netlab` (or `$NETLAB_STATE`): where `netlab serve` keeps its state by default.
     public static var defaultStateDirectory: String {
         if let dir = ProcessInfo.processInfo.environment["NETLAB_STATE"], !dir.isEmpty { return dir }
@@ -325,6 +334,7 @@ public final class PaymentSystem: Sendable {
         if actors.contains(.gateway) || actors.contains(.notification) {
             let opened: any GatewayStore
             if let url = options.storeURL {
+                #if NETLAB_POSTGRES
                 // Shared by every instance: the schema is migrated once, by whichever starts first.
                 let database = try PostgresDatabase(url: url, poolSize: 16)
                 try PostgresGatewayStore.migrate(database)
@@ -336,6 +346,9 @@ public final class PaymentSystem: Sendable {
                 opened = try PostgresGatewayStore(database: database, instance: instance)
                 accounts = try PostgresAccountStore(database: database)
                 ephemeral = PostgresEphemeralStore(database: database)
+                #else
+                throw PostgresError.notBuilt(url: url)
+                #endif
             } else {
                 let file = try SQLiteGatewayStore(path: options.stateDirectory + "/gateway.sqlite")
                 accounts = try SQLiteAccountStore(database: file.database)
@@ -458,9 +471,13 @@ public final class PaymentSystem: Sendable {
         }
         let stored: MerchantAccount?
         if let url = options.storeURL {
+            #if NETLAB_POSTGRES
             let database = try PostgresDatabase(url: url, poolSize: 1)
             try PostgresGatewayStore.migrate(database)
             stored = try PostgresGatewayStore(database: database).merchants().first { $0.merchantID == options.merchantID }
+            #else
+            throw PostgresError.notBuilt(url: url)
+            #endif
         } else {
             let path = options.stateDirectory + "/gateway.sqlite"
             stored = FileManager.default.fileExists(atPath: path)

@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import Foundation
 import HTTPParser
 import NetLab
@@ -197,3 +198,4 @@ struct ScaleOutTests {
     }
 }
 }  // extension SeparateProcesses
+#endif

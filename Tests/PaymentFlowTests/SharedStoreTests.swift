@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import Foundation
 import NetLabTestSupport
 import Testing
@@ -220,3 +221,4 @@ struct SharedStoreTests {
         while try !condition(), Date() < deadline { usleep(20_000) }
     }
 }
+#endif

@@ -9,10 +9,17 @@ enum StoreEngine: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     var testDescription: String { rawValue }
 
-    /// SQLite always; PostgreSQL when a cluster is there (see ``TestPostgres``).
-    static var available: [StoreEngine] { TestPostgres.serverURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+    /// SQLite always; PostgreSQL when this build has it and a cluster is there (see ``TestPostgres``).
+    static var available: [StoreEngine] {
+        #if NETLAB_POSTGRES
+        TestPostgres.serverURL == nil ? [.sqlite] : [.sqlite, .postgres]
+        #else
+        [.sqlite]
+        #endif
+    }
 }
 
+#if NETLAB_POSTGRES
 /// A PostgreSQL cluster for the tests: `$NETLAB_POSTGRES_URL` (CI starts a throwaway one with
 /// scripts/postgres-cluster.sh), else one this test process starts the same way in a temporary
 /// folder and stops when it exits. Each test gets a database of its own. Without PostgreSQL
@@ -61,6 +68,7 @@ enum TestPostgres {
         return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 }
+#endif
 
 /// A gateway store and account store of one engine, fresh for one test.
 struct TestStores {
@@ -82,11 +90,16 @@ struct TestStores {
             return TestStores(store: store, accounts: try SQLiteAccountStore(database: store.database), ephemeral: MemoryEphemeralStore(),
                               url: nil, directory: directory)
         case .postgres:
+            #if NETLAB_POSTGRES
             let url = try TestPostgres.freshDatabase()
             return try open(url: url, pendingWebhookLimit: pendingWebhookLimit, instance: instance)
+            #else
+            throw PostgresError.notBuilt(url: "")
+            #endif
         }
     }
 
+    #if NETLAB_POSTGRES
     /// Another instance's view of the same PostgreSQL database.
     static func open(url: String, pendingWebhookLimit: Int = SQLiteGatewayStore.defaultPendingWebhookLimit, instance: Bool = false) throws -> TestStores {
         let database = try PostgresDatabase(url: url, poolSize: 4)
@@ -96,9 +109,12 @@ struct TestStores {
         return TestStores(store: store, accounts: try PostgresAccountStore(database: database), ephemeral: PostgresEphemeralStore(database: database),
                           url: url, directory: nil)
     }
+    #endif
 
     func remove() {
+        #if NETLAB_POSTGRES
         (store as? PostgresGatewayStore)?.instance?.stop()
+        #endif
         if let directory { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import Foundation
 
 /// An ``AccountStore`` on PostgreSQL, shared by every gateway instance: the same tables as
@@ -134,3 +135,4 @@ public final class PostgresAccountStore: AccountStore {
         }
     }
 }
+#endif

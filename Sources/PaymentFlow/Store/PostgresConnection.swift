@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import CPostgres
 import Foundation
 
@@ -211,3 +212,4 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 }
+#endif

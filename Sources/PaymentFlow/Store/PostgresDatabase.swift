@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import Foundation
 import TCPSocket
 
@@ -32,15 +33,8 @@ public final class PostgresDatabase: @unchecked Sendable {
         open = 1
     }
 
-    /// The URL without its password (`postgres://user:…@host/db` → `postgres://user@host/db`).
-    public var redactedURL: String { Self.redacted(url) }
-
-    public static func redacted(_ url: String) -> String {
-        guard let at = url.firstIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + String(url[at...])
-    }
+    /// The URL without its password (see ``PaymentSystemOptions/redacted(storeURL:)``).
+    public var redactedURL: String { PaymentSystemOptions.redacted(storeURL: url) }
 
     /// Runs one statement on its own (autocommit) and returns its rows.
     @discardableResult
@@ -119,3 +113,4 @@ public final class PostgresDatabase: @unchecked Sendable {
         condition.unlock()
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import Foundation
 import TCPSocket
 
@@ -61,3 +62,4 @@ public final class PostgresEphemeralStore: EphemeralStore {
                                  [.text(kind.rawValue), .integer(Timestamp.millis(now))]).first?[0].integer ?? 0)
     }
 }
+#endif

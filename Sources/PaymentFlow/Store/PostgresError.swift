@@ -20,6 +20,12 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// serialization failure (`40001`) or a deadlock (`40P01`). Running it again is safe.
     public var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
 
+    /// This build has no PostgreSQL support (libpq's headers were not there when it was built).
+    public static func notBuilt(url: String) -> PostgresError {
+        PostgresError(kind: .connection, sqlState: "", message: "this build of NetLab has no PostgreSQL support: install libpq's headers (Debian: libpq-dev, Homebrew: libpq) and build again",
+                      statement: "connect")
+    }
+
     public var description: String {
         switch kind {
         case .connection: "PostgreSQL connection failed (\(message))"

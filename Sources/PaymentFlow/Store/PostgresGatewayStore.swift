@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import Foundation
 
 /// The gateway's store on PostgreSQL, shared by every instance of the gateway (`--store
@@ -437,3 +438,4 @@ public final class PostgresGatewayStore: GatewayStore {
         return newestFirst.reversed().map(TransactionRow.decodeOutbox)
     }
 }
+#endif

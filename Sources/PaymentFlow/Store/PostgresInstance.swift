@@ -1,3 +1,4 @@
+#if NETLAB_POSTGRES
 import Foundation
 import Glibc
 import TCPSocket
@@ -126,3 +127,4 @@ public final class PostgresInstance: InstanceCoordinator, @unchecked Sendable {
         lock.withLock { listener = nil }
     }
 }
+#endif

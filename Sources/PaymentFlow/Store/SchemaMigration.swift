@@ -56,6 +56,10 @@ public struct SchemaMigration: Sendable {
         }
     }
 
+}
+
+#if NETLAB_POSTGRES
+extension SchemaMigration {
     /// Applies `migrations` of `component` that the PostgreSQL database lacks, one instance at
     /// a time (a transaction-scoped advisory lock: the others wait, then find them applied).
     static func apply(_ migrations: [SchemaMigration], component: String, to database: PostgresDatabase) throws {
@@ -80,6 +84,7 @@ public struct SchemaMigration: Sendable {
             .compactMap { $0[0].integer.map(Int.init) }
     }
 }
+#endif
 
 /// The advisory lock keys NetLab takes on PostgreSQL (one number space per database).
 enum PostgresLocks {
