@@ -6,7 +6,8 @@
 #
 # The cluster listens on 127.0.0.1 at a free port and on a socket in DIR, trusts local
 # connections (it holds nothing but test data and lives as long as the run) and has one
-# superuser, `netlab`. PostgreSQL refuses to run as root: when run as root, the cluster is
+# superuser, `netlab`. It drops the session of a client that vanished (a killed machine, a cut
+# cable) after about 25 s of silence (TCP keepalives), so its advisory locks go with it. PostgreSQL refuses to run as root: when run as root, the cluster is
 # made and run by the `postgres` user (Debian's package makes it), else `nobody`.
 # Needs Debian's `postgresql` package (initdb and pg_ctl under /usr/lib/postgresql/*/bin).
 # $NETLAB_PG_OPTIONS adds server settings (e.g. "-c shared_preload_libraries=pg_stat_statements"
@@ -38,16 +39,16 @@ start)
     if [ "$(id -u)" = 0 ]; then
         user=postgres; id -u "$user" >/dev/null 2>&1 || user=nobody
         chown "$user" "$dir"
-        # The socket folder and the data must be reachable by that user: open the path's folders.
-        parent="$dir"
-        while [ "$parent" != "/" ]; do parent="$(dirname "$parent")"; chmod o+x "$parent" 2>/dev/null || true; done
+        # The folder must be reachable by that user (no folder on the way is opened for it).
+        runuser -u "$user" -- test -w "$dir" \
+            || { echo "postgres-cluster: $user cannot reach $dir; choose a folder it can (e.g. under /tmp)" >&2; exit 1; }
     fi
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     as_owner "$bin/initdb" -D "$dir/data" -U netlab --auth=trust --encoding=UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     # Sized for tests and a few gateway instances; fsync stays on (the kill test relies on commits).
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
-        "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 -c shared_buffers=64MB ${NETLAB_PG_OPTIONS:-}" \
+        "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 -c shared_buffers=64MB -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 ${NETLAB_PG_OPTIONS:-}" \
         start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "postgres://netlab@127.0.0.1:$port/postgres"
     ;;

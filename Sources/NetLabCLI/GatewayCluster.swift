@@ -98,8 +98,10 @@ struct GatewayCluster {
             }
         }
 
-        // nginx in front.
+        // nginx in front — after an nginx a killed cluster left behind (it is not tied to our
+        // lifetime) is stopped: it would hold the port, and answer for instances gone.
         let configuration = nginxConfiguration()
+        await Self.stopLeftover(pidFile: configuration.directory + "/nginx.pid")
         let path = try configuration.write()
         children[.nginx] = try spawnNginx(nginx, path, sink)
         guard await waitForListener(port: options.portBase) else {
@@ -150,7 +152,15 @@ struct GatewayCluster {
                 }
             case .unhealthy(let k, let why):
                 say("gateway instance \(k) failed three health checks (\(why)): stopping it to start it again")
-                children[.instance(k)]?.process.terminate()
+                if let process = children[.instance(k)]?.process {
+                    process.terminate()
+                    // One whose shutdown hangs (on the very database it lost) is killed.
+                    let pid = process.processIdentifier
+                    Task {
+                        try? await Task.sleep(for: .seconds(15))
+                        if process.isRunning, process.processIdentifier == pid { kill(pid, SIGKILL) }
+                    }
+                }
             case .healthy(let k):
                 say("gateway instance \(k) is healthy")
             case .terminate:
@@ -195,6 +205,19 @@ struct GatewayCluster {
             try? await Task.sleep(for: wait)
             sink.yield(.restart(unit))
         }
+    }
+
+    /// Stops the nginx whose master's pid is in `pidFile`, if it still runs (SIGQUIT, then
+    /// SIGKILL after 5 s).
+    private static func stopLeftover(pidFile: String) async {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, kill(pid, 0) == 0,
+            let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), command.contains("nginx")
+        else { return }
+        say("stopping the nginx a previous run left (process \(pid))")
+        kill(pid, SIGQUIT)
+        for _ in 0..<50 where kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(100)) }
+        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
     }
 
     /// Up to 10 s for a TCP listener on `port`.

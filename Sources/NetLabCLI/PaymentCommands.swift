@@ -56,7 +56,7 @@ struct PaymentServeOptions: ParsableArguments {
     @Flag(help: "Print an access-log line per request (queries of /v2/token are redacted).")
     var accessLog = false
 
-    @Option(help: "The gateway's store: a postgres://USER@HOST:PORT/DATABASE URL that several gateway instances share (the gateway and notification services); default: the SQLite file in the state folder.")
+    @Option(help: "The gateway's store: a postgres://USER@HOST:PORT/DATABASE URL that several gateway instances share (the gateway and notification services); default: the SQLite file in the state folder. Keep a password out of it (and out of `ps`): PGPASSWORD or ~/.pgpass.")
     var store: String?
 
     /// Set by `serve gateway --instances N` for each instance it starts: listen here, and give
@@ -70,7 +70,7 @@ struct PaymentServeOptions: ParsableArguments {
 
     mutating func validate() throws {
         if let store, !(store.hasPrefix("postgres://") || store.hasPrefix("postgresql://")) {
-            throw ValidationError("--store is a postgres:// or postgresql:// URL (without it the gateway keeps its SQLite file in the state folder), not \(store)")
+            throw ValidationError("--store is a postgres:// or postgresql:// URL (without it the gateway keeps its SQLite file in the state folder), not \(PaymentSystemOptions.redacted(storeURL: store))")
         }
         // A host only: a scheme, a port or a path would make every URL (and the certificate) wrong.
         if let publicHost, publicHost.isEmpty || publicHost.contains(where: { "/:@?#[] ".contains($0) }) && !Self.isIPv6(publicHost) {
@@ -306,7 +306,7 @@ struct GatewayCommand: ParsableCommand {
         func store() throws -> any MerchantStore {
             if let store = storeURL {
                 guard store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
-                    throw ValidationError("--store is a postgres:// or postgresql:// URL, not \(store)")
+                    throw ValidationError("--store is a postgres:// or postgresql:// URL, not \(PaymentSystemOptions.redacted(storeURL: store))")
                 }
                 #if NETLAB_POSTGRES
                 return try PostgresGatewayStore(database: PostgresDatabase(url: store, poolSize: 1))

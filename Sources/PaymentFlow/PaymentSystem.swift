@@ -106,10 +106,18 @@ public struct PaymentSystemOptions: Sendable {
     /// A store URL fit to print: without its password (`postgres://user:…@host/db` →
     /// `postgres://user@host/db`).
     public static func redacted(storeURL url: String) -> String {
-        guard let at = url.firstIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + String(url[at...])
+        var text = url
+        // `?password=…` (or `&password=…`) in the query.
+        if let query = text.firstIndex(of: "?") {
+            let parameters = text[text.index(after: query)...].split(separator: "&", omittingEmptySubsequences: false)
+                .map { $0.lowercased().hasPrefix("password=") ? "password=…" : String($0) }
+            text = String(text[...query]) + parameters.joined(separator: "&")
+        }
+        // `user:password@` before the host.
+        guard let scheme = text.range(of: "://") else { return text }
+        let authority = text[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" }
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return text }
+        return String(text[..<colon]) + String(text[at...])
     }
 
     /// `~/.netlab` (or `$NETLAB_STATE`): where `netlab serve` keeps its state by default.

@@ -261,6 +261,31 @@ struct GatewayStoreTests {
         }
     }
 
+    @Test("a merchant at its share with a backlog larger than a claim looks at does not hide another merchant's webhook", arguments: StoreEngine.available)
+    func fairnessPastTheWindow(engine: StoreEngine) async throws {
+        try await BlockingWork.run {
+            try Self.withStore(engine) { store in
+                try store.saveMerchant(MerchantAccount(merchantID: "N", serverKey: "SB-Mid-server-n", clientKey: "SB-Mid-client-n"))
+                // M: 60 due webhooks, older than N's one (a claim of 4 looks at 16 at most).
+                for n in 1...60 {
+                    #expect(try store.reserve(Self.charge("m-\(n)", order: "mo-\(n)")))
+                    try store.update(merchantID: "M", id: "m-\(n)") { _, webhooks in webhooks.append(Self.draft(.settlement, "m-\(n)")) }
+                }
+                var other = Self.charge("n-1", order: "no-1")
+                other.merchantID = "N"
+                #expect(try store.reserve(other))
+                try store.update(merchantID: "N", id: "n-1") { _, webhooks in
+                    var draft = Self.draft(.settlement, "n-1")
+                    draft.dueAt = 5
+                    webhooks.append(draft)
+                }
+                // M's deliveries are at their share: N's webhook is handed out all the same.
+                let taken = try store.claimDueNotifications(now: 10, leaseUntil: 1_000, limit: 4, share: 2, inFlight: ["M": 2])
+                #expect(taken.map { String(decoding: $0.body, as: UTF8.self) } == ["n-1"])
+            }
+        }
+    }
+
     @Test("an old file gains the new columns; a charge the old version left unanswered counts as in flight")
     func migration() async throws {
         try await BlockingWork.run {

@@ -10,8 +10,9 @@ import Foundation
 /// - **the bank's dues:** reversals and refunds the bank has not confirmed are asked again;
 /// - **subscriptions:** the charges that are due are made (``Subscriptions``).
 ///
-/// Several instances on one store take turns (``InstanceCoordinator``): one runs the passes, and
-/// recovery sees only charges whose instance is gone (the store knows who runs what).
+/// Several instances on one store (``InstanceCoordinator``): each recovers its own charges and
+/// those of instances that are gone (the store knows who runs what); one at a time — the
+/// holder of the timers' turn — runs the rest.
 struct GatewayTimers: Sendable {
     let ledger: TransactionLedger
     let store: any TransactionStore
@@ -22,10 +23,9 @@ struct GatewayTimers: Sendable {
     let checkpoints: Checkpoints<Gateway.Step>
     let coordinator: any InstanceCoordinator
 
-    /// One pass; returns how many transactions changed or were settled with the bank (none
-    /// when another instance has the turn).
+    /// One pass; returns how many transactions changed or were settled with the bank (only
+    /// recovery's when another instance has the turn).
     func pass() async throws -> Int {
-        guard coordinator.holdsTimerTurn() else { return 0 }
         let now = configuration.now()
         var changed = 0
         // Listed as in flight: abandoned only if, in the abandon's own atomic step, it is still in
@@ -40,6 +40,10 @@ struct GatewayTimers: Sendable {
             }
             if record(.abandon, transaction, unlessDone: { !cutOff($0) }, { $0.charge = .finished }) { changed += 1 }
         }
+        // Recovery runs on every instance (its own charges that an error left mid-call are
+        // found by it alone; two instances abandoning one charge take turns in the ledger, and
+        // the second finds it done). The rest is the turn-holder's.
+        guard coordinator.holdsTimerTurn() else { return changed }
         for transaction in try store.expired(before: Timestamp.midtrans(now)) {
             if record(.expire, transaction) { changed += 1 }
         }

@@ -14,6 +14,9 @@ import TCPSocket
 public final class MerchantDirectory: Sendable {
     private let store: any MerchantStore
     private let cache = Locked<(list: [MerchantAccount], loaded: ContinuousClock.Instant)?>(nil)
+    /// Counts ``invalidate()``s: a list read before the latest one is not kept (it may hold the
+    /// keys the news said changed).
+    private let generation = Locked(0)
 
     public init(store: any MerchantStore) {
         self.store = store
@@ -40,7 +43,10 @@ public final class MerchantDirectory: Sendable {
     /// Forgets the cached merchants: the next request reads them again (another instance
     /// changed them).
     public func invalidate() {
-        cache.withLock { $0 = nil }
+        generation.withLock { current in
+            current += 1
+            cache.withLock { $0 = nil }
+        }
     }
 
     private func find(_ key: String, _ field: KeyPath<MerchantAccount, String>) throws(GatewayError) -> MerchantAccount? {
@@ -53,8 +59,11 @@ public final class MerchantDirectory: Sendable {
             return cached.list
         }
         do {
+            let before = generation.withLock { $0 }
             let list = try store.merchants()
-            cache.withLock { $0 = (list, .now) }
+            generation.withLock { current in
+                if current == before { cache.withLock { $0 = (list, .now) } }
+            }
             return list
         } catch {
             throw .internalFailure("reading merchants: \(error)")

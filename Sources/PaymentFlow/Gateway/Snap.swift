@@ -45,8 +45,10 @@ final class Snap: Sendable {
 
     private enum Payment: Equatable, Codable {
         case open
-        /// A charge is running (a second one is refused).
-        case charging
+        /// A charge is running since then (a second one is refused — unless this one is older
+        /// than any charge lasts: its instance died, and the page may be used again; the order
+        /// id's reservation still lets only one charge through).
+        case charging(since: Date)
         /// The page's transaction.
         case made(transactionID: String)
     }
@@ -113,7 +115,7 @@ final class Snap: Sendable {
         try storing {
             try sessions.put(.snapSession, key: token, value: session.encoded(), now: now, expires: kept)
             // The order's older page goes: the new one replaces it.
-            let older = try sessions.update(.snapOrder, key: "\(merchant.merchantID)|\(orderID)", now: now, expires: kept) { current -> [UInt8]? in
+            let older = try sessions.update(.snapOrder, key: "\(merchant.merchantID)|\(orderID)", now: now, expires: kept, renew: true) { current -> [UInt8]? in
                 defer { current = Array(token.utf8) }
                 return current
             }
@@ -154,7 +156,8 @@ final class Snap: Sendable {
     /// `GET /snap/v2/transactions/{token}/status`: the page's transaction as its script follows it.
     func status(_ request: HTTPRequest) throws(GatewayError) -> HTTPResponse {
         let (merchant, _, kept) = try session(request.pathParameters["token"] ?? "", evenIfExpired: true)
-        guard let id = kept.transactionID else { throw .transactionNotFound }
+        // A charge under way (or whose note did not get stored) is found by the page's order id.
+        guard let id = kept.transactionID ?? (kept.payment == .open ? nil : kept.orderID) else { throw .transactionNotFound }
         let transaction = try flow.ledger.find(merchantID: merchant.merchantID, id: id)
         return PaymentPage.status(of: transaction, merchant: merchant, gatewayURL: publicURL(), finishURL: kept.finishURL)
     }
@@ -169,16 +172,25 @@ final class Snap: Sendable {
         (request.overrideNotificationURLs, request.appendNotificationURLs) = (kept.overrideURLs, kept.appendURLs)
         if let expiry = kept.expiry { request.customExpiry = expiry }
         // One payment per page, claimed before the charge runs.
-        guard try changeSession(token, from: .open, to: .charging) else { throw .snapTransactionProcessed }
+        let started = configuration.now()
+        guard try changeSession(token, to: .charging(since: started), if: { payment in
+            switch payment {
+            case .open: true
+            case .charging(let since): started.timeIntervalSince(since) > Self.abandonedCharge
+            case .made: false
+            }
+        }) else { throw .snapTransactionProcessed }
         let result: ChargeFlow.Result
         do {
             result = try await flow.charge(request, merchant: merchant)
         } catch {
             // Refused (a declined validation, a used card token…): the page may try again.
-            _ = try? changeSession(token, from: .charging, to: .open)
+            _ = try? changeSession(token, to: .open, if: { $0 == .charging(since: started) })
             throw error
         }
-        _ = try changeSession(token, from: .charging, to: .made(transactionID: result.transaction.transactionID))
+        // The payment is made whatever happens to this note: the page's status finds it by the
+        // order id too (a failure to store it must not turn a paid charge into an error).
+        _ = try? changeSession(token, to: .made(transactionID: result.transaction.transactionID), if: { $0 == .charging(since: started) })
         return (result, merchant, kept.finishURL)
     }
 
@@ -229,6 +241,10 @@ final class Snap: Sendable {
     /// The most pages open at once (memory stays bounded: at most this many × ``maximumBody``).
     static let maximumSessions = 10_000
 
+    /// How long a charge may have been "running" before its page may be used again: longer than
+    /// any charge lasts (its calls give up after 20 s each).
+    static let abandonedCharge: TimeInterval = 120
+
     /// How long a page whose time ran out is kept to say so (and to follow a payment made in time).
     static let grace: TimeInterval = 3600
 
@@ -242,13 +258,13 @@ final class Snap: Sendable {
         return (merchant, (try? JSONSerialization.jsonObject(with: session.body)) as? [String: Any] ?? [:], session)
     }
 
-    /// Moves the page's payment from `expected` to `next` in one atomic step; false when it was
-    /// not `expected` (another request, perhaps on another instance, got there first).
-    private func changeSession(_ token: String, from expected: Payment, to next: Payment) throws(GatewayError) -> Bool {
+    /// Moves the page's payment to `next` in one atomic step if `allowed` says so of where it
+    /// is; false when not (another request, perhaps on another instance, got there first).
+    private func changeSession(_ token: String, to next: Payment, if allowed: (Payment) -> Bool) throws(GatewayError) -> Bool {
         let now = configuration.now()
         return try storing {
             try sessions.update(.snapSession, key: token, now: now, expires: now) { stored -> Bool in
-                guard var session = stored.flatMap(Session.decoded), session.payment == expected else { return false }
+                guard var session = stored.flatMap(Session.decoded), allowed(session.payment) else { return false }
                 session.payment = next
                 stored = session.encoded()
                 return true

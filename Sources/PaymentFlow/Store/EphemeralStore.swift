@@ -26,11 +26,18 @@ public protocol EphemeralStore: Sendable {
     /// The value under `key`, unless it is missing or expired at `now`.
     func get(_ kind: EphemeralKind, key: String, now: Date) throws -> [UInt8]?
     /// Reads, changes and writes one record atomically: `change` sees nil for a missing or
-    /// expired record, and leaves nil to remove it; a value it leaves keeps its expiry (a new
-    /// record gets `expires`).
-    func update<R>(_ kind: EphemeralKind, key: String, now: Date, expires: Date, _ change: (inout [UInt8]?) throws -> R) throws -> R
+    /// expired record, and leaves nil to remove it. A value it leaves keeps the record's expiry
+    /// (a new record gets `expires`) — or, with `renew`, gets `expires` either way.
+    func update<R>(_ kind: EphemeralKind, key: String, now: Date, expires: Date, renew: Bool, _ change: (inout [UInt8]?) throws -> R) throws -> R
     /// How many records of `kind` are unexpired at `now`.
     func count(_ kind: EphemeralKind, now: Date) throws -> Int
+}
+
+extension EphemeralStore {
+    /// ``update(_:key:now:expires:renew:_:)`` keeping a record's expiry.
+    public func update<R>(_ kind: EphemeralKind, key: String, now: Date, expires: Date, _ change: (inout [UInt8]?) throws -> R) throws -> R {
+        try update(kind, key: key, now: now, expires: expires, renew: false, change)
+    }
 }
 
 /// ``EphemeralStore`` in this process's memory: one gateway instance.
@@ -56,13 +63,13 @@ public final class MemoryEphemeralStore: EphemeralStore {
         records.withLock { records in records[Key(kind: kind, key: key)].flatMap { $0.expires > now ? $0.value : nil } }
     }
 
-    public func update<R>(_ kind: EphemeralKind, key: String, now: Date, expires: Date, _ change: (inout [UInt8]?) throws -> R) throws -> R {
+    public func update<R>(_ kind: EphemeralKind, key: String, now: Date, expires: Date, renew: Bool, _ change: (inout [UInt8]?) throws -> R) throws -> R {
         try records.withLock { records in
             let k = Key(kind: kind, key: key)
             let current = records[k].flatMap { $0.expires > now ? $0 : nil }
             var value = current?.value
             let result = try change(&value)
-            records[k] = value.map { ($0, current?.expires ?? expires) }
+            records[k] = value.map { ($0, renew ? expires : current?.expires ?? expires) }
             return result
         }
     }

@@ -52,7 +52,13 @@ public final class PostgresDatabase: @unchecked Sendable {
             attempt += 1
             do {
                 return try withConnection { connection in
-                    try connection.execute("BEGIN")
+                    do {
+                        try connection.execute("BEGIN")
+                    } catch let error as PostgresError where error.kind == .connection {
+                        // Nothing was sent but BEGIN: an idle connection the server dropped
+                        // (a restart). Safe to run again on a fresh one.
+                        throw BrokenBeforeBegin(error: error)
+                    }
                     do {
                         let result = try body(connection)
                         try connection.execute("COMMIT")
@@ -64,8 +70,15 @@ public final class PostgresDatabase: @unchecked Sendable {
                 }
             } catch let error as PostgresError where error.isRetryable && attempt <= Self.retries {
                 continue
+            } catch let broken as BrokenBeforeBegin {
+                guard attempt <= Self.retries else { throw broken.error }
+                continue
             }
         }
+    }
+
+    private struct BrokenBeforeBegin: Error {
+        let error: PostgresError
     }
 
     /// Runs `body` with one connection to itself and no transaction (each statement sees the
@@ -86,9 +99,19 @@ public final class PostgresDatabase: @unchecked Sendable {
         }
     }
 
+    /// How long a caller waits for a connection when all are lent out.
+    static let borrowTimeout: TimeInterval = 30
+
     private func borrow() throws(PostgresError) -> PostgresConnection {
         condition.lock()
-        while idle.isEmpty && open >= poolSize { condition.wait() }
+        let deadline = Date().addingTimeInterval(Self.borrowTimeout)
+        while idle.isEmpty && open >= poolSize {
+            guard condition.wait(until: deadline) else {
+                condition.unlock()
+                throw PostgresError(kind: .connection, sqlState: "", message: "no database connection came free within \(Int(Self.borrowTimeout)) s (all \(poolSize) busy)",
+                                    statement: "borrow")
+            }
+        }
         if let connection = idle.popLast() {
             condition.unlock()
             return connection
@@ -108,7 +131,8 @@ public final class PostgresDatabase: @unchecked Sendable {
 
     private func giveBack(_ connection: PostgresConnection) {
         condition.lock()
-        if connection.isHealthy { idle.append(connection) } else { open -= 1 }
+        // A connection left broken, or inside a transaction, is dropped rather than lent again.
+        if connection.isIdle { idle.append(connection) } else { open -= 1 }
         condition.signal()
         condition.unlock()
     }

@@ -34,7 +34,7 @@ public final class PostgresEphemeralStore: EphemeralStore {
                              [.text(kind.rawValue), .text(key), .integer(Timestamp.millis(now))]).first?[0].bytes
     }
 
-    public func update<R>(_ kind: EphemeralKind, key: String, now: Date, expires: Date, _ change: (inout [UInt8]?) throws -> R) throws -> R {
+    public func update<R>(_ kind: EphemeralKind, key: String, now: Date, expires: Date, renew: Bool, _ change: (inout [UInt8]?) throws -> R) throws -> R {
         try database.transaction { db in
             try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(kind.rawValue + "|" + key)])
             let row = try db.execute("SELECT value, expires_at FROM ephemeral WHERE kind = $1 AND key = $2", [.text(kind.rawValue), .text(key)]).first
@@ -43,8 +43,8 @@ public final class PostgresEphemeralStore: EphemeralStore {
             let before = value
             let result = try change(&value)
             if let value {
-                guard value != before else { return result }
-                let keep = live?[1].integer ?? Timestamp.millis(expires)
+                guard value != before || renew else { return result }
+                let keep = renew ? Timestamp.millis(expires) : live?[1].integer ?? Timestamp.millis(expires)
                 try db.execute(
                     """
                     INSERT INTO ephemeral (kind, key, value, expires_at) VALUES ($1, $2, $3, $4)

@@ -286,25 +286,31 @@ public final class PostgresGatewayStore: GatewayStore {
 
     public func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim {
         try database.transaction { db in
-            try db.execute(
-                """
-                INSERT INTO idempotency (merchant_id, key, status, body, stored_at, fingerprint, running) VALUES ($1, $2, 0, '\\x', $3, $4, 1)
-                ON CONFLICT (merchant_id, key) DO NOTHING
-                """, [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
-            if db.changes == 1 { return .claimed }
-            let rows = try db.execute(
-                "SELECT status, body, stored_at, fingerprint, running FROM idempotency WHERE merchant_id = $1 AND key = $2 FOR UPDATE",
-                [.text(merchantID), .text(key)])
-            if let row = rows.first, now - (row[2].integer ?? 0) < lifetime {
-                guard row[3].text == fingerprint else { return .boundToAnotherRequest }
-                if row[4].integer == 1 { return .running }
-                return .replay(IdempotentAnswer(status: Int(row[0].integer ?? 0), body: row[1].bytes ?? [], storedAt: row[2].integer ?? 0))
+            // A key absent is inserted; a key present is locked and read. Between the two its
+            // claim may be released (deleted) by another request: then it is absent again, and
+            // the insert is tried anew — never a claim without its row.
+            while true {
+                try db.execute(
+                    """
+                    INSERT INTO idempotency (merchant_id, key, status, body, stored_at, fingerprint, running) VALUES ($1, $2, 0, '\\x', $3, $4, 1)
+                    ON CONFLICT (merchant_id, key) DO NOTHING
+                    """, [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
+                if db.changes == 1 { return .claimed }
+                guard let row = try db.execute(
+                    "SELECT status, body, stored_at, fingerprint, running FROM idempotency WHERE merchant_id = $1 AND key = $2 FOR UPDATE",
+                    [.text(merchantID), .text(key)]).first
+                else { continue }
+                if now - (row[2].integer ?? 0) < lifetime {
+                    guard row[3].text == fingerprint else { return .boundToAnotherRequest }
+                    if row[4].integer == 1 { return .running }
+                    return .replay(IdempotentAnswer(status: Int(row[0].integer ?? 0), body: row[1].bytes ?? [], storedAt: row[2].integer ?? 0))
+                }
+                // Older than its lifetime (a claim left "running" by a crash expires too): this request's now.
+                try db.execute(
+                    "UPDATE idempotency SET status = 0, body = '\\x', stored_at = $3, fingerprint = $4, running = 1 WHERE merchant_id = $1 AND key = $2",
+                    [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
+                return .claimed
             }
-            // Older than its lifetime (a claim left "running" by a crash expires too): this request's now.
-            try db.execute(
-                "UPDATE idempotency SET status = 0, body = '\\x', stored_at = $3, fingerprint = $4, running = 1 WHERE merchant_id = $1 AND key = $2",
-                [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
-            return .claimed
         }
     }
 
@@ -327,21 +333,31 @@ public final class PostgresGatewayStore: GatewayStore {
             "SELECT 1 FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 LIMIT 1", [.integer(now)])
         guard !anything.isEmpty else { return [] }
         let skipped = inFlight.filter { $0.value >= share }.keys.sorted()
-        let exclusion = skipped.isEmpty ? "" : "AND merchant_id NOT IN (\(skipped.indices.map { "$\($0 + 3)" }.joined(separator: ", ")))"
+        // Merchants at their share are left out, in the window too: one merchant's backlog must
+        // not fill every window and hide everyone else's webhooks.
+        func exclusion(from first: Int) -> String {
+            skipped.isEmpty ? "" : "AND merchant_id NOT IN (\(skipped.indices.map { "$\($0 + first)" }.joined(separator: ", ")))"
+        }
         // The rules below look only at the oldest due entries, the ones this claim may take: with a
         // backlog (a merchant's endpoint down, deliveries behind the charges) a pass must not
         // examine every due entry; the next pass looks at the next ones.
-        let window = "id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT \(limit * 4))"
+        func window(from first: Int) -> String {
+            """
+            id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 \(exclusion(from: first))
+                   ORDER BY next_attempt_at, id LIMIT \(limit * 4))
+            """
+        }
+        let excluded = skipped.map(SQLValue.text)
         return try database.transaction { db in
             // Overtaken entries are given up for good (see SQLiteGatewayStore: same rule).
             try db.execute(
                 """
                 UPDATE outbox SET gave_up_at = $1, last_result = $2, leased = 0
-                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND \(window)
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND \(window(from: 3))
                   AND EXISTS (SELECT 1 FROM outbox AS n WHERE n.merchant_id = outbox.merchant_id AND n.order_id = outbox.order_id
                               AND n.url = outbox.url AND n.id > outbox.id
                               AND (n.delivered_at IS NOT NULL OR (n.leased = 1 AND n.next_attempt_at > $1)))
-                """, [.integer(now), .text(SQLiteGatewayStore.overtakenResult)])
+                """, [.integer(now), .text(SQLiteGatewayStore.overtakenResult)] + excluded)
             // An entry behind an older undelivered one waits for that one's next attempt — also when
             // that attempt is due now, so that it sorts after it and the window moves on (a window
             // full of entries waiting behind due ones outside it would never make progress).
@@ -351,22 +367,22 @@ public final class PostgresGatewayStore: GatewayStore {
                     SELECT MAX(p.next_attempt_at) FROM outbox AS p WHERE p.merchant_id = outbox.merchant_id
                       AND p.order_id = outbox.order_id AND p.url = outbox.url AND p.id < outbox.id
                       AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
-                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND \(window)
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND \(window(from: 2))
                   AND EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = outbox.merchant_id AND p.order_id = outbox.order_id
                               AND p.url = outbox.url AND p.id < outbox.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL
                               AND p.next_attempt_at > outbox.next_attempt_at)
-                """, [.integer(now)])
+                """, [.integer(now)] + excluded)
             // Due, the oldest undelivered of its order and URL, and not being claimed by another
             // instance right now (SKIP LOCKED: taken by nobody else, waited for by nobody).
             let candidates = try db.execute(
                 """
                 SELECT \(TransactionRow.outboxColumns) FROM outbox AS o
-                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 \(exclusion) AND o.\(window)
+                WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 \(exclusion(from: 3)) AND o.\(window(from: 3))
                   AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.merchant_id = o.merchant_id AND p.order_id = o.order_id
                                   AND p.url = o.url AND p.id < o.id AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)
                 ORDER BY next_attempt_at, id LIMIT $2
                 FOR UPDATE SKIP LOCKED
-                """, [.integer(now), .integer(Int64(limit) * 4)] + skipped.map(SQLValue.text)
+                """, [.integer(now), .integer(Int64(limit) * 4)] + excluded
             ).map(TransactionRow.decodeOutbox)
             var taken: [OutboxEntry] = []
             var busy = inFlight

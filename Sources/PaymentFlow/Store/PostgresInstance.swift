@@ -1,6 +1,7 @@
 #if NETLAB_POSTGRES
 import Foundation
 import Glibc
+import Synchronization
 import TCPSocket
 
 /// One gateway instance among several on a PostgreSQL database: its identity, its liveness,
@@ -30,7 +31,9 @@ public final class PostgresInstance: InstanceCoordinator, @unchecked Sendable {
     private let lock = NSLock()
     /// Touched only under `lock`.
     private var session: PostgresConnection
-    private var number: Int64
+    /// Read by every reserve and change (`owner`): never behind the lock, which a database
+    /// round trip may hold.
+    private let number: Atomic<Int64>
     private var holdsTimers = false
     private var handlers: [@Sendable () -> Void] = []
     private var stopped = false
@@ -47,7 +50,9 @@ public final class PostgresInstance: InstanceCoordinator, @unchecked Sendable {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw PostgresError(kind: .connection, sqlState: "", message: "pipe: errno \(errno)", statement: "instance") }
         waker = (fds[0], fds[1])
-        (session, number) = try Self.register(url: url)
+        let (session, number) = try Self.register(url: url)
+        self.session = session
+        self.number = Atomic(number)
         let thread = Thread { [weak self] in self?.listen() }
         thread.name = "netlab-pg-instance"
         listener = thread
@@ -60,7 +65,7 @@ public final class PostgresInstance: InstanceCoordinator, @unchecked Sendable {
     }
 
     /// This instance's number (what `owner` holds for its transactions).
-    public var id: Int64 { lock.withLock { number } }
+    public var id: Int64 { number.load(ordering: .acquiring) }
 
     private static func register(url: String) throws -> (PostgresConnection, Int64) {
         let session = try PostgresConnection(url: url)
@@ -104,7 +109,8 @@ public final class PostgresInstance: InstanceCoordinator, @unchecked Sendable {
     private func reconnectIfBroken() -> Bool {
         if session.isHealthy { return true }
         guard let (fresh, newNumber) = try? Self.register(url: url) else { return false }
-        (session, number, holdsTimers) = (fresh, newNumber, false)
+        (session, holdsTimers) = (fresh, false)
+        number.store(newNumber, ordering: .releasing)
         // What happened while away is unknown: the merchants may have changed.
         for handler in handlers { handler() }
         return true
