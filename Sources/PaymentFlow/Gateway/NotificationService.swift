@@ -44,8 +44,8 @@ public struct RetryPolicy: Sendable {
 ///
 /// The payment service never calls merchants itself: it writes each notification into the
 /// store's outbox in the same commit as the status change, and this service — in the same
-/// process or another one sharing the SQLite file — takes due entries (under a lease), POSTs
-/// them, and records the outcome. A 2xx answer is delivery; anything else is retried by the
+/// process or another one sharing the SQLite file or the PostgreSQL database, several at once on
+/// PostgreSQL — takes due entries (under a lease), POSTs them, and records the outcome. A 2xx answer is delivery; anything else is retried by the
 /// ``RetryPolicy`` until it runs out ("gave up", kept in the history). Stopping this service
 /// stops nothing else: the outbox fills, and drains when it returns.
 ///

@@ -101,5 +101,6 @@ extension OutboxStore {
     }
 }
 
-/// Everything the gateway keeps (``SQLiteGatewayStore`` is one).
+/// Everything the gateway keeps (``SQLiteGatewayStore`` for one instance; `PostgresGatewayStore`
+/// for several sharing a database).
 public typealias GatewayStore = MerchantStore & TransactionStore & IdempotencyStore & OutboxStore
