@@ -78,9 +78,11 @@ public final class ObservedGatewayStore: GatewayStore {
         try inner.claimDueNotifications(now: now, leaseUntil: leaseUntil, limit: limit, share: share, inFlight: inFlight)
     }
     public func nextNotificationDue() throws -> Int64? { try inner.nextNotificationDue() }
-    public func markDelivered(id: Int64, at: Int64, result: String) throws { try inner.markDelivered(id: id, at: at, result: result) }
-    public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws {
-        try inner.markFailed(id: id, attempts: attempts, nextAttemptAt: nextAttemptAt, at: at, result: result)
+    public func markDelivered(id: Int64, at: Int64, result: String, lease: Int64?) throws {
+        try inner.markDelivered(id: id, at: at, result: result, lease: lease)
+    }
+    public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String, lease: Int64?) throws {
+        try inner.markFailed(id: id, attempts: attempts, nextAttemptAt: nextAttemptAt, at: at, result: result, lease: lease)
     }
     public func resendNotifications(merchantID: String, orderID: String?, now: Int64) throws -> Int {
         try inner.resendNotifications(merchantID: merchantID, orderID: orderID, now: now)

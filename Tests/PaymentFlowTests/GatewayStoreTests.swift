@@ -286,6 +286,26 @@ struct GatewayStoreTests {
         }
     }
 
+    @Test("a deliverer whose lease ran out, its entry claimed again by another, cannot write its outcome over the new one's", arguments: StoreEngine.available)
+    func leaseFencesTheOutcome(engine: StoreEngine) async throws {
+        try await BlockingWork.run {
+            try Self.withStore(engine) { store in
+                #expect(try store.reserve(Self.charge("t-1", order: "o-1")))
+                try store.update(merchantID: "M", id: "t-1") { _, webhooks in webhooks.append(Self.draft(.settlement, "w")) }
+                let first = try #require(try store.claimDueNotifications(now: 10, leaseUntil: 100, limit: 1, share: 1, inFlight: [:]).first)
+                #expect(first.nextAttemptAt == 100, "the entry comes back with its lease")
+                // The first deliverer stalls past its lease; a second claims the entry.
+                let second = try #require(try store.claimDueNotifications(now: 200, leaseUntil: 1_000, limit: 1, share: 1, inFlight: [:]).first)
+                #expect(second.id == first.id && second.nextAttemptAt == 1_000)
+                try store.markDelivered(id: first.id, at: 300, result: "200", lease: first.nextAttemptAt)
+                #expect(try store.notifications(merchantID: "M", orderID: "o-1").first?.deliveredAt == nil, "the stale lease records nothing")
+                try store.markFailed(id: second.id, attempts: 1, nextAttemptAt: 5_000, at: 310, result: "503", lease: second.nextAttemptAt)
+                let entry = try #require(try store.notifications(merchantID: "M", orderID: "o-1").first)
+                #expect(entry.lastResult == "503" && entry.nextAttemptAt == 5_000, "the holder's outcome stands")
+            }
+        }
+    }
+
     @Test("an old file gains the new columns; a charge the old version left unanswered counts as in flight")
     func migration() async throws {
         try await BlockingWork.run {

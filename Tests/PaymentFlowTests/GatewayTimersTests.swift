@@ -1,4 +1,5 @@
 import Foundation
+import HTTPParser
 import NetLab
 import NetLabTestSupport
 import Testing
@@ -9,10 +10,30 @@ import Testing
 /// turn-holder's (``InstanceCoordinator``).
 @Suite("Gateway timers and the timers' turn", .timeLimit(.minutes(2)))
 struct GatewayTimersTests {
-    /// Another instance holds the turn.
+    /// Another instance holds the turn; `visible` says whether this one's session is up.
     struct NotMyTurn: InstanceCoordinator {
+        var visible = true
         func holdsTimerTurn() -> Bool { false }
         func onMerchantsChanged(_ handler: @escaping @Sendable () -> Void) {}
+        var isVisible: Bool { visible }
+    }
+
+    @Test("/healthz: 200 while the store answers and the instance is visible to the others, 503 when its session is down")
+    func health() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-health-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try await BlockingWork.run { try SQLiteGatewayStore(path: directory + "/gateway.sqlite") }
+        let accounts = try await BlockingWork.run { try SQLiteAccountStore(database: store.database) }
+        let client = HTTPClient(configuration: HTTPClientConfiguration())
+        let configuration = GatewayConfiguration(bankURL: "https://127.0.0.1:9", publicURL: "", bankNoticeKey: "k")
+        for (visible, status) in [(true, 200), (false, 503)] {
+            let gateway = Gateway(configuration: configuration, store: store, accounts: accounts, bankClient: client,
+                                  coordinator: NotMyTurn(visible: visible))
+            let response = try await gateway.router.handle(HTTPRequest(head: HTTPRequestHead(method: .get, target: "/healthz")))
+            #expect(response.status == status, "visible \(visible)")
+        }
+        await client.shutdown()
     }
 
     @Test("without the turn an instance still recovers its charges cut off mid-call, and leaves expiry to the turn's holder")

@@ -56,6 +56,8 @@ public final class Gateway: Sendable {
     /// The instructor's class view (`GET /instructor`).
     let instructor: InstructorView
     let timers: GatewayTimers
+    /// The other instances on the same store, if any.
+    let coordinator: any InstanceCoordinator
     private let publicURLBox: PublicURL
     /// Places where a test stops the gateway to force an interleaving (see ``Checkpoints``).
     public let checkpoints = Checkpoints<Step>()
@@ -80,6 +82,7 @@ public final class Gateway: Sendable {
         self.store = store
         self.accounts = accounts
         merchants = MerchantDirectory(store: store)
+        self.coordinator = coordinator
         coordinator.onMerchantsChanged { [merchants] in merchants.invalidate() }
         idempotency = IdempotencyGuard(store: store, lifetime: configuration.idempotencyLifetime, now: configuration.now)
         vault = CardVault(lifetime: configuration.tokenLifetime, accounts: accounts, key: configuration.vaultKey, tokens: ephemeral)
@@ -118,12 +121,13 @@ public final class Gateway: Sendable {
 
     public var router: Router {
         var router = Router()
-        // For a load balancer and monitors: 200 while this instance's store answers, 503 when it
-        // does not (an instance cut off from its database must be taken out of rotation). No
-        // key needed, nothing about merchants or payments said.
+        // For a load balancer and monitors: 200 while this instance's store answers and the
+        // other instances can see it alive, 503 otherwise (an instance cut off from its database
+        // must be taken out of rotation). No key needed, nothing about merchants or payments said.
         router.get("/healthz") { [self] _ in
             do {
                 _ = try store.find(merchantID: "", id: "")
+                guard coordinator.isVisible else { throw GatewayError.internalFailure("the instance's session is down") }
                 return HTTPResponse(status: 200, fields: HTTPFields(["Content-Type": "application/json", "Cache-Control": "no-store"]),
                                     body: .bytes(Array(#"{"status":"ok"}"#.utf8)))
             } catch {

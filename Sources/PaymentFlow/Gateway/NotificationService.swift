@@ -238,7 +238,9 @@ public final class NotificationService: Sendable {
         let delivered = (200..<300).contains(status ?? 0)
         do {
             if delivered {
-                try store.markDelivered(id: entry.id, at: at, result: result)
+                // The claim's lease (its nextAttemptAt) fences the outcome: if it ran out and
+                // another deliverer took the entry, that one's outcome stands.
+                try store.markDelivered(id: entry.id, at: at, result: result, lease: entry.nextAttemptAt)
             } else {
                 let attempts = entry.attempts + 1
                 let allowed = min(RetryPolicy.retries(afterStatus: status), policy.delays.count)
@@ -250,7 +252,7 @@ public final class NotificationService: Sendable {
                     if policy.jitter { wait += Int64(random.withLock { $0.next() } % UInt64(max(wait, 1))) }
                     next = at + wait
                 }
-                try store.markFailed(id: entry.id, attempts: attempts, nextAttemptAt: next, at: at, result: result)
+                try store.markFailed(id: entry.id, attempts: attempts, nextAttemptAt: next, at: at, result: result, lease: entry.nextAttemptAt)
             }
         } catch {
             // The store failed: the lease runs out and the entry is tried again (at least once).

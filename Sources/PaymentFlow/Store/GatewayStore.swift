@@ -79,9 +79,16 @@ public protocol OutboxStore: Sendable {
     /// its many due entries cannot hide everyone else's).
     func claimDueNotifications(now: Int64, leaseUntil: Int64, limit: Int, share: Int, inFlight: [String: Int]) throws -> [OutboxEntry]
     /// The earliest `nextAttemptAt` of an undelivered entry, if any.
+    ///
+    /// The entries come back as the claim left them: each one's `nextAttemptAt` is its lease's
+    /// end, the token its deliverer hands back with the outcome.
     func nextNotificationDue() throws -> Int64?
-    func markDelivered(id: Int64, at: Int64, result: String) throws
-    func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws
+    /// Records a delivery. With `lease` (the claim's `nextAttemptAt`), only while that lease is
+    /// still the entry's: a deliverer whose lease ran out, and whose entry another deliverer
+    /// has since claimed, cannot write its outcome over the new one's. Nil: unconditionally.
+    func markDelivered(id: Int64, at: Int64, result: String, lease: Int64?) throws
+    /// Records a failed attempt and the next (nil: given up); `lease` as for ``markDelivered(id:at:result:lease:)``.
+    func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String, lease: Int64?) throws
     /// Makes the merchant's undelivered entries (for one order, or all) due at `now`, given-up ones
     /// included — the dashboard's "resend notification" — except those a deliverer holds right
     /// now (their attempt is under way; handing them out again would deliver twice) and given-up
@@ -95,6 +102,15 @@ public protocol OutboxStore: Sendable {
 }
 
 extension OutboxStore {
+    /// An outcome recorded whatever the entry's lease (tools and tests).
+    public func markDelivered(id: Int64, at: Int64, result: String) throws {
+        try markDelivered(id: id, at: at, result: result, lease: nil)
+    }
+
+    public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws {
+        try markFailed(id: id, attempts: attempts, nextAttemptAt: nextAttemptAt, at: at, result: result, lease: nil)
+    }
+
     /// Every entry for an order, or for the merchant, oldest first.
     public func notifications(merchantID: String, orderID: String?) throws -> [OutboxEntry] {
         try notifications(merchantID: merchantID, orderID: orderID, newest: nil)

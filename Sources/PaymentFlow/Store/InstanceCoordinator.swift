@@ -12,6 +12,9 @@ public protocol InstanceCoordinator: Sendable {
     func holdsTimerTurn() -> Bool
     /// Runs `handler` whenever another instance changes the merchants.
     func onMerchantsChanged(_ handler: @escaping @Sendable () -> Void)
+    /// Whether the others can see this instance alive (its session holds its liveness): one
+    /// that is not must not take requests — its charges could be taken for a dead instance's.
+    var isVisible: Bool { get }
 }
 
 /// The only gateway instance on its store: every turn is its own, and nobody else changes
@@ -21,4 +24,5 @@ public struct SoleInstance: InstanceCoordinator {
     public init() {}
     public func holdsTimerTurn() -> Bool { true }
     public func onMerchantsChanged(_ handler: @escaping @Sendable () -> Void) {}
+    public var isVisible: Bool { true }
 }

@@ -389,7 +389,9 @@ public final class PostgresGatewayStore: GatewayStore {
             for entry in candidates where taken.count < limit && busy[entry.merchantID, default: 0] < share {
                 busy[entry.merchantID, default: 0] += 1
                 try db.execute("UPDATE outbox SET next_attempt_at = $1, leased = 1 WHERE id = $2", [.integer(leaseUntil), .integer(entry.id)])
-                taken.append(entry)
+                var leased = entry
+                leased.nextAttemptAt = leaseUntil
+                taken.append(leased)
             }
             return taken
         }
@@ -399,22 +401,27 @@ public final class PostgresGatewayStore: GatewayStore {
         try database.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL").first?[0].integer
     }
 
-    public func markDelivered(id: Int64, at: Int64, result: String) throws {
+    /// `AND (no lease is asked for, or it is still the entry's)`, the lease being parameter `$n`.
+    private static func fence(_ n: Int) -> String { "AND ($\(n)::bigint IS NULL OR (leased = 1 AND next_attempt_at = $\(n)))" }
+
+    public func markDelivered(id: Int64, at: Int64, result: String, lease: Int64?) throws {
         try database.transaction { db in
-            try db.execute("UPDATE outbox SET delivered_at = $1, last_result = $2, leased = 0 WHERE id = $3", [.integer(at), .text(result), .integer(id)])
-            try Self.releaseSuccessor(db, of: id, at: at)
+            try db.execute("UPDATE outbox SET delivered_at = $1, last_result = $2, leased = 0 WHERE id = $3 \(Self.fence(4))",
+                           [.integer(at), .text(result), .integer(id), lease.map(SQLValue.integer) ?? .null])
+            if db.changes > 0 { try Self.releaseSuccessor(db, of: id, at: at) }
         }
     }
 
-    public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String) throws {
+    public func markFailed(id: Int64, attempts: Int, nextAttemptAt: Int64?, at: Int64, result: String, lease: Int64?) throws {
+        let fence = lease.map(SQLValue.integer) ?? .null
         if let nextAttemptAt {
-            try database.execute("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_result = $3, leased = 0 WHERE id = $4",
-                                 [.integer(Int64(attempts)), .integer(nextAttemptAt), .text(result), .integer(id)])
+            try database.execute("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_result = $3, leased = 0 WHERE id = $4 \(Self.fence(5))",
+                                 [.integer(Int64(attempts)), .integer(nextAttemptAt), .text(result), .integer(id), fence])
         } else {
             try database.transaction { db in
-                try db.execute("UPDATE outbox SET attempts = $1, gave_up_at = $2, last_result = $3, leased = 0 WHERE id = $4",
-                               [.integer(Int64(attempts)), .integer(at), .text(result), .integer(id)])
-                try Self.releaseSuccessor(db, of: id, at: at)
+                try db.execute("UPDATE outbox SET attempts = $1, gave_up_at = $2, last_result = $3, leased = 0 WHERE id = $4 \(Self.fence(5))",
+                               [.integer(Int64(attempts)), .integer(at), .text(result), .integer(id), fence])
+                if db.changes > 0 { try Self.releaseSuccessor(db, of: id, at: at) }
             }
         }
     }

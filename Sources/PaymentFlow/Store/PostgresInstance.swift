@@ -90,6 +90,8 @@ public final class PostgresInstance: InstanceCoordinator, @unchecked Sendable {
         }
     }
 
+    public var isVisible: Bool { lock.withLock { !stopped && session.isHealthy } }
+
     public func onMerchantsChanged(_ handler: @escaping @Sendable () -> Void) {
         lock.withLock { handlers.append(handler) }
     }
