@@ -14,7 +14,11 @@ import Foundation
 ///   several instances each take different entries, never wait for each other, and an entry
 ///   whose deliverer died is due again when its lease runs out;
 /// - **recovery:** each transaction carries the instance that last moved it (`owner`); a charge
-///   in flight is listed only when that instance is gone (``PostgresInstance``).
+///   in flight is listed only when that instance is this one or gone (``PostgresInstance``).
+///
+/// Its statements mirror ``SQLiteGatewayStore``'s one for one, in PostgreSQL's dialect (`$n`
+/// parameters, `seq` for rowid, `LEAST`, row locks): each store reads whole on its own, and the
+/// contract tests, run on both, hold them to the same behaviour.
 public final class PostgresGatewayStore: GatewayStore {
     public let database: PostgresDatabase
     /// This gateway instance, when the store serves one (nil: a tool, e.g. `netlab gateway merchant`).
