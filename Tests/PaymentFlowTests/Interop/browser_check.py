@@ -24,6 +24,7 @@ import ssl
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -77,7 +78,10 @@ def shot(driver, name):
 
 
 def wait(driver, condition, seconds=20):
-    return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
+    # A page that navigates between finding an element and reading it (the wallet page reloads
+    # once it is paid) leaves a stale reference: that poll saw nothing yet, the next one looks again.
+    return WebDriverWait(driver, seconds, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException]).until(condition)
 
 
 def visible(driver, element_id, seconds=20):
