@@ -26,7 +26,8 @@ as_owner() {
     if [ "$(id -u)" = 0 ]; then
         local user=postgres
         id -u "$user" >/dev/null 2>&1 || user=nobody
-        runuser -u "$user" -- "$@"
+        # From /: the caller's folder may be one that user cannot enter (pg_ctl would complain).
+        (cd / && runuser -u "$user" -- "$@")
     else
         "$@"
     fi
@@ -54,6 +55,7 @@ start)
     ;;
 stop)
     [ -d "$dir/data" ] || exit 0
+    dir="$(cd "$dir" && pwd)"
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     ;;
 *)
