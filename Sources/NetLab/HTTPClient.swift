@@ -156,6 +156,8 @@ public final class HTTPClient: Sendable {
 
     private struct PooledConnection {
         let stream: any ByteStream
+        /// The loop its exchanges run on (its socket's, unless a connector made it elsewhere).
+        let loop: EventLoop
         let since: ContinuousClock.Instant
     }
 
@@ -202,28 +204,44 @@ public final class HTTPClient: Sendable {
     // MARK: Exchanges
 
     /// Sends `request` and returns the complete response.
+    ///
+    /// The exchange runs on an event loop — the pooled connection's, or the one a new connection
+    /// is made on — as a server's connection does (EventLoop.swift, rule 3): each read resumes
+    /// in the loop's own round, and a TLS handshake under way never waits for a thread of the
+    /// cooperative pool, which the caller's other work may be holding while the server's
+    /// handshake deadline runs out.
     public func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         let deadline = Deadline.after(configuration.requestTimeout)
         let bytes = try serialize(request)
         let key = "\(request.url.scheme.rawValue)://\(request.url.hostField)"
-        if let pooled = checkOut(key) {
+        let pooled = checkOut(key)
+        let loop = pooled?.loop ?? group.next()
+        return try await withTaskExecutorPreference(loop) {
+            try await self.execute(request, bytes: bytes, key: key, pooled: pooled, loop: loop, deadline: deadline)
+        }
+    }
+
+    private func execute(
+        _ request: HTTPClientRequest, bytes: [UInt8], key: String, pooled: PooledConnection?, loop: EventLoop, deadline: Deadline
+    ) async throws -> HTTPClientResponse {
+        if let pooled {
             trace?(.reusedConnection(remote: key))
             do {
-                let (response, reusable) = try await exchange(on: pooled, bytes: bytes, request: request, deadline: deadline)
-                checkIn(pooled, key: key, reusable: reusable)
+                let (response, reusable) = try await exchange(on: pooled.stream, bytes: bytes, request: request, deadline: deadline)
+                checkIn(pooled.stream, loop: loop, key: key, reusable: reusable)
                 return response
             } catch let error where Self.isStaleConnection(error) && Self.isIdempotent(request.method) {
-                await pooled.close()
+                await pooled.stream.close()
                 trace?(.retrying(reason: "the pooled connection was closed by the server: \(error)"))
             } catch {
-                await pooled.close()
+                await pooled.stream.close()
                 throw error
             }
         }
-        let stream = try await connect(request.url, deadline: deadline)
+        let stream = try await connect(request.url, deadline: deadline, on: loop)
         do {
             let (response, reusable) = try await exchange(on: stream, bytes: bytes, request: request, deadline: deadline)
-            checkIn(stream, key: key, reusable: reusable)
+            checkIn(stream, loop: loop, key: key, reusable: reusable)
             return response
         } catch {
             await stream.close()
@@ -259,8 +277,9 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    /// The default connector: resolve, then TCP to each address in turn.
-    public func connectTCP(_ url: HTTPURL, deadline: Deadline) async throws -> any ByteStream {
+    /// The default connector: resolve, then TCP to each address in turn, on `loop` (nil: the
+    /// next of the client's group).
+    public func connectTCP(_ url: HTTPURL, deadline: Deadline, on loop: EventLoop? = nil) async throws -> any ByteStream {
         let host = url.host
         let port = url.port
         var addresses = try await SocketAddress.resolveAsync(host: host, port: port)
@@ -275,7 +294,7 @@ public final class HTTPClient: Sendable {
             do {
                 let left = deadline.instant.map { min($0 - .now, configuration.connectTimeout) } ?? configuration.connectTimeout
                 let connection = try await AsyncTCPConnection.connect(
-                    to: address, timeout: left, on: group.next(), in: configuration.namespace)
+                    to: address, timeout: left, on: loop ?? group.next(), in: configuration.namespace)
                 try? connection.setNoDelay()
                 trace?(.connected(local: connection.localAddress, remote: address, after: .now - start))
                 return connection
@@ -286,9 +305,9 @@ public final class HTTPClient: Sendable {
         throw lastError
     }
 
-    private func connect(_ url: HTTPURL, deadline: Deadline) async throws -> any ByteStream {
+    private func connect(_ url: HTTPURL, deadline: Deadline, on loop: EventLoop) async throws -> any ByteStream {
         if let connector { return try await connector(url, deadline, self) }
-        let tcp = try await connectTCP(url, deadline: deadline)
+        let tcp = try await connectTCP(url, deadline: deadline, on: loop)
         guard url.scheme == .https else { return tcp }
         do {
             let context = try configuration.tls ?? TLSContext(.client())
@@ -377,13 +396,13 @@ public final class HTTPClient: Sendable {
 
     // MARK: Pool
 
-    private func checkOut(_ key: String) -> (any ByteStream)? {
+    private func checkOut(_ key: String) -> PooledConnection? {
         let now = ContinuousClock.now
         var expired: [PooledConnection] = []
-        let found = pool.withLock { pool -> (any ByteStream)? in
+        let found = pool.withLock { pool -> PooledConnection? in
             while var list = pool[key], let last = list.popLast() {
                 pool[key] = list.isEmpty ? nil : list
-                if now - last.since < configuration.idleConnectionLifetime { return last.stream }
+                if now - last.since < configuration.idleConnectionLifetime { return last }
                 expired.append(last)
             }
             return nil
@@ -394,11 +413,11 @@ public final class HTTPClient: Sendable {
         return found
     }
 
-    private func checkIn(_ stream: any ByteStream, key: String, reusable: Bool) {
+    private func checkIn(_ stream: any ByteStream, loop: EventLoop, key: String, reusable: Bool) {
         let kept = reusable && pool.withLock { pool -> Bool in
             var list = pool[key] ?? []
             guard list.count < configuration.maxIdleConnectionsPerHost else { return false }
-            list.append(PooledConnection(stream: stream, since: .now))
+            list.append(PooledConnection(stream: stream, loop: loop, since: .now))
             pool[key] = list
             return true
         }

@@ -88,6 +88,7 @@ struct TappedStream: ByteStream {
     }
 
     func shutdownWrite() async throws { try await inner.shutdownWrite() }
+    var preferredExecutor: (any TaskExecutor)? { inner.preferredExecutor }
     func close() async { await inner.close() }
     func abort() async { await inner.abort() }
 }

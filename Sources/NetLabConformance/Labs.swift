@@ -116,15 +116,27 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
     func finish(_ result: Result<T, any Error>) { lock.withLock { stored = result } }
 }
 
-/// Deterministic bytes for checks (SplitMix64): the same seed, the same bytes, on every machine.
+/// Deterministic bytes for checks (SplitMix64): the same seed, the same bytes, on every machine
+/// (each 64-bit draw gives eight bytes, least significant first).
 public func labBytes(count: Int, seed: UInt64) -> [UInt8] {
     var random = SplitMix64(seed: seed)
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(count)
-    while bytes.count < count {
-        withUnsafeBytes(of: random.next()) { bytes.append(contentsOf: $0.prefix(count - bytes.count)) }
+    // Written a word at a time: the checks ask for up to 32 MiB, and a byte-at-a-time append
+    // in a debug build holds a thread for seconds (the tests' few shared threads among them).
+    return [UInt8](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+        let raw = UnsafeMutableRawBufferPointer(buffer)
+        var offset = 0
+        while offset + 8 <= count {
+            raw.storeBytes(of: random.next().littleEndian, toByteOffset: offset, as: UInt64.self)
+            offset += 8
+        }
+        var last = random.next()
+        while offset < count {
+            raw[offset] = UInt8(truncatingIfNeeded: last)
+            last >>= 8
+            offset += 1
+        }
+        initialized = max(count, 0)
     }
-    return bytes
 }
 
 /// Where two byte strings first differ, with both shown from a little before that byte, for

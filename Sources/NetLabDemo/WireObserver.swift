@@ -153,6 +153,7 @@ final class ObservedHTTPStream: ByteStream, Sendable {
     }
 
     func shutdownWrite() async throws { try await inner.shutdownWrite() }
+    var preferredExecutor: (any TaskExecutor)? { inner.preferredExecutor }
     func close() async { await inner.close() }
     func abort() async { await inner.abort() }
 

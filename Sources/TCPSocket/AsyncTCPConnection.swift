@@ -13,6 +13,8 @@ public final class AsyncTCPConnection: ByteStream, CustomStringConvertible {
     let fd: Int32
     /// The loop that watches this socket.
     public let loop: EventLoop
+    /// ``loop``: its waits resume there.
+    public var preferredExecutor: (any TaskExecutor)? { loop }
     public let localAddress: SocketAddress
     public let remoteAddress: SocketAddress
     /// `remoteAddress` as errors name it, made once: reads and writes need it at hand, and

@@ -56,6 +56,10 @@ public struct KeepAlive: Hashable, Sendable {
 ///   ``close()`` (the default).
 /// - One read and one write may be in flight at the same time (full duplex); two
 ///   concurrent reads, or two concurrent writes, interleave unpredictably.
+/// - ``preferredExecutor`` is where the stream's waits are resumed (a TCP connection's event
+///   loop), or nil (the default): work that must keep pace with the peer, such as a TLS
+///   handshake racing the server's deadline, runs there rather than on whatever thread its
+///   caller happens to use.
 /// Errors are thrown as the layer's own error type (``SocketError`` for TCP).
 public protocol ByteStream: Sendable {
     func read(into buffer: inout [UInt8], maxBytes: Int, deadline: Deadline) async throws -> ReadResult
@@ -63,9 +67,13 @@ public protocol ByteStream: Sendable {
     func shutdownWrite() async throws
     func close() async
     func abort() async
+    var preferredExecutor: (any TaskExecutor)? { get }
 }
 
 extension ByteStream {
+    /// A stream that waits on no event loop of its own leaves its callers where they are.
+    public var preferredExecutor: (any TaskExecutor)? { nil }
+
     /// A stream with no way to signal failure ends as it always does.
     public func abort() async {
         await close()

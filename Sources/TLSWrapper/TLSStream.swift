@@ -39,6 +39,9 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
 
     public var description: String { "TLS (\(facts.version) \(facts.cipherSuite)) over \(underlying)" }
 
+    /// The stream below's: TLS waits on nothing of its own.
+    public var preferredExecutor: (any TaskExecutor)? { underlying.preferredExecutor }
+
     /// TLS 1.3 session tickets the server has sent so far (they arrive after the handshake, with
     /// the first data read; a wire tap sees them as application_data records).
     public var sessionTicketsReceived: Int { engine.withLock { $0.sessionTicketsReceived } }
@@ -49,17 +52,28 @@ public final class TLSStream: ByteStream, CustomStringConvertible {
     public static func connect(
         over stream: any ByteStream, context: TLSContext, serverName: String?, deadline: Deadline = .after(.seconds(10))
     ) async throws -> TLSStream {
-        try await handshake(over: stream, engine: try TLSEngine(context: context, serverName: serverName), deadline: deadline)
+        try await handshake(over: stream, deadline: deadline) { try TLSEngine(context: context, serverName: serverName) }
     }
 
     /// Server side: handshakes as the server of `context`.
     public static func accept(over stream: any ByteStream, context: TLSContext, deadline: Deadline = .after(.seconds(10)))
         async throws -> TLSStream
     {
-        try await handshake(over: stream, engine: try TLSEngine(context: context), deadline: deadline)
+        try await handshake(over: stream, deadline: deadline) { try TLSEngine(context: context) }
     }
 
-    private static func handshake(over stream: any ByteStream, engine: sending TLSEngine, deadline: Deadline) async throws -> TLSStream {
+    /// The handshake's round trips run on the stream's event loop (``ByteStream/preferredExecutor``):
+    /// the peer's deadline covers every round, and a caller on a busy cooperative pool would
+    /// otherwise wait for a thread between them while that deadline runs out.
+    private static func handshake(over stream: any ByteStream, deadline: Deadline, engine makeEngine: () throws -> TLSEngine)
+        async throws -> TLSStream
+    {
+        try await withTaskExecutorPreference(stream.preferredExecutor) {
+            try await handshakeRounds(over: stream, engine: try makeEngine(), deadline: deadline)
+        }
+    }
+
+    private static func handshakeRounds(over stream: any ByteStream, engine: sending TLSEngine, deadline: Deadline) async throws -> TLSStream {
         var input: [UInt8] = []
         while true {
             let progress: TLSHandshakeProgress

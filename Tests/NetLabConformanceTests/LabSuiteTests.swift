@@ -103,3 +103,17 @@ struct LabChecksCatchMistakesTests {
         #expect(await Self.failing(WebhooksLab.suite(CredulousWebhook())) == ["5.2", "5.3", "5.4", "5.5"])
     }
 }
+
+/// The bytes the checks send: the same on every machine, so a failure seen once is seen again.
+@Suite("Lab bytes")
+struct LabBytesTests {
+    @Test("labBytes is SplitMix64's words, least significant byte first: the same seed gives the same bytes everywhere, and a shorter run is a prefix")
+    func labBytesAreStable() {
+        // SplitMix64 from seed 42, computed independently (Python): the first two words' bytes.
+        let expected: [UInt8] = [0x95, 0x6E, 0xEB, 0x2F, 0x26, 0x32, 0xD7, 0xBD, 0x03, 0xF1, 0x66, 0xB2, 0x33]
+        #expect(labBytes(count: 13, seed: 42) == expected)
+        #expect(labBytes(count: 16, seed: 42).prefix(13) == expected[...])
+        #expect(labBytes(count: 0, seed: 42).isEmpty)
+        #expect(labBytes(count: 1 << 20, seed: 7).count == 1 << 20)
+    }
+}

@@ -51,6 +51,35 @@ struct HTTPSTests {
         await server.shutdown()
     }
 
+    @Test("a client's exchange runs on an event loop: with the caller's own thread held, its TLS handshake and request still complete")
+    func exchangeNeedsNoCallerThread() async throws {
+        // Why it matters: the caller's thread may be one of the cooperative pool's few, busy
+        // with other work; a handshake that waited for it would run out the server's deadline.
+        let pki = try LabPKI()
+        let reached = DispatchSemaphore(value: 0)
+        var router = Router()
+        router.get("/reached") { _ in
+            reached.signal()
+            return .text("here")
+        }
+        let server = HTTPServer(router: router)
+        let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
+        let client = try pki.client()
+        let caller = try EventLoopGroup(loopCount: 1, name: "held-caller")
+        defer { caller.shutdown() }
+        let thread = caller.next()
+        // The request starts on the caller's thread; the closure queued after it then holds that
+        // thread until the server has the request (at most 30 s: then the check fails).
+        let request = Task(executorPreference: thread) { try await client.get("https://localhost:\(address.port)/reached") }
+        let reachedWhileHeld = await withCheckedContinuation { continuation in
+            thread.execute { continuation.resume(returning: reached.wait(timeout: .now() + 30) == .success) }
+        }
+        #expect(reachedWhileHeld, "the request reached the server only once the caller's thread was free")
+        #expect(try await request.value.text == "here")
+        await client.shutdown()
+        await server.shutdown()
+    }
+
     @Test("a streamed HTTPS response that breaks off ends with no close_notify: the client sees a truncation, never a clean end")
     func brokenStreamIsNotACleanEnd() async throws {
         let pki = try LabPKI()

@@ -137,6 +137,37 @@ struct TLSStreamTests {
         #expect(throws: TLSError.self) { _ = try TLSEngine(context: try fixtures.clientContext(), serverName: name) }
     }
 
+    @Test("a handshake runs on its connection's event loop: with the caller's own thread held, it still completes")
+    func handshakeNeedsNoCallerThread() async throws {
+        // The caller's thread may be one of the cooperative pool's few, busy elsewhere while the
+        // server's handshake deadline runs; the rounds must not wait for it.
+        let fixtures = try Fixtures()
+        let (a, b) = try SocketPair.makeStreams()
+        let serverContext = try fixtures.serverContext(), clientContext = try fixtures.clientContext()
+        let accepted = DispatchSemaphore(value: 0)
+        let server = Task(executorPreference: b.loop) {
+            let stream = try await TLSStream.accept(over: b, context: serverContext, deadline: .after(.seconds(20)))
+            accepted.signal()
+            return stream
+        }
+        let caller = try EventLoopGroup(loopCount: 1, name: "held-caller")
+        defer { caller.shutdown() }
+        let thread = caller.next()
+        // The handshake starts on the caller's thread; the closure queued after it then holds
+        // that thread until the server has finished its side (at most 30 s: then the check fails).
+        let client = Task(executorPreference: thread) {
+            try await TLSStream.connect(over: a, context: clientContext, serverName: "localhost", deadline: .after(.seconds(20)))
+        }
+        let acceptedWhileHeld = await withCheckedContinuation { continuation in
+            thread.execute { continuation.resume(returning: accepted.wait(timeout: .now() + 30) == .success) }
+        }
+        #expect(acceptedWhileHeld, "the handshake finished only once the caller's thread was free")
+        await (try? client.value)?.close()
+        await (try? server.value)?.close()
+        await a.close()
+        await b.close()
+    }
+
     @Test("both sides writing large payloads at once never deadlock (reads do not wait behind writes)")
     func fullDuplex() async throws {
         let fixtures = try Fixtures()
