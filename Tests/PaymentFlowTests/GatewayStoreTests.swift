@@ -113,6 +113,37 @@ struct GatewayStoreTests {
         }
     }
 
+    @Test("a claim still running when its gateway is gone gives way to the next request with its key; while it lives, the key answers running",
+          arguments: StoreEngine.available)
+    func abandonedIdempotencyClaim(engine: StoreEngine) async throws {
+        try await BlockingWork.run {
+            let first = try TestStores.make(engine, instance: true)
+            defer { first.remove() }
+            // PostgreSQL: a second live instance; SQLite: the gateway after a restart.
+            let second = try first.another(instance: true)
+            defer { second.remove() }
+            func claim(_ stores: TestStores, _ fingerprint: String, at now: Int64) throws -> IdempotencyClaim {
+                try stores.store.claimIdempotencyKey(merchantID: "M", key: "k", fingerprint: fingerprint, now: now, lifetime: 300_000)
+            }
+            #expect(try claim(first, "A", at: 1_000) == .claimed)
+            if engine == .postgres {
+                #expect(try claim(second, "A", at: 2_000) == .running, "its instance lives: the first request still runs there")
+                #if NETLAB_POSTGRES
+                (first.store as? PostgresGatewayStore)?.instance?.stop()  // as a killed instance's session ends
+                #endif
+            }
+            #expect(try claim(second, "A", at: 3_000) == .claimed, "the claim's gateway is gone: it will never answer")
+            let answer = IdempotentAnswer(status: 200, body: Array("{\"first\":true}".utf8), storedAt: 1_000)
+            try first.store.completeIdempotencyKey(merchantID: "M", key: "k", claimedAt: 1_000, answer: answer)
+            try first.store.releaseIdempotencyKey(merchantID: "M", key: "k", claimedAt: 1_000)
+            #expect(try claim(second, "A", at: 4_000) == .running, "the claim taken over is the second's: the first writes nothing over it")
+            let replayed = IdempotentAnswer(status: 200, body: Array("{\"second\":true}".utf8), storedAt: 3_000)
+            try second.store.completeIdempotencyKey(merchantID: "M", key: "k", claimedAt: 3_000, answer: replayed)
+            #expect(try claim(second, "A", at: 5_000) == .replay(replayed))
+            #expect(try claim(second, "B", at: 5_000) == .boundToAnotherRequest, "answered, the key is bound again")
+        }
+    }
+
     @Test("the outbox hands out an order's webhooks in order: a newer one waits while an older one is undelivered", arguments: StoreEngine.available)
     func outboxOrdering(engine: StoreEngine) async throws {
         try await BlockingWork.run {

@@ -209,7 +209,7 @@ struct SharedStoreTests {
             }
             #expect(failures.withLock { $0 }.isEmpty)
             let database = try PostgresDatabase(url: url)
-            #expect(try SchemaMigration.applied(component: "gateway", in: database) == [1])
+            #expect(try SchemaMigration.applied(component: "gateway", in: database) == [1, 2])
             #expect(try SchemaMigration.applied(component: "accounts", in: database) == [1])
         }
     }

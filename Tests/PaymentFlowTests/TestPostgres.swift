@@ -111,6 +111,21 @@ struct TestStores {
     }
     #endif
 
+    /// A second view of the same data: PostgreSQL, another instance on the database; SQLite,
+    /// the file opened again (a gateway after a restart: one gateway serves a file).
+    func another(instance: Bool = false) throws -> TestStores {
+        if let directory {
+            let store = try SQLiteGatewayStore(path: directory + "/gateway.sqlite")
+            return TestStores(store: store, accounts: try SQLiteAccountStore(database: store.database), ephemeral: MemoryEphemeralStore(),
+                              url: nil, directory: nil)
+        }
+        #if NETLAB_POSTGRES
+        return try Self.open(url: url!, instance: instance)
+        #else
+        throw PostgresError.notBuilt(url: "")
+        #endif
+    }
+
     func remove() {
         #if NETLAB_POSTGRES
         (store as? PostgresGatewayStore)?.instance?.stop()

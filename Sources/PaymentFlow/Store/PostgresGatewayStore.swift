@@ -133,6 +133,8 @@ public final class PostgresGatewayStore: GatewayStore {
             """,
             "CREATE INDEX ephemeral_by_expiry ON ephemeral (expires_at)",
         ]),
+        // Which instance a running claim is on: one whose instance is gone gives way at once.
+        SchemaMigration(2, "idempotency claims carry their instance", ["ALTER TABLE idempotency ADD COLUMN owner BIGINT"]),
     ]
 
     // MARK: Merchants
@@ -267,10 +269,7 @@ public final class PostgresGatewayStore: GatewayStore {
         try database.execute(
             """
             SELECT \(TransactionRow.columns) FROM transactions AS t WHERE status = 'pending' AND charge_step <> 'finished'
-              AND (owner IS NULL OR owner = $1 OR NOT EXISTS (
-                  SELECT 1 FROM pg_locks AS l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                    AND l.classid::bigint = $2 AND l.objid::bigint = t.owner))
+              AND (owner IS NULL OR owner = $1 OR \(PostgresLocks.instanceIsGone("t.owner", classParameter: "$2")))
             """, [instance.map { .integer($0.id) } ?? .integer(-1), .integer(Int64(PostgresLocks.instanceClass))]
         ).map(TransactionRow.decode).filter { $0.charge.isInDoubtAfterCrash }
     }
@@ -296,37 +295,51 @@ public final class PostgresGatewayStore: GatewayStore {
             while true {
                 try db.execute(
                     """
-                    INSERT INTO idempotency (merchant_id, key, status, body, stored_at, fingerprint, running) VALUES ($1, $2, 0, '\\x', $3, $4, 1)
+                    INSERT INTO idempotency (merchant_id, key, status, body, stored_at, fingerprint, running, owner)
+                    VALUES ($1, $2, 0, '\\x', $3, $4, 1, $5)
                     ON CONFLICT (merchant_id, key) DO NOTHING
-                    """, [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
+                    """, [.text(merchantID), .text(key), .integer(now), .text(fingerprint), owner])
                 if db.changes == 1 { return .claimed }
                 guard let row = try db.execute(
-                    "SELECT status, body, stored_at, fingerprint, running FROM idempotency WHERE merchant_id = $1 AND key = $2 FOR UPDATE",
-                    [.text(merchantID), .text(key)]).first
+                    """
+                    SELECT status, body, stored_at, fingerprint, running, owner IS NOT NULL AND owner <> $3 AND \(PostgresLocks.instanceIsGone("owner", classParameter: "$4"))
+                    FROM idempotency WHERE merchant_id = $1 AND key = $2 FOR UPDATE
+                    """,
+                    [.text(merchantID), .text(key), owner.integer.map(SQLValue.integer) ?? .integer(-1), .integer(Int64(PostgresLocks.instanceClass))]).first
                 else { continue }
-                if now - (row[2].integer ?? 0) < lifetime {
+                // A claim still running on an instance that is gone will never be answered: like
+                // one past its lifetime, it gives way to this request (the order id's reservation
+                // still lets only one charge through).
+                let abandoned = row[4].integer == 1 && row[5].integer == 1
+                if now - (row[2].integer ?? 0) < lifetime && !abandoned {
                     guard row[3].text == fingerprint else { return .boundToAnotherRequest }
                     if row[4].integer == 1 { return .running }
                     return .replay(IdempotentAnswer(status: Int(row[0].integer ?? 0), body: row[1].bytes ?? [], storedAt: row[2].integer ?? 0))
                 }
-                // Older than its lifetime (a claim left "running" by a crash expires too): this request's now.
                 try db.execute(
-                    "UPDATE idempotency SET status = 0, body = '\\x', stored_at = $3, fingerprint = $4, running = 1 WHERE merchant_id = $1 AND key = $2",
-                    [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
+                    "UPDATE idempotency SET status = 0, body = '\\x', stored_at = $3, fingerprint = $4, running = 1, owner = $5 WHERE merchant_id = $1 AND key = $2",
+                    [.text(merchantID), .text(key), .integer(now), .text(fingerprint), owner])
                 return .claimed
             }
         }
     }
 
+    // A claim's answer and release are fenced by its start and its instance: a request whose
+    // claim was taken over (its instance's session was lost while it ran) writes nothing.
+
     public func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws {
         try database.execute(
-            "UPDATE idempotency SET status = $1, body = $2, running = 0 WHERE merchant_id = $3 AND key = $4 AND running = 1 AND stored_at = $5",
-            [.integer(Int64(answer.status)), .blob(answer.body), .text(merchantID), .text(key), .integer(claimedAt)])
+            """
+            UPDATE idempotency SET status = $1, body = $2, running = 0
+            WHERE merchant_id = $3 AND key = $4 AND running = 1 AND stored_at = $5 AND owner IS NOT DISTINCT FROM $6
+            """,
+            [.integer(Int64(answer.status)), .blob(answer.body), .text(merchantID), .text(key), .integer(claimedAt), owner])
     }
 
     public func releaseIdempotencyKey(merchantID: String, key: String, claimedAt: Int64) throws {
-        try database.execute("DELETE FROM idempotency WHERE merchant_id = $1 AND key = $2 AND running = 1 AND stored_at = $3",
-                             [.text(merchantID), .text(key), .integer(claimedAt)])
+        try database.execute(
+            "DELETE FROM idempotency WHERE merchant_id = $1 AND key = $2 AND running = 1 AND stored_at = $3 AND owner IS NOT DISTINCT FROM $4",
+            [.text(merchantID), .text(key), .integer(claimedAt), owner])
     }
 
     // MARK: Outbox

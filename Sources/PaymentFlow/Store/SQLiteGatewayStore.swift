@@ -19,6 +19,11 @@ public final class SQLiteGatewayStore: GatewayStore {
     /// What an entry a newer status overtook says (see ``claimDueNotifications(now:leaseUntil:limit:share:inFlight:)``).
     public static let overtakenResult = "overtaken by a newer status"
 
+    /// This store's run, a random number: an idempotency claim still running under another run
+    /// was made by a gateway that has since stopped (one gateway serves a file) and is never
+    /// answered, so it gives way to the next request with its key.
+    let run = Int64.random(in: 1...Int64.max)
+
     public init(path: String, pendingWebhookLimit: Int = SQLiteGatewayStore.defaultPendingWebhookLimit) throws {
         precondition(pendingWebhookLimit > 0, "pendingWebhookLimit must be positive")
         database = try SQLiteDatabase(path: path)
@@ -109,6 +114,8 @@ public final class SQLiteGatewayStore: GatewayStore {
             // The per-merchant limit counts a merchant's undelivered entries on every status change.
             "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (merchant_id) WHERE delivered_at IS NULL AND gave_up_at IS NULL",
         ]),
+        // Which run of the gateway a running claim is on: one from an earlier run gives way at once.
+        SchemaMigration(2, "idempotency claims carry their run", ["ALTER TABLE idempotency ADD COLUMN owner INTEGER"]),
     ]
 
     /// Columns added before versions began: a file from then gains them in version 1.
@@ -291,32 +298,37 @@ public final class SQLiteGatewayStore: GatewayStore {
     public func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim {
         try database.transaction { db in
             let rows = try db.execute(
-                "SELECT status, body, stored_at, fingerprint, running FROM idempotency WHERE merchant_id = ? AND key = ?",
+                "SELECT status, body, stored_at, fingerprint, running, owner FROM idempotency WHERE merchant_id = ? AND key = ?",
                 [.text(merchantID), .text(key)])
-            if let row = rows.first, now - (row[2].integer ?? 0) < lifetime {
+            // A claim still running under an earlier run will never be answered: like one past
+            // its lifetime, it gives way (the order id's reservation still lets only one charge through).
+            if let row = rows.first, now - (row[2].integer ?? 0) < lifetime, !(row[4].integer == 1 && row[5].integer != run) {
                 guard row[3].text == fingerprint else { return .boundToAnotherRequest }
                 if row[4].integer == 1 { return .running }
                 var body: [UInt8] = []
                 if case .blob(let bytes) = row[1] { body = bytes }
                 return .replay(IdempotentAnswer(status: Int(row[0].integer ?? 0), body: body, storedAt: row[2].integer ?? 0))
             }
-            // Unknown, or older than its lifetime (a claim left "running" by a crash expires too).
+            // Unknown, past its lifetime, or abandoned: this request's now.
             try db.execute(
-                "INSERT OR REPLACE INTO idempotency (merchant_id, key, status, body, stored_at, fingerprint, running) VALUES (?, ?, 0, x'', ?, ?, 1)",
-                [.text(merchantID), .text(key), .integer(now), .text(fingerprint)])
+                "INSERT OR REPLACE INTO idempotency (merchant_id, key, status, body, stored_at, fingerprint, running, owner) VALUES (?, ?, 0, x'', ?, ?, 1, ?)",
+                [.text(merchantID), .text(key), .integer(now), .text(fingerprint), .integer(run)])
             return .claimed
         }
     }
 
+    // A claim's answer and release are fenced by its start and its run: a request whose claim
+    // was taken over writes nothing.
+
     public func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws {
         try database.execute(
-            "UPDATE idempotency SET status = ?, body = ?, running = 0 WHERE merchant_id = ? AND key = ? AND running = 1 AND stored_at = ?",
-            [.integer(Int64(answer.status)), .blob(answer.body), .text(merchantID), .text(key), .integer(claimedAt)])
+            "UPDATE idempotency SET status = ?, body = ?, running = 0 WHERE merchant_id = ? AND key = ? AND running = 1 AND stored_at = ? AND owner = ?",
+            [.integer(Int64(answer.status)), .blob(answer.body), .text(merchantID), .text(key), .integer(claimedAt), .integer(run)])
     }
 
     public func releaseIdempotencyKey(merchantID: String, key: String, claimedAt: Int64) throws {
-        try database.execute("DELETE FROM idempotency WHERE merchant_id = ? AND key = ? AND running = 1 AND stored_at = ?",
-                             [.text(merchantID), .text(key), .integer(claimedAt)])
+        try database.execute("DELETE FROM idempotency WHERE merchant_id = ? AND key = ? AND running = 1 AND stored_at = ? AND owner = ?",
+                             [.text(merchantID), .text(key), .integer(claimedAt), .integer(run)])
     }
 
     // MARK: Outbox

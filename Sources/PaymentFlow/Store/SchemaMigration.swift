@@ -94,4 +94,15 @@ enum PostgresLocks {
     static let timers: Int64 = 0x4E4C_0002
     /// `(instanceClass, id)`: held by live instance `id` for as long as it runs.
     static let instanceClass: Int32 = 0x4E4C
+
+    /// SQL that is true when the instance numbered `owner` (a column or expression) is gone: no
+    /// session of this database holds its lock. `classParameter` is the statement's parameter
+    /// (`$n`) bound to ``instanceClass``.
+    static func instanceIsGone(_ owner: String, classParameter: String) -> String {
+        """
+        NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid::bigint = \(classParameter) AND l.objid::bigint = \(owner))
+        """
+    }
 }
