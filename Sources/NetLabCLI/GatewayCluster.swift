@@ -21,6 +21,8 @@ import TLSWrapper
 ///   restarted — an instance cut off from its database must not keep taking requests.
 /// - **Stop.** SIGINT or SIGTERM stops nginx first (gracefully: requests in flight finish), then
 ///   the instances (each finishes its requests, then gives up its timers' turn).
+/// - Under `netlab serve all --instances N` the cluster is the gateway service: it says it is
+///   ready once nginx listens, and stops when its supervisor does.
 /// - Each instance reads its standard input, whose other end only this process holds: if the
 ///   cluster dies, even by SIGKILL, the instances stop. nginx does not (it is not ours to
 ///   change); its pid is in `STATE/nginx/nginx.pid`.
@@ -120,6 +122,7 @@ struct GatewayCluster {
         say("nginx \(path) (process \(children[.nginx]?.process.processIdentifier ?? 0))")
         for prefix in ["instructor ", "state ", "trust ", "merchant "] { if let line = lines.first(where: { $0.hasPrefix(prefix) }) { say(line) } }
         if let store = options.store { say("store \(PaymentSystemOptions.redacted(storeURL: store))") }
+        if options.supervised { TerminationSignals.reportReady() }
 
         let probes = Task { await probe(sink) }
         defer { probes.cancel() }
@@ -167,7 +170,7 @@ struct GatewayCluster {
                 stopping = true
             }
         }
-        say("shutting down… (a second Ctrl-C stops at once)")
+        if !options.supervised { say("shutting down… (a second Ctrl-C stops at once)") }
         probes.cancel()
         await stop(&children, &iterator)
     }
@@ -185,7 +188,8 @@ struct GatewayCluster {
     private func spawnInstance(_ k: Int, _ sink: AsyncStream<Event>.Continuation) throws -> Child {
         let unit = Unit.instance(k)
         let (process, lifeline) = try SupervisedProcess.launch(
-            ServiceSupervisor.executable, ["serve", "gateway", "--supervised", "--instance-port", String(port(of: k))] + arguments,
+            ServiceSupervisor.executable,
+            ["serve", "gateway", "--supervised", "--instance-port", String(port(of: k))] + arguments.filter { $0 != "--supervised" },
             onLine: { sink.yield(.line(unit, $0)) },
             onExit: { sink.yield(.exited(unit, pid: $0.processIdentifier, $0.terminationReason, $0.terminationStatus)) })
         return Child(process: process, lifeline: lifeline, started: .now)

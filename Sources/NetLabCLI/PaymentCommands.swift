@@ -142,17 +142,7 @@ struct PaymentServeOptions: ParsableArguments {
                 ? "\(keys.serverKey) (the lab default: never a real one)" : "(as given, or kept from the state folder: not printed)"
             say("merchant \(keys.merchantID) server key \(shown) client key \(keys.clientKey)")
         }
-        if supervised {
-            // What the supervisor waits for: everything above is said.
-            say(ServiceSupervisor.readyLine)
-            // The supervisor holds the other end of our standard input: its end (even by
-            // SIGKILL) is ours too, gracefully, as if it had sent SIGTERM.
-            Thread {
-                var byte: UInt8 = 0
-                while read(STDIN_FILENO, &byte, 1) > 0 {}
-                kill(getpid(), SIGTERM)
-            }.start()
-        }
+        if supervised { TerminationSignals.reportReady() }
         _ = await TerminationSignals.first()
         if !supervised { say("shutting down… (a second Ctrl-C stops at once)") }
         await system.shutdown()
@@ -198,6 +188,19 @@ enum TerminationSignals {
         return (stream, sources)
     }()
 
+    /// Under a supervisor: says ``ServiceSupervisor/readyLine`` (what the supervisor waits for:
+    /// everything before it is said), then follows the lifeline — the supervisor holds the other
+    /// end of standard input, and its end (even by SIGKILL) is this process's too, gracefully, as
+    /// if it had sent SIGTERM.
+    static func reportReady() {
+        say(ServiceSupervisor.readyLine)
+        Thread {
+            var byte: UInt8 = 0
+            while read(STDIN_FILENO, &byte, 1) > 0 {}
+            kill(getpid(), SIGTERM)
+        }.start()
+    }
+
     /// Suspends until the first SIGINT or SIGTERM; returns its number.
     static func first() async -> Int32 {
         for await number in installed.stream { return number }
@@ -212,12 +215,23 @@ extension Serve {
             discussion: """
                 Each service runs in a process of its own (`netlab serve ACTOR`), restarted if it dies: \
                 one failing never takes the others down. `--single-process` runs them all in this \
-                process instead (one failure domain; easier to debug).
+                process instead (one failure domain; easier to debug). With --instances N (and \
+                --store postgres://…) the gateway is N instances behind nginx, as \
+                `netlab serve gateway --instances N` runs them (docs/SCALING.md).
                 """)
         @OptionGroup var options: PaymentServeOptions
 
         @Flag(help: "Run every service in this one process instead of one process each.")
         var singleProcess = false
+
+        @Option(help: "Run the gateway as this many instances behind nginx (needs --store postgres://…).")
+        var instances: Int?
+
+        func validate() throws {
+            guard let instances else { return }
+            guard !singleProcess else { throw ValidationError("--instances runs gateway processes: it does not go with --single-process") }
+            try Gateway.validate(instances: instances, store: options.store)
+        }
 
         func run() async throws {
             if singleProcess { return try await options.serve(Set(PaymentActor.allCases)) }
@@ -243,8 +257,12 @@ extension Serve {
 
         func validate() throws {
             guard let instances else { return }
+            try Self.validate(instances: instances, store: options.store)
+        }
+
+        static func validate(instances: Int, store: String?) throws {
             guard (1...32).contains(instances) else { throw ValidationError("--instances is 1 to 32, not \(instances)") }
-            guard options.store != nil else {
+            guard store != nil else {
                 throw ValidationError("--instances needs --store postgres://…: instances share one database (a SQLite file has one writer at a time)")
             }
         }
@@ -252,6 +270,8 @@ extension Serve {
         func run() async throws {
             // An instance started by the cluster (it passes --instance-port) serves; the cluster supervises.
             guard let instances, options.instancePort == nil else { return try await options.serve([.gateway]) }
+            // The cluster itself may be `serve all`'s gateway service.
+            if options.supervised { TerminationSignals.supervised = true }
             OpenFileLimit.raiseToMaximum()
             let arguments = CommandLine.arguments
             let start = arguments.firstIndex(of: "gateway").map { $0 + 1 } ?? arguments.endIndex

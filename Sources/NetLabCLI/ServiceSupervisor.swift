@@ -141,10 +141,28 @@ struct ServiceSupervisor {
     /// Starts `netlab serve ACTOR --supervised …`, its output and its end reported to `sink`.
     private func spawn(_ actor: PaymentActor, _ sink: AsyncStream<Event>.Continuation) throws -> Child {
         let (process, lifeline) = try SupervisedProcess.launch(
-            Self.executable, ["serve", actor.rawValue, "--supervised"] + arguments,
+            Self.executable, ["serve", actor.rawValue, "--supervised"] + arguments(for: actor),
             onLine: { sink.yield(.line(actor, $0)) },
             onExit: { sink.yield(.exited(actor, pid: $0.processIdentifier, $0.terminationReason, $0.terminationStatus)) })
         return Child(process: process, lifeline: lifeline, started: .now)
+    }
+
+    /// What `actor` is given: this command's options, less `--instances N`, which only the
+    /// gateway takes (it then runs as a cluster of instances behind nginx).
+    func arguments(for actor: PaymentActor) -> [String] {
+        guard actor != .gateway else { return arguments }
+        var kept: [String] = []
+        var skipValue = false
+        for argument in arguments {
+            if skipValue {
+                skipValue = false
+            } else if argument == "--instances" {
+                skipValue = true
+            } else if !argument.hasPrefix("--instances=") {
+                kept.append(argument)
+            }
+        }
+        return kept
     }
 
     /// Stops the services tier by tier: SIGTERM, then up to 15 s for them to finish (SIGKILL after).
@@ -179,7 +197,10 @@ struct ServiceSupervisor {
         for actor in PaymentActor.allCases {
             if let line = lines[actor]?.first(where: { $0.hasPrefix("\(actor.rawValue) ") && !$0.contains(" server key ") }) { say(line) }
         }
-        for prefix in ["instructor ", "state ", "trust "] { if let line = all.first(where: { $0.hasPrefix(prefix) }) { say(line) } }
+        // A gateway of several instances (--instances) says where they are and what they share.
+        for prefix in ["instances ", "nginx ", "store ", "instructor ", "state ", "trust "] {
+            if let line = all.first(where: { $0.hasPrefix(prefix) }) { say(line) }
+        }
         if let keys = all.first(where: { $0.hasPrefix("merchant ") && $0.contains(" server key ") }) { say(keys) }
         say("processes " + PaymentActor.allCases.compactMap { actor in
             children[actor].map { "\(actor.rawValue) \($0.process.processIdentifier)" }

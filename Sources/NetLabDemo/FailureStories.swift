@@ -162,8 +162,10 @@ extension DemoContext {
         for (actor, url) in try running().services { ports[actor] = UInt16(url.split(separator: ":").last ?? "") }
         await system?.shutdown()
         system = nil
+        // Said before the start: the restarted services may deliver the webhook at once.
+        note("Starting again on the same state folder and the same ports")
         let restarted = try await start(ports: ports)
-        note("Started again on the same state folder and the same ports:", restarted.services.map { "  \($0.actor.rawValue) \($0.url)" })
+        note("Serving again:", restarted.services.map { "  \($0.actor.rawValue) \($0.url)" })
         guard let kept = try store().find(merchantID: restarted.options.merchantID, id: order.order_id), kept.state.status == .pending else {
             throw Failure(description: "the restarted gateway lost transaction \(order.order_id)")
         }

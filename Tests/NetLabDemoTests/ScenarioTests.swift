@@ -113,7 +113,7 @@ struct ScenarioTests {
         (.gatewayRestart, [
             Expect(kind: .paymentGateway, outcome: "pending"),
             Expect(kind: .httpResponse, from: "merchant", to: "notification", outcome: "503"),
-            Expect(kind: .note, title: "Started again"),
+            Expect(kind: .note, title: "Starting again"),
             Expect(kind: .tcpConnect, from: "notification", to: "merchant"),
             Expect(kind: .paymentWebhook, from: "merchant"),
             Expect(kind: .httpResponse, from: "merchant", to: "notification", outcome: "200"),

@@ -173,6 +173,53 @@ struct ScaleOutTests {
         await client.shutdown()
     }
 
+    @Test("serve all --instances 2: every service a process, the gateway two instances behind nginx; the shop's order is charged and its webhook delivered through the shared store; SIGTERM stops all of it, nginx too")
+    func serveAllScaledOut() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-scale-all-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let url = try await BlockingWork.run { try TestPostgres.freshDatabase() }
+        let base = try TestPorts.freeBase(count: 12)
+        let served = try await ServiceProcess.start(
+            ["serve", "all", "--instances", "2", "--store", url, "--port-base", String(base), "--state", state], ready: "processes ")
+        defer { served.kill(SIGKILL) }
+        let pids = ServeAllSupervisorTests.processes(served.output)
+        #expect(Set(pids.keys) == Set(PaymentActor.allCases.map(\.rawValue)), "\(served.output)")
+        #expect(served.output.contains("gateway https://127.0.0.1:\(base) (nginx in front of 2 instances)"), "\(served.output)")
+        // The gateway service is the cluster: its two instances and nginx run below it.
+        let instances = Self.instancePIDs(served.output)
+        let gatewayTree = try ProcessTree.members(#require(pids["gateway"]))
+        #expect(instances.count == 2 && instances.allSatisfy(gatewayTree.contains), "\(instances) under \(gatewayTree)")
+        let nginxLine = served.output.split(separator: "\n").first { $0.hasPrefix("nginx ") }
+        let nginx = nginxLine.flatMap { pid_t($0.split(separator: " ").last?.dropLast() ?? "") }
+        #expect(nginx.map(gatewayTree.contains) == true, "nginx runs under the gateway service: \(String(describing: nginxLine))")
+
+        var configuration = HTTPClientConfiguration()
+        configuration.tls = try TLSContext(.client(trustRootsFile: state + "/ca/ca.pem"))
+        configuration.requestTimeout = .seconds(20)
+        let client = HTTPClient(configuration: configuration)
+        let customer = Customer(shopURL: "https://127.0.0.1:\(base + 2)", gatewayURL: "https://127.0.0.1:\(base)", bankURL: "https://127.0.0.1:\(base + 1)",
+                                clientKey: PaymentSystemOptions.defaultClientKey, client: client)
+        let order = try await customer.order("batik", payment: ["type": "bank_transfer", "bank": "permata"])
+        #expect(order.transaction_status == "pending" && order.va_number != nil, "\(order)")
+        let database = try await BlockingWork.run { try PostgresConnection(url: url) }
+        try await EndToEndTests.eventually("the notification service delivers the order's webhook from the shared outbox", within: .seconds(30)) {
+            try await BlockingWork.run {
+                try database.execute("SELECT COUNT(*) FROM outbox WHERE order_id = $1 AND delivered_at IS NOT NULL", [.text(order.order_id)])
+                    .first?[0].integer == 1
+            }
+        }
+        await client.shutdown()
+
+        let everything = ProcessTree.members(served.pid)
+        served.kill(SIGTERM)
+        #expect(await served.waitForExit() == 0, "\(served.exitDescription):\n\(served.output)")
+        try await EndToEndTests.eventually("every process ends with the supervisor, nginx too", within: .seconds(20)) {
+            everything.allSatisfy(ProcessTree.hasEnded)
+        }
+        #expect(everything.allSatisfy(ProcessTree.hasEnded), "still running: \(everything.filter { !ProcessTree.hasEnded($0) })")
+        #expect(served.output.components(separatedBy: "shutting down").count == 2, "one shutdown message, the supervisor's:\n\(served.output)")
+    }
+
     /// What the bank has received (approved and not reversed), in rupiah.
     static func balance(_ client: HTTPClient, _ bankURL: String) async throws -> Int64 {
         let response = try await client.get(bankURL + "/balance")
