@@ -156,7 +156,8 @@ public final class HTTPClient: Sendable {
 
     private struct PooledConnection {
         let stream: any ByteStream
-        /// The loop its exchanges run on (its socket's, unless a connector made it elsewhere).
+        /// The loop its exchanges run on: its socket's (or, for a stream on no loop of its own,
+        /// the one its first exchange ran on).
         let loop: EventLoop
         let since: ContinuousClock.Instant
     }
@@ -239,9 +240,14 @@ public final class HTTPClient: Sendable {
             }
         }
         let stream = try await connect(request.url, deadline: deadline, on: loop)
+        // A connector may have made the connection on another loop: the exchange runs on the
+        // socket's own, and so do the pooled connection's later ones.
+        let home = (stream.preferredExecutor as? EventLoop) ?? loop
         do {
-            let (response, reusable) = try await exchange(on: stream, bytes: bytes, request: request, deadline: deadline)
-            checkIn(stream, loop: loop, key: key, reusable: reusable)
+            let (response, reusable) = try await withTaskExecutorPreference(home) {
+                try await exchange(on: stream, bytes: bytes, request: request, deadline: deadline)
+            }
+            checkIn(stream, loop: home, key: key, reusable: reusable)
             return response
         } catch {
             await stream.close()

@@ -274,6 +274,11 @@ struct GatewayCluster {
 
     /// nginx first (SIGQUIT: finish what is in flight), then the instances (SIGTERM); SIGKILL
     /// for anything still there after 15 s.
+    /// How long each tier of a stop (nginx, then the instances) may take before SIGKILL.
+    static let tierGrace: Duration = .seconds(15)
+    /// The longest a whole stop takes: what a supervisor above the cluster waits before its own SIGKILL.
+    static let longestStop: Duration = tierGrace * 2
+
     private func stop(_ children: inout [Unit: Child], _ iterator: inout AsyncStream<Event>.Iterator) async {
         for tier in [[Unit.nginx], (1...instances).map(Unit.instance)] {
             var waiting = Set(tier.filter { children[$0] != nil })
@@ -283,7 +288,7 @@ struct GatewayCluster {
             }
             let pids = waiting.compactMap { children[$0]?.process.processIdentifier }
             let watchdog = Task {
-                try? await Task.sleep(for: .seconds(15))
+                try? await Task.sleep(for: Self.tierGrace)
                 guard !Task.isCancelled else { return }
                 for pid in pids { kill(pid, SIGKILL) }
             }

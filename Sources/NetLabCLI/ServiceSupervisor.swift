@@ -10,7 +10,8 @@ import TCPSocket
 /// Theory of operation:
 /// - **Start.** The services start one at a time, in the order they depend on each other (the
 ///   bank and fraud service, then the notification service, the gateway, the shop), each as
-///   `netlab serve ACTOR --supervised` with this command's own options. The next starts once the
+///   `netlab serve ACTOR --supervised` with this command's own options (`--instances N` goes to
+///   the gateway alone, which then runs as a ``GatewayCluster``). The next starts once the
 ///   last has said it is ready (``readyLine``): the first one makes the state folder's CA, keys and
 ///   SQLite files, and the others find them made. Then the supervisor prints what one process
 ///   printed before (the shop, each service's URL, the state folder, the CA, the merchant's keys)
@@ -165,14 +166,18 @@ struct ServiceSupervisor {
         return kept
     }
 
-    /// Stops the services tier by tier: SIGTERM, then up to 15 s for them to finish (SIGKILL after).
+    /// Stops the services tier by tier: SIGTERM, then up to 15 s for them to finish (SIGKILL
+    /// after) — for a gateway of several instances, as long as its own stop may take and a little
+    /// more: killed, it could not stop its nginx.
     private func stop(_ children: inout [PaymentActor: Child], _ iterator: inout AsyncStream<Event>.Iterator) async {
+        let clustered = arguments.contains { $0 == "--instances" || $0.hasPrefix("--instances=") }
         for tier in Self.stopTiers {
             var waiting = Set(tier.filter { children[$0] != nil })
             for actor in waiting { children[actor]?.process.terminate() }
             let pids = waiting.compactMap { children[$0]?.process.processIdentifier }
+            let grace: Duration = clustered && tier.contains(.gateway) ? GatewayCluster.longestStop + .seconds(5) : .seconds(15)
             let watchdog = Task {
-                try? await Task.sleep(for: .seconds(15))
+                try? await Task.sleep(for: grace)
                 guard !Task.isCancelled else { return }
                 for pid in pids { kill(pid, SIGKILL) }
             }

@@ -337,7 +337,7 @@ struct GatewayStoreTests {
         }
     }
 
-    @Test("an old file gains the new columns; a charge the old version left unanswered counts as in flight")
+    @Test("an old file gains the new columns; a charge the old version left unanswered counts as in flight, a key it left running gives way")
     func migration() async throws {
         try await BlockingWork.run {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netlab-store-\(UUID().uuidString)").path
@@ -355,8 +355,17 @@ struct GatewayStoreTests {
                 INSERT INTO transactions (transaction_id, merchant_id, order_id, payment_type, status, gross_amount, is_card, transaction_time)
                 VALUES ('t-old', 'M', 'o-old', 'credit_card', 'pending', 5000, 1, '2026-01-01 00:00:00')
                 """)
+            // A key the old version left running (it stopped mid-request): no run owns it.
+            try old.execute("""
+                CREATE TABLE idempotency (merchant_id TEXT NOT NULL, key TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,
+                stored_at INTEGER NOT NULL, fingerprint TEXT NOT NULL DEFAULT '', running INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (merchant_id, key))
+                """)
+            try old.execute("INSERT INTO idempotency VALUES ('M', 'k-old', 0, x'', 1000, 'A', 1)")
             let store = try SQLiteGatewayStore(path: directory + "/gateway.sqlite")
             #expect(try store.chargesInFlight().map(\.transactionID) == ["t-old"])
+            #expect(try store.claimIdempotencyKey(merchantID: "M", key: "k-old", fingerprint: "A", now: 2_000, lifetime: 300_000) == .claimed,
+                    "a claim the old version left running gives way")
         }
     }
 }

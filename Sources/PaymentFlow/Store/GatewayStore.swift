@@ -55,10 +55,16 @@ public protocol IdempotencyStore: Sendable {
     /// claimed for this request (`fingerprint`: a digest of route and body); a key seen with
     /// another fingerprint is ``IdempotencyClaim/boundToAnotherRequest``; one still running
     /// (claimed within `lifetime`) is ``IdempotencyClaim/running``; one finished is replayed.
+    /// A claim still running on a gateway that is gone (an instance whose database session has
+    /// ended; on SQLite, a gateway since restarted) will never be answered: like one past its
+    /// lifetime it is claimed afresh, whatever request it was bound to. Running that request
+    /// again is safe because what it would change is guarded on its own: a charge by its order
+    /// id's reservation, a refund by its refund key, capture and cancel by the ledger's
+    /// transitions.
     func claimIdempotencyKey(merchantID: String, key: String, fingerprint: String, now: Int64, lifetime: Int64) throws -> IdempotencyClaim
     /// The request that claimed the key at `claimedAt` (its claim's `now`: the owner's token)
-    /// finished with `answer`: later claims replay it. A claim that has meanwhile expired and
-    /// been taken by another request is left to that request.
+    /// finished with `answer`: later claims replay it. A claim that has meanwhile been taken by
+    /// another request (expired, or abandoned as above) is left to that request.
     func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws
     /// The request that claimed the key at `claimedAt` failed: the key is free again (a failed
     /// request may be retried); another request's claim is left alone.

@@ -305,11 +305,11 @@ public final class PostgresGatewayStore: GatewayStore {
                     SELECT status, body, stored_at, fingerprint, running, owner IS NOT NULL AND owner <> $3 AND \(PostgresLocks.instanceIsGone("owner", classParameter: "$4"))
                     FROM idempotency WHERE merchant_id = $1 AND key = $2 FOR UPDATE
                     """,
-                    [.text(merchantID), .text(key), owner.integer.map(SQLValue.integer) ?? .integer(-1), .integer(Int64(PostgresLocks.instanceClass))]).first
+                    [.text(merchantID), .text(key), instance.map { .integer($0.id) } ?? .integer(-1), .integer(Int64(PostgresLocks.instanceClass))]).first
                 else { continue }
                 // A claim still running on an instance that is gone will never be answered: like
-                // one past its lifetime, it gives way to this request (the order id's reservation
-                // still lets only one charge through).
+                // one past its lifetime, it gives way to this request (see the protocol for why
+                // running it again is safe).
                 let abandoned = row[4].integer == 1 && row[5].integer == 1
                 if now - (row[2].integer ?? 0) < lifetime && !abandoned {
                     guard row[3].text == fingerprint else { return .boundToAnotherRequest }
@@ -324,22 +324,20 @@ public final class PostgresGatewayStore: GatewayStore {
         }
     }
 
-    // A claim's answer and release are fenced by its start and its instance: a request whose
-    // claim was taken over (its instance's session was lost while it ran) writes nothing.
+    // A claim's answer and release are fenced by its start alone, not by its instance's number:
+    // an instance whose session was made again has a new number, and the requests it was
+    // running must still write their answers. A claim taken over has another start (the taker's
+    // now, which comes after the owner's session ended).
 
     public func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws {
         try database.execute(
-            """
-            UPDATE idempotency SET status = $1, body = $2, running = 0
-            WHERE merchant_id = $3 AND key = $4 AND running = 1 AND stored_at = $5 AND owner IS NOT DISTINCT FROM $6
-            """,
-            [.integer(Int64(answer.status)), .blob(answer.body), .text(merchantID), .text(key), .integer(claimedAt), owner])
+            "UPDATE idempotency SET status = $1, body = $2, running = 0 WHERE merchant_id = $3 AND key = $4 AND running = 1 AND stored_at = $5",
+            [.integer(Int64(answer.status)), .blob(answer.body), .text(merchantID), .text(key), .integer(claimedAt)])
     }
 
     public func releaseIdempotencyKey(merchantID: String, key: String, claimedAt: Int64) throws {
-        try database.execute(
-            "DELETE FROM idempotency WHERE merchant_id = $1 AND key = $2 AND running = 1 AND stored_at = $3 AND owner IS NOT DISTINCT FROM $4",
-            [.text(merchantID), .text(key), .integer(claimedAt), owner])
+        try database.execute("DELETE FROM idempotency WHERE merchant_id = $1 AND key = $2 AND running = 1 AND stored_at = $3",
+                             [.text(merchantID), .text(key), .integer(claimedAt)])
     }
 
     // MARK: Outbox

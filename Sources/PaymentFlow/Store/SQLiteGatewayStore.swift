@@ -301,7 +301,7 @@ public final class SQLiteGatewayStore: GatewayStore {
                 "SELECT status, body, stored_at, fingerprint, running, owner FROM idempotency WHERE merchant_id = ? AND key = ?",
                 [.text(merchantID), .text(key)])
             // A claim still running under an earlier run will never be answered: like one past
-            // its lifetime, it gives way (the order id's reservation still lets only one charge through).
+            // its lifetime, it gives way (see the protocol for why running it again is safe).
             if let row = rows.first, now - (row[2].integer ?? 0) < lifetime, !(row[4].integer == 1 && row[5].integer != run) {
                 guard row[3].text == fingerprint else { return .boundToAnotherRequest }
                 if row[4].integer == 1 { return .running }
@@ -317,8 +317,8 @@ public final class SQLiteGatewayStore: GatewayStore {
         }
     }
 
-    // A claim's answer and release are fenced by its start and its run: a request whose claim
-    // was taken over writes nothing.
+    // A claim's answer and release are fenced by its start and its run (which never changes
+    // while the store is open): a request whose claim was taken over writes nothing.
 
     public func completeIdempotencyKey(merchantID: String, key: String, claimedAt: Int64, answer: IdempotentAnswer) throws {
         try database.execute(
