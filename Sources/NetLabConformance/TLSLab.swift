@@ -131,7 +131,9 @@ public enum TLSLab {
             let context = try TLSContext(configuration)
             let listener = try AsyncTCPListener(host: "127.0.0.1", port: 0)
             tasks.withLock {
-                $0.append(Task {
+                // On the listener's loop, like a real server: its handshake deadline runs whether
+                // or not Swift's few shared threads are free.
+                $0.append(Task(executorPreference: listener.loop) {
                     guard let connection = try? await listener.accept(deadline: .after(.seconds(15))) else { return }
                     if let tls = try? await TLSStream.accept(over: connection, context: context) {
                         try? await session(tls)
@@ -144,7 +146,14 @@ public enum TLSLab {
             return listener
         }
 
+        /// The client's side runs on an event loop, as the server's does (see ``server(certificate:_:)``):
+        /// its handshake — the student's loop of engine calls — keeps pace with the server's
+        /// deadline even while Swift's few shared threads are busy elsewhere.
         func connect(_ client: some TLSClientWrapping, to listener: AsyncTCPListener, name: String) async throws -> any ByteStream {
+            try await withTaskExecutorPreference(EventLoopGroup.shared.next()) { try await connectOnLoop(client, to: listener, name: name) }
+        }
+
+        private func connectOnLoop(_ client: some TLSClientWrapping, to listener: AsyncTCPListener, name: String) async throws -> any ByteStream {
             let tcp = try await AsyncTCPConnection.connect(to: listener.localAddress, timeout: .seconds(5))
             do {
                 return try await client.connect(over: tcp, serverName: name, trustRootsFile: trustRoots)
@@ -161,6 +170,14 @@ public enum TLSLab {
         /// not for any other reason — a client that never completes a handshake is not refusing.
         func expectRefused(_ client: some TLSClientWrapping, by listener: AsyncTCPListener, name: String,
                            heard: @Sendable () -> [UInt8] = { [] }, what: LabText) async throws {
+            // On an event loop, for the reason ``connect(_:to:name:)`` gives.
+            try await withTaskExecutorPreference(EventLoopGroup.shared.next()) {
+                try await expectRefusedOnLoop(client, by: listener, name: name, heard: heard, what: what)
+            }
+        }
+
+        private func expectRefusedOnLoop(_ client: some TLSClientWrapping, by listener: AsyncTCPListener, name: String,
+                                         heard: @Sendable () -> [UInt8], what: LabText) async throws {
             let tcp = try await AsyncTCPConnection.connect(to: listener.localAddress, timeout: .seconds(5))
             do {
                 let secure = try await client.connect(over: tcp, serverName: name, trustRootsFile: trustRoots)

@@ -92,10 +92,15 @@ struct HTTPSTests {
         }
         let server = HTTPServer(router: router)
         let address = try await server.start(host: "127.0.0.1", port: 0, tls: try pki.serverContext())
-        let tcp = try await AsyncTCPConnection.connect(host: "127.0.0.1", port: address.port, timeout: .seconds(10))
         var configuration = TLSConfiguration.client(trustRootsFile: pki.ca.certificatePath)
         configuration.keyLog = nil
-        let tls = try await TLSStream.connect(over: tcp, context: try TLSContext(configuration), serverName: "localhost")
+        let context = try TLSContext(configuration)
+        // Connected and handshaken on an event loop, as HTTPClient does: between the two, the
+        // server's handshake deadline runs, and this task's own threads may be busy elsewhere.
+        let tls = try await withTaskExecutorPreference(EventLoopGroup.shared.next()) {
+            let tcp = try await AsyncTCPConnection.connect(host: "127.0.0.1", port: address.port, timeout: .seconds(10))
+            return try await TLSStream.connect(over: tcp, context: context, serverName: "localhost")
+        }
         // HTTP/1.0: the body is close-delimited, so only the way the connection ends tells a
         // complete body from a truncated one.
         try await tls.write("GET /broken HTTP/1.0\r\nHost: localhost\r\n\r\n")
