@@ -203,12 +203,15 @@ struct HostileClientTests {
     func gracefulShutdown() async throws {
         // No sleeps to "let things settle": shutdown starts only once the server has really
         // accepted both connections (a client not yet accepted when the listener closes is reset).
+        // The slow handler finishes only once the shutdown has begun (not after a sleep that a
+        // busy machine could outlast): its answer must then say the connection closes.
         let (started, handlerStarted) = AsyncStream<Void>.makeStream()
+        let (proceed, release) = AsyncStream<Void>.makeStream()
         var router = Router()
         router.get("/hello") { _ in .text("Hello, World!") }
         router.get("/slow") { _ in
             handlerStarted.yield()
-            try await Task.sleep(for: .milliseconds(300))
+            for await _ in proceed { break }
             return .text("finally")
         }
         let server = HTTPServer(router: router)
@@ -224,7 +227,11 @@ struct HostileClientTests {
         let slow = Task { try await client.get("http://127.0.0.1:\(address.port)/slow") }
         var iterator = started.makeAsyncIterator()
         _ = await iterator.next()
-        await server.shutdown(gracePeriod: .seconds(5))
+        let stopping = Task { await server.shutdown(gracePeriod: .seconds(5)) }
+        // The server stops accepting (and forgets its address) as the shutdown begins.
+        while server.localAddress != nil { try await Task.sleep(for: .milliseconds(5)) }
+        release.yield()
+        await stopping.value
         let response = try await slow.value
         #expect(response.text == "finally")
         #expect(response.fields["Connection"] == "close")
