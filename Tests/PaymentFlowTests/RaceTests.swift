@@ -139,7 +139,7 @@ struct RaceTests {
     func expiryDuringPayment() async throws {
         let h = try await Harness.start()
         let charge = try await h.vaCharge("late-1")
-        let number = try #require((charge.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        let number = try #require((charge.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String, "\(charge.status) \(charge.body)")
         let hold = h.bank.checkpoints.hold(.paid)
         let bankURL = h.system.urls[.bank]!, client = h.system.client
         let payment = Task { try await client.post(bankURL + "/va/\(number)/pay", body: []).status }
@@ -158,7 +158,7 @@ struct RaceTests {
     func refundKey() async throws {
         let h = try await Harness.start()
         let charge = try await h.vaCharge("refund-1", amount: 20000)
-        let number = try #require((charge.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        let number = try #require((charge.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String, "\(charge.status) \(charge.body)")
         #expect(try await h.payAtBank(number) == 200)
         try await EndToEndTests.eventually("settled") { try h.transaction("refund-1")?.state.status == .settlement }
         let first = try await h.call(.post, "/v2/refund-1/refund", ["refund_key": "rk-1", "amount": 3000])
@@ -313,7 +313,7 @@ struct RaceTests {
     func refundEdges() async throws {
         let h = try await Harness.start()
         let charge = try await h.vaCharge("refund-edge", amount: 20000)
-        let number = try #require((charge.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String)
+        let number = try #require((charge.body["va_numbers"] as? [[String: Any]])?.first?["va_number"] as? String, "\(charge.status) \(charge.body)")
         #expect(try await h.payAtBank(number) == 200)
         try await EndToEndTests.eventually("settled") { try h.transaction("refund-edge")?.state.status == .settlement }
         var bad = HTTPClientRequest(method: .post, url: try HTTPURL(h.system.urls[.gateway]! + "/v2/refund-edge/refund"))
