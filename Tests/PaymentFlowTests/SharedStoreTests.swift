@@ -104,6 +104,7 @@ struct SharedStoreTests {
             try admin.execute(
                 """
                 SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                 """, [.integer(Int64(0x4E4C)), .integer(aNumber)])
             try waitUntil { try Set(b.store.chargesInFlight().map(\.transactionID)) == ["t-a", "t-b"] }
             #expect(try Set(b.store.chargesInFlight().map(\.transactionID)) == ["t-a", "t-b"], "A's charge is B's to abandon now")
